@@ -1,0 +1,39 @@
+// The one error boundary: commands throw typed errors (src/errors.ts) and return an exit code;
+// only here do errors become one line on stderr and an exit code.
+import process from 'node:process';
+import { CommanderError } from 'commander';
+import { HotunplugError, ExitCode, errorMessage } from '../errors.js';
+import { buildProgram } from './program.js';
+import { killAll } from '../util/reaper.js';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return program.getOptionValue('__exitCode') ?? process.exitCode ?? ExitCode.ok;
+  } catch (e) {
+    return reportError(e);
+  } finally {
+    killAll();
+  }
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander already printed its message (help, version, or the usage error)
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  if (e instanceof HotunplugError) {
+    process.stderr.write(`hotunplug-ci: ${oneLine(e.message)}\n`);
+    if (process.env.HOTUNPLUG_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`hotunplug-ci: internal error: ${oneLine(errorMessage(e))}\n`);
+  if (e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  return ExitCode.infra;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' | ');
+}

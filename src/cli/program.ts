@@ -1,0 +1,68 @@
+// Declares commands and options only; each verb's code is lazy-loaded from ./commands/<verb>.js
+// and is a function over a typed options object, so tests call it directly.
+import { Command, Option } from 'commander';
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  nothing failing
+  1  failures, findings or regressions (see --fail-on)
+  2  usage or configuration error (bad flag, bad suite file)
+  3  infrastructure error (QEMU, SSH, image build)`;
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function buildProgram(): Command {
+  const program = new Command('hotunplug-ci')
+    .description('Remove devices from a QEMU guest while user space holds their fds; classify what the kernel does.')
+    .version('0.1.0')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .addHelpText('after', EXIT_CODES_HELP);
+  let exitCode = 0;
+  const done = (code: number): void => {
+    exitCode = code;
+    program.setOptionValue('__exitCode', exitCode);
+  };
+
+  program
+    .command('doctor')
+    .description('check QEMU, accelerator, Debian packages, cache dir and free disk')
+    .option('--json', 'print one JSON object')
+    .action(async (opts) => done(await (await import('./commands/doctor.js')).doctor(opts)));
+
+  program
+    .command('boot')
+    .description('boot an image, wait for sshd and the agent, optionally run a command')
+    .option('--image <name>', 'image to boot', 'debian-6.12')
+    .option('--kernel <bzImage>', 'a kernel someone else built (with --modules)')
+    .option('--modules <dir>', 'modules directory for --kernel (lib/modules/<release>)')
+    .option('--exec <cmd>', 'run this command in the guest and print its output')
+    .option('--keep', 'keep the guest running until Ctrl-C')
+    .action(async (opts) => done(await (await import('./commands/boot.js')).boot(opts)));
+
+  const image = program.command('image').description('build and list guest images');
+  image
+    .command('build')
+    .argument('[names...]', 'images to build (default: the default image)')
+    .option('--kernel-src <dir>', 'build a kernel tree of your own with our fragments')
+    .option('--fragment <file>', 'an extra config fragment (repeatable)', collect, [])
+    .option('--name <name>', 'name for an image built from --kernel-src')
+    .option('--force', 'rebuild even if cached')
+    .action(async (names, opts) => done(await (await import('./commands/image.js')).imageBuild(names, opts)));
+  image
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (opts) => done(await (await import('./commands/image.js')).imageList(opts)));
+
+  program
+    .command('triage')
+    .description('find kernel reports (oops, KASAN, WARNING, hangs…) in a console log')
+    .argument('<file>', 'console log ("-" for stdin)')
+    .option('--json', 'print {"findings":[…]}')
+    .option('--vmlinux <path>', 'resolve func+off frames to file:line with addr2line')
+    .action(async (file, opts) => done(await (await import('./commands/triage.js')).triage(file, opts)));
+
+  return program;
+}
+
+export { Option };

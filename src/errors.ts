@@ -1,0 +1,80 @@
+// Typed errors. Commands throw these; only src/cli/main.ts turns them into exit codes.
+// Exit codes (README, --help): 0 ok, 1 failures/regressions/findings, 2 usage/config, 3 infrastructure.
+
+export const ExitCode = {
+  ok: 0,
+  failures: 1,
+  usage: 2,
+  infra: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export abstract class HotunplugError extends Error {
+  abstract readonly exitCode: ExitCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A bad flag or argument on the command line. */
+export class UsageError extends HotunplugError {
+  readonly exitCode = ExitCode.usage;
+}
+
+/** A bad file the user gave us (suite, fragment, run.json…): names the file and the path inside it. */
+export class ConfigError extends HotunplugError {
+  readonly exitCode = ExitCode.usage;
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${file}${path ? `: ${path}` : ''}: ${problem}`);
+  }
+}
+
+/** The machinery failed (QEMU, SSH, disk, a build): not a verdict about the kernel. */
+export class InfraError extends HotunplugError {
+  readonly exitCode = ExitCode.infra;
+  constructor(
+    message: string,
+    readonly transcript: readonly string[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A tool or package the host lacks; the message carries the install line. */
+export class MissingDependencyError extends InfraError {
+  constructor(
+    what: string,
+    readonly installLine: string,
+  ) {
+    super(`${what} is missing; install it with: ${installLine}`);
+  }
+}
+
+/** Something did not happen within its bound; carries what was seen meanwhile (e.g. console tail). */
+export class TimeoutError extends InfraError {
+  constructor(
+    message: string,
+    readonly seconds: number,
+    transcript: readonly string[] = [],
+  ) {
+    super(message, transcript);
+  }
+}
+
+/** A run was interrupted by SIGINT/SIGTERM: exit 128+signo after cleanup, partial reports written. */
+export class InterruptedError extends HotunplugError {
+  readonly exitCode = ExitCode.infra;
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
