@@ -1,0 +1,168 @@
+// run.json: the versioned record of one run. Every other report (HTML, JUnit, KCIDB, compare) is a
+// pure function of this; the scenario engine produces it. Bump RUN_SCHEMA_VERSION on any
+// incompatible change and keep the reader accepting the versions it can migrate.
+import { z } from 'zod';
+
+export const RUN_SCHEMA_VERSION = 1;
+
+/** Closed set. Order of severity for a subsystem: crashed > hung > blocked > silent > handled. */
+export const VERDICTS = ['handled', 'blocked', 'silent', 'crashed', 'hung', 'error', 'skipped'] as const;
+export const VerdictSchema = z.enum(VERDICTS);
+export type Verdict = z.infer<typeof VerdictSchema>;
+
+/** Kernel verdicts, worst first; error/skipped are not kernel verdicts and rank below them. */
+export const VERDICT_SEVERITY: readonly Verdict[] = ['crashed', 'hung', 'blocked', 'silent', 'handled', 'error', 'skipped'];
+
+/** A kernel report found on the console (mirror of src/detect's Finding; detect sits above report). */
+export const FindingRecordSchema = z.object({
+  kind: z.string(),
+  title: z.string(),
+  altTitles: z.array(z.string()).default([]),
+  frame: z.string().nullable(),
+  startLine: z.number().int(),
+  endLine: z.number().int(),
+  report: z.string(),
+  corrupted: z.boolean(),
+  corruptedReason: z.string().optional(),
+  taint: z.string().optional(),
+  cpu: z.number().int().optional(),
+  pid: z.number().int().optional(),
+  comm: z.string().optional(),
+});
+export type FindingRecord = z.infer<typeof FindingRecordSchema>;
+
+export const ProbeResultSchema = z.strictObject({
+  /** e.g. "read", "ioctl:GPIO_GET_CHIPINFO_IOCTL", "poll" */
+  op: z.string(),
+  /** which held fd: "chip", "linereq", "dev", … */
+  fd: z.string(),
+  ok: z.boolean(),
+  errno: z.string().nullable(),
+  revents: z.array(z.string()).optional(),
+  bytes: z.number().int().optional(),
+  ms: z.number(),
+  timedOut: z.boolean().default(false),
+  /** did the outcome count as handled per the case's declaration */
+  accepted: z.boolean(),
+});
+export type ProbeResult = z.infer<typeof ProbeResultSchema>;
+
+export const LoopResultSchema = z.strictObject({
+  fd: z.string(),
+  op: z.string(),
+  iterations: z.number().int(),
+  counts: z.record(z.string(), z.number().int()),
+});
+
+export const TimelineEventSchema = z.strictObject({
+  /** host wall clock, ms since epoch */
+  hostMs: z.number(),
+  /** ms since the case started */
+  relMs: z.number(),
+  kind: z.enum(['step', 'agent', 'qmp', 'ssh', 'console', 'finding', 'note']),
+  label: z.string(),
+  detail: z.string().optional(),
+});
+export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
+
+export const RemovalResultSchema = z.strictObject({
+  method: z.string(),
+  /** removal finished while the fds were still held */
+  completed: z.boolean(),
+  /** time from issuing the removal to its completion (null: did not complete) */
+  ms: z.number().nullable(),
+  /** when blocked: how long it waited until the fds were closed and it completed (null: never) */
+  completedAfterCloseMs: z.number().nullable().optional(),
+  errno: z.string().nullable().optional(),
+  detail: z.string().optional(),
+});
+
+export const VmInfoSchema = z.strictObject({
+  image: z.string(),
+  kernelRelease: z.string(),
+  kernelVersion: z.string(),
+  accelerator: z.enum(['kvm', 'tcg']),
+  qemuArgv: z.array(z.string()),
+  configHash: z.string().optional(),
+});
+export type VmInfo = z.infer<typeof VmInfoSchema>;
+
+export const CaseResultSchema = z.strictObject({
+  /** `<subsystem>/<provider>-<method>-<fd kind>-<op>`, e.g. i2c/i801-unbind-dev-smbus */
+  id: z.string(),
+  subsystem: z.string(),
+  provider: z.string(),
+  method: z.string(),
+  fdKind: z.string(),
+  op: z.string(),
+  iteration: z.number().int().min(1).default(1),
+  verdict: VerdictSchema,
+  /** one line: why this verdict */
+  reason: z.string(),
+  probes: z.array(ProbeResultSchema),
+  loops: z.array(LoopResultSchema).default([]),
+  removal: RemovalResultSchema.nullable(),
+  findings: z.array(FindingRecordSchema),
+  timings: z.strictObject({
+    startedAt: z.string(),
+    durationMs: z.number(),
+    removalMs: z.number().nullable(),
+  }),
+  timeline: z.array(TimelineEventSchema),
+  consoleExcerpt: z.string(),
+  vm: VmInfoSchema.nullable(),
+  /** kernel options the case needs; on `skipped`, the missing ones */
+  requires: z.array(z.string()).default([]),
+  missingOptions: z.array(z.string()).default([]),
+  error: z.string().optional(),
+  repro: z.string(),
+});
+export type CaseResult = z.infer<typeof CaseResultSchema>;
+
+export const SubsystemSummarySchema = z.strictObject({
+  subsystem: z.string(),
+  image: z.string(),
+  verdict: VerdictSchema,
+  counts: z.record(z.string(), z.number().int()),
+});
+export type SubsystemSummary = z.infer<typeof SubsystemSummarySchema>;
+
+export const RunResultSchema = z.strictObject({
+  schemaVersion: z.literal(RUN_SCHEMA_VERSION),
+  tool: z.strictObject({ name: z.literal('hotunplug-ci'), version: z.string() }),
+  runId: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** false when the run died part-way: what is here was measured, the rest was not */
+  complete: z.boolean(),
+  interruption: z.string().optional(),
+  command: z.array(z.string()),
+  suites: z.array(z.string()),
+  images: z.array(z.string()),
+  host: z.strictObject({ hostname: z.string(), cpus: z.number().int(), memGiB: z.number() }),
+  cases: z.array(CaseResultSchema),
+  subsystems: z.array(SubsystemSummarySchema),
+  /** canary controls: if they do not come out as expected no verdict of the run can be trusted */
+  controls: z.strictObject({
+    ran: z.boolean(),
+    trusted: z.boolean(),
+    detail: z.string(),
+  }),
+  /** console file of every VM, relative to the run directory */
+  consoles: z.array(z.strictObject({ vm: z.string(), image: z.string(), file: z.string() })).default([]),
+});
+export type RunResult = z.infer<typeof RunResultSchema>;
+
+/** Worst verdict of a set of cases, per VERDICT_SEVERITY; error/skipped only when nothing else ran. */
+export function worstVerdict(verdicts: readonly Verdict[]): Verdict {
+  let best: Verdict = 'skipped';
+  let rank = VERDICT_SEVERITY.length;
+  for (const v of verdicts) {
+    const r = VERDICT_SEVERITY.indexOf(v);
+    if (r < rank) {
+      rank = r;
+      best = v;
+    }
+  }
+  return best;
+}
