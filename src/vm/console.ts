@@ -1,0 +1,196 @@
+// The guest's serial console, captured from QEMU's stdout:
+//  - `console.log`: the raw bytes, exactly as they came (the file stays in runDir after QEMU exits);
+//  - `console.jsonl`: one {"lineNo","hostMs","text"} per line, so host timestamps survive the run;
+//  - live lines (event 'line' and lines()) with host timestamps, '\r' stripped;
+//  - a bounded in-memory tail for error messages and waitForLine.
+// A panic cannot lose the last lines: the pipe drains to EOF and the partial last line is emitted.
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { InfraError, TimeoutError } from '../errors.js';
+
+export interface ConsoleLine {
+  text: string;
+  /** Host wall clock (Date.now()) when the line's last byte arrived. */
+  hostMs: number;
+  /** 1-based. */
+  lineNo: number;
+}
+
+export interface ConsoleCaptureOptions {
+  /** Where the per-line JSON goes; null: no such file. */
+  linesFile?: string | null;
+  /** Lines kept in memory for tail() and waitForLine(). */
+  tailLines?: number;
+  now?: () => number;
+}
+
+export class ConsoleCapture extends EventEmitter {
+  readonly file: string;
+  readonly linesFile: string | null;
+  lineCount = 0;
+  byteCount = 0;
+  private readonly raw: fs.WriteStream;
+  private readonly jsonl: fs.WriteStream | null;
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private readonly ring: ConsoleLine[] = [];
+  private readonly tailMax: number;
+  private readonly now: () => number;
+  private ended = false;
+  /** Resolves once the source ended and both files are flushed and closed. */
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(file: string, opts: ConsoleCaptureOptions = {}) {
+    super();
+    this.file = file;
+    this.linesFile = opts.linesFile === undefined ? null : opts.linesFile;
+    this.tailMax = opts.tailLines ?? 5000;
+    this.now = opts.now ?? Date.now;
+    this.raw = fs.createWriteStream(file, { flags: 'w' });
+    this.jsonl = this.linesFile ? fs.createWriteStream(this.linesFile, { flags: 'w' }) : null;
+    // A write error on our own files is not the guest's fault; report it via 'error' listeners only.
+    this.raw.on('error', (e) => this.listenerCount('error') && this.emit('error', e));
+    this.jsonl?.on('error', (e) => this.listenerCount('error') && this.emit('error', e));
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+  }
+
+  /** Read everything from `source` (QEMU's stdout) until it ends. */
+  attach(source: Readable): this {
+    source.on('data', (chunk: Buffer) => this.push(chunk));
+    source.on('end', () => this.end());
+    source.on('close', () => this.end());
+    source.on('error', () => this.end());
+    return this;
+  }
+
+  /** Feed bytes (attach() does this; tests call it directly). */
+  push(chunk: Buffer): void {
+    if (this.ended) return;
+    this.raw.write(chunk);
+    this.byteCount += chunk.length;
+    const hostMs = this.now();
+    const parts = (this.partial + this.decoder.write(chunk)).split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const p of parts) this.emitLine(p, hostMs);
+  }
+
+  /** Source ended: the unterminated last line (often the end of a panic) still counts. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const rest = this.partial + this.decoder.end();
+    this.partial = '';
+    if (rest.replaceAll('\r', '') !== '') this.emitLine(rest, this.now());
+    this.emit('end');
+    const done = [new Promise<void>((r) => this.raw.end(r))];
+    if (this.jsonl) done.push(new Promise<void>((r) => this.jsonl!.end(r)));
+    void Promise.all(done).then(() => this.resolveClosed());
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  private emitLine(text: string, hostMs: number): void {
+    const line: ConsoleLine = { text: text.replaceAll('\r', ''), hostMs, lineNo: ++this.lineCount };
+    this.ring.push(line);
+    if (this.ring.length > this.tailMax) this.ring.splice(0, this.ring.length - this.tailMax);
+    this.jsonl?.write(`${JSON.stringify(line)}\n`);
+    this.emit('line', line);
+  }
+
+  /** The last n lines (at most the retained tail). */
+  tail(n: number): string[] {
+    return this.ring.slice(Math.max(0, this.ring.length - n)).map((l) => l.text);
+  }
+
+  /** The retained lines with their timestamps. */
+  retained(): readonly ConsoleLine[] {
+    return this.ring;
+  }
+
+  /** Live lines from now on; the iteration ends when the console ends. */
+  lines(): AsyncIterable<ConsoleLine> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        const queue: ConsoleLine[] = [];
+        let wake: (() => void) | null = null;
+        let done = this.ended;
+        const onLine = (l: ConsoleLine): void => {
+          queue.push(l);
+          wake?.();
+        };
+        const onEnd = (): void => {
+          done = true;
+          wake?.();
+        };
+        this.on('line', onLine);
+        this.on('end', onEnd);
+        const cleanup = (): void => {
+          this.off('line', onLine);
+          this.off('end', onEnd);
+        };
+        return {
+          next: async (): Promise<IteratorResult<ConsoleLine>> => {
+            while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
+            wake = null;
+            const l = queue.shift();
+            if (l) return { value: l, done: false };
+            cleanup();
+            return { value: undefined, done: true };
+          },
+          return: async (): Promise<IteratorResult<ConsoleLine>> => {
+            cleanup();
+            return { value: undefined, done: true };
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * The first line matching `re` with lineNo >= fromLine (default: any retained line, then live).
+   * Rejects with TimeoutError, or InfraError if the console ends first; both carry the tail.
+   */
+  waitForLine(re: RegExp, opts: { timeoutMs: number; fromLine?: number }): Promise<ConsoleLine> {
+    const from = opts.fromLine ?? 1;
+    const hit = this.ring.find((l) => l.lineNo >= from && re.test(l.text));
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.off('line', onLine);
+        this.off('end', onEnd);
+      };
+      const onLine = (l: ConsoleLine): void => {
+        if (l.lineNo >= from && re.test(l.text)) {
+          finish();
+          resolve(l);
+        }
+      };
+      const onEnd = (): void => {
+        finish();
+        reject(new InfraError(`console ended before a line matching ${re} appeared`, this.tail(40)));
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new TimeoutError(`no console line matching ${re} within ${opts.timeoutMs} ms`, opts.timeoutMs / 1000, this.tail(40)));
+      }, opts.timeoutMs);
+      if (this.ended) return onEnd();
+      this.on('line', onLine);
+      this.on('end', onEnd);
+    });
+  }
+}
+
+/** Read a console.jsonl back (e.g. for a report written after the run). */
+export async function readConsoleLines(file: string): Promise<ConsoleLine[]> {
+  const text = await fs.promises.readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as ConsoleLine);
+}

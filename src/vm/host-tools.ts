@@ -1,0 +1,37 @@
+// Finding the host binaries the VM layer runs; a missing one names the Debian package to install.
+import fs from 'node:fs';
+import path from 'node:path';
+import { MissingDependencyError } from '../errors.js';
+
+export function findInPath(name: string, envPath = process.env.PATH ?? ''): string | null {
+  if (name.includes('/')) return isExecutable(name) ? name : null;
+  for (const dir of envPath.split(':')) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    if (isExecutable(p)) return p;
+  }
+  return null;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** qemu-system-x86_64 (HOTUNPLUG_QEMU overrides the binary). */
+export function qemuBinary(): string {
+  const name = process.env.HOTUNPLUG_QEMU || 'qemu-system-x86_64';
+  const found = findInPath(name);
+  if (!found) throw new MissingDependencyError(name, 'apt-get install -y qemu-system-x86');
+  return found;
+}
+
+export function setprivBinary(): string {
+  const found = findInPath('setpriv');
+  if (!found) throw new MissingDependencyError('setpriv', 'apt-get install -y util-linux');
+  return found;
+}

@@ -1,0 +1,80 @@
+// QEMU's argv as a pure function of the spec: same spec, same argv (golden-tested), no I/O.
+import path from 'node:path';
+import { runFiles, rootPortId, spareRootPortId, type ChardevSpec, type DeviceSpec, type DriveSpec, type MachineSpec } from './machine-spec.js';
+
+/** Cmdline words every boot gets: the console on the serial port, and panic → reboot → (-no-reboot) QEMU exits. */
+export const BASE_APPEND = ['console=ttyS0', 'panic=-1'] as const;
+
+export function qemuArgv(spec: MachineSpec): string[] {
+  const argv: string[] = ['-machine', 'q35', '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot'];
+  argv.push(...(spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max']));
+  argv.push('-m', `${spec.memMiB}M`, '-smp', String(spec.cpus));
+
+  argv.push('-kernel', spec.kernel);
+  if (spec.initrd) argv.push('-initrd', spec.initrd);
+  argv.push('-append', [...BASE_APPEND, ...spec.append].join(' '));
+
+  // Console on QEMU's stdout: node copies it to console.log, and the pipe drains to EOF after a
+  // guest panic or QEMU exit, so nothing the kernel printed last is lost.
+  argv.push('-chardev', 'stdio,id=con,signal=off', '-serial', 'chardev:con');
+  argv.push('-qmp', `unix:${opt(path.join(spec.runDir, runFiles.qmpSocket))},server=on,wait=off`);
+
+  if (spec.sshHostPort !== undefined) {
+    argv.push('-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${spec.sshHostPort}-:22`);
+    argv.push('-device', 'virtio-net-pci,netdev=net0');
+  }
+
+  for (const c of spec.chardevs) argv.push('-chardev', chardevOpt(c));
+  for (const d of spec.drives) argv.push('-drive', driveOpt(d));
+
+  // Root ports first so that the slots they take on pcie.0 do not depend on device order.
+  let chassis = 0;
+  const port = (id: string): string => {
+    chassis++;
+    return `pcie-root-port,id=${id},bus=pcie.0,chassis=${chassis},slot=${chassis}`;
+  };
+  for (const d of spec.devices) if (d.hotplug) argv.push('-device', port(rootPortId(d.id)));
+  for (let n = 0; n < spec.spareRootPorts; n++) argv.push('-device', port(spareRootPortId(n)));
+  for (const d of spec.devices) argv.push('-device', deviceOpt(d));
+  return argv;
+}
+
+/** The `-device` option string for a device (also what device_add gets, as an args object, via deviceAddArgs). */
+export function deviceOpt(d: DeviceSpec): string {
+  return Object.entries(deviceAddArgs(d))
+    .map(([k, v]) => (k === 'driver' ? opt(String(v)) : `${k}=${opt(propString(v))}`))
+    .join(',');
+}
+
+/** QMP `device_add` arguments for a device spec (hotplug devices go to their root port). */
+export function deviceAddArgs(d: DeviceSpec, bus?: string): Record<string, string | number | boolean> {
+  const args: Record<string, string | number | boolean> = { driver: d.driver, id: d.id };
+  const b = bus ?? (d.hotplug ? rootPortId(d.id) : d.bus);
+  if (b) args.bus = b;
+  for (const [k, v] of Object.entries(d.props)) args[k] = v;
+  return args;
+}
+
+function chardevOpt(c: ChardevSpec): string {
+  switch (c.backend) {
+    case 'ringbuf':
+      return `ringbuf,id=${c.id}${c.sizeBytes ? `,size=${c.sizeBytes}` : ''}`;
+    case 'null':
+      return `null,id=${c.id}`;
+    case 'file':
+      return `file,id=${c.id},path=${opt(c.path)}`;
+  }
+}
+
+function driveOpt(d: DriveSpec): string {
+  return `if=none,id=${d.id},file=${opt(d.file)},format=${d.format}${d.readOnly ? ',readonly=on' : ''}`;
+}
+
+function propString(v: string | number | boolean): string {
+  return typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
+}
+
+/** QEMU option values escape ',' by doubling it. */
+function opt(s: string): string {
+  return s.replaceAll(',', ',,');
+}
