@@ -1,0 +1,290 @@
+/* huci-agent: holds fds inside the guest and calls into them on request.
+ *
+ * Line-delimited JSON on stdin, one JSON reply line per request on stdout
+ * (protocol in README.md). Each request runs on its own thread, so a call
+ * blocked in the kernel on a removed device never delays the others; replies
+ * are written whole under one mutex and may come out of order (match by id).
+ * fds stay open across device removal: paths are never reopened. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errnames.h"
+#include "handles.h"
+#include "ioctls.h"
+#include "json.h"
+#include "loops.h"
+#include "ops.h"
+
+#define PROTOCOL_VERSION 1
+#define STOP_TIMEOUT_MS 2000.0
+
+struct request {
+	struct jnode *root;  /* owned; NULL once a loop took it */
+	const struct jnode *id;
+	double t0;
+	struct sbuf fields;  /* reply fields, each ",\"key\":value" */
+	char error[200];     /* human-readable reason for a failure */
+};
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void write_all(const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(1); /* nobody is listening any more */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void reply(struct request *r, int err)
+{
+	struct sbuf b;
+	char buf[16];
+	sb_init(&b);
+	sb_puts(&b, "{\"id\":");
+	if (r->id)
+		sb_json_node(&b, r->id);
+	else
+		sb_puts(&b, "null");
+	if (err) {
+		sb_puts(&b, ",\"ok\":false,\"errno\":");
+		const char *name = errno_name(err, buf, sizeof(buf));
+		sb_json_str(&b, name, strlen(name));
+	} else {
+		sb_puts(&b, ",\"ok\":true,\"errno\":null");
+	}
+	sb_printf(&b, ",\"ms\":%.3f", now_ms() - r->t0);
+	if (r->fields.p)
+		sb_puts(&b, r->fields.p);
+	if (err) {
+		const char *msg = r->error[0] ? r->error : strerror(err);
+		sb_puts(&b, ",\"error\":");
+		sb_json_str(&b, msg, strlen(msg));
+	}
+	sb_puts(&b, "}\n");
+	pthread_mutex_lock(&out_lock);
+	write_all(b.p, b.len);
+	pthread_mutex_unlock(&out_lock);
+	sb_free(&b);
+}
+
+static int refuse(struct request *r, const char *msg)
+{
+	snprintf(r->error, sizeof(r->error), "%s", msg);
+	return EINVAL;
+}
+
+static bool get_int(struct request *r, const char *key, int *out)
+{
+	double v;
+	if (!json_get_num(r->root, key, &v) || v != floor(v) || v < 0 || v > 2147483647.0)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static int op_ping(struct request *r)
+{
+	sb_printf(&r->fields, ",\"pid\":%d,\"protocol\":%d", (int)getpid(), PROTOCOL_VERSION);
+	return 0;
+}
+
+static int op_open(struct request *r)
+{
+	const char *path = json_get_str(r->root, "path");
+	int flags, mode = 0644;
+	if (!path)
+		return refuse(r, "open needs a path");
+	if (!open_flags(json_get(r->root, "flags"), &flags, r->error, sizeof(r->error)))
+		return EINVAL;
+	if (json_get(r->root, "mode") && !get_int(r, "mode", &mode))
+		return refuse(r, "mode must be a non-negative integer");
+	int fd = open(path, flags | O_CLOEXEC, mode);
+	if (fd < 0)
+		return errno;
+	int h = handle_add(fd);
+	if (h < 0) {
+		close(fd);
+		return refuse(r, "handle table full");
+	}
+	sb_printf(&r->fields, ",\"handle\":%d,\"fd\":%d", h, fd);
+	return 0;
+}
+
+static int op_close(struct request *r)
+{
+	int h;
+	bool deferred;
+	if (!get_int(r, "handle", &h))
+		return refuse(r, "close needs a numeric handle");
+	int err = handle_close(h, &deferred);
+	if (err == EBADF)
+		snprintf(r->error, sizeof(r->error), "no open handle %d", h);
+	if (!err)
+		sb_printf(&r->fields, ",\"deferred\":%s", deferred ? "true" : "false");
+	return err;
+}
+
+/* read, write, pread, poll, ioctl: the request itself carries the arguments. */
+static int op_fd(struct request *r, const char *op)
+{
+	int h, fd;
+	if (!get_int(r, "handle", &h))
+		return refuse(r, "this op needs a numeric handle");
+	if (handle_get(h, &fd) != 0) {
+		snprintf(r->error, sizeof(r->error), "no open handle %d", h);
+		return EBADF;
+	}
+	struct op_result res;
+	res.fields = r->fields;
+	int err = fd_op(op, r->root, fd, &res, false);
+	handle_put(h);
+	r->fields = res.fields;
+	if (res.error[0])
+		snprintf(r->error, sizeof(r->error), "%s", res.error);
+	return err;
+}
+
+static int op_spawn(struct request *r)
+{
+	int id;
+	int err = loop_spawn(r->root, &id, r->error, sizeof(r->error));
+	if (!err) {
+		r->root = NULL; /* the loop owns the request now; r->id stays valid inside it */
+		sb_printf(&r->fields, ",\"loop\":%d", id);
+	}
+	return err;
+}
+
+static int op_stop(struct request *r)
+{
+	int id;
+	double timeout = STOP_TIMEOUT_MS;
+	if (!get_int(r, "loop", &id))
+		return refuse(r, "stop needs a numeric loop");
+	json_get_num(r->root, "timeoutMs", &timeout);
+	return loop_stop(id, timeout, &r->fields, r->error, sizeof(r->error));
+}
+
+static int op_loops(struct request *r)
+{
+	loops_list(&r->fields);
+	return 0;
+}
+
+static const struct op {
+	const char *name;
+	int (*run)(struct request *r);
+} ops[] = {
+	{ "ping", op_ping }, { "open", op_open }, { "close", op_close },
+	{ "spawn", op_spawn }, { "stop", op_stop }, { "loops", op_loops },
+};
+
+static int dispatch(struct request *r)
+{
+	const char *op = json_get_str(r->root, "op");
+	if (!op)
+		return refuse(r, "request needs a string op");
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(ops[i].name, op) == 0)
+			return ops[i].run(r);
+	if (fd_op_known(op))
+		return op_fd(r, op);
+	snprintf(r->error, sizeof(r->error), "unknown op %.64s", op);
+	return EINVAL;
+}
+
+static void *request_main(void *arg)
+{
+	struct request *r = arg;
+	int err = dispatch(r);
+	reply(r, err);
+	json_free(r->root);
+	sb_free(&r->fields);
+	free(r);
+	return NULL;
+}
+
+static void start_request(struct jnode *root, double t0)
+{
+	static pthread_attr_t attr;
+	static bool attr_ready;
+	struct request *r = calloc(1, sizeof(*r));
+	if (!r)
+		abort();
+	r->root = root;
+	r->t0 = t0;
+	r->id = json_get(root, "id");
+	if (root->type != J_OBJ) {
+		refuse(r, "request must be a JSON object");
+		request_main(r);
+		return;
+	}
+	if (!attr_ready) { /* only the main thread gets here */
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		attr_ready = true;
+	}
+	pthread_t t;
+	if (pthread_create(&t, &attr, request_main, r) != 0) {
+		refuse(r, "cannot start a thread for this request");
+		request_main(r);
+	}
+}
+
+static void on_sigusr1(int sig)
+{
+	(void)sig; /* only here to make blocking calls return EINTR */
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigusr1; /* no SA_RESTART: stop must break a blocked read */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* writes to a FIFO without reader must fail with EPIPE */
+}
+
+int main(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	install_signals();
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		double t0 = now_ms();
+		char err[128];
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0)
+			continue;
+		struct jnode *root = json_parse(line, err, sizeof(err));
+		if (!root) {
+			struct request r = { .t0 = t0 };
+			snprintf(r.error, sizeof(r.error), "%s", err);
+			reply(&r, EINVAL);
+			continue;
+		}
+		start_request(root, t0);
+	}
+	free(line);
+	loops_stop_all(STOP_TIMEOUT_MS);
+	handles_close_all();
+	return 0;
+}
