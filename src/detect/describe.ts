@@ -1,0 +1,88 @@
+// Turns the text of one report into a title: every format of the report's oops row is tried, the
+// earliest title match in the text wins, its groups and extracted frames fill the template.
+import { OOPSES, type OopsRow, type TitleFormat } from './formats.js';
+import { STACK_FRAME_RE, STACK_START } from './pattern.js';
+import { extractFrames } from './stack.js';
+
+export interface Description {
+  title: string;
+  altTitles: string[];
+  corruptedReason: string;
+  format: TitleFormat | null;
+}
+
+function fill(template: string, args: readonly string[]): string {
+  return template.replace(/\{(\d+)\}/g, (_, n: string) => args[Number(n) - 1] ?? '');
+}
+
+export function describe(text: string, oops: OopsRow): Description {
+  let startPos = text.length;
+  let title = '';
+  let altTitles: string[] = [];
+  let corrupted = '';
+  let format: TitleFormat | null = null;
+  let matchedTitle = false;
+  for (const f of oops.formats) {
+    const tm = f.title.exec(text);
+    if (!tm || tm.index > startPos) continue;
+    if (tm.index === startPos && title !== '') continue;
+    if (tm.index < startPos) {
+      title = '';
+      format = null;
+      startPos = tm.index;
+    }
+    matchedTitle = true;
+    let m: RegExpExecArray | null = tm;
+    if (f.report) {
+      m = f.report.exec(text);
+      if (!m) continue;
+    }
+    const args = m.slice(1).map((g) => g ?? '');
+    corrupted = '';
+    if (f.stack) {
+      const lines = text.slice(m.index).split('\n');
+      const { frames, ok } = extractFrames(f.stack, lines);
+      if (!ok) corrupted = 'extracted no frames';
+      args.push(...frames);
+    }
+    title = fill(f.fmt, args);
+    altTitles = (f.alt ?? []).map((a) => fill(a, args));
+    format = f;
+  }
+  if (title === '') {
+    if (matchedTitle) corrupted = 'matched title but not report regexp';
+    const pos = text.indexOf(oops.header);
+    if (pos === -1) return { title: '', altTitles: [], corruptedReason: corrupted, format: null };
+    const end = text.indexOf('\n', pos);
+    title = text.slice(pos, end === -1 ? undefined : end);
+  }
+  if (corrupted === '' && format?.corrupted) corrupted = 'report format is marked as corrupted';
+  return { title, altTitles, corruptedReason: corrupted, format };
+}
+
+/** Structural damage checks once a title is known: merged timestamps, missing or empty traces. */
+export function corruptionOf(title: string, report: string, format: TitleFormat | null): string {
+  if (/\[ *[0-9]+\.[0-9]+\]/.test(title)) return 'title matches corrupted regexp';
+  if (!format) return '';
+  if (format.noStackTrace) return '';
+  if (!report.includes('Call Trace') && !report.includes('backtrace')) return 'no stack trace in report';
+  for (const key of STACK_START) {
+    const m = key.exec(report);
+    if (!m) continue;
+    const frames = report.slice(m.index).split('\n');
+    if (frames.length < 4) return 'call trace is missed';
+    let found = false;
+    for (let i = 1; i < 16 && i < frames.length; i++) {
+      const ln = frames[i]!;
+      if (STACK_START.some((k) => k.test(ln))) break;
+      if (ln.includes('(stack is not available)') || STACK_FRAME_RE.test(ln)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return 'no frames in a stack trace';
+  }
+  return '';
+}
+
+export { OOPSES };

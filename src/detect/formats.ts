@@ -1,0 +1,754 @@
+// The table of kernel report formats. Each row is data: a header that triggers it (a plain
+// substring of the console line), then title formats tried against the report text. The engine
+// (describe.ts) is generic; a new sanitizer or oops kind is a new row here, never a new code path.
+import type { CrashKind } from './finding.js';
+import { re, RIP_FRAME } from './pattern.js';
+
+/** Marks the point in StackRule.parts where a stack trace is parsed frame by frame. */
+export const STACK = 'STACK' as const;
+export type StackPart = RegExp | typeof STACK;
+
+export interface StackRule {
+  /** Matched in order, line by line: a capturing regexp yields a frame; STACK parses a trace. */
+  parts: StackPart[];
+  /** Tried when `parts` yields no frame (e.g. a WARNING without a RIP line). */
+  parts2?: StackPart[];
+  /** Extra frames to skip (regexp fragments, matched anywhere in the function name). */
+  skip?: string[];
+  /** How to choose among frames: the first one, a stall anchor, or the hung-task rule. */
+  pick?: 'first' | 'stall' | 'hang';
+}
+
+export interface TitleFormat {
+  kind?: CrashKind;
+  /** Found anywhere in the report; the earliest-matching format wins. */
+  title: RegExp;
+  /** When set, its groups feed the title; if it does not match, the report is corrupted. */
+  report?: RegExp;
+  /** Title template: {1}.. are regexp groups, then one argument per extracted frame. */
+  fmt: string;
+  alt?: string[];
+  stack?: StackRule;
+  /** No "Call Trace" expected, so its absence is no corruption. */
+  noStackTrace?: boolean;
+  /** A title this format yields is always from a damaged report. */
+  corrupted?: boolean;
+}
+
+export interface OopsRow {
+  /** Substring that starts a report on a console line. */
+  header: string;
+  kind: CrashKind;
+  formats: TitleFormat[];
+  /** A header line matching one of these is not a report. */
+  suppressions?: RegExp[];
+}
+
+const callTrace = (skip?: string[], pick?: StackRule['pick']): StackRule => ({
+  parts: [/Call Trace:/, STACK],
+  ...(skip ? { skip } : {}),
+  ...(pick ? { pick } : {}),
+});
+const ripThenTrace = (skip?: string[], pick?: StackRule['pick']): StackRule => ({
+  parts: [RIP_FRAME, /Call Trace:/, STACK],
+  parts2: [/Call Trace:/, STACK],
+  ...(skip ? { skip } : {}),
+  ...(pick ? { pick } : {}),
+});
+const ripOnly: StackRule = { parts: [RIP_FRAME], parts2: [/Call Trace:/, STACK] };
+/** WARNING stacks start after the RIP line (x86) or "--- interrupt:" (powerpc); older kernels print only a trace. */
+const warningStack = (...skip: string[]): StackRule => ({
+  parts: [new RegExp(`(?:${RIP_FRAME.source}|--- interrupt: [0-9]+ at ${re('{{FUNC}}').source})`), STACK],
+  parts2: [/Call Trace:/, STACK],
+  skip,
+});
+/** Lockdep reports name the culprit in "at: func+0x.." lines. */
+const lockAt = (intro: string): RegExp => re(`${intro}(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}`);
+
+const usbUrb = ['usb_submit_urb', 'usb_start_wait_urb', 'usb_bulk_msg', 'usb_interrupt_msg', 'usb_control_msg'];
+const allocators = ['kmalloc', 'kcalloc', 'kzalloc', 'krealloc', 'vmalloc', 'slab', 'kmem'];
+const badAccess = ['bad-access in {F}'];
+
+export const OOPSES: OopsRow[] = [
+  {
+    header: 'BUG:',
+    kind: 'bug',
+    formats: [
+      {
+        kind: 'kasan',
+        title: re('BUG: KASAN:'),
+        report: re('BUG: KASAN: ([a-z\\-]+) in {{FUNC}}(?:.*\\n)+?.*(Read|Write) (?:of size|at addr) (?:[0-9a-f]+)'),
+        fmt: 'KASAN: {1} {3} in {4}',
+        alt: ['bad-access in {4}'],
+        stack: { parts: [re('BUG: KASAN: (?:[a-z\\-]+) in {{FUNC}}'), /Call Trace:/, STACK] },
+      },
+      {
+        kind: 'kasan',
+        title: re('BUG: KASAN:'),
+        report: re('BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}'),
+        fmt: 'KASAN: invalid-free in {2}',
+        alt: ['invalid-free in {2}'],
+        stack: {
+          parts: [re('BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}'), /Call Trace:/, STACK],
+          skip: ['slab_', 'kfree', 'vunmap', 'vfree'],
+        },
+      },
+      {
+        kind: 'kasan',
+        title: re('BUG: KASAN: ([a-z\\-]+) on address(?:.*\\n)+?.*(Read|Write) of size ([0-9]+)'),
+        fmt: 'KASAN: {1} {2}',
+      },
+      {
+        kind: 'kasan',
+        title: re('BUG: KASAN: (.*)'),
+        fmt: 'KASAN: {1}',
+        corrupted: true,
+      },
+      {
+        kind: 'kmsan',
+        title: re('BUG: KMSAN: kernel-usb-infoleak'),
+        report: re('BUG: KMSAN: kernel-usb-infoleak in {{FUNC}}'),
+        fmt: 'KMSAN: kernel-usb-infoleak in {2}',
+        stack: warningStack(...usbUrb),
+      },
+      {
+        kind: 'kmsan',
+        title: re('BUG: KMSAN: ([a-z\\-]+) in {{FUNC}}'),
+        fmt: 'KMSAN: {1} in {3}',
+        stack: callTrace(['alloc_skb', 'netlink_ack', 'netlink_rcv_skb']),
+      },
+      {
+        kind: 'kcsan',
+        title: re('BUG: KCSAN: data-race in {{FUNC}} / {{FUNC}}'),
+        fmt: 'KCSAN: data-race in {1} / {2}',
+        noStackTrace: true,
+      },
+      {
+        kind: 'kcsan',
+        title: re('BUG: KCSAN: (.*)'),
+        fmt: 'KCSAN: {1}',
+        noStackTrace: true,
+      },
+      {
+        kind: 'kfence',
+        title: re('BUG: KFENCE: (use-after-free|out-of-bounds) ([a-z]+) in {{FUNC}}'),
+        fmt: 'KFENCE: {1} {2} in {4}',
+        alt: ['bad-access in {4}'],
+        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK], skip: ['kfence'] },
+        noStackTrace: true,
+      },
+      {
+        kind: 'kfence',
+        title: re('BUG: KFENCE: invalid free in {{FUNC}}'),
+        fmt: 'KFENCE: invalid free in {2}',
+        alt: ['invalid-free in {2}'],
+        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK], skip: ['slab_', 'kfree', 'kfence'] },
+        noStackTrace: true,
+      },
+      {
+        kind: 'kfence',
+        title: re('BUG: KFENCE: ([a-z\\- ]+) in {{FUNC}}'),
+        fmt: 'KFENCE: {1} in {3}',
+        alt: ['bad-access in {3}'],
+        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK], skip: ['kfence'] },
+        noStackTrace: true,
+      },
+      {
+        kind: 'page-fault',
+        title: re(
+          'BUG: (?:unable to handle kernel paging request|unable to handle page fault for address|Unable to handle kernel data access)',
+        ),
+        fmt: 'BUG: unable to handle kernel paging request in {1}',
+        alt: badAccess.map((a) => a.replace('{F}', '{1}')),
+        stack: ripThenTrace(),
+      },
+      {
+        kind: 'page-fault',
+        title: re('BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference|Kernel NULL pointer dereference)'),
+        fmt: 'BUG: unable to handle kernel NULL pointer dereference in {1}',
+        alt: ['bad-access in {1}'],
+        stack: ripThenTrace(),
+      },
+      {
+        kind: 'page-fault',
+        title: re('BUG: (?:unable to handle kernel access to user memory|unable to handle kernel)'),
+        report: re('BUG: unable to handle kernel access to user memory'),
+        fmt: 'BUG: unable to handle kernel access to user memory in {1}',
+        alt: ['bad-access in {1}'],
+        stack: ripThenTrace(),
+      },
+      {
+        // The second half of this header is a separate printk and often lost.
+        kind: 'page-fault',
+        title: re('BUG: (?:unable to handle kernel|Unable to handle kernel)'),
+        fmt: 'BUG: unable to handle kernel',
+        corrupted: true,
+      },
+      {
+        kind: 'lockdep',
+        title: re('BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)'),
+        fmt: 'BUG: {1} {2} in {3}',
+        stack: callTrace(['spin_', '_lock', '_unlock']),
+      },
+      {
+        kind: 'soft-lockup',
+        title: re('BUG: soft lockup'),
+        fmt: 'BUG: soft lockup in {1}',
+        alt: ['stall in {1}'],
+        stack: ripThenTrace(undefined, 'stall'),
+      },
+      {
+        kind: 'lockdep',
+        title: re('BUG: .*still has locks held!'),
+        report: re('BUG: .*still has locks held!(?:.*\\n)+?.*{{PC}} +{{FUNC}}'),
+        fmt: 'BUG: still has locks held in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('BUG: lock held when returning to user space'),
+        report: lockAt('BUG: lock held when returning to user space(?:.*\\n)+?.*leaving the kernel with locks still held'),
+        fmt: 'BUG: lock held when returning to user space in {1}',
+        noStackTrace: true,
+      },
+      {
+        kind: 'lockdep',
+        title: re('BUG: bad unlock balance detected!'),
+        report: re('BUG: bad unlock balance detected!(?:.*\\n){0,15}?.*is trying to release lock(?:.*\\n){0,15}?.*{{PC}} +{{FUNC}}'),
+        fmt: 'BUG: bad unlock balance in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('BUG: held lock freed!'),
+        report: re('BUG: held lock freed!(?:.*\\n)+?.*{{PC}} +{{FUNC}}'),
+        fmt: 'BUG: held lock freed in {1}',
+      },
+      { title: re('BUG: Bad rss-counter state'), fmt: 'BUG: Bad rss-counter state', noStackTrace: true },
+      { title: re('BUG: non-zero nr_ptes on freeing mm'), fmt: 'BUG: non-zero nr_ptes on freeing mm', noStackTrace: true },
+      { title: re('BUG: non-zero nr_pmds on freeing mm'), fmt: 'BUG: non-zero nr_pmds on freeing mm', noStackTrace: true },
+      {
+        title: re('BUG: Dentry .* still in use \\([0-9]+\\) \\[unmount of ([^\\]]+)\\]'),
+        fmt: 'BUG: Dentry still in use [unmount of {1}]',
+        alt: ['BUG: Dentry still in use in {2}'],
+        stack: callTrace(['shrink_dcache', 'dput', 'umount', 'generic_shutdown_super', 'kill_']),
+      },
+      { title: re('BUG: Bad page state'), fmt: 'BUG: Bad page state' },
+      { title: re('BUG: Bad page map'), fmt: 'BUG: Bad page map' },
+      { kind: 'hung-task', title: re('BUG: workqueue lockup'), fmt: 'BUG: workqueue lockup', noStackTrace: true },
+      {
+        kind: 'sleep-in-atomic',
+        title: re('BUG: sleeping function called from invalid context at (.*)'),
+        fmt: 'BUG: sleeping function called from invalid context in {2}',
+        stack: callTrace(['might_resched', 'might_sleep', '__might_', 'cond_resched', 'down_interruptible']),
+      },
+      {
+        kind: 'sleep-in-atomic',
+        title: re('BUG: scheduling while atomic'),
+        fmt: 'BUG: scheduling while atomic in {1}',
+        alt: ['BUG: scheduling while atomic'],
+        stack: callTrace(['schedule', '__switch_to', 'context_switch']),
+      },
+      {
+        title: re('BUG: using ([a-z_]+)\\(\\) in preemptible'),
+        fmt: 'BUG: using {1}() in preemptible code in {2}',
+        stack: callTrace(['dump_stack', 'preemption', 'preempt', 'debug_', 'processor_id', 'this_cpu']),
+      },
+      {
+        title: re('BUG: workqueue leaked lock or atomic'),
+        report: re('BUG: workqueue leaked lock or atomic(?:.*\\n)+?.*last function: ([a-zA-Z0-9_]+)\\n'),
+        fmt: 'BUG: workqueue leaked lock or atomic in {1}',
+        noStackTrace: true,
+      },
+      {
+        kind: 'kmemleak',
+        title: re('BUG: memory leak'),
+        fmt: 'memory leak in {1}',
+        stack: {
+          parts: [/backtrace:/, STACK],
+          skip: [
+            'kmemleak', 'mmap', 'kmem', 'slab', 'alloc', 'create_object', 'idr_get', 'list_lru_init',
+            'kasprintf', 'kvasprintf', 'pcpu_create', 'strdup', 'strndup', 'memdup',
+          ],
+        },
+      },
+      {
+        title: re('BUG: stack guard page was hit at'),
+        fmt: 'BUG: stack guard page was hit in {1}',
+        alt: ['stack-overflow in {1}'],
+        stack: { parts: [RIP_FRAME] },
+        noStackTrace: true,
+      },
+      { title: re('BUG: MAX_STACK_TRACE_ENTRIES too low!'), fmt: 'BUG: MAX_STACK_TRACE_ENTRIES too low!', noStackTrace: true },
+      { title: re('BUG: corrupted list in {{FUNC}}'), fmt: 'BUG: corrupted list in {1}', stack: warningStack('list_') },
+      { title: /BUG:\s*(?:\n|$)/, fmt: 'BUG: corrupted', corrupted: true },
+    ],
+    suppressions: [
+      /ODEBUG:/,
+      /Boot_DEBUG:/,
+      /xlog_status:/,
+      /DEBUG:/,
+      /BUG: no syscalls can create resource/,
+    ],
+  },
+  {
+    header: 'WARNING:',
+    kind: 'warning',
+    formats: [
+      {
+        title: re('WARNING: .*lib/debugobjects\\.c.* (?:debug_print|debug_check)'),
+        fmt: 'WARNING: ODEBUG bug in {1}',
+        stack: warningStack('debug_', 'rcu', 'hrtimer_', 'timer_', 'work_', 'percpu_', 'slab_', 'kfree', 'vunmap', 'vfree', '__free_', 'debug_check', 'kobject_'),
+      },
+      {
+        title: re('WARNING: .*mm/usercopy\\.c.* usercopy_warn'),
+        fmt: 'WARNING: bad usercopy in {1}',
+        stack: warningStack('usercopy', '__check'),
+      },
+      {
+        title: re('WARNING: .*lib/kobject\\.c.* kobject_'),
+        fmt: 'WARNING: kobject bug in {1}',
+        stack: warningStack('kobject_'),
+      },
+      {
+        title: re('WARNING: .*fs/proc/generic\\.c.* proc_register'),
+        fmt: 'WARNING: proc registration bug in {1}',
+        stack: warningStack('proc_'),
+      },
+      {
+        title: re('WARNING: .*lib/refcount\\.c.* refcount_'),
+        fmt: 'WARNING: refcount bug in {1}',
+        stack: warningStack('refcount', 'kobject_'),
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: .*kernel/locking/lockdep\\.c.*lock_'),
+        fmt: 'WARNING: locking bug in {1}',
+        stack: warningStack('lock_sock', 'release_sock'),
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: lock held when returning to user space'),
+        report: lockAt('WARNING: lock held when returning to user space(?:.*\\n)+?.*leaving the kernel with locks still held'),
+        fmt: 'WARNING: lock held when returning to user space in {1}',
+        noStackTrace: true,
+      },
+      {
+        title: re('WARNING: .*mm/.*\\.c.* k?.?malloc'),
+        fmt: 'WARNING: kmalloc bug in {1}',
+        stack: warningStack(...allocators),
+      },
+      {
+        title: re('WARNING: .*mm/vmalloc.c.*__vmalloc_node'),
+        fmt: 'WARNING: zero-size vmalloc in {1}',
+        stack: warningStack('vmalloc'),
+      },
+      {
+        title: re('WARNING: .* usb_submit_urb'),
+        fmt: 'WARNING in {1}/usb_submit_urb',
+        stack: warningStack(...usbUrb),
+      },
+      {
+        // Newer kernels: "WARNING: file.c:123 at func+0x1/0x2, CPU#0: comm/pid".
+        title: re('WARNING: {{SRC}} at (?:{{FUNC}}|0x[0-9a-f]+)'),
+        fmt: 'WARNING in {3}',
+        stack: warningStack(),
+      },
+      {
+        title: re('WARNING: .* at {{SRC}} {{FUNC}}'),
+        fmt: 'WARNING in {3}',
+        stack: warningStack(),
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: possible circular locking dependency detected'),
+        report: re('WARNING: possible circular locking dependency detected(?:.*\\n)+?.*is trying to acquire lock'),
+        fmt: 'possible deadlock in {1}',
+        stack: {
+          parts: [re('at: (?:{{PC}} +)?{{FUNC}}'), re('at: (?:{{PC}} +)?{{FUNC}}'), STACK],
+          skip: ['process_one_work', 'flush_workqueue', 'drain_workqueue', 'destroy_workqueue'],
+        },
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: possible irq lock inversion dependency detected'),
+        report: lockAt('WARNING: possible irq lock inversion dependency detected(?:.*\\n)+?.*just changed the state of lock'),
+        fmt: 'possible deadlock in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: .*-safe -> .*-unsafe lock order detected'),
+        report: lockAt('WARNING: .*-safe -> .*-unsafe lock order detected(?:.*\\n)+?.*is trying to acquire'),
+        fmt: 'possible deadlock in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: possible recursive locking detected'),
+        report: lockAt('WARNING: possible recursive locking detected(?:.*\\n)+?.*is trying to acquire lock'),
+        fmt: 'possible deadlock in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: inconsistent lock state'),
+        report: lockAt('WARNING: inconsistent lock state(?:.*\\n)+?.*takes'),
+        fmt: 'inconsistent lock state in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: suspicious RCU usage'),
+        report: re('WARNING: suspicious RCU usage(?:.*\\n)+?.*?{{SRC}}'),
+        fmt: 'WARNING: suspicious RCU usage in {2}',
+        stack: callTrace(['rcu', 'kmem', 'slab', ...allocators]),
+      },
+      {
+        title: re("WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '([^']+)' value"),
+        fmt: "WARNING: kernel stack regs has bad '{1}' value",
+        noStackTrace: true,
+      },
+      {
+        title: re('WARNING: kernel stack frame pointer at [0-9a-f]+ in [^ ]* has bad value'),
+        fmt: 'WARNING: kernel stack frame pointer has bad value',
+        noStackTrace: true,
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: bad unlock balance detected!'),
+        report: re('WARNING: bad unlock balance detected!(?:.*\\n){0,15}?.*is trying to release lock(?:.*\\n){0,15}?.*{{PC}} +{{FUNC}}'),
+        fmt: 'WARNING: bad unlock balance in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: held lock freed!'),
+        report: re('WARNING: held lock freed!(?:.*\\n)+?.*at:(?: {{PC}})? +{{FUNC}}'),
+        fmt: 'WARNING: held lock freed in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: nested lock was not taken'),
+        report: re('WARNING: nested lock was not taken(?:.*\\n)+?.*is trying to acquire lock(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
+        fmt: 'WARNING: nested lock was not taken in {1}',
+        noStackTrace: true,
+      },
+      {
+        kind: 'lockdep',
+        title: re('WARNING: .*still has locks held!'),
+        report: re('WARNING: .*still has locks held!(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
+        fmt: 'WARNING: still has locks held in {1}',
+      },
+      { title: re("WARNING: kernel stack regs .* has bad 'bp' value"), fmt: 'WARNING: kernel stack regs has bad value', noStackTrace: true },
+      { title: re('WARNING: kernel stack frame pointer .* has bad value'), fmt: 'WARNING: kernel stack regs has bad value', noStackTrace: true },
+      { title: /WARNING:\s*(?:\n|$)/, fmt: 'WARNING: corrupted', corrupted: true },
+    ],
+    suppressions: [
+      /WARNING: \/etc\/ssh\/moduli does not exist, using fixed modulus/,
+      /WARNING: workqueue cpumask: online intersect > possible intersect/,
+      /WARNING: [Tt]he mand mount option/,
+      /WARNING: Unsupported flag value\(s\) of 0x%x in DT_FLAGS_1/,
+      /WARNING: zone [0-9]+: invalid.* memory/,
+    ],
+  },
+  {
+    header: 'INFO:',
+    kind: 'other',
+    formats: [
+      {
+        kind: 'lockdep',
+        title: re('INFO: possible circular locking dependency detected'),
+        report: re('INFO: possible circular locking dependency detected \\](?:.*\\n)+?.*is trying to acquire lock(?:.*\\n)+?.*at: {{PC}} +{{FUNC}}'),
+        fmt: 'possible deadlock in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('INFO: possible irq lock inversion dependency detected'),
+        report: re('INFO: possible irq lock inversion dependency detected \\](?:.*\\n)+?.*just changed the state of lock(?:.*\\n)+?.*at: {{PC}} +{{FUNC}}'),
+        fmt: 'possible deadlock in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected'),
+        report: re('INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected \\](?:.*\\n)+?.*is trying to acquire(?:.*\\n)+?.*at: {{PC}} +{{FUNC}}'),
+        fmt: 'possible deadlock in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('INFO: possible recursive locking detected'),
+        report: re('INFO: possible recursive locking detected \\](?:.*\\n)+?.*is trying to acquire lock(?:.*\\n)+?.*at: {{PC}} +{{FUNC}}'),
+        fmt: 'possible deadlock in {1}',
+      },
+      {
+        kind: 'lockdep',
+        title: re('INFO: inconsistent lock state'),
+        report: re('INFO: inconsistent lock state \\](?:.*\\n)+?.*takes(?:.*\\n)+?.*at: {{PC}} +{{FUNC}}'),
+        fmt: 'inconsistent lock state in {1}',
+      },
+      {
+        kind: 'rcu-stall',
+        title: re('INFO: rcu_(?:preempt|sched|bh) (?:self-)?detected(?: expedited)? stall'),
+        fmt: 'INFO: rcu detected stall in {1}',
+        alt: ['stall in {1}'],
+        stack: {
+          parts: [/apic_timer_interrupt/, RIP_FRAME, STACK],
+          parts2: [/apic_timer_interrupt/, STACK],
+          skip: ['apic_timer_interrupt', 'rcu'],
+          pick: 'stall',
+        },
+      },
+      {
+        kind: 'lockdep',
+        title: re('INFO: trying to register non-static key'),
+        fmt: 'INFO: trying to register non-static key in {1}',
+        stack: callTrace(['stack', 'lock', 'IRQ']),
+      },
+      {
+        kind: 'lockdep',
+        title: re('INFO: suspicious RCU usage'),
+        report: re('INFO: suspicious RCU usage(?:.*\\n)+?.*?{{SRC}}'),
+        fmt: 'INFO: suspicious RCU usage in {2}',
+        stack: callTrace(['rcu', 'kmem', 'slab', ...allocators]),
+      },
+      {
+        kind: 'hung-task',
+        title: re('INFO: task .* blocked for more than [0-9]+ seconds'),
+        fmt: 'INFO: task hung in {1}',
+        alt: ['hang in {1}'],
+        stack: { parts: [/Call Trace:/, STACK], pick: 'hang' },
+      },
+      {
+        kind: 'hung-task',
+        title: re("INFO: task .* can't die for more than .* seconds"),
+        fmt: "INFO: task can't die in {1}",
+        alt: ['hang in {1}'],
+        stack: callTrace(['schedule']),
+      },
+      {
+        // Captured for corrupted old-style KASAN reports.
+        kind: 'kasan',
+        title: re('INFO: (Freed|Allocated) in (.*)'),
+        fmt: 'INFO: {1} in {2}',
+        corrupted: true,
+      },
+      { title: /INFO:\s*(?:\n|$)/, fmt: 'INFO: corrupted', corrupted: true },
+    ],
+    suppressions: [
+      /INFO: lockdep is turned off/,
+      /INFO: Stall ended before state dump start/,
+      /INFO: NMI handler/,
+      /INFO: recovery required on readonly filesystem/,
+      /(handler|interrupt).*took too long/,
+      /_INFO::/,
+      /INFO: sys_.* is not present in \/proc\/kallsyms/,
+      /INFO: no syscalls can create resource/,
+      /INFO: rcu_(?:preempt|sched|bh) detected expedited stalls/,
+      /INFO: task .* blocked on a/,
+    ],
+  },
+  {
+    header: 'Unable to handle kernel paging request',
+    kind: 'page-fault',
+    formats: [
+      {
+        title: re('Unable to handle kernel paging request'),
+        report: re('Unable to handle kernel paging request(?:.*\\n)+?.*PC is at {{FUNC}}'),
+        fmt: 'unable to handle kernel paging request in {1}',
+      },
+    ],
+  },
+  {
+    header: 'general protection fault',
+    kind: 'gpf',
+    formats: [
+      {
+        title: re('general protection fault.*:'),
+        fmt: 'general protection fault in {1}',
+        alt: ['bad-access in {1}'],
+        stack: ripThenTrace(),
+      },
+    ],
+  },
+  {
+    header: 'stack segment: ',
+    kind: 'gpf',
+    formats: [{ title: re('stack segment: '), fmt: 'stack segment fault in {1}', stack: ripThenTrace() }],
+  },
+  {
+    header: 'Kernel panic',
+    kind: 'panic',
+    formats: [
+      {
+        title: re('Kernel panic - not syncing: stack-protector:'),
+        report: re('Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {{FUNC}}'),
+        fmt: 'kernel panic: stack is corrupted in {1}',
+        noStackTrace: true,
+      },
+      {
+        title: re('Kernel panic - not syncing: stack-protector:'),
+        report: re('Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: [a-f0-9]+'),
+        fmt: 'kernel panic: stack is corrupted in {1}',
+        stack: callTrace(['stack_chk']),
+      },
+      {
+        title: re('Kernel panic - not syncing: corrupted stack end'),
+        report: re('Kernel panic - not syncing: corrupted stack end detected inside scheduler'),
+        fmt: 'kernel panic: corrupted stack end in {1}',
+        stack: callTrace(['schedule', 'retint_kernel'], 'stall'),
+      },
+      { title: re('Kernel panic - not syncing: Attempted to kill init!'), fmt: 'kernel panic: Attempted to kill init!' },
+      {
+        title: re("Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+"),
+        fmt: "kernel panic: Couldn't open N_TTY ldisc",
+      },
+      // Printed after a BUG/WARNING/hang: seeing it as the title means the real header was lost.
+      { title: re('Kernel panic - not syncing: Fatal exception'), fmt: 'kernel panic: Fatal exception', corrupted: true },
+      { title: re('Kernel panic - not syncing: panic_on_warn set'), fmt: 'kernel panic: panic_on_warn set', corrupted: true },
+      {
+        kind: 'hung-task',
+        title: re('Kernel panic - not syncing: hung_task: blocked tasks'),
+        fmt: 'kernel panic: hung_task: blocked tasks',
+        corrupted: true,
+      },
+      { title: re('Kernel panic - not syncing: (.*)'), fmt: 'kernel panic: {1}', noStackTrace: true },
+    ],
+  },
+  {
+    header: 'PANIC: double fault',
+    kind: 'double-fault',
+    formats: [
+      { title: re('PANIC: double fault'), fmt: 'PANIC: double fault in {1}', alt: ['stack-overflow in {1}'], stack: { parts: [RIP_FRAME] } },
+    ],
+  },
+  {
+    header: 'kernel BUG',
+    kind: 'bug',
+    formats: [
+      { title: re('kernel BUG at mm/usercopy.c'), fmt: 'BUG: bad usercopy in {1}', stack: callTrace(['usercopy', '__check']) },
+      { title: re('kernel BUG at lib/list_debug.c'), fmt: 'BUG: corrupted list in {1}', stack: callTrace() },
+      { title: re('kernel BUG at (.*)'), fmt: 'kernel BUG at {1}', stack: callTrace() },
+    ],
+  },
+  {
+    header: 'Kernel BUG',
+    kind: 'bug',
+    formats: [{ title: re('Kernel BUG (.*)'), fmt: 'kernel BUG {1}' }],
+  },
+  {
+    header: 'BUG kmalloc-',
+    kind: 'bug',
+    formats: [{ title: re('BUG kmalloc-.*: Object already free'), fmt: 'BUG: Object already free' }],
+  },
+  {
+    header: 'divide error:',
+    kind: 'divide-error',
+    formats: [{ title: re('divide error: '), fmt: 'divide error in {1}', stack: ripOnly }],
+  },
+  {
+    header: 'invalid opcode:',
+    kind: 'invalid-opcode',
+    formats: [{ title: re('invalid opcode: '), fmt: 'invalid opcode in {1}', stack: ripOnly }],
+  },
+  {
+    header: 'UBSAN:',
+    kind: 'ubsan',
+    formats: [
+      {
+        title: re('UBSAN:'),
+        report: re('UBSAN: Undefined behaviour in'),
+        fmt: 'UBSAN: undefined-behaviour in {1}',
+        stack: callTrace(['ubsan', 'overflow']),
+      },
+      {
+        title: re('UBSAN: ([a-z\\-]+) in'),
+        fmt: 'UBSAN: {1} in {2}',
+        stack: callTrace(['ubsan', 'overflow']),
+      },
+    ],
+  },
+  {
+    header: 'KFENCE: ',
+    kind: 'kfence',
+    formats: [],
+  },
+  {
+    header: 'Watchdog detected hard LOCKUP',
+    kind: 'hard-lockup',
+    formats: [
+      {
+        title: re('Watchdog detected hard LOCKUP on cpu'),
+        fmt: 'BUG: hard lockup in {1}',
+        alt: ['stall in {1}'],
+        stack: ripThenTrace(undefined, 'stall'),
+      },
+    ],
+  },
+  {
+    header: 'kmemleak: ',
+    kind: 'kmemleak',
+    formats: [],
+  },
+  {
+    header: 'Booting the kernel.',
+    kind: 'reboot',
+    formats: [{ title: re('Booting the kernel.'), fmt: 'unexpected kernel reboot', noStackTrace: true }],
+  },
+  {
+    header: 'unregister_netdevice: waiting for',
+    kind: 'other',
+    formats: [
+      {
+        title: re('unregister_netdevice: waiting for (?:.*) to become free'),
+        fmt: 'unregister_netdevice: waiting for DEV to become free',
+        noStackTrace: true,
+      },
+    ],
+  },
+];
+
+/** Header substrings that may appear inside another report without starting a new one. */
+export const REPORT_START_IGNORES = [
+  /invalid opcode: 0000/,
+  /Kernel panic - not syncing/,
+  /unregister_netdevice: waiting for/,
+  /PANIC: double fault/,
+];
+
+/** Informational messages that carry a stack; inside a report they mean a second report begins. */
+export const INFO_WITH_STACK = ['vmalloc: allocation failure:', 'FAULT_INJECTION: forcing a failure', 'FAULT_FLAG_ALLOW_RETRY missing'];
+
+/** Frames skipped in every stack: sanitizer, locking, allocator, printk and trap plumbing. */
+export const SKIP_FRAMES = [
+  '__sanitizer', '__asan', 'kasan', '__msan', 'kmsan', 'kcsan_setup_watchpoint', 'check_memory_region',
+  'read_word_at_a_time', 'print_address_description', 'panic', 'invalid_op', 'report_bug', 'fixup_bug',
+  'do_error', '_trap', 'dump_stack', 'warn_slowpath', 'warn_alloc', '__warn', 'debug_object',
+  'timer_is_static_object', 'work_is_static_object', 'lockdep', 'perf_trace', 'lock_acquire',
+  'lock_release', 'lock_class', 'mark_lock', 'reacquire_held_locks', 'spin_lock', 'spin_trylock',
+  'spin_unlock', 'raw_read_lock', 'raw_read_trylock', 'raw_write_lock', 'raw_write_trylock', 'down',
+  'down_read', 'down_write', 'down_read_trylock', 'down_write_trylock', 'up_read', 'up_write',
+  'mutex_lock', 'mutex_trylock', 'mutex_unlock', 'mutex_remove_waiter', 'osq_lock', 'osq_unlock',
+  '__wake_up', 'refcount_add', 'refcount_sub', 'refcount_inc', 'refcount_dec', 'refcount_set',
+  'refcount_read', 'refcount_warn', 'memcpy', 'memcmp', 'memset', 'memchr', 'memmove', 'strcmp', 'strncmp',
+  'strcpy', 'strlcpy', 'strncpy', 'strscpy', 'strlen', 'strnstr', 'strnlen', 'strchr', 'copy_to_user',
+  'copy_from_user', 'put_user', 'get_user', 'might_fault', 'might_sleep', 'list_add', 'list_del',
+  'list_replace', 'list_move', 'list_splice', '_indirect_thunk_', 'string', 'pointer', 'snprintf',
+  'scnprintf', 'kasprintf', 'kvasprintf', 'printk', 'va_format', 'dev_info', 'dev_notice', 'dev_warn',
+  'dev_err', 'dev_alert', 'dev_crit', 'dev_emerg', 'program_check_exception', 'program_check_common',
+  'del_timer', 'flush_work', '__cancel_work_timer', 'cancel_work_sync', 'try_to_grab_pending',
+  'flush_workqueue', 'drain_workqueue', 'destroy_workqueue', 'finish_wait', 'kthread_stop', 'kobject_del',
+  'kobject_put', 'kobject_uevent_env', 'add_uevent_var', 'get_device_parent', 'device_add', 'device_del',
+  'device_unregister', 'device_destroy', 'device_release', 'devres_release_all', 'hwrng_unregister',
+  'i2c_del_adapter', '__unregister_client', 'device_for_each_child', 'rollback_registered',
+  'unregister_netdev', 'sysfs_remove', 'device_remove_file', 'tty_unregister_device', 'dummy_urb_enqueue',
+  'usb_kill_urb', 'usb_kill_anchored_urbs', 'usb_control_msg', 'usb_hcd_submit_urb', 'usb_submit_urb',
+  '^complete$', 'wait_for_completion', '^kfree$', 'kfree_skb', 'readb$', 'readw$', 'readl$', 'readq$',
+  'writeb$', 'writew$', 'writel$', 'writeq$', '__ubsan', 'ubsan_', 'handle_bug', 'exc_invalid_op',
+  'asm_exc_invalid_op', '__might_resched', '__might_sleep', 'debug_check_no_obj_freed', 'check_preemption_disabled',
+];
+
+/** Syscall-wrapper prefixes rewritten in frame names, so titles name the syscall itself (sys_foo). */
+export const FRAME_PREFIX_REWRITES: ReadonlyArray<readonly [string, string]> = [
+  ['__x64_sys_', 'sys_'],
+  ['__ia32_sys_', 'sys_'],
+  ['__arm64_sys_', 'sys_'],
+  ['__riscv_sys_', 'sys_'],
+  ['__s390x_sys_', 'sys_'],
+  ['__se_sys_', 'sys_'],
+  ['__do_sys_', 'sys_'],
+  ['__x64_compat_sys_', 'compat_sys_'],
+  ['__ia32_compat_sys_', 'compat_sys_'],
+];

@@ -1,0 +1,42 @@
+// Regex shorthands used by the format table, so rows stay readable data.
+//   {{ADDR}} a hex address, {{PC}} a bracketed PC "[<ffffffff81234567>]",
+//   {{FUNC}} a function name captured before its ".isra"/"+0x" suffix, {{SRC}} "file.c:123".
+const MACROS: Record<string, string> = {
+  '{{ADDR}}': '0x[0-9a-f]+',
+  '{{PC}}': '\\[\\<?(?:0x)?[0-9a-f]+\\>?\\]',
+  '{{FUNC}}': '([a-zA-Z0-9_]+)(?:\\.|\\+)',
+  '{{SRC}}': '([a-zA-Z0-9-_/.]+\\.[a-z]+:[0-9]+)',
+};
+
+export function re(source: string, flags = ''): RegExp {
+  let s = source;
+  for (const [k, v] of Object.entries(MACROS)) s = s.split(k).join(v);
+  return new RegExp(s, flags);
+}
+
+/** The faulting-PC line of an oops: "RIP: 0010:foo+0x1/0x2", "IP: [<..>] foo+..", "pc : foo+..". */
+export const RIP_FRAME = re(
+  'N?IP:? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|[0-9]+:0x[0-9a-f]+|(?:[0-9]+:)?{{PC}} +\\[< *\\(null\\)>\\] +\\(null\\)|[0-9]+: +\\(null\\))',
+);
+
+/** One stack frame line: optional PCs then "func+0x../0x.." (captures func). */
+export const FRAME_LINE = re('^ *(?:{{PC}} ){0,2}{{FUNC}}');
+
+/** A full "func+0xoff/0xsize" frame, used to check a trace has at least one real frame. */
+export const STACK_FRAME_RE =
+  /^ *(?:\[<?(?:[0-9a-f]+)>?\] ?){0,2}[ \t]+(?:[0-9]+:)?([a-zA-Z0-9_.]+)\+0x([0-9a-f]+)\/0x([0-9a-f]+)/;
+
+/** Lines that start a stack trace section (one trace ends where the next starts). */
+export const STACK_START = [
+  /Call Trace/,
+  /Allocated:/,
+  /Allocated by task [0-9]+:/,
+  /Freed:/,
+  /Freed by task [0-9]+:/,
+  /Last potentially related work creation:/,
+  /Second to last potentially related work creation:/,
+  /[^k] backtrace:/, // "backtrace:" but not "stack backtrace:"
+];
+
+/** Fault-injection stacks interleave with reports; seeing one while reading frames taints the frame. */
+export const CORRUPTED_FRAME_LINES = [re('^( \\[\\<?(?:0x)?[0-9a-f]+\\>?\\])? should_fail(slab)?(\\.[a-z0-9.]+)?\\+0x')];
