@@ -1,0 +1,102 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InfraError, TimeoutError } from '../errors.js';
+import { ConsoleCapture, readConsoleLines, type ConsoleLine } from './console.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'huci-console-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function capture(opts: { tailLines?: number } = {}): { c: ConsoleCapture; clock: { t: number } } {
+  const clock = { t: 1000 };
+  const c = new ConsoleCapture(path.join(dir, 'console.log'), { linesFile: path.join(dir, 'console.jsonl'), now: () => clock.t, ...opts });
+  return { c, clock };
+}
+
+describe('ConsoleCapture', () => {
+  const cases: { name: string; chunks: (string | Buffer)[]; lines: string[] }[] = [
+    { name: 'plain lines', chunks: ['a\nb\n'], lines: ['a', 'b'] },
+    { name: 'CRLF and stray CR stripped', chunks: ['a\r\nb\r\r\n', 'c\rd\n'], lines: ['a', 'b', 'cd'] },
+    { name: 'line split across chunks', chunks: ['[    1.0] Kernel pa', 'nic - not syncing\n'], lines: ['[    1.0] Kernel panic - not syncing'] },
+    { name: 'unterminated last line kept at end', chunks: ['x\n', 'end Kernel panic ]---'], lines: ['x', 'end Kernel panic ]---'] },
+    { name: 'UTF-8 split mid-character', chunks: [Buffer.from([0x61, 0xe2, 0x94]), Buffer.from([0x80, 0x0a])], lines: ['a─'] },
+    { name: 'empty lines count', chunks: ['\n\nx\n'], lines: ['', '', 'x'] },
+  ];
+  for (const tc of cases) {
+    it(tc.name, async () => {
+      const { c } = capture();
+      const seen: ConsoleLine[] = [];
+      c.on('line', (l: ConsoleLine) => seen.push(l));
+      const raw = Buffer.concat(tc.chunks.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)));
+      for (const ch of tc.chunks) c.push(typeof ch === 'string' ? Buffer.from(ch) : ch);
+      c.end();
+      await c.closed;
+      expect(seen.map((l) => l.text)).toEqual(tc.lines);
+      expect(seen.map((l) => l.lineNo)).toEqual(tc.lines.map((_, i) => i + 1));
+      expect(c.lineCount).toBe(tc.lines.length);
+      // the raw file is byte-exact, CRs and all
+      expect(fs.readFileSync(c.file).equals(raw)).toBe(true);
+      expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).map((l) => l.text)).toEqual(tc.lines);
+    });
+  }
+
+  it('stamps each line with the host time its last byte arrived', async () => {
+    const { c, clock } = capture();
+    c.push(Buffer.from('one\ntw'));
+    clock.t = 2000;
+    c.push(Buffer.from('o\n'));
+    c.end();
+    await c.closed;
+    expect(c.retained().map((l) => [l.text, l.hostMs])).toEqual([
+      ['one', 1000],
+      ['two', 2000],
+    ]);
+  });
+
+  it('keeps a bounded tail', () => {
+    const { c } = capture({ tailLines: 3 });
+    for (let i = 1; i <= 10; i++) c.push(Buffer.from(`l${i}\n`));
+    expect(c.tail(2)).toEqual(['l9', 'l10']);
+    expect(c.tail(100)).toEqual(['l8', 'l9', 'l10']);
+    expect(c.lineCount).toBe(10);
+    c.end();
+  });
+
+  it('lines() streams from subscription on and ends with the source', async () => {
+    const { c } = capture();
+    const src = new PassThrough();
+    c.attach(src);
+    src.write('before\n');
+    await new Promise((r) => setImmediate(r));
+    const got: string[] = [];
+    const done = (async () => {
+      for await (const l of c.lines()) got.push(l.text);
+    })();
+    src.write('after1\nafter2\n');
+    src.end('last');
+    await done;
+    expect(got).toEqual(['after1', 'after2', 'last']);
+  });
+
+  it('waitForLine finds an earlier line, a later line, and fails on end/timeout with the tail', async () => {
+    const { c } = capture();
+    c.push(Buffer.from('[ 0.1] Linux version 6.12\n'));
+    expect((await c.waitForLine(/Linux version/, { timeoutMs: 10 })).lineNo).toBe(1);
+    const later = c.waitForLine(/ready/, { timeoutMs: 1000 });
+    c.push(Buffer.from('huci: ready\n'));
+    expect((await later).text).toBe('huci: ready');
+    // fromLine skips what was already seen
+    const t = c.waitForLine(/Linux version/, { timeoutMs: 30, fromLine: 2 });
+    await expect(t).rejects.toBeInstanceOf(TimeoutError);
+    await t.catch((e: TimeoutError) => expect(e.transcript).toContain('huci: ready'));
+    const ended = c.waitForLine(/never/, { timeoutMs: 1000 });
+    c.end();
+    await expect(ended).rejects.toBeInstanceOf(InfraError);
+    await expect(c.waitForLine(/never/, { timeoutMs: 1000 })).rejects.toThrow(/console ended/);
+  });
+});
