@@ -1,0 +1,245 @@
+// Suite loader: parse YAML/JSON, validate strictly, expand `use:` templates and `matrix:` into
+// resolved cases, and check cross-references. Runs before any machine exists, so a bad suite file
+// costs one line naming file and path, never a boot.
+import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import {
+  SuiteFileSchema,
+  DEFAULT_TIMEOUTS,
+  REMOVAL_METHODS,
+  STEP_KINDS,
+  type CaseEntry,
+  type ResolvedCase,
+  type SuiteFile,
+  type Template,
+  type Probe,
+  type DeviceDecl,
+} from './suite-schema.js';
+
+export interface LoadedSuite {
+  name: string;
+  file: string;
+  description: string;
+  images: string[];
+  cases: ResolvedCase[];
+}
+
+const SUITE_EXT = /\.(ya?ml|json)$/;
+
+export function defaultSuitesDir(): string {
+  // dist/scenario/… or src/scenario/… → repository root /suites
+  return path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'suites');
+}
+
+/** Suite files in a directory, sorted by name. */
+export function listSuiteFiles(dir: string): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(dir, '', 'suites directory not found');
+  return readdirSync(dir)
+    .filter((f) => SUITE_EXT.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/**
+ * Load suites by name (file stem or `suite:` value) or path; all suites in `dir` when `names` is empty.
+ * Case ids are checked for uniqueness across everything loaded.
+ */
+export function loadSuites(names: readonly string[], dir = defaultSuitesDir()): LoadedSuite[] {
+  const files = names.length === 0 ? listSuiteFiles(dir) : names.map((n) => resolveSuiteFile(n, dir));
+  const suites = files.map((f) => loadSuiteFile(f));
+  const seen = new Map<string, string>();
+  const names_ = new Map<string, string>();
+  for (const s of suites) {
+    const sameName = names_.get(s.name);
+    if (sameName !== undefined && sameName !== s.file) throw new ConfigError(s.file, 'suite', `suite "${s.name}" is also defined by ${sameName}`);
+    if (sameName !== undefined) continue; // the same file named twice on the command line
+    names_.set(s.name, s.file);
+    for (const c of s.cases) {
+      const other = seen.get(c.id);
+      if (other !== undefined && other !== s.file) throw new ConfigError(s.file, `case ${c.id}`, `duplicate case id (also in ${other})`);
+      seen.set(c.id, s.file);
+    }
+  }
+  return suites;
+}
+
+function resolveSuiteFile(name: string, dir: string): string {
+  if (SUITE_EXT.test(name) || name.includes('/')) {
+    if (!existsSync(name)) throw new ConfigError(name, '', 'suite file not found');
+    return name;
+  }
+  for (const ext of ['.yaml', '.yml', '.json']) {
+    const f = path.join(dir, name + ext);
+    if (existsSync(f)) return f;
+  }
+  const known = existsSync(dir) ? listSuiteFiles(dir).map((f) => path.basename(f).replace(SUITE_EXT, '')) : [];
+  throw new ConfigError('--suite', name, `no such suite (known: ${known.join(', ') || 'none'})`);
+}
+
+export function loadSuiteFile(file: string): LoadedSuite {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`);
+  }
+  return parseSuiteText(text, file);
+}
+
+/** Parse + validate + expand one suite's text; `file` is only used in messages and records. */
+export function parseSuiteText(text: string, file: string): LoadedSuite {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw new ConfigError(file, pos ? `line ${pos.line}` : '', `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
+  }
+  const raw: unknown = doc.toJS();
+  const parsed = SuiteFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const { where, message } = describeIssue(issue);
+    const line = lineOf(doc, lineCounter, where);
+    throw new ConfigError(file, formatPath(where) + (line ? ` (line ${line})` : ''), message);
+  }
+  const suite = parsed.data;
+  const locate = (p: (string | number)[]): string => {
+    const line = lineOf(doc, lineCounter, p);
+    return formatPath(p) + (line ? ` (line ${line})` : '');
+  };
+  return { name: suite.suite, file, description: suite.description, images: suite.images, cases: expandSuite(suite, file, locate) };
+}
+
+function expandSuite(suite: SuiteFile, file: string, locate: (p: (string | number)[]) => string): ResolvedCase[] {
+  const out: ResolvedCase[] = [];
+  const ids = new Map<string, number>();
+  suite.cases.forEach((entry, i) => {
+    const fail = (sub: (string | number)[], msg: string): never => {
+      throw new ConfigError(file, locate(['cases', i, ...sub]), msg);
+    };
+    const body = mergeTemplates(suite, entry, (msg) => fail(['use'], msg));
+    const combos: Array<{ fd: string; op: string; from: (string | number)[] }> = entry.matrix
+      ? entry.matrix.fd.flatMap((fd) =>
+          entry.matrix!.op.map((op) => ({ fd, op, from: ['matrix'] as (string | number)[] })),
+        ).filter((c) => !entry.exclude.some((x) => (x.fd === undefined || x.fd === c.fd) && (x.op === undefined || x.op === c.op)))
+      : [{ fd: entry.fd!, op: entry.op!, from: [] }];
+    if (combos.length === 0) fail(['exclude'], 'the exclusions leave no case');
+    for (const combo of combos) {
+      const fdKind = suite.fds[combo.fd];
+      if (!fdKind) fail([...combo.from, 'fd'], `unknown fd kind "${combo.fd}" (suite fds: ${Object.keys(suite.fds).join(', ')})`);
+      const opT = suite.ops[combo.op];
+      if (!opT) fail([...combo.from, 'op'], `unknown op "${combo.op}" (suite ops: ${Object.keys(suite.ops).join(', ')})`);
+      if (!body.provider) fail([], 'provider is required (here or in a template)');
+      if (!body.method) fail([], 'method is required (here or in a template)');
+      if (!body.removal) fail([], 'removal is required (here or in a template)');
+      const override = fdKind!.ops[combo.op] ?? {};
+      const probe: Probe = { on: fdKind!.target, ...opT!, ...stripUndefined(override), accept: override.accept ?? opT!.accept } as Probe;
+      const holders = [...fdKind!.holders, ...(body.holders ?? [])];
+      const loops = [...fdKind!.loops, ...(body.loops ?? [])];
+      const probes = [probe, ...(body.probes ?? [])];
+      const devices = body.devices ?? [];
+      const label = fdKind!.label ?? combo.fd;
+      const id = `${suite.suite}/${[body.provider, body.method, label, combo.op].filter((s) => s).join('-')}`;
+      const c: ResolvedCase = {
+        id,
+        suite: suite.suite,
+        subsystem: suite.suite,
+        provider: body.provider!,
+        method: body.method!,
+        fdKind: combo.fd,
+        op: combo.op,
+        description: body.description ?? suite.description,
+        file,
+        images: suite.images,
+        requires: [...new Set([...suite.requires, ...(body.requires ?? [])])].sort(),
+        devices,
+        prepare: body.prepare ?? [],
+        holders,
+        loops,
+        removal: body.removal!,
+        probes,
+        restore: body.restore ?? [],
+        timeouts: { ...DEFAULT_TIMEOUTS, ...stripUndefined(body.timeouts ?? {}) },
+        ...(body.control ? { control: body.control } : {}),
+      };
+      checkReferences(c, (msg) => fail([], `${id}: ${msg}`));
+      const prev = ids.get(id);
+      if (prev !== undefined) fail([], `duplicate case id ${id} (also from cases[${prev}])`);
+      ids.set(id, i);
+      out.push(c);
+    }
+  });
+  return out;
+}
+
+function mergeTemplates(suite: SuiteFile, entry: CaseEntry, fail: (msg: string) => never): Template {
+  const uses = entry.use === undefined ? [] : Array.isArray(entry.use) ? entry.use : [entry.use];
+  let merged: Template = {};
+  for (const u of uses) {
+    const t = suite.templates[u];
+    if (!t) fail(`unknown template "${u}" (templates: ${Object.keys(suite.templates).join(', ') || 'none'})`);
+    merged = { ...merged, ...stripUndefined(t!) };
+  }
+  const { use: _u, fd: _f, op: _o, matrix: _m, exclude: _e, ...own } = entry;
+  return { ...merged, ...stripUndefined(own) };
+}
+
+/** Holders, loops, probes and device ids must name things that exist, in order. */
+function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
+  const held = new Set<string>();
+  for (const h of c.holders) {
+    if (held.has(h.name)) fail(`holder "${h.name}" declared twice`);
+    if (h.ioctl && !held.has(h.ioctl.on)) fail(`holder "${h.name}" ioctls on "${h.ioctl.on}", which is not held before it`);
+    held.add(h.name);
+  }
+  for (const l of c.loops) if (!held.has(l.on)) fail(`loop on "${l.on}", which no holder provides`);
+  for (const p of c.probes) if (!held.has(p.on)) fail(`probe on "${p.on}", which no holder provides`);
+  if (c.probes.length === 0) fail('no probes');
+  const devices = new Map<string, DeviceDecl>(c.devices.map((d) => [d.id, d]));
+  const steps = [...c.prepare, ...c.restore];
+  for (const s of steps) {
+    if (typeof s.device_add === 'string' && !devices.has(s.device_add)) fail(`device_add "${s.device_add}" is not a declared device`);
+    if (s.device_add && typeof s.device_add === 'object') devices.set(s.device_add.id, s.device_add);
+  }
+  const del = c.removal['qmp-device-del'];
+  if (del && !devices.has(del.device)) fail(`qmp-device-del of "${del.device}", which is not a declared device`);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { where: (string | number)[]; message: string } {
+  const where = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const parent = where[where.length - 1];
+    if (parent === 'removal') return { where: [...where, key], message: `unknown removal method "${key}" (one of ${REMOVAL_METHODS.join(', ')})` };
+    if (parent === 'prepare' || parent === 'restore' || typeof parent === 'number' && (where[where.length - 2] === 'prepare' || where[where.length - 2] === 'restore'))
+      return { where: [...where, key], message: `unknown step kind "${key}" (one of ${STEP_KINDS.join(', ')})` };
+    return { where: [...where, key], message: `unknown key "${key}"` };
+  }
+  return { where, message: issue.message };
+}
+
+export function formatPath(p: readonly (string | number)[]): string {
+  let s = '';
+  for (const k of p) {
+    if (typeof k === 'number') s += `[${k}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(k)) s += s ? `.${k}` : k;
+    else s += `[${JSON.stringify(k)}]`;
+  }
+  return s || '(top level)';
+}
+
+function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, p: (string | number)[]): number | null {
+  for (let n = p.length; n >= 0; n--) {
+    const node = doc.getIn(p.slice(0, n), true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return null;
+}
