@@ -65,7 +65,7 @@ export function corruptionOf(title: string, report: string, format: TitleFormat 
   if (/\[ *[0-9]+\.[0-9]+\]/.test(title)) return 'title matches corrupted regexp';
   if (!format) return '';
   if (format.noStackTrace) return '';
-  if (!report.includes('Call Trace') && !report.includes('backtrace')) return 'no stack trace in report';
+  if (!/Call [Tt]race|[Bb]acktrace/.test(report)) return 'no stack trace in report';
   for (const key of STACK_START) {
     const m = key.exec(report);
     if (!m) continue;

@@ -2,7 +2,7 @@
 // substring of the console line), then title formats tried against the report text. The engine
 // (describe.ts) is generic; a new sanitizer or oops kind is a new row here, never a new code path.
 import type { CrashKind } from './finding.js';
-import { re, RIP_FRAME } from './pattern.js';
+import { CALL_TRACE, re, RIP_FRAME } from './pattern.js';
 
 /** Marks the point in StackRule.parts where a stack trace is parsed frame by frame. */
 export const STACK = 'STACK' as const;
@@ -38,6 +38,8 @@ export interface TitleFormat {
 export interface OopsRow {
   /** Substring that starts a report on a console line. */
   header: string;
+  /** When set, the header line must also match this (weeds out chatty "WARNING: ..." printks). */
+  headerIf?: RegExp;
   kind: CrashKind;
   formats: TitleFormat[];
   /** A header line matching one of these is not a report. */
@@ -45,21 +47,21 @@ export interface OopsRow {
 }
 
 const callTrace = (skip?: string[], pick?: StackRule['pick']): StackRule => ({
-  parts: [/Call Trace:/, STACK],
+  parts: [CALL_TRACE, STACK],
   ...(skip ? { skip } : {}),
   ...(pick ? { pick } : {}),
 });
 const ripThenTrace = (skip?: string[], pick?: StackRule['pick']): StackRule => ({
-  parts: [RIP_FRAME, /Call Trace:/, STACK],
-  parts2: [/Call Trace:/, STACK],
+  parts: [RIP_FRAME, CALL_TRACE, STACK],
+  parts2: [CALL_TRACE, STACK],
   ...(skip ? { skip } : {}),
   ...(pick ? { pick } : {}),
 });
-const ripOnly: StackRule = { parts: [RIP_FRAME], parts2: [/Call Trace:/, STACK] };
+const ripOnly: StackRule = { parts: [RIP_FRAME], parts2: [CALL_TRACE, STACK] };
 /** WARNING stacks start after the RIP line (x86) or "--- interrupt:" (powerpc); older kernels print only a trace. */
 const warningStack = (...skip: string[]): StackRule => ({
   parts: [new RegExp(`(?:${RIP_FRAME.source}|--- interrupt: [0-9]+ at ${re('{{FUNC}}').source})`), STACK],
-  parts2: [/Call Trace:/, STACK],
+  parts2: [CALL_TRACE, STACK],
   skip,
 });
 /** Lockdep reports name the culprit in "at: func+0x.." lines. */
@@ -80,7 +82,7 @@ export const OOPSES: OopsRow[] = [
         report: re('BUG: KASAN: ([a-z\\-]+) in {{FUNC}}(?:.*\\n)+?.*(Read|Write) (?:of size|at addr) (?:[0-9a-f]+)'),
         fmt: 'KASAN: {1} {3} in {4}',
         alt: ['bad-access in {4}'],
-        stack: { parts: [re('BUG: KASAN: (?:[a-z\\-]+) in {{FUNC}}'), /Call Trace:/, STACK] },
+        stack: { parts: [re('BUG: KASAN: (?:[a-z\\-]+) in {{FUNC}}'), CALL_TRACE, STACK] },
       },
       {
         kind: 'kasan',
@@ -89,7 +91,7 @@ export const OOPSES: OopsRow[] = [
         fmt: 'KASAN: invalid-free in {2}',
         alt: ['invalid-free in {2}'],
         stack: {
-          parts: [re('BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}'), /Call Trace:/, STACK],
+          parts: [re('BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}'), CALL_TRACE, STACK],
           skip: ['slab_', 'kfree', 'vunmap', 'vfree'],
         },
       },
@@ -109,13 +111,20 @@ export const OOPSES: OopsRow[] = [
         title: re('BUG: KMSAN: kernel-usb-infoleak'),
         report: re('BUG: KMSAN: kernel-usb-infoleak in {{FUNC}}'),
         fmt: 'KMSAN: kernel-usb-infoleak in {2}',
-        stack: warningStack(...usbUrb),
+        stack: { parts: [re('BUG: KMSAN: kernel-usb-infoleak in {{FUNC}}'), STACK], skip: [...usbUrb, 'kmsan'] },
+        noStackTrace: true,
       },
       {
+        // Older KMSAN prints "Call Trace:", newer prints the frames right after the header.
         kind: 'kmsan',
         title: re('BUG: KMSAN: ([a-z\\-]+) in {{FUNC}}'),
         fmt: 'KMSAN: {1} in {3}',
-        stack: callTrace(['alloc_skb', 'netlink_ack', 'netlink_rcv_skb']),
+        alt: ['bad-access in {3}'],
+        stack: {
+          parts: [re('BUG: KMSAN: (?:[a-z\\-]+) in {{FUNC}}'), STACK],
+          skip: ['alloc_skb', 'netlink_ack', 'netlink_rcv_skb', 'kmsan', 'copy_to_user', 'copyout', '_copy_to_iter', 'instrument_'],
+        },
+        noStackTrace: true,
       },
       {
         kind: 'kcsan',
@@ -226,12 +235,18 @@ export const OOPSES: OopsRow[] = [
       { title: re('BUG: non-zero nr_ptes on freeing mm'), fmt: 'BUG: non-zero nr_ptes on freeing mm', noStackTrace: true },
       { title: re('BUG: non-zero nr_pmds on freeing mm'), fmt: 'BUG: non-zero nr_pmds on freeing mm', noStackTrace: true },
       {
-        title: re('BUG: Dentry .* still in use \\([0-9]+\\) \\[unmount of ([^\\]]+)\\]'),
-        fmt: 'BUG: Dentry still in use [unmount of {1}]',
-        alt: ['BUG: Dentry still in use in {2}'],
+        title: re('BUG: Dentry .* still in use \\([0-9]+\\) \\[(unmount) of ([^\\]]+)\\]'),
+        fmt: 'BUG: Dentry still in use in {1}',
+        alt: ['BUG: Dentry still in use [{1} of {2}]'],
         stack: callTrace(['shrink_dcache', 'dput', 'umount', 'generic_shutdown_super', 'kill_']),
       },
-      { title: re('BUG: Bad page state'), fmt: 'BUG: Bad page state' },
+      {
+        title: re('BUG: Bad page state'),
+        fmt: 'BUG: Bad page state in {1}',
+        stack: callTrace(['bad_page', 'free_unref', 'folios_put', 'folio_put', 'free_pages', 'free_page', 'release_pages',
+          'put_page', 'page_frag', 'free_frozen', '__page_cache_release', 'check_new_page', 'prep_new_page',
+          'get_page_from_freelist', 'alloc_pages', 'folio_alloc', 'page_alloc']),
+      },
       { title: re('BUG: Bad page map'), fmt: 'BUG: Bad page map' },
       { kind: 'hung-task', title: re('BUG: workqueue lockup'), fmt: 'BUG: workqueue lockup', noStackTrace: true },
       {
@@ -266,12 +281,12 @@ export const OOPSES: OopsRow[] = [
           parts: [/backtrace:/, STACK],
           skip: [
             'kmemleak', 'mmap', 'kmem', 'slab', 'alloc', 'create_object', 'idr_get', 'list_lru_init',
-            'kasprintf', 'kvasprintf', 'pcpu_create', 'strdup', 'strndup', 'memdup',
+            'kasprintf', 'kvasprintf', 'pcpu_create', 'strdup', 'strndup', 'memdup', 'kobject_set_name',
           ],
         },
       },
       {
-        title: re('BUG: stack guard page was hit at'),
+        title: re('BUG: (?:TASK |IRQ )?stack guard page was hit at'),
         fmt: 'BUG: stack guard page was hit in {1}',
         alt: ['stack-overflow in {1}'],
         stack: { parts: [RIP_FRAME] },
@@ -292,11 +307,13 @@ export const OOPSES: OopsRow[] = [
   {
     header: 'WARNING:',
     kind: 'warning',
+    headerIf:
+      /WARNING:(?:\s*$| CPU: \d+ PID: \d+ at | (?:\[.*\] )?[^ ]+:\d+ at | .* at [^ ]+:\d+ [a-zA-Z0-9_]| possible | inconsistent lock| suspicious RCU| lock held| bad unlock| held lock| [Nn]ested lock| .*still has locks held| kernel stack| .*-safe -> | refcount| ODEBUG)/,
     formats: [
       {
         title: re('WARNING: .*lib/debugobjects\\.c.* (?:debug_print|debug_check)'),
         fmt: 'WARNING: ODEBUG bug in {1}',
-        stack: warningStack('debug_', 'rcu', 'hrtimer_', 'timer_', 'work_', 'percpu_', 'slab_', 'kfree', 'vunmap', 'vfree', '__free_', 'debug_check', 'kobject_'),
+        stack: warningStack('debug_', 'rcu', 'hrtimer_', 'timer_', 'work_', 'percpu_', 'kmem_', 'slab_', 'kfree', 'vunmap', 'vfree', '__free_', 'debug_check', 'kobject_'),
       },
       {
         title: re('WARNING: .*mm/usercopy\\.c.* usercopy_warn'),
@@ -339,7 +356,7 @@ export const OOPSES: OopsRow[] = [
       {
         title: re('WARNING: .*mm/vmalloc.c.*__vmalloc_node'),
         fmt: 'WARNING: zero-size vmalloc in {1}',
-        stack: warningStack('vmalloc'),
+        stack: warningStack('vmalloc', 'vzalloc', 'kvmalloc', 'kvzalloc'),
       },
       {
         title: re('WARNING: .* usb_submit_urb'),
@@ -422,8 +439,8 @@ export const OOPSES: OopsRow[] = [
       },
       {
         kind: 'lockdep',
-        title: re('WARNING: nested lock was not taken'),
-        report: re('WARNING: nested lock was not taken(?:.*\\n)+?.*is trying to acquire lock(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
+        title: re('WARNING: [Nn]ested lock was not taken'),
+        report: re('WARNING: [Nn]ested lock was not taken(?:.*\\n)+?.*is trying to acquire lock(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
         fmt: 'WARNING: nested lock was not taken in {1}',
         noStackTrace: true,
       },
@@ -448,6 +465,7 @@ export const OOPSES: OopsRow[] = [
   {
     header: 'INFO:',
     kind: 'other',
+    headerIf: /INFO:(?:\s*$| task | rcu_| possible | inconsistent lock| trying to register| suspicious RCU| (?:Freed|Allocated) in | SOFTIRQ| .*-safe -> )/,
     formats: [
       {
         kind: 'lockdep',
@@ -506,10 +524,11 @@ export const OOPSES: OopsRow[] = [
       },
       {
         kind: 'hung-task',
-        title: re('INFO: task .* blocked for more than [0-9]+ seconds'),
+        // A garbled comm can carry a newline, so the name may spill onto the next line.
+        title: re('INFO: task (?:.*\\n)?.* blocked for more than [0-9]+ seconds'),
         fmt: 'INFO: task hung in {1}',
         alt: ['hang in {1}'],
-        stack: { parts: [/Call Trace:/, STACK], pick: 'hang' },
+        stack: { parts: [CALL_TRACE, STACK], pick: 'hang' },
       },
       {
         kind: 'hung-task',
@@ -541,7 +560,7 @@ export const OOPSES: OopsRow[] = [
     ],
   },
   {
-    header: 'Unable to handle kernel paging request',
+    header: 'Unable to handle kernel ',
     kind: 'page-fault',
     formats: [
       {
@@ -549,11 +568,25 @@ export const OOPSES: OopsRow[] = [
         report: re('Unable to handle kernel paging request(?:.*\\n)+?.*PC is at {{FUNC}}'),
         fmt: 'unable to handle kernel paging request in {1}',
       },
+      {
+        // arm64: "Unable to handle kernel paging request at virtual address ...", then "pc : func+0x..".
+        title: re('Unable to handle kernel (?:paging request|execute from non-executable memory|access to user memory|write to read-only memory)'),
+        fmt: 'BUG: unable to handle kernel paging request in {1}',
+        alt: ['bad-access in {1}'],
+        stack: ripThenTrace(),
+      },
+      {
+        title: re('Unable to handle kernel NULL pointer dereference'),
+        fmt: 'BUG: unable to handle kernel NULL pointer dereference in {1}',
+        alt: ['bad-access in {1}'],
+        stack: ripThenTrace(),
+      },
     ],
   },
   {
     header: 'general protection fault',
     kind: 'gpf',
+    suppressions: [/general protection fault ip:/],
     formats: [
       {
         title: re('general protection fault.*:'),
@@ -590,6 +623,13 @@ export const OOPSES: OopsRow[] = [
         fmt: 'kernel panic: corrupted stack end in {1}',
         stack: callTrace(['schedule', 'retint_kernel'], 'stall'),
       },
+      {
+        kind: 'bug',
+        title: re('Kernel panic - not syncing: kernel stack overflow'),
+        fmt: 'kernel stack overflow in {1}',
+        alt: ['stack-overflow in {1}'],
+        stack: ripThenTrace(),
+      },
       { title: re('Kernel panic - not syncing: Attempted to kill init!'), fmt: 'kernel panic: Attempted to kill init!' },
       {
         title: re("Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+"),
@@ -620,13 +660,13 @@ export const OOPSES: OopsRow[] = [
     formats: [
       { title: re('kernel BUG at mm/usercopy.c'), fmt: 'BUG: bad usercopy in {1}', stack: callTrace(['usercopy', '__check']) },
       { title: re('kernel BUG at lib/list_debug.c'), fmt: 'BUG: corrupted list in {1}', stack: callTrace() },
-      { title: re('kernel BUG at (.*)'), fmt: 'kernel BUG at {1}', stack: callTrace() },
+      { title: re('kernel BUG at (.*)'), fmt: 'kernel BUG in {2}', stack: ripThenTrace() },
     ],
   },
   {
     header: 'Kernel BUG',
     kind: 'bug',
-    formats: [{ title: re('Kernel BUG (.*)'), fmt: 'kernel BUG {1}' }],
+    formats: [{ title: re('Kernel BUG (.*)'), fmt: 'kernel BUG {1}', noStackTrace: true }],
   },
   {
     header: 'BUG kmalloc-',
@@ -637,6 +677,76 @@ export const OOPSES: OopsRow[] = [
     header: 'divide error:',
     kind: 'divide-error',
     formats: [{ title: re('divide error: '), fmt: 'divide error in {1}', stack: ripOnly }],
+  },
+  {
+    header: 'divide_error:',
+    kind: 'divide-error',
+    formats: [{ title: re('divide_error: '), fmt: 'divide error in {1}', stack: ripOnly }],
+  },
+  {
+    header: 'int3:',
+    kind: 'bug',
+    formats: [{ title: re('int3: '), fmt: 'int3 in {1}', stack: ripThenTrace() }],
+  },
+  {
+    // 32-bit arm oopses: "Unhandled fault: ..." / "Internal error: ..." with "PC is at func+0x..".
+    header: 'Unhandled fault:',
+    kind: 'page-fault',
+    formats: [
+      {
+        title: re('Unhandled fault:'),
+        fmt: 'Unhandled fault in {1}',
+        alt: ['bad-access in {1}'],
+        stack: { parts: [re('PC is at {{FUNC}}'), CALL_TRACE, STACK], parts2: [CALL_TRACE, STACK] },
+      },
+    ],
+  },
+  {
+    header: 'Alignment trap:',
+    kind: 'page-fault',
+    formats: [
+      {
+        title: re('Alignment trap:'),
+        fmt: 'Alignment trap in {1}',
+        stack: { parts: [re('PC is at {{FUNC}}'), CALL_TRACE, STACK], parts2: [CALL_TRACE, STACK] },
+      },
+    ],
+  },
+  {
+    header: 'Internal error:',
+    kind: 'bug',
+    formats: [
+      {
+        title: re('Internal error:'),
+        fmt: 'Internal error in {1}',
+        stack: { parts: [RIP_FRAME, CALL_TRACE, STACK], parts2: [CALL_TRACE, STACK] },
+      },
+    ],
+    suppressions: [/Internal error: Oops - BUG:/],
+  },
+  {
+    header: 'SYZFAIL:',
+    kind: 'other',
+    formats: [{ title: re('SYZFAIL:(.*)'), fmt: 'SYZFAIL:{1}', noStackTrace: true }],
+  },
+  {
+    header: 'VFS: Close: file count is 0',
+    kind: 'bug',
+    formats: [{ title: re('VFS: Close: file count is 0'), fmt: 'VFS: Close: file count is zero (use-after-free)', noStackTrace: true }],
+  },
+  {
+    header: 'trusty: panic',
+    kind: 'panic',
+    formats: [
+      {
+        title: re('trusty: panic.* ASSERT FAILED'),
+        report: re('trusty: panic \\(.*?\\):(?: DEBUG)? ASSERT FAILED at \\(.*?\\): (.+)'),
+        fmt: 'trusty: ASSERT FAILED: {1}',
+        noStackTrace: true,
+      },
+      { title: re('trusty: panic.* ASSERT FAILED.*: *(.*)'), fmt: 'trusty: ASSERT FAILED: {1}', corrupted: true },
+      { title: re('trusty: panic'), report: re('trusty: panic \\(.*?\\): (.+)'), fmt: 'trusty: panic: {1}', noStackTrace: true },
+    ],
   },
   {
     header: 'invalid opcode:',
@@ -684,6 +794,7 @@ export const OOPSES: OopsRow[] = [
   },
   {
     header: 'Booting the kernel.',
+    headerIf: /^(?:\[[ 0-9.]+\](?:\[ *[CT][0-9]+\])? )?Booting the kernel\./,
     kind: 'reboot',
     formats: [{ title: re('Booting the kernel.'), fmt: 'unexpected kernel reboot', noStackTrace: true }],
   },
@@ -738,17 +849,27 @@ export const SKIP_FRAMES = [
   '^complete$', 'wait_for_completion', '^kfree$', 'kfree_skb', 'readb$', 'readw$', 'readl$', 'readq$',
   'writeb$', 'writew$', 'writel$', 'writeq$', '__ubsan', 'ubsan_', 'handle_bug', 'exc_invalid_op',
   'asm_exc_invalid_op', '__might_resched', '__might_sleep', 'debug_check_no_obj_freed', 'check_preemption_disabled',
+  'print_report', 'show_regs', 'hex_dump', '^crc16', '^crc_itu_t', '^crc32', '__queue_work', '^rb_', 'atomic_dec_and_lock',
+  '^atomic_', '^_atomic_', '^arch_atomic', '^test_and_', '^set_bit', '^clear_bit', '^__set_bit', '^__clear_bit',
+  'rhashtable_lookup', 'lock_timer_base', 'stack_trace_consume_entry', 'arch_stack_walk', 'ida_free', 'cleanup_srcu_struct',
+  'ref_tracker', 'drop_nlink', 'dput', 'mark_buffer_dirty', '__alloc_pages', 'alloc_pages', 'alloc_frozen_pages',
+  'warn_bogus_irq_restore', 'kill_fasync', 'trace_hardirqs', '__read_once', 'klist_', '__hwasan', 'skb_pull', 'skb_put',
+  'skb_push', 'skb_over_panic', 'skb_under_panic', '__local_bh_enable', 'local_bh_enable',
 ];
 
 /** Syscall-wrapper prefixes rewritten in frame names, so titles name the syscall itself (sys_foo). */
 export const FRAME_PREFIX_REWRITES: ReadonlyArray<readonly [string, string]> = [
-  ['__x64_sys_', 'sys_'],
-  ['__ia32_sys_', 'sys_'],
-  ['__arm64_sys_', 'sys_'],
-  ['__riscv_sys_', 'sys_'],
-  ['__s390x_sys_', 'sys_'],
-  ['__se_sys_', 'sys_'],
-  ['__do_sys_', 'sys_'],
-  ['__x64_compat_sys_', 'compat_sys_'],
-  ['__ia32_compat_sys_', 'compat_sys_'],
+  ['__x64_sys_', ''],
+  ['__ia32_sys_', ''],
+  ['__arm64_sys_', ''],
+  ['__riscv_sys_', ''],
+  ['__s390x_sys_', ''],
+  ['__se_sys_', ''],
+  ['__do_sys_', ''],
+  ['__x64_compat_sys_', 'compat_'],
+  ['__ia32_compat_sys_', 'compat_'],
+  ['SyS_', ''],
+  ['SYSC_', ''],
+  ['compat_SyS_', 'compat_'],
+  ['compat_SYSC_', 'compat_'],
 ];

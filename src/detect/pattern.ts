@@ -16,11 +16,18 @@ export function re(source: string, flags = ''): RegExp {
 
 /** The faulting-PC line of an oops: "RIP: 0010:foo+0x1/0x2", "IP: [<..>] foo+..", "pc : foo+..". */
 export const RIP_FRAME = re(
-  'N?IP:? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|[0-9]+:0x[0-9a-f]+|(?:[0-9]+:)?{{PC}} +\\[< *\\(null\\)>\\] +\\(null\\)|[0-9]+: +\\(null\\))',
+  '(?:N?IP:? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|[0-9]+:0x[0-9a-f]+|(?:[0-9]+:)?{{PC}} +\\[< *\\(null\\)>\\] +\\(null\\)|[0-9]+: +\\(null\\))|^pc : (?:{{PC}} +)?{{FUNC}}|PC is at {{FUNC}})',
 );
 
+/** The start of a call trace: x86 "Call Trace:", arm64 "Call trace:", arm "Backtrace:". */
+export const CALL_TRACE = /Call [Tt]race:|Backtrace:/;
+
 /** One stack frame line: optional PCs then "func+0x../0x.." (captures func). */
-export const FRAME_LINE = re('^ *(?:{{PC}} ){0,2}{{FUNC}}');
+export const FRAME_LINES = [
+  re('^ *(?:{{PC}} ){0,2}{{FUNC}}'),
+  // arm: "[<pc>] (callee) from [<pc>] (caller+0x1/0x2)"; the callee is the only trace of the top frame.
+  re('^ *{{PC}} \\(([a-zA-Z0-9_.]+)\\) from {{PC}} \\({{FUNC}}'),
+];
 
 /** A full "func+0xoff/0xsize" frame, used to check a trace has at least one real frame. */
 export const STACK_FRAME_RE =
@@ -28,7 +35,8 @@ export const STACK_FRAME_RE =
 
 /** Lines that start a stack trace section (one trace ends where the next starts). */
 export const STACK_START = [
-  /Call Trace/,
+  /Call [Tt]race/,
+  /Backtrace:/,
   /Allocated:/,
   /Allocated by task [0-9]+:/,
   /Freed:/,

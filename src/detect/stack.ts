@@ -1,6 +1,6 @@
 // Culprit-frame extraction: walk the report's lines through a StackRule's parts, collecting frames
 // that survive the skip lists, then pick one (first frame, stall anchor, or hung-task rule).
-import { CORRUPTED_FRAME_LINES, FRAME_LINE, STACK_START } from './pattern.js';
+import { CORRUPTED_FRAME_LINES, FRAME_LINES, STACK_START } from './pattern.js';
 import { FRAME_PREFIX_REWRITES, SKIP_FRAMES, STACK, type StackPart, type StackRule } from './formats.js';
 
 const matchesAny = (s: string, res: readonly RegExp[]): boolean => res.some((r) => r.test(s));
@@ -84,7 +84,9 @@ function walk(rule: StackRule, parts: readonly StackPart[], lines: readonly stri
             break;
           }
         }
-        appendFrame(frames, FRAME_LINE.exec(ln), skip);
+        let fm: RegExpExecArray | null = null;
+        for (const fr of FRAME_LINES) if ((fm = fr.exec(ln))) break;
+        appendFrame(frames, fm, skip);
       }
       void advanced;
     } else {

@@ -33,6 +33,7 @@ export function matchOops(raw: string): OopsRow | null {
   if (!ANY_HEADER.test(raw)) return null;
   for (const oops of OOPSES) {
     if (!raw.includes(oops.header)) continue;
+    if (oops.headerIf && !oops.headerIf.test(raw)) continue;
     if (oops.suppressions?.some((s) => s.test(raw))) continue;
     return oops;
   }
