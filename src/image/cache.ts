@@ -1,0 +1,148 @@
+// The image cache: ${XDG_CACHE_HOME:-~/.cache}/hotunplug-ci/images/<name>-<hash12>/, keyed by a hash
+// of everything that goes into the image. A build writes into a temp dir beside its final place
+// and renames it at the end, so a failed or killed build never leaves a half image behind.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TimeoutError } from '../errors.js';
+import { cacheRoot } from '../util/paths.js';
+
+/** ${XDG_CACHE_HOME:-~/.cache}/hotunplug-ci (contracts.md name for util/paths cacheRoot). */
+export function cacheDir(): string {
+  return cacheRoot();
+}
+
+export function imagesCacheDir(): string {
+  return join(cacheDir(), 'images');
+}
+
+/** sha256 over a canonical JSON rendering (sorted keys), so key order never changes the hash. */
+export function hashInputs(inputs: unknown): string {
+  return createHash('sha256').update(canonicalJson(inputs)).digest('hex');
+}
+
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+export function imageDirFor(name: string, inputsHash: string, root: string = imagesCacheDir()): string {
+  return join(root, `${name}-${inputsHash.slice(0, 12)}`);
+}
+
+const TEMP_RE = /\.tmp-(\d+)-[0-9a-f]+$/;
+const LOCK_SUFFIX = '.lock';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temp dirs and locks left by builds whose process is gone (killed, crashed, power loss). */
+export async function cleanDeadBuilds(root: string = imagesCacheDir()): Promise<string[]> {
+  if (!existsSync(root)) return [];
+  const removed: string[] = [];
+  for (const entry of await readdir(root)) {
+    const path = join(root, entry);
+    const tmp = TEMP_RE.exec(entry);
+    if (tmp && !pidAlive(Number(tmp[1]))) {
+      await rm(path, { recursive: true, force: true });
+      removed.push(path);
+    } else if (entry.endsWith(LOCK_SUFFIX)) {
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (!pid || !pidAlive(pid)) {
+        await rm(path, { force: true });
+        removed.push(path);
+      }
+    }
+  }
+  return removed.sort();
+}
+
+export interface AtomicBuildOptions {
+  /** How long to wait for another process building the same dir. */
+  waitMs?: number;
+  /** Called when another live process holds the build lock. */
+  onWait?: (holderPid: number) => void;
+}
+
+/**
+ * Runs `build(tmpDir)` and renames tmpDir to finalDir when it resolves. If it throws (or the process
+ * dies), finalDir is untouched and tmpDir is removed (now, or by cleanDeadBuilds on the next start).
+ * A lock file beside finalDir makes concurrent builders of the same image wait instead of duplicating
+ * the work. Returns false if another process produced finalDir meanwhile.
+ */
+export async function buildAtomically(
+  finalDir: string,
+  build: (tmpDir: string) => Promise<void>,
+  opts: AtomicBuildOptions = {},
+): Promise<boolean> {
+  const root = join(finalDir, '..');
+  await mkdir(root, { recursive: true });
+  await cleanDeadBuilds(root);
+  const release = await acquireLock(`${finalDir}${LOCK_SUFFIX}`, finalDir, opts);
+  if (!release) return false; // someone else built it while we waited
+  const tmp = `${finalDir}.tmp-${process.pid}-${createHash('sha1').update(String(Math.random())).digest('hex').slice(0, 8)}`;
+  try {
+    await mkdir(tmp);
+    await build(tmp);
+    await rm(finalDir, { recursive: true, force: true }); // --force rebuild replaces the old one
+    await rename(tmp, finalDir);
+    return true;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    await release();
+  }
+}
+
+async function acquireLock(
+  lock: string,
+  finalDir: string,
+  opts: AtomicBuildOptions,
+): Promise<(() => Promise<void>) | null> {
+  const deadline = Date.now() + (opts.waitMs ?? 30 * 60_000);
+  let told = false;
+  for (;;) {
+    try {
+      const fh = await open(lock, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => rm(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+    if (holder && !pidAlive(holder)) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (!told && holder) {
+      opts.onWait?.(holder);
+      told = true;
+    }
+    if (Date.now() > deadline) {
+      throw new TimeoutError(`another build (pid ${holder}) of ${finalDir} did not finish`, (opts.waitMs ?? 0) / 1000);
+    }
+    await sleep(500);
+    if (!existsSync(lock) && existsSync(finalDir)) return null;
+  }
+}
+
+/** Writes a file atomically (temp + rename) so readers never see half a manifest. */
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}

@@ -1,0 +1,339 @@
+// Image name (or a user's kernel) → cached artifacts on disk, building them on demand.
+// Dispatch on the image kind: Debian packages here; kernels from source via kernel-build.ts.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { appendFile, copyFile, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
+import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, writeFileAtomic } from './cache.js';
+import { DEFAULT_IMAGE, IMAGES_DIR, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
+import { hostPackageVersion, prepareDebianKernel } from './debian.js';
+import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
+import { readKernelIdentity } from './bzimage-info.js';
+import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
+import type { BuildLog } from './run.js';
+
+export interface ImageArtifacts {
+  name: string;
+  kernel: string;
+  initrd: string;
+  config: string | null;
+  kernelRelease: string;
+  kernelVersion: string;
+  dir: string;
+  manifest: ImageManifest;
+  /** Extra kernel command-line words the image asks for (from its catalog entry). */
+  append: string[];
+}
+
+export type ProgressFn = (step: string) => void;
+
+export interface ResolveOptions {
+  /** Build when not cached (default true); false → error telling how to build. */
+  build?: boolean;
+  /** Rebuild even if cached. */
+  force?: boolean;
+  onProgress?: ProgressFn;
+}
+
+const USERLAND_PACKAGES = ['busybox-static', 'dropbear-bin'] as const;
+
+export function knownImagesLine(): string {
+  return listImages().map((d) => d.name).join(', ');
+}
+
+export function getImageDef(name: string): ImageDef {
+  const def = findImage(name);
+  if (!def) throw new UsageError(`unknown image "${name}"; known images: ${knownImagesLine()} (catalog: ${IMAGES_DIR})`);
+  return def;
+}
+
+/** What a cached image is keyed by; also what `image list` compares against. */
+export interface ImageInputs {
+  hash: string;
+  dir: string;
+  packages: Record<string, string>;
+  agent: { path: string; sha256: string } | null;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function commonInputs(log: BuildLog): Promise<{ packages: Record<string, string>; agent: ImageInputs['agent']; parts: object }> {
+  const packages: Record<string, string> = {};
+  for (const p of USERLAND_PACKAGES) packages[p] = await hostPackageVersion(p);
+  const agentPath = await locateAgent(log);
+  const agent = agentPath ? { path: agentPath, sha256: await sha256File(agentPath) } : null;
+  const parts = {
+    format: INITRAMFS_FORMAT,
+    init: await sha256File(INIT_SCRIPT),
+    userland: packages,
+    agent: agent?.sha256 ?? null,
+  };
+  return { packages, agent, parts };
+}
+
+export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Promise<ImageInputs> {
+  const common = await commonInputs(log);
+  const packages = { ...common.packages };
+  let kernelPart: object;
+  if (def.kind === 'debian') {
+    packages[def.kernel.package] = def.kernel.version;
+    kernelPart = {};
+  } else {
+    // The kernel build caches itself; the image must change when any fragment's text changes.
+    const fragments: Record<string, string> = {};
+    for (const f of def.fragments) {
+      const path = join(IMAGES_DIR, f);
+      if (!existsSync(path)) throw new ConfigError(join(IMAGES_DIR, `${def.name}.json`), 'fragments', `no such file ${path}`);
+      fragments[f] = await sha256File(path);
+    }
+    kernelPart = { fragments };
+  }
+  const hash = hashInputs({ ...common.parts, def, kernel: kernelPart });
+  return { hash, dir: imageDirFor(def.name, hash), packages, agent: common.agent };
+}
+
+/** The cached image if present (not validated beyond its manifest), else null. */
+export async function cachedImage(dir: string): Promise<ImageArtifacts | null> {
+  if (!existsSync(join(dir, MANIFEST_FILE))) return null;
+  return artifactsFromDir(dir);
+}
+
+export async function artifactsFromDir(dir: string): Promise<ImageArtifacts> {
+  const m = await readManifest(dir);
+  const kernel = join(dir, m.files.kernel);
+  const initrd = join(dir, m.files.initrd);
+  for (const f of [kernel, initrd]) {
+    if (!existsSync(f)) throw new InfraError(`cached image ${m.name} is missing ${f}; rebuild it with: hotunplug-ci image build --force ${m.name}`);
+  }
+  return {
+    name: m.name,
+    kernel,
+    initrd,
+    config: m.files.config ? join(dir, m.files.config) : null,
+    kernelRelease: m.kernelRelease,
+    kernelVersion: m.kernelVersion,
+    dir,
+    manifest: m,
+    append: m.append,
+  };
+}
+
+export async function resolveImage(name: string = DEFAULT_IMAGE, opts: ResolveOptions = {}): Promise<ImageArtifacts> {
+  const def = getImageDef(name);
+  const progress = opts.onProgress ?? (() => {});
+  const inputs = await imageInputs(def);
+  if (!opts.force) {
+    const cached = await cachedImage(inputs.dir);
+    if (cached) return cached;
+  }
+  if (opts.build === false) {
+    throw new InfraError(`image ${name} is not built (${inputs.dir}); build it with: hotunplug-ci image build ${name}`);
+  }
+  await buildImage(def, inputs, progress);
+  return artifactsFromDir(inputs.dir);
+}
+
+/** The kernel-side half of a build: puts bzImage (+ config) into outDir, returns where the modules are. */
+interface KernelForImage {
+  modulesDir: string;
+  kernelRelease: string;
+  hasConfig: boolean;
+  packages: Record<string, string>;
+  cleanup?: () => Promise<void>;
+}
+
+async function buildImage(def: ImageDef, inputs: ImageInputs, progress: ProgressFn): Promise<void> {
+  await runBuild(def.name, inputs, def.kind, def.append, def.modules, progress, async (tmp, log) => {
+    if (def.kind === 'debian') {
+      const work = join(tmp, 'work');
+      const k = await prepareDebianKernel(def, work, tmp, log, progress);
+      return {
+        modulesDir: k.modulesDir,
+        kernelRelease: k.kernelRelease,
+        hasConfig: k.config !== null,
+        packages: { [def.kernel.package]: k.packageVersion },
+        cleanup: () => rm(work, { recursive: true, force: true }),
+      };
+    }
+    return buildSourceKernel(def, tmp, log, progress);
+  });
+}
+
+/** Seam for the kernel helper: src/image/kernel-build.ts buildKernel() (contracts.md). */
+async function buildSourceKernel(def: SourceImageDef, outDir: string, log: BuildLog, progress: ProgressFn): Promise<KernelForImage> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  if (!['kernel-build.js', 'kernel-build.ts'].some((f) => existsSync(join(here, f)))) {
+    throw new InfraError(`image ${def.name} needs src/image/kernel-build.ts (kernel builds), which is not available`);
+  }
+  const specifier = './kernel-build.js';
+  const { buildKernel } = (await import(specifier)) as {
+    buildKernel: (o: {
+      sourcePackage?: string;
+      srcDir?: string;
+      fragments: string[];
+      onProgress?: (s: string) => void;
+    }) => Promise<{ bzImage: string; modulesDir: string; config: string; kernelRelease: string; buildLog: string }>;
+  };
+  const k = await buildKernel({
+    ...('package' in def.source ? { sourcePackage: def.source.package } : { srcDir: def.source.dir }),
+    fragments: def.fragments.map((f) => join(IMAGES_DIR, f)),
+    onProgress: progress,
+  });
+  log(`kernel built: ${k.bzImage} (log ${k.buildLog})`);
+  await copyFile(k.bzImage, join(outDir, 'bzImage'));
+  await copyFile(k.config, join(outDir, 'config'));
+  const packages: Record<string, string> = {};
+  if ('package' in def.source) packages[def.source.package] = def.source.version ?? 'installed';
+  return { modulesDir: k.modulesDir, kernelRelease: k.kernelRelease, hasConfig: true, packages };
+}
+
+/** The shared part of every build: atomic dir, build log, initramfs, manifest. */
+async function runBuild(
+  name: string,
+  inputs: ImageInputs,
+  kind: ImageManifest['kind'],
+  append: string[],
+  modules: readonly string[] | 'all',
+  progress: ProgressFn,
+  kernelStep: (tmp: string, log: BuildLog) => Promise<KernelForImage>,
+  assembleOpts: { missingModulesOk?: boolean } = {},
+): Promise<void> {
+  const started = Date.now();
+  const failedLog = `${inputs.dir}.failed.log`;
+  await buildAtomically(
+    inputs.dir,
+    async (tmp) => {
+      const logFile = join(tmp, 'build.log');
+      let pending = Promise.resolve();
+      const log: BuildLog = (line) => {
+        pending = pending.then(() => appendFile(logFile, `${line}\n`)).catch(() => {});
+      };
+      try {
+        log(`build of ${name} started ${new Date(started).toISOString()} (inputs ${inputs.hash})`);
+        const k = await kernelStep(tmp, log);
+        const id = await readKernelIdentity(join(tmp, 'bzImage'));
+        if (id.release !== k.kernelRelease) {
+          throw new InfraError(`${name}: bzImage says release ${id.release} but modules are for ${k.kernelRelease}`);
+        }
+        progress('assembling initramfs');
+        const info = await assembleInitramfs({
+          kernelRelease: k.kernelRelease,
+          modulesDir: k.modulesDir,
+          modules,
+          outFile: join(tmp, 'initrd.gz'),
+          agent: inputs.agent?.path ?? null,
+          missingModulesOk: assembleOpts.missingModulesOk ?? false,
+          log,
+        });
+        await k.cleanup?.();
+        const manifest: ImageManifest = {
+          schema: 1,
+          name,
+          kind,
+          kernelRelease: k.kernelRelease,
+          kernelVersion: id.version,
+          packages: { ...inputs.packages, ...k.packages },
+          inputsHash: inputs.hash,
+          files: { kernel: 'bzImage', initrd: 'initrd.gz', config: k.hasConfig ? 'config' : null, buildLog: 'build.log' },
+          modules: { shipped: info.modules, builtin: info.builtinModules },
+          agent: inputs.agent ? { sha256: inputs.agent.sha256 } : null,
+          append,
+          builtAt: new Date().toISOString(),
+          sizes: { kernel: (await stat(join(tmp, 'bzImage'))).size, initrd: info.bytes },
+          buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+        };
+        log(`done in ${manifest.buildSeconds}s`);
+        await pending;
+        await writeFileAtomic(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+        await rm(failedLog, { force: true });
+      } catch (e) {
+        log(`FAILED: ${errorMessage(e)}`);
+        await pending;
+        await copyFile(logFile, failedLog).catch(() => {});
+        if (e instanceof InfraError && e.constructor === InfraError) {
+          throw new InfraError(`${e.message} (build log: ${failedLog})`, e.transcript, { cause: e });
+        }
+        throw e;
+      }
+    },
+    { onWait: (pid) => progress(`waiting for pid ${pid}, which is building ${name}`) },
+  );
+}
+
+export interface UserKernelOptions {
+  kernel: string;
+  modules: string;
+  build?: boolean;
+  force?: boolean;
+  onProgress?: ProgressFn;
+}
+
+/** `--kernel BZIMAGE --modules DIR`: an initramfs around someone else's kernel, cached like an image. */
+export async function resolveUserKernel(opts: UserKernelOptions): Promise<ImageArtifacts> {
+  const kernel = resolvePath(opts.kernel);
+  const modulesDir = resolvePath(opts.modules);
+  if (!existsSync(kernel)) throw new UsageError(`--kernel ${opts.kernel}: no such file`);
+  if (!existsSync(modulesDir)) throw new UsageError(`--modules ${opts.modules}: no such directory`);
+  const id = await readKernelIdentity(kernel);
+  if (basename(modulesDir) !== id.release) {
+    throw new UsageError(
+      `--modules ${opts.modules} is not lib/modules/${id.release} (the release of --kernel ${opts.kernel}); pass the lib/modules/<release> directory`,
+    );
+  }
+  const depFile = join(modulesDir, 'modules.dep');
+  if (!existsSync(depFile)) throw new UsageError(`--modules ${opts.modules}: no modules.dep; run depmod -b <base> ${id.release}`);
+  const config = findUserKernelConfig(kernel, modulesDir);
+  const modules = getImageDef(DEFAULT_IMAGE).modules;
+  const common = await commonInputs(() => {});
+  const hash = hashInputs({
+    ...common.parts,
+    user: { kernel: await sha256File(kernel), modulesDep: await sha256File(depFile), config: config ? await sha256File(config) : null, modules },
+  });
+  const name = `user-${id.release.replace(/[^a-z0-9.-]/gi, '-').toLowerCase()}`;
+  const inputs: ImageInputs = { hash, dir: imageDirFor(name, hash), packages: common.packages, agent: common.agent };
+  if (!opts.force) {
+    const cached = await cachedImage(inputs.dir);
+    if (cached) return cached;
+  }
+  if (opts.build === false) throw new InfraError(`no cached image for --kernel ${opts.kernel}`);
+  const progress = opts.onProgress ?? (() => {});
+  await runBuild(
+    name,
+    inputs,
+    'user',
+    [],
+    modules,
+    progress,
+    async (tmp) => {
+      await copyFile(kernel, join(tmp, 'bzImage'));
+      if (config) await copyFile(config, join(tmp, 'config'));
+      return { modulesDir, kernelRelease: id.release, hasConfig: config !== null, packages: {} };
+    },
+    // Someone else's config may build some of our modules in, or leave them out; ship what exists.
+    { missingModulesOk: true },
+  );
+  return artifactsFromDir(inputs.dir);
+}
+
+/** modulesDir/build/.config (make modules_install links the tree), or the tree around arch/x86/boot/bzImage. */
+export function findUserKernelConfig(kernel: string, modulesDir: string): string | null {
+  const candidates = [join(modulesDir, 'build/.config'), join(dirname(kernel), '../../../.config'), join(dirname(kernel), '.config')];
+  return candidates.find((c) => existsSync(c)) ?? null;
+}
+
+/** Cached image dirs of one image name (any inputs hash), newest first, for `image list`. */
+export function cachedDirsOf(name: string): string[] {
+  const root = imagesCacheDir();
+  if (!existsSync(root)) return [];
+  const re = new RegExp(`^${name.replace(/[.]/g, '\\.')}-[0-9a-f]{12}$`);
+  return readdirSync(root)
+    .filter((e) => re.test(e) && existsSync(join(root, e, MANIFEST_FILE)))
+    .map((e) => join(root, e))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+}
