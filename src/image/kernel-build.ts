@@ -1,0 +1,415 @@
+// Builds a kernel from a source tree with our config fragments, plus the canary modules against it.
+//
+// Cache layout under cacheRoot():
+//   kernel-src/<pkg>_<version>/<pkg>/   unpacked Debian source (kernel-source.ts)
+//   kernel-obj/<source>__<fragments>/   make O= object dir, reused incrementally across builds
+//   kernel/<key>/                       finished result: bzImage, config, modules/, canary/, build.log, kernel.json
+// The result dir is assembled as kernel/<key>.tmp-<pid> and renamed at the end, so an interrupted
+// or failed build never leaves something that looks usable; a failed build's log is kept as
+// kernel/<key>.failed.log.
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { cpus } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, InfraError } from '../errors.js';
+import { cacheRoot, projectPath } from '../util/paths.js';
+import { kernelCacheKey, objectDirName } from './kernel-cache-key.js';
+import { kernelExec, type KernelLog } from './kernel-exec.js';
+import {
+  describeMissing,
+  kconfigSymbols,
+  mergeRequests,
+  parseDotConfig,
+  parseFragment,
+  unknownOptions,
+  verifyConfig,
+  type Fragment,
+  type MissingOption,
+} from './kernel-fragments.js';
+import { isCompiledObjectLine, type KernelBuildProgress, type KernelBuildStage } from './kernel-progress.js';
+import { debianKernelSource, pidAlive, userKernelSource, type KernelSource } from './kernel-source.js';
+
+export interface BuildKernelOptions {
+  /** Debian linux-source-X.Y package, or… */
+  sourcePackage?: string;
+  /** Exact package version (pinned in the image definition); default: apt's candidate. */
+  sourceVersion?: string;
+  /** …a kernel tree of the user's own (--kernel-src). */
+  srcDir?: string;
+  /** Fragment files, merged in order onto allnoconfig. */
+  fragments: readonly string[];
+  /** Build images/canary against the tree and install canary_{buggy,fixed}.ko under modulesDir/extra (default true). */
+  canary?: boolean;
+  /**
+   * Fragment options this kernel does not know at all (no Kconfig symbol anywhere): "fail" (default),
+   * or "drop" them with a note (an older kernel sharing the fragments). Options that exist but whose
+   * dependencies are unmet always fail.
+   */
+  unknownOptions?: 'fail' | 'drop';
+  force?: boolean;
+  jobs?: number;
+  onProgress?: (p: KernelBuildProgress) => void;
+  /** Every command and output line (the build log is written regardless). */
+  log?: KernelLog;
+}
+
+export interface KernelBuildResult {
+  key: string;
+  dir: string;
+  bzImage: string;
+  config: string;
+  /** .../modules/lib/modules/<release>: ready for assembleInitramfs. */
+  modulesDir: string;
+  kernelRelease: string;
+  kernelVersion: string;
+  buildLog: string;
+  /** Absolute paths of the canary .ko files (also installed under modulesDir/extra). */
+  canaryModules: string[];
+  sourceId: string;
+  /** Options dropped because this kernel does not have them (unknownOptions: drop). */
+  droppedOptions: string[];
+  /** Wall seconds of the build that produced this result (not of a cache hit). */
+  buildSeconds: number;
+  cached: boolean;
+}
+
+const ManifestSchema = z.strictObject({
+  key: z.string(),
+  kernelRelease: z.string(),
+  kernelVersion: z.string(),
+  sourceId: z.string(),
+  fragments: z.array(z.string()),
+  compiler: z.string(),
+  canaryModules: z.array(z.string()),
+  droppedOptions: z.array(z.string()),
+  buildSeconds: z.number(),
+  builtAt: z.string(),
+});
+
+export const FRAGMENT_DIR = (): string => projectPath('images', 'kernel');
+export const CANARY_DIR = (): string => projectPath('images', 'canary');
+
+/** Fragment names (images/kernel/<name>.config) → paths, with a clear error for a missing one. */
+export function fragmentPaths(names: readonly string[], where = 'image definition'): string[] {
+  return names.map((n) => {
+    const p = join(FRAGMENT_DIR(), `${n}.config`);
+    if (!existsSync(p)) throw new ConfigError(where, 'fragments', `no fragment ${n}: ${p} does not exist`);
+    return p;
+  });
+}
+
+export class FragmentUnmetError extends ConfigError {
+  constructor(
+    readonly missing: readonly MissingOption[],
+    readonly configFile: string,
+  ) {
+    super(
+      missing[0]?.file ?? 'fragments',
+      '',
+      `${missing.length} requested option(s) not in the final ${configFile} (unmet dependencies or unknown to this kernel):\n` +
+        missing.map((m) => `  ${describeMissing(m)}`).join('\n'),
+    );
+  }
+}
+
+export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuildResult> {
+  const started = Date.now();
+  let stage: KernelBuildStage = 'source';
+  let objects = 0;
+  let expectedObjects: number | null = null;
+  const progress = (s: KernelBuildStage, message?: string): void => {
+    stage = s;
+    opts.onProgress?.({ stage, objects, expectedObjects, elapsedMs: Date.now() - started, ...(message ? { message } : {}) });
+  };
+
+  const fragments = await readFragments(opts.fragments);
+  const root = cacheRoot();
+  const logLines: string[] = [];
+  const earlyLog: KernelLog = (l) => {
+    logLines.push(l);
+    opts.log?.(l);
+  };
+
+  progress('source', opts.srcDir ? opts.srcDir : opts.sourcePackage);
+  let source: KernelSource;
+  if (opts.srcDir) source = await userKernelSource(opts.srcDir);
+  else if (opts.sourcePackage) source = await debianKernelSource(opts.sourcePackage, join(root, 'kernel-src'), earlyLog, opts.sourceVersion);
+  else throw new ConfigError('kernel build', '', 'needs a source package or a source directory');
+
+  const compiler = (await kernelExec('gcc', ['--version'])).split('\n')[0] ?? 'gcc';
+  const withCanary = opts.canary ?? true;
+  const canaryFiles = withCanary ? await readCanarySources() : [];
+  const key = kernelCacheKey({
+    sourceId: source.id,
+    fragments: fragments.map((f) => ({ name: basename(f.path), content: f.text })),
+    compiler,
+    canary: canaryFiles,
+  });
+  const kernelCache = join(root, 'kernel');
+  const dir = join(kernelCache, key);
+
+  // A user's tree can change under the same path: always run (incremental) make for it.
+  if (!opts.force && !opts.srcDir) {
+    const hit = await readCachedResult(dir);
+    if (hit) return hit;
+  }
+
+  await mkdir(kernelCache, { recursive: true });
+  await removeStale(kernelCache);
+  const objDir = join(root, 'kernel-obj', objectDirName(source.id, fragments.map((f) => basename(f.path))));
+  await mkdir(objDir, { recursive: true });
+  const releaseLock = await lockDir(objDir);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const logPath = join(tmp, 'build.log');
+  const logStream = createWriteStream(logPath);
+  for (const l of logLines) logStream.write(`${l}\n`);
+  const log: KernelLog = (l) => {
+    logStream.write(`${l}\n`);
+    opts.log?.(l);
+  };
+  const closeLog = () => new Promise<void>((r) => logStream.end(r));
+
+  try {
+    const make = (args: string[], onLine?: (l: string) => void) =>
+      kernelExec('make', ['-C', source.tree, `O=${objDir}`, ...args], { log, ...(onLine ? { onLine } : {}) });
+
+    // configure: allnoconfig + fragments (merge_config.sh -m) + olddefconfig, then verify.
+    progress('configure');
+    await make(['allnoconfig']);
+    await kernelExec('bash', [join(source.tree, 'scripts', 'kconfig', 'merge_config.sh'), '-m', '-O', objDir, join(objDir, '.config'), ...fragments.map((f) => f.path)], {
+      cwd: source.tree,
+      log,
+    });
+    await make(['olddefconfig']);
+    const configPath = join(objDir, '.config');
+    const droppedOptions = await verifyMerged(
+      fragments.map((f) => f.parsed),
+      configPath,
+      source.tree,
+      opts.unknownOptions ?? 'fail',
+      log,
+    );
+    if (droppedOptions.length) progress('configure', `dropped ${droppedOptions.length} option(s) this kernel lacks`);
+
+    // compile
+    expectedObjects = await readExpectedObjects(objDir);
+    progress('compile');
+    let lastEmit = 0;
+    const jobs = opts.jobs ?? cpus().length;
+    await make([`-j${jobs}`, 'bzImage', 'modules'], (line) => {
+      if (!isCompiledObjectLine(line)) return;
+      objects++;
+      const now = Date.now();
+      if (now - lastEmit > 500) {
+        lastEmit = now;
+        progress('compile');
+      }
+    });
+    await recordObjects(objDir, objects);
+    const kernelRelease = (await make(['-s', 'kernelrelease'])).trim().split('\n').at(-1)!;
+    const kernelVersion = (await make(['-s', 'kernelversion'])).trim().split('\n').at(-1)!;
+
+    // install
+    progress('install');
+    const modRoot = join(tmp, 'modules');
+    await make([`INSTALL_MOD_PATH=${modRoot}`, 'INSTALL_MOD_STRIP=1', 'modules_install']);
+    const modulesDir = join(modRoot, 'lib', 'modules', kernelRelease);
+    // The build/source links point into the cache's object dir; drop them so the result stands alone.
+    await rm(join(modulesDir, 'build'), { force: true });
+    await rm(join(modulesDir, 'source'), { force: true });
+    await copyFile(join(objDir, 'arch', 'x86', 'boot', 'bzImage'), join(tmp, 'bzImage'));
+    await copyFile(configPath, join(tmp, 'config'));
+
+    // canary modules, built against this very tree and config
+    const canaryModules: string[] = [];
+    if (withCanary) {
+      progress('canary');
+      const src = join(tmp, 'canary-build');
+      await cp(CANARY_DIR(), src, { recursive: true });
+      await kernelExec('make', ['-C', source.tree, `O=${objDir}`, `M=${src}`, `-j${jobs}`, 'modules'], { log });
+      await mkdir(join(tmp, 'canary'), { recursive: true });
+      await mkdir(join(modulesDir, 'extra'), { recursive: true });
+      for (const ko of ['canary_buggy.ko', 'canary_fixed.ko']) {
+        if (!existsSync(join(src, ko))) throw new InfraError(`canary build produced no ${ko} (see ${logPath})`);
+        await copyFile(join(src, ko), join(tmp, 'canary', ko));
+        await copyFile(join(src, ko), join(modulesDir, 'extra', ko));
+        canaryModules.push(join(dir, 'canary', ko));
+      }
+      await rm(src, { recursive: true, force: true });
+      await kernelExec('depmod', ['-b', modRoot, kernelRelease], { log });
+    }
+
+    const buildSeconds = Math.round((Date.now() - started) / 100) / 10;
+    const manifest: z.infer<typeof ManifestSchema> = {
+      key,
+      kernelRelease,
+      kernelVersion,
+      sourceId: source.id,
+      fragments: fragments.map((f) => f.path),
+      compiler,
+      canaryModules: canaryModules.map((p) => basename(p)),
+      droppedOptions,
+      buildSeconds,
+      builtAt: new Date().toISOString(),
+    };
+    log(`kernel ${kernelRelease} built in ${buildSeconds}s (${objects} objects), key ${key}`);
+    await closeLog();
+    await writeFile(join(tmp, 'kernel.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+    await rm(`${dir}.failed.log`, { force: true });
+    progress('done');
+    const result = await readCachedResult(dir);
+    if (!result) throw new InfraError(`kernel build result in ${dir} is unreadable right after building it`);
+    return { ...result, cached: false };
+  } catch (e) {
+    await closeLog();
+    await copyFile(logPath, `${dir}.failed.log`).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+    if (e instanceof InfraError && !(e instanceof ConfigError)) {
+      throw new InfraError(`${e.message} (full log: ${dir}.failed.log)`, e.transcript, { cause: e });
+    }
+    throw e;
+  } finally {
+    await releaseLock();
+  }
+}
+
+interface LoadedFragment {
+  path: string;
+  text: string;
+  parsed: Fragment;
+}
+
+async function readFragments(paths: readonly string[]): Promise<LoadedFragment[]> {
+  if (paths.length === 0) throw new ConfigError('kernel build', 'fragments', 'at least one fragment is needed');
+  const out: LoadedFragment[] = [];
+  for (const p of paths) {
+    const path = resolve(p);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(p, '', `cannot read fragment: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    out.push({ path, text, parsed: parseFragment(text, p) });
+  }
+  return out;
+}
+
+async function readCanarySources(): Promise<{ name: string; content: string }[]> {
+  const names = (await readdir(CANARY_DIR())).filter((n) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(n)).sort();
+  return Promise.all(names.map(async (name) => ({ name, content: await readFile(join(CANARY_DIR(), name), 'utf8') })));
+}
+
+/** Verify the merged config; returns the options dropped as unknown to this kernel (mode "drop"). */
+async function verifyMerged(
+  fragments: readonly Fragment[],
+  configPath: string,
+  tree: string,
+  unknownMode: 'fail' | 'drop',
+  log: KernelLog,
+): Promise<string[]> {
+  const config = parseDotConfig(await readFile(configPath, 'utf8'));
+  let missing = verifyConfig(fragments, config);
+  const dropped: string[] = [];
+  if (missing.length && unknownMode === 'drop') {
+    const known = await treeKconfigSymbols(tree);
+    const unknown = new Set(unknownOptions(missing.map((m) => ({ ...m, value: m.wanted })), known).map((o) => o.name));
+    for (const m of missing.filter((x) => unknown.has(x.name))) {
+      dropped.push(`${m.name}=${m.wanted} (${m.file}:${m.line})`);
+      log(`note: ${m.name} does not exist in this kernel; dropped (${m.file}:${m.line})`);
+    }
+    missing = missing.filter((m) => !unknown.has(m.name));
+  }
+  for (const o of mergeRequests(fragments).overrides) log(`note: ${o}`);
+  if (missing.length) throw new FragmentUnmetError(missing, configPath);
+  return dropped;
+}
+
+/** Every symbol any Kconfig file in the tree declares. */
+export async function treeKconfigSymbols(tree: string): Promise<Set<string>> {
+  const syms = new Set<string>();
+  const entries = await readdir(tree, { recursive: true, withFileTypes: true });
+  for (const e of entries) {
+    if (!e.isFile() || !e.name.startsWith('Kconfig')) continue;
+    const dirPath = (e as unknown as { parentPath?: string; path?: string }).parentPath ?? (e as unknown as { path: string }).path;
+    for (const s of kconfigSymbols(await readFile(join(dirPath, e.name), 'utf8'))) syms.add(s);
+  }
+  return syms;
+}
+
+async function readCachedResult(dir: string): Promise<KernelBuildResult | null> {
+  const manifestPath = join(dir, 'kernel.json');
+  if (!existsSync(manifestPath)) return null;
+  const parsed = ManifestSchema.safeParse(JSON.parse(await readFile(manifestPath, 'utf8').catch(() => 'null')));
+  if (!parsed.success) return null;
+  const m = parsed.data;
+  const result: KernelBuildResult = {
+    key: m.key,
+    dir,
+    bzImage: join(dir, 'bzImage'),
+    config: join(dir, 'config'),
+    modulesDir: join(dir, 'modules', 'lib', 'modules', m.kernelRelease),
+    kernelRelease: m.kernelRelease,
+    kernelVersion: m.kernelVersion,
+    buildLog: join(dir, 'build.log'),
+    canaryModules: m.canaryModules.map((n) => join(dir, 'canary', n)),
+    sourceId: m.sourceId,
+    droppedOptions: m.droppedOptions,
+    buildSeconds: m.buildSeconds,
+    cached: true,
+  };
+  for (const p of [result.bzImage, result.config, join(result.modulesDir, 'modules.dep'), ...result.canaryModules]) {
+    if (!existsSync(p)) return null;
+  }
+  return result;
+}
+
+/** Result temp dirs whose builder died. */
+async function removeStale(kernelCache: string): Promise<void> {
+  for (const name of await readdir(kernelCache)) {
+    const m = /\.tmp-(\d+)$/.exec(name);
+    if (m && !pidAlive(Number(m[1]))) await rm(join(kernelCache, name), { recursive: true, force: true });
+  }
+}
+
+/** One build per object dir at a time; a lock left by a dead process is taken over. */
+async function lockDir(objDir: string): Promise<() => Promise<void>> {
+  const lock = join(objDir, '.huci-lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(lock, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return () => rm(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (holder && pidAlive(holder) && holder !== process.pid) {
+        throw new InfraError(`another kernel build (pid ${holder}) is using ${objDir}; wait for it or kill it`);
+      }
+      await rm(lock, { force: true });
+    }
+  }
+  throw new InfraError(`could not lock ${objDir}`);
+}
+
+async function readExpectedObjects(objDir: string): Promise<number | null> {
+  const n = Number((await readFile(join(objDir, '.huci-objects'), 'utf8').catch(() => '')).trim());
+  return Number.isFinite(n) && n > 0 ? n : null;
+}
+
+/** Remember the largest object count seen (a full build), as the total for later progress lines. */
+async function recordObjects(objDir: string, n: number): Promise<void> {
+  const prev = (await readExpectedObjects(objDir)) ?? 0;
+  if (n > prev) await writeFile(join(objDir, '.huci-objects'), `${n}\n`);
+}
+
+/** Size in bytes, for reports. */
+export async function fileSize(p: string): Promise<number> {
+  return (await stat(p)).size;
+}

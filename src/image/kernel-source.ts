@@ -1,0 +1,106 @@
+// Kernel source trees: Debian's linux-source-X.Y package, downloaded with apt-get and unpacked once
+// into the cache (the unpack is big and slow, so it is cached apart from any build), or a user's tree.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ConfigError, InfraError } from '../errors.js';
+import { kernelExec, type KernelLog } from './kernel-exec.js';
+
+export interface KernelSource {
+  /** Top of the kernel tree (holds Makefile, Kconfig, scripts/). */
+  tree: string;
+  /** Stable identity for cache keys: `linux-source-6.12=6.12.117-1~deb12u1` or `dir:/abs/path`. */
+  id: string;
+  /** Debian package version, or null for a user tree. */
+  packageVersion: string | null;
+}
+
+/** Version apt would install (the candidate), e.g. `6.12.117-1~deb12u1`. */
+export async function candidateVersion(pkg: string, log?: KernelLog): Promise<string> {
+  const out = await kernelExec('apt-cache', ['show', '--no-all-versions', pkg], { log });
+  const m = /^Version:\s*(\S+)/m.exec(out);
+  if (!m) throw new InfraError(`apt-cache show ${pkg}: no Version field (is the package known to apt?)`);
+  return m[1]!;
+}
+
+/** Directory-safe form of a Debian version (`~` and `:` upset make and shells). */
+export function safeVersion(version: string): string {
+  return version.replace(/[^A-Za-z0-9.+-]/g, '_');
+}
+
+/**
+ * Ensure `${srcCache}/<pkg>_<version>/linux-source-X.Y` exists: `apt-get download` the .deb,
+ * `dpkg-deb -x` it, untar /usr/src/linux-source-X.Y.tar.xz. Unpacked into a temp dir and renamed,
+ * so an interrupted unpack is never mistaken for a tree.
+ */
+export async function debianKernelSource(pkg: string, srcCache: string, log?: KernelLog, pinnedVersion?: string): Promise<KernelSource> {
+  if (!/^linux-source-\d+\.\d+$/.test(pkg)) {
+    throw new ConfigError('image definition', 'source.package', `expected linux-source-X.Y, got ${JSON.stringify(pkg)}`);
+  }
+  const version = pinnedVersion ?? (await candidateVersion(pkg, log));
+  const id = `${pkg}=${version}`;
+  const series = pkg.slice('linux-source-'.length);
+  const finalDir = join(srcCache, `${pkg}_${safeVersion(version)}`);
+  const tree = join(finalDir, pkg);
+  if (existsSync(join(tree, 'Makefile'))) return { tree, id, packageVersion: version };
+
+  await mkdir(srcCache, { recursive: true });
+  await removeStaleTemps(srcCache);
+  const deb = await downloadDeb(pkg, version, srcCache, log);
+  const tmp = `${finalDir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    await kernelExec('dpkg-deb', ['-x', deb, join(tmp, 'deb')], { log });
+    const tarball = join(tmp, 'deb', 'usr', 'src', `linux-source-${series}.tar.xz`);
+    if (!existsSync(tarball)) throw new InfraError(`${deb} holds no usr/src/linux-source-${series}.tar.xz`);
+    await kernelExec('tar', ['-C', tmp, '-xJf', tarball], { log });
+    await rm(join(tmp, 'deb'), { recursive: true, force: true });
+    if (!existsSync(join(tmp, pkg, 'Makefile'))) throw new InfraError(`${tarball} did not unpack to ${pkg}/`);
+    await rm(finalDir, { recursive: true, force: true });
+    await rename(tmp, finalDir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return { tree, id, packageVersion: version };
+}
+
+async function downloadDeb(pkg: string, version: string, dir: string, log?: KernelLog): Promise<string> {
+  const want = (f: string) => f.startsWith(`${pkg}_`) && f.endsWith('.deb') && f.includes(version.replace(/^\d+:/, '').replace(/:/g, '%3a'));
+  let found = (await readdir(dir)).find(want);
+  if (!found) {
+    // apt-get download writes into the cwd; a partial download is named *.deb only when complete.
+    await kernelExec('apt-get', ['download', `${pkg}=${version}`], { cwd: dir, log });
+    found = (await readdir(dir)).find(want);
+  }
+  if (!found) throw new InfraError(`apt-get download ${pkg}=${version} left no .deb in ${dir}`);
+  return join(dir, found);
+}
+
+/** Temp dirs of unpacks whose process is gone (killed mid-unpack). */
+async function removeStaleTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const m = /\.tmp-(\d+)$/.exec(name);
+    if (m && !pidAlive(Number(m[1]))) await rm(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A user's kernel tree given with --kernel-src. */
+export async function userKernelSource(dir: string): Promise<KernelSource> {
+  const tree = resolve(dir);
+  const ok = await stat(join(tree, 'Makefile')).then((s) => s.isFile(), () => false);
+  if (!ok || !existsSync(join(tree, 'scripts', 'kconfig', 'merge_config.sh'))) {
+    throw new ConfigError('--kernel-src', '', `${tree} is not a kernel source tree (no Makefile or scripts/kconfig/merge_config.sh)`);
+  }
+  return { tree, id: `dir:${tree}`, packageVersion: null };
+}
