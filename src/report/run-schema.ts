@@ -96,6 +96,8 @@ export const CaseResultSchema = z.strictObject({
   fdKind: z.string(),
   op: z.string(),
   iteration: z.number().int().min(1).default(1),
+  /** image the case ran on (added in v1.1; readers fall back to vm.image, then images[0]) */
+  image: z.string().optional(),
   verdict: VerdictSchema,
   /** one line: why this verdict */
   reason: z.string(),
@@ -110,6 +112,9 @@ export const CaseResultSchema = z.strictObject({
   }),
   timeline: z.array(TimelineEventSchema),
   consoleExcerpt: z.string(),
+  /** 1-based console line number of the excerpt's first line, so findings' startLine/endLine map onto
+   * the excerpt (added in v1.1; without it reports match the finding's report text instead) */
+  consoleExcerptFirstLine: z.number().int().min(1).optional(),
   vm: VmInfoSchema.nullable(),
   /** kernel options the case needs; on `skipped`, the missing ones */
   requires: z.array(z.string()).default([]),

@@ -1,0 +1,79 @@
+// A tiny escaping DOM builder: every string that goes through h() is escaped, so guest-provided text
+// (console lines, device names, errno strings) can never become markup. Only raw() bypasses
+// escaping and it is used for the report's own constant CSS/JS.
+
+/** Markup that is already safe. Only h() and raw() make these. */
+export class Html {
+  private constructor(readonly html: string) {}
+  /** @internal */
+  static trusted(html: string): Html {
+    return new Html(html);
+  }
+  toString(): string {
+    return this.html;
+  }
+}
+
+export type Child = Html | string | number | boolean | null | undefined | readonly Child[];
+export type AttrValue = string | number | boolean | null | undefined;
+
+const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);
+const NAME = /^[a-zA-Z][a-zA-Z0-9-]*$/;
+const ATTR = /^[a-zA-Z_:][a-zA-Z0-9_:.-]*$/;
+// Event handlers and URL-bearing attributes are refused outright: the report needs none but href,
+// and href takes only in-page anchors or relative paths without a scheme, so no caller mistake can
+// route guest text into script or a request.
+const FORBIDDEN_ATTR = /^(on|formaction$|srcdoc$|src$|xlink:href$|action$|style$)/i;
+const SAFE_HREF = /^(#[A-Za-z0-9._-]*|[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)$/;
+
+/** Removes what must not reach a document: C0 controls but tab/newline, DEL, C1, lone surrogates, ANSI CSI. */
+export function cleanText(s: string): string {
+  return s
+    .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '')
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, '')
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+export function escapeHtml(s: string): string {
+  return cleanText(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/** Constant markup from our own source (CSS, JS). Never pass data through this. */
+export function raw(html: string): Html {
+  return Html.trusted(html);
+}
+
+export function text(s: string): Html {
+  return Html.trusted(escapeHtml(s));
+}
+
+function renderChild(c: Child): string {
+  if (c === null || c === undefined || c === false || c === true) return '';
+  if (c instanceof Html) return c.html;
+  if (Array.isArray(c)) return (c as readonly Child[]).map(renderChild).join('');
+  return escapeHtml(String(c));
+}
+
+/** h('td', { class: 'v-crashed', 'data-x': guest }, 'text', h('b', null, more)) → escaped markup. */
+export function h(tag: string, attrs?: Readonly<Record<string, AttrValue>> | null, ...children: Child[]): Html {
+  if (!NAME.test(tag)) throw new Error(`html-builder: bad tag name ${JSON.stringify(tag)}`);
+  let out = `<${tag}`;
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (!ATTR.test(k) || FORBIDDEN_ATTR.test(k)) throw new Error(`html-builder: attribute ${JSON.stringify(k)} not allowed`);
+    if (v === null || v === undefined || v === false) continue;
+    if (k.toLowerCase() === 'href' && !(typeof v === 'string' && SAFE_HREF.test(v) && !v.split('/').includes('..'))) {
+      throw new Error(`html-builder: href ${JSON.stringify(v)} is not an anchor or a relative path`);
+    }
+    out += v === true ? ` ${k}` : ` ${k}="${escapeHtml(String(v))}"`;
+  }
+  out += '>';
+  if (VOID.has(tag)) {
+    if (children.length > 0) throw new Error(`html-builder: <${tag}> takes no children`);
+    return Html.trusted(out);
+  }
+  return Html.trusted(`${out}${children.map(renderChild).join('')}</${tag}>`);
+}
+
+export function fragment(...children: Child[]): Html {
+  return Html.trusted(children.map(renderChild).join(''));
+}

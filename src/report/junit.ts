@@ -1,0 +1,111 @@
+// junit.xml: a <testsuite> per subsystem (per image and subsystem when the run has several images),
+// a <testcase> per case execution. Verdicts in failOn → <failure>, error → <error>, skipped → <skipped>;
+// every other verdict passes (its verdict is in the testcase's properties and system-out).
+import { DEFAULT_FAIL_ON } from './fail-on.js';
+import { caseImage, caseName, findingTitles, iterationsOf, runImages, runSubsystems } from './model.js';
+import type { CaseResult, RunResult, Verdict } from './run-schema.js';
+import { xmlDocument, type XmlNode } from './xml.js';
+
+export interface JunitOptions {
+  failOn?: readonly Verdict[];
+}
+
+const EXCERPT_MAX = 64 * 1024;
+
+function seconds(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(3);
+}
+
+function tail(s: string, max: number): string {
+  return s.length <= max ? s : `[… ${s.length - max} characters cut …]\n${s.slice(s.length - max)}`;
+}
+
+function failureBody(c: CaseResult): string {
+  const parts = [`verdict: ${c.verdict}`, `reason: ${c.reason}`];
+  for (const t of findingTitles(c)) parts.push(`finding: ${t}`);
+  if (c.error) parts.push(`error: ${c.error}`);
+  if (c.consoleExcerpt) parts.push('', 'console excerpt:', tail(c.consoleExcerpt, EXCERPT_MAX));
+  parts.push('', `repro: ${c.repro}`);
+  return parts.join('\n');
+}
+
+function systemOut(c: CaseResult): string {
+  const lines = [`verdict: ${c.verdict} — ${c.reason}`];
+  if (c.removal) lines.push(`removal: ${c.removal.method} completed=${c.removal.completed} ms=${c.removal.ms ?? 'null'}`);
+  for (const p of c.probes) lines.push(`probe ${p.fd} ${p.op}: ${p.timedOut ? 'timed out' : p.ok ? 'ok' : (p.errno ?? 'failed')} (${p.ms} ms)${p.accepted ? '' : ' [not as declared]'}`);
+  for (const e of c.timeline) lines.push(`+${e.relMs} ms ${e.kind} ${e.label}${e.detail ? ` — ${e.detail}` : ''}`);
+  lines.push(`repro: ${c.repro}`);
+  return lines.join('\n');
+}
+
+function testcase(run: RunResult, c: CaseResult, failOn: readonly Verdict[]): XmlNode {
+  const image = caseImage(run, c);
+  const multi = runImages(run).length > 1;
+  const name = iterationsOf(run, c) > 1 ? `${caseName(c)} #${c.iteration}` : caseName(c);
+  const children: XmlNode[] = [];
+  const title = c.findings[0]?.title ?? c.reason;
+  if (failOn.includes(c.verdict)) {
+    children.push({ name: 'failure', attrs: { type: c.verdict, message: `${c.verdict}: ${title}` }, text: failureBody(c) });
+  } else if (c.verdict === 'error') {
+    children.push({ name: 'error', attrs: { type: 'error', message: c.error ?? c.reason }, text: failureBody(c) });
+  } else if (c.verdict === 'skipped') {
+    children.push({ name: 'skipped', attrs: { message: c.missingOptions.length ? `${c.reason} (missing ${c.missingOptions.join(' ')})` : c.reason } });
+  }
+  children.push({ name: 'properties', children: [
+    { name: 'property', attrs: { name: 'verdict', value: c.verdict } },
+    { name: 'property', attrs: { name: 'image', value: image } },
+    { name: 'property', attrs: { name: 'iteration', value: c.iteration } },
+    ...(c.vm ? [{ name: 'property', attrs: { name: 'kernel', value: c.vm.kernelRelease } }] : []),
+  ] });
+  children.push({ name: 'system-out', text: systemOut(c) });
+  return {
+    name: 'testcase',
+    attrs: { name, classname: multi ? `hotunplug.${image}.${c.subsystem}` : `hotunplug.${c.subsystem}`, time: seconds(c.timings.durationMs) },
+    children,
+  };
+}
+
+export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
+  const failOn = opts.failOn ?? DEFAULT_FAIL_ON;
+  const images = runImages(run);
+  const multi = images.length > 1;
+  const groups: { name: string; image: string; cases: CaseResult[] }[] = [];
+  for (const img of multi ? images : [null]) {
+    for (const sub of runSubsystems(run)) {
+      const cases = run.cases.filter((c) => c.subsystem === sub && (img === null || caseImage(run, c) === img));
+      if (cases.length > 0) groups.push({ name: img === null ? sub : `${img}/${sub}`, image: img ?? images[0] ?? '', cases });
+    }
+  }
+  let tests = 0;
+  let failures = 0;
+  let errors = 0;
+  let skipped = 0;
+  let time = 0;
+  const suites: XmlNode[] = groups.map((g) => {
+    const f = g.cases.filter((c) => failOn.includes(c.verdict)).length;
+    const e = g.cases.filter((c) => !failOn.includes(c.verdict) && c.verdict === 'error').length;
+    const s = g.cases.filter((c) => !failOn.includes(c.verdict) && c.verdict === 'skipped').length;
+    const t = g.cases.reduce((a, c) => a + c.timings.durationMs, 0);
+    tests += g.cases.length;
+    failures += f;
+    errors += e;
+    skipped += s;
+    time += t;
+    return {
+      name: 'testsuite',
+      attrs: { name: g.name, tests: g.cases.length, failures: f, errors: e, skipped: s, time: seconds(t), timestamp: g.cases[0]?.timings.startedAt, hostname: run.host.hostname },
+      children: g.cases.map((c) => testcase(run, c, failOn)),
+    };
+  });
+  if (!run.complete || !run.controls.trusted) {
+    // A run that died or whose controls failed is itself an error CI must see.
+    const msg = !run.complete ? `run did not finish${run.interruption ? `: ${run.interruption}` : ''}` : `controls not trusted: ${run.controls.detail}`;
+    suites.push({ name: 'testsuite', attrs: { name: 'harness', tests: 1, failures: 0, errors: 1, skipped: 0, time: '0.000' }, children: [
+      { name: 'testcase', attrs: { name: !run.complete ? 'run-complete' : 'controls', classname: 'hotunplug.harness', time: '0.000' },
+        children: [{ name: 'error', attrs: { type: 'harness', message: msg }, text: msg }] },
+    ] });
+    tests += 1;
+    errors += 1;
+  }
+  return xmlDocument({ name: 'testsuites', attrs: { name: `hotunplug-ci ${run.runId}`, tests, failures, errors, skipped, time: seconds(time) }, children: suites });
+}

@@ -1,0 +1,148 @@
+// Views over a RunResult that every report shares: which image a case ran on, how cases group into
+// subsystems and iterations, which are flaky. Pure functions; no I/O.
+import { worstVerdict, type CaseResult, type RunResult, type SubsystemSummary, type Verdict } from './run-schema.js';
+
+/** Image a case ran on: its own field, else its VM's, else the run's only/first image. */
+export function caseImage(run: Pick<RunResult, 'images'>, c: CaseResult): string {
+  return c.image ?? c.vm?.image ?? run.images[0] ?? 'unknown';
+}
+
+/** The case id without its `<subsystem>/` prefix. */
+export function caseName(c: Pick<CaseResult, 'id' | 'subsystem'>): string {
+  const prefix = `${c.subsystem}/`;
+  return c.id.startsWith(prefix) ? c.id.slice(prefix.length) : c.id;
+}
+
+/** Images of the run in run order, plus any image only named by cases (a run that died early). */
+export function runImages(run: RunResult): string[] {
+  const seen = new Set(run.images);
+  const out = [...run.images];
+  for (const c of run.cases) {
+    const img = caseImage(run, c);
+    if (!seen.has(img)) {
+      seen.add(img);
+      out.push(img);
+    }
+  }
+  return out;
+}
+
+/** Subsystems in order of first appearance (cases first, then summaries without cases). */
+export function runSubsystems(run: RunResult): string[] {
+  const out = new Set<string>();
+  for (const c of run.cases) out.add(c.subsystem);
+  for (const s of run.subsystems) out.add(s.subsystem);
+  return [...out];
+}
+
+/** A file-system- and id-safe slug: keeps [A-Za-z0-9._-], everything else becomes '_'. */
+export function slug(s: string): string {
+  const t = s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_');
+  return t === '' ? '_' : t;
+}
+
+/** Stable unique key of one case execution: image, id, iteration. */
+export function caseKey(run: Pick<RunResult, 'images'>, c: CaseResult): string {
+  return `${caseImage(run, c)}\u0000${c.id}\u0000${c.iteration}`;
+}
+
+/** Directory name of a case under cases/ in the report directory. */
+export function caseDirName(run: RunResult, c: CaseResult): string {
+  const multiImage = runImages(run).length > 1;
+  const parts = [multiImage ? slug(caseImage(run, c)) : null, slug(c.id.replace(/\//g, '.')), iterationsOf(run, c) > 1 ? `it${c.iteration}` : null];
+  return parts.filter((p): p is string => p !== null).join('--');
+}
+
+/** How many iterations of this case (same image and id) the run holds. */
+export function iterationsOf(run: RunResult, c: CaseResult): number {
+  const img = caseImage(run, c);
+  return run.cases.filter((o) => o.id === c.id && caseImage(run, o) === img).length;
+}
+
+/** Summary for one subsystem on one image: the engine's if it wrote one, else the worst case verdict. */
+export function subsystemSummary(run: RunResult, subsystem: string, image: string): SubsystemSummary | null {
+  const given = run.subsystems.find((s) => s.subsystem === subsystem && s.image === image);
+  if (given) return given;
+  const cases = run.cases.filter((c) => c.subsystem === subsystem && caseImage(run, c) === image);
+  if (cases.length === 0) return null;
+  const counts: Record<string, number> = {};
+  for (const c of cases) counts[c.verdict] = (counts[c.verdict] ?? 0) + 1;
+  return { subsystem, image, verdict: worstVerdict(cases.map((c) => c.verdict)), counts };
+}
+
+/** Verdict of a subsystem across all images (worst). */
+export function subsystemVerdict(run: RunResult, subsystem: string): Verdict {
+  const vs: Verdict[] = [];
+  for (const img of runImages(run)) {
+    const s = subsystemSummary(run, subsystem, img);
+    if (s) vs.push(s.verdict);
+  }
+  return worstVerdict(vs);
+}
+
+export interface FlakyCase {
+  image: string;
+  id: string;
+  /** verdict per iteration, in iteration order */
+  verdicts: Verdict[];
+}
+
+/** Cases whose verdict differs across iterations (same image and id) within one run. */
+export function flakyCases(run: RunResult): FlakyCase[] {
+  const groups = new Map<string, { image: string; id: string; byIter: CaseResult[] }>();
+  for (const c of run.cases) {
+    const image = caseImage(run, c);
+    const k = `${image}\u0000${c.id}`;
+    const g = groups.get(k) ?? { image, id: c.id, byIter: [] };
+    g.byIter.push(c);
+    groups.set(k, g);
+  }
+  const out: FlakyCase[] = [];
+  for (const g of groups.values()) {
+    const verdicts = g.byIter.sort((a, b) => a.iteration - b.iteration).map((c) => c.verdict);
+    if (new Set(verdicts).size > 1) out.push({ image: g.image, id: g.id, verdicts });
+  }
+  return out;
+}
+
+/** Distinct finding titles, in order of first appearance. */
+export function findingTitles(c: CaseResult): string[] {
+  return [...new Set(c.findings.map((f) => f.title))];
+}
+
+/** Headline of a case for one-line summaries: first finding title, else the reason. */
+export function caseHeadline(c: CaseResult): string {
+  return c.findings[0]?.title ?? c.reason;
+}
+
+/** True when the controls (canaries) ran and did not come out as expected, or never ran. */
+export function controlsUntrusted(run: RunResult): boolean {
+  return !run.controls.trusted;
+}
+
+/** Which 1-based excerpt lines belong to findings: by line numbers when the excerpt's position is
+ * known, else by matching the findings' report lines against the excerpt's lines. */
+export function findingLinesInExcerpt(c: CaseResult): Set<number> {
+  const lines = c.consoleExcerpt.split('\n');
+  const hit = new Set<number>();
+  if (c.consoleExcerptFirstLine !== undefined) {
+    const first = c.consoleExcerptFirstLine;
+    for (const f of c.findings) {
+      for (let ln = Math.max(f.startLine, first); ln <= f.endLine; ln++) {
+        const i = ln - first + 1;
+        if (i >= 1 && i <= lines.length) hit.add(i);
+      }
+    }
+    return hit;
+  }
+  const reportLines = new Set<string>();
+  for (const f of c.findings) for (const l of f.report.split('\n')) if (l.trim() !== '') reportLines.add(stripTimestamp(l));
+  lines.forEach((l, i) => {
+    if (l.trim() !== '' && reportLines.has(stripTimestamp(l))) hit.add(i + 1);
+  });
+  return hit;
+}
+
+function stripTimestamp(l: string): string {
+  return l.replace(/^\s*\[\s*\d+\.\d+\](\[\s*[CT]\d+\])?\s?/, '').trimEnd();
+}

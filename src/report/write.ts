@@ -1,0 +1,201 @@
+// Writing a run's reports to disk: reports/<run-id>/{run.json,index.html,junit.xml,kcidb.json,
+// consoles/,cases/<case>/} and the reports/latest symlink. Called after every case during a run,
+// so each file is replaced atomically (temp file + fsync + rename): a run that dies part-way leaves
+// a complete, readable report of what was measured.
+import { copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { InfraError, errorMessage } from '../errors.js';
+import { DEFAULT_FAIL_ON } from './fail-on.js';
+import { renderHtml } from './html.js';
+import { renderJunit } from './junit.js';
+import { renderKcidb, DEFAULT_KCIDB_ORIGIN } from './kcidb.js';
+import { caseDirName, caseImage, slug } from './model.js';
+import { RUN_FILE, parseRun } from './run-file.js';
+import type { CaseResult, RunResult, Verdict } from './run-schema.js';
+
+export interface ConsoleInput {
+  vm: string;
+  image: string;
+  /** the console text so far, or */
+  text?: string;
+  /** a console file to copy */
+  file?: string;
+}
+
+export interface ReportOptions {
+  /** KCIDB origin (default "hotunplug") */
+  origin?: string;
+  /** verdicts that fail (JUnit <failure>, KCIDB FAIL); default crashed,hung */
+  failOn?: readonly Verdict[];
+}
+
+export const REPORTS_DIR = 'reports';
+export const LATEST = 'latest';
+
+let tmpCounter = 0;
+function tmpName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${++tmpCounter}`);
+}
+
+/** Replaces `file` atomically with `data`. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tmpName(file);
+  try {
+    const fh = await open(tmp, 'w', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await chmod(tmp, mode);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
+  }
+}
+
+async function copyFileAtomic(from: string, to: string): Promise<void> {
+  const tmp = tmpName(to);
+  try {
+    await copyFile(from, tmp);
+    await rename(tmp, to);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new InfraError(`cannot copy ${from} to ${to}: ${errorMessage(e)}`, [], { cause: e });
+  }
+}
+
+/** Directory of a run's reports under `root`. */
+export function runReportDir(root: string, runId: string): string {
+  return path.join(root, REPORTS_DIR, slug(runId));
+}
+
+function timelineText(c: CaseResult): string {
+  return c.timeline.map((e) => `+${e.relMs.toFixed(1).padStart(9)} ms  ${e.kind.padEnd(7)} ${e.label}${e.detail ? ` — ${e.detail}` : ''}`).join('\n') + '\n';
+}
+
+function reproScript(run: RunResult, c: CaseResult): string {
+  const oneLine = (t: string): string => t.replace(/[\r\n]+/g, ' ');
+  return `#!/bin/sh\n# ${oneLine(`${c.id} on ${caseImage(run, c)}, iteration ${c.iteration}: ${c.verdict} (run ${run.runId})`)}\nset -e\n${c.repro}\n`;
+}
+
+function findingsText(c: CaseResult): string {
+  return c.findings.map((f) => `${f.title}\n${'='.repeat(Math.min(80, f.title.length))}\n${f.report}\n`).join('\n');
+}
+
+/** Renders index.html, junit.xml, kcidb.json and cases/ into `dir` from `run` (run.json not touched). */
+export async function renderRunDir(dir: string, run: RunResult, opts: ReportOptions = {}): Promise<string[]> {
+  const failOn = opts.failOn ?? DEFAULT_FAIL_ON;
+  const written: string[] = [];
+  const put = async (rel: string, data: string, mode?: number): Promise<void> => {
+    const file = path.join(dir, rel);
+    await writeFileAtomic(file, data, mode);
+    written.push(rel);
+  };
+  const kcidb = renderKcidb(run, { origin: opts.origin ?? DEFAULT_KCIDB_ORIGIN, failOn });
+  for (const c of run.cases) {
+    const rel = path.join('cases', caseDirName(run, c));
+    await mkdir(path.join(dir, rel), { recursive: true });
+    await put(path.join(rel, 'case.json'), `${JSON.stringify(c, null, 2)}\n`);
+    await put(path.join(rel, 'timeline.txt'), timelineText(c));
+    await put(path.join(rel, 'console.txt'), c.consoleExcerpt.endsWith('\n') || c.consoleExcerpt === '' ? c.consoleExcerpt : `${c.consoleExcerpt}\n`);
+    await put(path.join(rel, 'repro.sh'), reproScript(run, c), 0o755);
+    if (c.findings.length) await put(path.join(rel, 'findings.txt'), findingsText(c));
+  }
+  await put('junit.xml', renderJunit(run, { failOn }));
+  await put('kcidb.json', `${JSON.stringify(kcidb, null, 2)}\n`);
+  // index.html last: once it is there, everything it links to is too.
+  await put('index.html', renderHtml(run, { linkCaseFiles: true }));
+  return written;
+}
+
+async function startedAtOf(dir: string): Promise<string | null> {
+  try {
+    const data = JSON.parse(await readFile(path.join(dir, RUN_FILE), 'utf8')) as { startedAt?: unknown };
+    return typeof data.startedAt === 'string' ? data.startedAt : null;
+  } catch {
+    return null;
+  }
+}
+
+function newer(a: string, b: string): boolean {
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  return Number.isNaN(ta) || Number.isNaN(tb) ? a > b : ta > tb;
+}
+
+/** Points reports/latest at `name` unless it already points at a run that started later. */
+export async function updateLatest(reportsDir: string, name: string, startedAt: string): Promise<boolean> {
+  const link = path.join(reportsDir, LATEST);
+  let current: string | null = null;
+  try {
+    current = await readlink(link);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EINVAL') throw new InfraError(`${link} exists and is not a symlink; move it away`);
+    if (code !== 'ENOENT') throw new InfraError(`cannot read ${link}: ${errorMessage(e)}`);
+  }
+  if (current === name) return true;
+  if (current !== null) {
+    const other = await startedAtOf(path.resolve(reportsDir, current));
+    if (other !== null && newer(other, startedAt)) return false;
+  }
+  const tmp = tmpName(link);
+  try {
+    await symlink(name, tmp);
+    await rename(tmp, link);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new InfraError(`cannot update ${link}: ${errorMessage(e)}`, [], { cause: e });
+  }
+  return true;
+}
+
+export interface WrittenReports {
+  dir: string;
+  files: string[];
+  run: RunResult;
+  latest: boolean;
+}
+
+/**
+ * Writes everything for `run` into `<root>/reports/<run-id>/` and moves `<root>/reports/latest` to it.
+ * `consoles` are stored as consoles/<vm>.log and listed in run.json's `consoles`.
+ * Safe to call repeatedly while the run goes on (set run.complete=false until the end).
+ */
+export async function writeRunReports(root: string, run: RunResult, consoles: readonly ConsoleInput[] = [], opts: ReportOptions = {}): Promise<WrittenReports> {
+  let valid: RunResult;
+  try {
+    valid = parseRun(run, `${RUN_FILE} of run ${run.runId}`);
+  } catch (e) {
+    // the engine built an invalid run: our bug, not the user's input
+    throw new InfraError(`internal: refusing to write an invalid ${errorMessage(e)}`, [], { cause: e });
+  }
+  const name = slug(valid.runId);
+  const reportsDir = path.join(root, REPORTS_DIR);
+  const dir = path.join(reportsDir, name);
+  try {
+    await mkdir(path.join(dir, 'consoles'), { recursive: true });
+  } catch (e) {
+    throw new InfraError(`cannot create ${dir}: ${errorMessage(e)}`, [], { cause: e });
+  }
+  const files: string[] = [];
+  const listed = new Map(valid.consoles.map((c) => [c.vm, c] as const));
+  for (const con of consoles) {
+    const rel = path.join('consoles', `${slug(con.vm)}.log`);
+    const target = path.join(dir, rel);
+    if (con.text !== undefined) await writeFileAtomic(target, con.text);
+    else if (con.file !== undefined) await copyFileAtomic(con.file, target);
+    else continue;
+    files.push(rel);
+    listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
+  }
+  valid = { ...valid, consoles: [...listed.values()] };
+  await writeFileAtomic(path.join(dir, RUN_FILE), `${JSON.stringify(valid, null, 2)}\n`);
+  files.push(RUN_FILE);
+  files.push(...(await renderRunDir(dir, valid, opts)));
+  const latest = await updateLatest(reportsDir, name, valid.startedAt);
+  return { dir, files, run: valid, latest };
+}
