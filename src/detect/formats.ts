@@ -245,7 +245,8 @@ export const OOPSES: OopsRow[] = [
         fmt: 'BUG: Bad page state in {1}',
         stack: callTrace(['bad_page', 'free_unref', 'folios_put', 'folio_put', 'free_pages', 'free_page', 'release_pages',
           'put_page', 'page_frag', 'free_frozen', '__page_cache_release', 'check_new_page', 'prep_new_page',
-          'get_page_from_freelist', 'alloc_pages', 'folio_alloc', 'page_alloc']),
+          'get_page_from_freelist', 'alloc_pages', 'folio_alloc', 'page_alloc', 'folio_batch', 'lru_add', 'skb_release_data',
+          'page_pool_', 'skb_free_head']),
       },
       { title: re('BUG: Bad page map'), fmt: 'BUG: Bad page map' },
       { kind: 'hung-task', title: re('BUG: workqueue lockup'), fmt: 'BUG: workqueue lockup', noStackTrace: true },
@@ -311,7 +312,7 @@ export const OOPSES: OopsRow[] = [
       /WARNING:(?:\s*$| CPU: \d+ PID: \d+ at | (?:\[.*\] )?[^ ]+:\d+ at | .* at [^ ]+:\d+ [a-zA-Z0-9_]| possible | inconsistent lock| suspicious RCU| lock held| bad unlock| held lock| [Nn]ested lock| .*still has locks held| kernel stack| .*-safe -> | refcount| ODEBUG)/,
     formats: [
       {
-        title: re('WARNING: .*lib/debugobjects\\.c.* (?:debug_print|debug_check)'),
+        title: re('WARNING: (?:.*lib/debugobjects\\.c.* (?:debug_print|debug_check)|(?:\\[.*\\] )?lib/debugobjects\\.c:[0-9]+ at )'),
         fmt: 'WARNING: ODEBUG bug in {1}',
         stack: warningStack('debug_', 'rcu', 'hrtimer_', 'timer_', 'work_', 'percpu_', 'kmem_', 'slab_', 'kfree', 'vunmap', 'vfree', '__free_', 'debug_check', 'kobject_'),
       },
@@ -331,7 +332,7 @@ export const OOPSES: OopsRow[] = [
         stack: warningStack('proc_'),
       },
       {
-        title: re('WARNING: .*lib/refcount\\.c.* refcount_'),
+        title: re('WARNING: (?:.*lib/refcount\\.c.* refcount_|(?:\\[.*\\] )?lib/refcount\\.c:[0-9]+ at )'),
         fmt: 'WARNING: refcount bug in {1}',
         stack: warningStack('refcount', 'kobject_'),
       },
@@ -365,7 +366,7 @@ export const OOPSES: OopsRow[] = [
       },
       {
         // Newer kernels: "WARNING: file.c:123 at func+0x1/0x2, CPU#0: comm/pid".
-        title: re('WARNING: {{SRC}} at (?:{{FUNC}}|0x[0-9a-f]+)'),
+        title: re('WARNING: (?:\\[.*\\] )?{{SRC}} at (?:{{FUNC}}|0x[0-9a-f]+)'),
         fmt: 'WARNING in {3}',
         stack: warningStack(),
       },
@@ -499,7 +500,7 @@ export const OOPSES: OopsRow[] = [
       },
       {
         kind: 'rcu-stall',
-        title: re('INFO: rcu_(?:preempt|sched|bh) (?:self-)?detected(?: expedited)? stall'),
+        title: re('INFO: rcu_(?:preempt|sched|bh|tasks) (?:self-)?detected(?: expedited)? stall'),
         fmt: 'INFO: rcu detected stall in {1}',
         alt: ['stall in {1}'],
         stack: {
@@ -555,7 +556,6 @@ export const OOPSES: OopsRow[] = [
       /_INFO::/,
       /INFO: sys_.* is not present in \/proc\/kallsyms/,
       /INFO: no syscalls can create resource/,
-      /INFO: rcu_(?:preempt|sched|bh) detected expedited stalls/,
       /INFO: task .* blocked on a/,
     ],
   },
@@ -563,11 +563,6 @@ export const OOPSES: OopsRow[] = [
     header: 'Unable to handle kernel ',
     kind: 'page-fault',
     formats: [
-      {
-        title: re('Unable to handle kernel paging request'),
-        report: re('Unable to handle kernel paging request(?:.*\\n)+?.*PC is at {{FUNC}}'),
-        fmt: 'unable to handle kernel paging request in {1}',
-      },
       {
         // arm64: "Unable to handle kernel paging request at virtual address ...", then "pc : func+0x..".
         title: re('Unable to handle kernel (?:paging request|execute from non-executable memory|access to user memory|write to read-only memory)'),
@@ -817,6 +812,7 @@ export const REPORT_START_IGNORES = [
   /Kernel panic - not syncing/,
   /unregister_netdevice: waiting for/,
   /PANIC: double fault/,
+  /Internal error:/,
 ];
 
 /** Informational messages that carry a stack; inside a report they mean a second report begins. */
@@ -854,16 +850,18 @@ export const SKIP_FRAMES = [
   'rhashtable_lookup', 'lock_timer_base', 'stack_trace_consume_entry', 'arch_stack_walk', 'ida_free', 'cleanup_srcu_struct',
   'ref_tracker', 'drop_nlink', 'dput', 'mark_buffer_dirty', '__alloc_pages', 'alloc_pages', 'alloc_frozen_pages',
   'warn_bogus_irq_restore', 'kill_fasync', 'trace_hardirqs', '__read_once', 'klist_', '__hwasan', 'skb_pull', 'skb_put',
-  'skb_push', 'skb_over_panic', 'skb_under_panic', '__local_bh_enable', 'local_bh_enable',
+  'skb_push', 'skb_over_panic', 'skb_under_panic', '__local_bh_enable', 'local_bh_enable', 'dump_backtrace', 'show_stack',
+  '__do_kernel_fault', 'kmalloc_order', 'kmalloc_large', 'alloc_page_interleave', 'folio_unlock', '__check_heap_object',
+  '__phys_addr', 'aes_encrypt', 'strstr', 'stack_trace_save', 'timer_delete', 'queue_work', 'walk_stackframe',
 ];
 
 /** Syscall-wrapper prefixes rewritten in frame names, so titles name the syscall itself (sys_foo). */
 export const FRAME_PREFIX_REWRITES: ReadonlyArray<readonly [string, string]> = [
-  ['__x64_sys_', ''],
-  ['__ia32_sys_', ''],
-  ['__arm64_sys_', ''],
-  ['__riscv_sys_', ''],
-  ['__s390x_sys_', ''],
+  ['__x64_', ''],
+  ['__ia32_', ''],
+  ['__arm64_', ''],
+  ['__riscv_', ''],
+  ['__s390x_', ''],
   ['__se_sys_', ''],
   ['__do_sys_', ''],
   ['__x64_compat_sys_', 'compat_'],
