@@ -64,7 +64,7 @@ export class QmpClient {
   private readonly waiters = new Set<EventWaiter>();
   private readonly streams = new Set<EventStream>();
   private seq = 0;
-  private greetingWaiter: ((g: QmpGreeting) => void) | null = null;
+  private greetingWaiter: { resolve: (g: QmpGreeting) => void; reject: (e: Error) => void } | null = null;
   private isClosed = false;
   private closeReason = 'QEMU closed the QMP connection (EOF)';
   /** Resolves when the connection has ended, for whatever reason. */
@@ -244,7 +244,7 @@ export class QmpClient {
   private waitGreeting(): Promise<QmpGreeting> {
     if (this.greeting) return Promise.resolve(this.greeting);
     return new Promise((resolve, reject) => {
-      this.greetingWaiter = resolve;
+      this.greetingWaiter = { resolve, reject };
       void this.closed.then(() => reject(new QmpClosedError(`QMP socket ${this.socketPath} closed before the greeting`, this.transcript, null)));
     });
   }
@@ -269,6 +269,12 @@ export class QmpClient {
       return;
     }
     const m = classify(obj);
+    if (!this.greeting && m?.kind !== 'greeting') {
+      // Whatever listens there is not a QMP server (or not one we understand): fail fast.
+      this.greetingWaiter?.reject(new QmpProtocolError(`${this.socketPath}: expected a QMP greeting, got: ${line.slice(0, 200)}`, this.transcript, null));
+      this.greetingWaiter = null;
+      return;
+    }
     if (!m) {
       this.record('#', 'ignored: not a QMP message');
       return;
@@ -276,7 +282,7 @@ export class QmpClient {
     switch (m.kind) {
       case 'greeting':
         this.greeting = m.msg;
-        this.greetingWaiter?.(m.msg);
+        this.greetingWaiter?.resolve(m.msg);
         this.greetingWaiter = null;
         return;
       case 'event':
