@@ -246,7 +246,7 @@ export const OOPSES: OopsRow[] = [
         stack: callTrace(['bad_page', 'free_unref', 'folios_put', 'folio_put', 'free_pages', 'free_page', 'release_pages',
           'put_page', 'page_frag', 'free_frozen', '__page_cache_release', 'check_new_page', 'prep_new_page',
           'get_page_from_freelist', 'alloc_pages', 'folio_alloc', 'page_alloc', 'folio_batch', 'lru_add', 'skb_release_data',
-          'page_pool_', 'skb_free_head']),
+          'page_pool_', 'skb_free_head', 'folio_add_lru', 'sk_skb_reason_drop']),
       },
       { title: re('BUG: Bad page map'), fmt: 'BUG: Bad page map' },
       { kind: 'hung-task', title: re('BUG: workqueue lockup'), fmt: 'BUG: workqueue lockup', noStackTrace: true },
@@ -282,7 +282,7 @@ export const OOPSES: OopsRow[] = [
           parts: [/backtrace:/, STACK],
           skip: [
             'kmemleak', 'mmap', 'kmem', 'slab', 'alloc', 'create_object', 'idr_get', 'list_lru_init',
-            'kasprintf', 'kvasprintf', 'pcpu_create', 'strdup', 'strndup', 'memdup', 'kobject_set_name',
+            'kasprintf', 'kvasprintf', 'pcpu_create', 'strdup', 'strndup', 'memdup', 'kobject_',
           ],
         },
       },
@@ -292,6 +292,12 @@ export const OOPSES: OopsRow[] = [
         alt: ['stack-overflow in {1}'],
         stack: { parts: [RIP_FRAME] },
         noStackTrace: true,
+      },
+      {
+        kind: 'lockdep',
+        title: re('BUG: Invalid wait context'),
+        fmt: 'WARNING: locking bug in {1}',
+        stack: callTrace(['lock_sock', 'release_sock', 'might_fault']),
       },
       { title: re('BUG: MAX_STACK_TRACE_ENTRIES too low!'), fmt: 'BUG: MAX_STACK_TRACE_ENTRIES too low!', noStackTrace: true },
       { title: re('BUG: corrupted list in {{FUNC}}'), fmt: 'BUG: corrupted list in {1}', stack: warningStack('list_') },
@@ -441,7 +447,7 @@ export const OOPSES: OopsRow[] = [
       {
         kind: 'lockdep',
         title: re('WARNING: [Nn]ested lock was not taken'),
-        report: re('WARNING: [Nn]ested lock was not taken(?:.*\\n)+?.*is trying to acquire lock(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
+        report: re('WARNING: [Nn]ested lock was not taken(?:.*\\n)+?.*is trying to (?:acquire )?lock(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
         fmt: 'WARNING: nested lock was not taken in {1}',
         noStackTrace: true,
       },
@@ -853,6 +859,9 @@ export const SKIP_FRAMES = [
   'skb_push', 'skb_over_panic', 'skb_under_panic', '__local_bh_enable', 'local_bh_enable', 'dump_backtrace', 'show_stack',
   '__do_kernel_fault', 'kmalloc_order', 'kmalloc_large', 'alloc_page_interleave', 'folio_unlock', '__check_heap_object',
   '__phys_addr', 'aes_encrypt', 'strstr', 'stack_trace_save', 'timer_delete', 'queue_work', 'walk_stackframe',
+  '^__kmalloc', '^kmalloc', 'seqprop_assert', 'do_tag_check_fault', 'do_translation_fault', 'do_mem_abort', 'el1_abort',
+  'handle_bad_stack', 'check_object_size', 'unlock_page', 'insert_work', 'aesti_encrypt', 'fortify_', 'put_device',
+  'sk_stop_timer', '^kmem_cache_alloc', '^iput$', 'kobject_cleanup',
 ];
 
 /** Syscall-wrapper prefixes rewritten in frame names, so titles name the syscall itself (sys_foo). */
