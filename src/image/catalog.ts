@@ -46,7 +46,7 @@ export const SourceImageSchema = z.strictObject({
   ]),
   /** Config fragments, relative to images/ (e.g. kernel/base.config). */
   fragments: z.array(z.string().min(1)),
-  /** Out-of-tree modules built with the kernel (e.g. canary), directories relative to images/. */
+  /** Out-of-tree module sets built with the kernel, directories under images/ ("canary"). */
   extraModules: z.array(z.string().min(1)).default([]),
 });
 

@@ -5,12 +5,12 @@
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { ConfigError, InfraError } from '../errors.js';
 import { parseModulesBuiltin, parseModulesDep, resolveModules } from './modules.js';
 import { run, runPipeline, type BuildLog } from './run.js';
 import { projectPath } from '../util/paths.js';
+import { buildAgent } from './agent-binary.js';
 
 export const INIT_SCRIPT = projectPath('images/rootfs/init');
 /** Bumped when the layout this file produces changes, so cached images get rebuilt. */
@@ -198,17 +198,11 @@ async function installModule(from: string, to: string): Promise<string> {
   return out;
 }
 
-/** The agent helper's buildAgent(), if that module has landed; otherwise the image has no agent. */
-export async function locateAgent(log: BuildLog): Promise<string | null> {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = ['agent-binary.js', 'agent-binary.ts'].map((f) => join(here, f));
-  if (!candidates.some((c) => existsSync(c))) {
-    log('warning: src/image/agent-binary.ts not present; image built without /usr/bin/huci-agent');
-    return null;
-  }
-  const specifier = './agent-binary.js';
-  const mod = (await import(specifier)) as { buildAgent: () => Promise<string> };
-  return mod.buildAgent();
+/** The guest agent for the current sources (src/image/agent-binary.ts builds and caches it). */
+export async function locateAgent(log: BuildLog): Promise<string> {
+  const path = await buildAgent();
+  log(`agent: ${path}`);
+  return path;
 }
 
 async function makeConsoleNode(root: string, log: BuildLog): Promise<void> {

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { appendFile, copyFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
 import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, writeFileAtomic } from './cache.js';
 import { DEFAULT_IMAGE, IMAGES_DIR, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
@@ -12,7 +11,9 @@ import { hostPackageVersion, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
 import { readKernelIdentity } from './bzimage-info.js';
 import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
-import type { BuildLog } from './run.js';
+import { run, type BuildLog } from './run.js';
+import { buildKernel } from './kernel-build.js';
+import { formatProgress } from './kernel-progress.js';
 
 export interface ImageArtifacts {
   name: string;
@@ -63,16 +64,16 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function commonInputs(log: BuildLog): Promise<{ packages: Record<string, string>; agent: ImageInputs['agent']; parts: object }> {
+async function commonInputs(log: BuildLog): Promise<{ packages: Record<string, string>; agent: NonNullable<ImageInputs['agent']>; parts: object }> {
   const packages: Record<string, string> = {};
   for (const p of USERLAND_PACKAGES) packages[p] = await hostPackageVersion(p);
   const agentPath = await locateAgent(log);
-  const agent = agentPath ? { path: agentPath, sha256: await sha256File(agentPath) } : null;
+  const agent = { path: agentPath, sha256: await sha256File(agentPath) };
   const parts = {
     format: INITRAMFS_FORMAT,
     init: await sha256File(INIT_SCRIPT),
     userland: packages,
-    agent: agent?.sha256 ?? null,
+    agent: agent.sha256,
   };
   return { packages, agent, parts };
 }
@@ -88,11 +89,22 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
     // The kernel build caches itself; the image must change when any fragment's text changes.
     const fragments: Record<string, string> = {};
     for (const f of def.fragments) {
-      const path = join(IMAGES_DIR, f);
+      const path = resolvePath(IMAGES_DIR, f);
       if (!existsSync(path)) throw new ConfigError(join(IMAGES_DIR, `${def.name}.json`), 'fragments', `no such file ${path}`);
       fragments[f] = await sha256File(path);
     }
-    kernelPart = { fragments };
+    // Out-of-tree module sources (canary) and the compiler also change the kernel build's output.
+    const extra: Record<string, string> = {};
+    for (const d of def.extraModules) {
+      const dir = join(IMAGES_DIR, d);
+      if (!existsSync(dir)) throw new ConfigError(join(IMAGES_DIR, `${def.name}.json`), 'extraModules', `no such directory ${dir}`);
+      for (const f of readdirSync(dir, { recursive: true }).map(String).sort()) {
+        const path = join(dir, f);
+        if (!f.startsWith('build') && statSync(path).isFile()) extra[join(d, f)] = await sha256File(path);
+      }
+    }
+    const compiler = (await run('gcc', ['--version']).catch(() => 'no gcc')).split('\n')[0] ?? '';
+    kernelPart = { fragments, extra, compiler };
   }
   const hash = hashInputs({ ...common.parts, def, kernel: kernelPart });
   return { hash, dir: imageDirFor(def.name, hash), packages, agent: common.agent };
@@ -125,15 +137,21 @@ export async function artifactsFromDir(dir: string): Promise<ImageArtifacts> {
 }
 
 export async function resolveImage(name: string = DEFAULT_IMAGE, opts: ResolveOptions = {}): Promise<ImageArtifacts> {
-  const def = getImageDef(name);
+  return resolveImageDef(getImageDef(name), opts);
+}
+
+/** Resolve (building if needed) an image definition, from the catalog or made up (--kernel-src). */
+export async function resolveImageDef(def: ImageDef, opts: ResolveOptions = {}): Promise<ImageArtifacts> {
   const progress = opts.onProgress ?? (() => {});
   const inputs = await imageInputs(def);
-  if (!opts.force) {
+  // A user's own tree can change under us; its build is incremental (make), so always go through it.
+  const mutableSource = def.kind === 'source' && 'dir' in def.source;
+  if (!opts.force && !mutableSource) {
     const cached = await cachedImage(inputs.dir);
     if (cached) return cached;
   }
   if (opts.build === false) {
-    throw new InfraError(`image ${name} is not built (${inputs.dir}); build it with: hotunplug-ci image build ${name}`);
+    throw new InfraError(`image ${def.name} is not built (${inputs.dir}); build it with: hotunplug-ci image build ${def.name}`);
   }
   await buildImage(def, inputs, progress);
   return artifactsFromDir(inputs.dir);
@@ -165,31 +183,22 @@ async function buildImage(def: ImageDef, inputs: ImageInputs, progress: Progress
   });
 }
 
-/** Seam for the kernel helper: src/image/kernel-build.ts buildKernel() (contracts.md). */
+/** Kernels built from source: src/image/kernel-build.ts (kernel helper) does the build and caches it. */
 async function buildSourceKernel(def: SourceImageDef, outDir: string, log: BuildLog, progress: ProgressFn): Promise<KernelForImage> {
-  const here = dirname(fileURLToPath(import.meta.url));
-  if (!['kernel-build.js', 'kernel-build.ts'].some((f) => existsSync(join(here, f)))) {
-    throw new InfraError(`image ${def.name} needs src/image/kernel-build.ts (kernel builds), which is not available`);
-  }
-  const specifier = './kernel-build.js';
-  const { buildKernel } = (await import(specifier)) as {
-    buildKernel: (o: {
-      sourcePackage?: string;
-      srcDir?: string;
-      fragments: string[];
-      onProgress?: (s: string) => void;
-    }) => Promise<{ bzImage: string; modulesDir: string; config: string; kernelRelease: string; buildLog: string }>;
-  };
   const k = await buildKernel({
-    ...('package' in def.source ? { sourcePackage: def.source.package } : { srcDir: def.source.dir }),
-    fragments: def.fragments.map((f) => join(IMAGES_DIR, f)),
-    onProgress: progress,
+    ...('package' in def.source
+      ? { sourcePackage: def.source.package, ...(def.source.version ? { sourceVersion: def.source.version } : {}) }
+      : { srcDir: def.source.dir }),
+    fragments: def.fragments.map((f) => resolvePath(IMAGES_DIR, f)),
+    canary: def.extraModules.includes('canary'),
+    onProgress: (p) => progress(formatProgress(p)),
+    log,
   });
-  log(`kernel built: ${k.bzImage} (log ${k.buildLog})`);
+  log(`kernel ${k.cached ? 'cached' : 'built'}: ${k.bzImage} (key ${k.key}, log ${k.buildLog})`);
   await copyFile(k.bzImage, join(outDir, 'bzImage'));
   await copyFile(k.config, join(outDir, 'config'));
   const packages: Record<string, string> = {};
-  if ('package' in def.source) packages[def.source.package] = def.source.version ?? 'installed';
+  if ('package' in def.source) packages[def.source.package] = def.source.version ?? k.sourceId;
   return { modulesDir: k.modulesDir, kernelRelease: k.kernelRelease, hasConfig: true, packages };
 }
 

@@ -1,0 +1,136 @@
+// `hotunplug-ci image build|list`. Build dispatches on the image kind inside src/image/resolve.ts;
+// this file only turns names/flags into image definitions and shows progress.
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import ora, { type Ora } from 'ora';
+import { UsageError } from '../../errors.js';
+import { DEFAULT_IMAGE, listImages, type ImageDef, type SourceImageDef } from '../../image/catalog.js';
+import { cachedDirsOf, getImageDef, imageInputs, resolveImageDef, type ImageArtifacts } from '../../image/resolve.js';
+import { readManifest } from '../../image/manifest.js';
+
+export interface ImageBuildOptions {
+  kernelSrc?: string;
+  fragment?: string[];
+  name?: string;
+  force?: boolean;
+}
+
+export interface ImageListOptions {
+  json?: boolean;
+}
+
+/** Progress: a spinner on a TTY, one plain line per step otherwise (CI logs). */
+function progressFor(name: string): { step: (s: string) => void; done: (s: string) => void; fail: (s: string) => void } {
+  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
+  let spinner: Ora | null = null;
+  if (tty) spinner = ora({ text: `${name}: checking cache`, stream: process.stderr }).start();
+  let last = '';
+  return {
+    step: (s) => {
+      if (spinner) spinner.text = `${name}: ${s}`;
+      else if (s !== last) process.stderr.write(`${name}: ${s}\n`);
+      last = s;
+    },
+    done: (s) => (spinner ? spinner.succeed(s) : process.stdout.write(`${s}\n`)),
+    fail: (s) => (spinner ? spinner.fail(s) : process.stderr.write(`${s}\n`)),
+  };
+}
+
+/** An image definition for `--kernel-src DIR [--fragment F…] [--name N]`: the KASAN image's recipe on the user's tree. */
+export function kernelSrcDef(opts: ImageBuildOptions): SourceImageDef {
+  const dir = resolvePath(opts.kernelSrc!);
+  if (!existsSync(dir)) throw new UsageError(`--kernel-src ${opts.kernelSrc}: no such directory`);
+  for (const f of opts.fragment ?? []) if (!existsSync(f)) throw new UsageError(`--fragment ${f}: no such file`);
+  const name = opts.name ?? 'custom';
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) throw new UsageError(`--name ${name}: use lower-case letters, digits, dots and dashes`);
+  const base = listImages().find((d): d is SourceImageDef => d.kind === 'source');
+  return {
+    name,
+    kind: 'source',
+    description: `kernel tree ${dir}`,
+    source: { dir },
+    // absolute --fragment paths survive resolving against images/
+    fragments: [...(base?.fragments ?? []), ...(opts.fragment ?? []).map((f) => resolvePath(f))],
+    extraModules: base?.extraModules ?? [],
+    modules: 'all',
+    append: base?.append ?? [],
+  };
+}
+
+export async function imageBuild(names: string[], opts: ImageBuildOptions): Promise<number> {
+  let defs: ImageDef[];
+  if (opts.kernelSrc) {
+    if (names.length) throw new UsageError('--kernel-src builds one image of its own; drop the image names (use --name)');
+    defs = [kernelSrcDef(opts)];
+  } else {
+    if (opts.fragment?.length || opts.name) throw new UsageError('--fragment and --name go with --kernel-src');
+    defs = (names.length ? names : [DEFAULT_IMAGE]).map(getImageDef);
+  }
+  for (const def of defs) {
+    const p = progressFor(def.name);
+    const started = Date.now();
+    let art: ImageArtifacts;
+    try {
+      art = await resolveImageDef(def, { force: Boolean(opts.force), onProgress: p.step });
+    } catch (e) {
+      p.fail(`${def.name}: failed`);
+      throw e;
+    }
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    const fresh = art.manifest.inputsHash && Date.parse(art.manifest.builtAt) >= started;
+    p.done(
+      `${def.name}: ${fresh ? `built in ${secs}s` : 'cached'} — kernel ${art.kernelRelease}, initrd ${mib(art.manifest.sizes.initrd)}, ${art.dir}`,
+    );
+  }
+  return 0;
+}
+
+export interface ImageListRow {
+  name: string;
+  kind: ImageDef['kind'];
+  /** yes: built for the current inputs; stale: only an older build exists; no: never built. */
+  cached: 'yes' | 'stale' | 'no';
+  dir: string | null;
+  kernelRelease: string | null;
+  sizeBytes: number | null;
+  description: string;
+}
+
+export async function imageListRows(): Promise<ImageListRow[]> {
+  const rows: ImageListRow[] = [];
+  for (const def of listImages()) {
+    const inputs = await imageInputs(def);
+    const dirs = cachedDirsOf(def.name);
+    const dir = dirs.includes(inputs.dir) ? inputs.dir : (dirs[0] ?? null);
+    const m = dir ? await readManifest(dir).catch(() => null) : null;
+    rows.push({
+      name: def.name,
+      kind: def.kind,
+      cached: dir === inputs.dir && m ? 'yes' : m ? 'stale' : 'no',
+      dir: m ? dir : null,
+      kernelRelease: m?.kernelRelease ?? null,
+      sizeBytes: m ? m.sizes.kernel + m.sizes.initrd : null,
+      description: def.description,
+    });
+  }
+  return rows;
+}
+
+export async function imageList(opts: ImageListOptions): Promise<number> {
+  const rows = await imageListRows();
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ images: rows }, null, 2)}\n`);
+    return 0;
+  }
+  const table = [
+    ['NAME', 'KIND', 'CACHED', 'SIZE', 'KERNEL'],
+    ...rows.map((r) => [r.name, r.kind, r.cached, r.sizeBytes === null ? '-' : mib(r.sizeBytes), r.kernelRelease ?? '-']),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  return 0;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
