@@ -126,6 +126,16 @@ export class StreamDetector {
     return out;
   }
 
+  /** Start line of the oldest report still open (findings before it are final), or null. */
+  get oldestOpenLine(): number | null {
+    return this.open.length ? Math.min(...this.open.map((r) => r.startLine)) : null;
+  }
+
+  /** Lines consumed so far. */
+  get lines(): number {
+    return this.lineNo;
+  }
+
   /** Completes open reports that have been quiet for settleMs. */
   tick(nowMs: number): Finding[] {
     const out: Finding[] = [];
