@@ -36,8 +36,10 @@ export interface BuildKernelOptions {
   sourcePackage?: string;
   /** Exact package version (pinned in the image definition); default: apt's candidate. */
   sourceVersion?: string;
-  /** …a kernel tree of the user's own (--kernel-src). */
+  /** …a kernel tree of the user's own (--kernel-src), or… */
   srcDir?: string;
+  /** …a tree already resolved, with the identity to cache it under (tests, callers that fetched it). */
+  source?: KernelSource;
   /** Fragment files, merged in order onto allnoconfig. */
   fragments: readonly string[];
   /** Build images/canary against the tree and install canary_{buggy,fixed}.ko under modulesDir/extra (default true). */
@@ -162,7 +164,8 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
 
   progress('source', opts.srcDir ? opts.srcDir : opts.sourcePackage);
   let source: KernelSource;
-  if (opts.srcDir) source = await userKernelSource(opts.srcDir);
+  if (opts.source) source = opts.source;
+  else if (opts.srcDir) source = await userKernelSource(opts.srcDir);
   else if (opts.sourcePackage) source = await debianKernelSource(opts.sourcePackage, join(root, 'kernel-src'), earlyLog, opts.sourceVersion);
   else throw new ConfigError('kernel build', '', 'needs a source package or a source directory');
 
@@ -179,7 +182,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const dir = join(kernelCache, key);
 
   // A user's tree can change under the same path: always run (incremental) make for it.
-  if (!opts.force && !opts.srcDir) {
+  if (!opts.force && !source.id.startsWith('dir:')) {
     const hit = await readCachedResult(dir);
     if (hit) return hit;
   }

@@ -45,12 +45,15 @@ export async function kernelExec(cmd: string, args: readonly string[], opts: Exe
   });
   const tail: string[] = [];
   const stdout: string[] = [];
+  // The first compiler/kbuild error, kept apart: with -jN other jobs keep printing after it.
+  let firstError: string | null = null;
   const consume = (stream: NodeJS.ReadableStream | null, keep: boolean): Promise<void> =>
     new Promise((done) => {
       if (!stream) return done();
       const rl = createInterface({ input: stream, crlfDelay: Infinity });
       rl.on('line', (line) => {
         if (keep) stdout.push(line);
+        if (firstError === null && ERROR_LINE.test(line) && !MAKE_STARS.test(line)) firstError = line;
         tail.push(line);
         if (tail.length > 40) tail.shift();
         opts.log?.(line);
@@ -69,9 +72,12 @@ export async function kernelExec(cmd: string, args: readonly string[], opts: Exe
     throw new MissingDependencyError(`host tool ${cmd}`, `apt-get install -y ${TOOL_PACKAGES[cmd] ?? cmd}`);
   }
   const why = result.signal ?? `exit ${result.exitCode}`;
-  const last = [...tail].reverse().find((l) => /error|Error|\*\*\*/.test(l)) ?? tail.at(-1) ?? 'no output';
+  const last = firstError ?? [...tail].reverse().find((l) => MAKE_STARS.test(l)) ?? tail.at(-1) ?? 'no output';
   throw new InfraError(`${cmd} ${args.slice(0, 4).join(' ')}${args.length > 4 ? ' …' : ''} failed (${why}): ${last}`, [shown, ...tail.slice(-12)]);
 }
+
+const ERROR_LINE = /(^|\s)(fatal )?error:|^ERROR: /i;
+const MAKE_STARS = /^make(\[\d+\])?: \*\*\*/;
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
   if (!pid) return false;
