@@ -14,7 +14,6 @@ import { cpus } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, InfraError } from '../errors.js';
 import { cacheRoot, projectPath } from '../util/paths.js';
-import type { SourceImageDef } from './catalog.js';
 import { kernelCacheKey, objectDirName } from './kernel-cache-key.js';
 import { kernelExec, type KernelLog } from './kernel-exec.js';
 import {
@@ -89,34 +88,6 @@ const ManifestSchema = z.strictObject({
   buildSeconds: z.number(),
   builtAt: z.string(),
 });
-
-/** The fragments of the default KASAN image, also applied to a user's tree (--kernel-src). */
-export const DEFAULT_FRAGMENTS = ['base', 'debug', 'subsystems'] as const;
-
-/**
- * An in-memory image definition for `image build --kernel-src DIR [--fragment F]… [--name N]`:
- * the user's tree with our default fragments then theirs (later wins), the canary, every module.
- */
-export function userSourceImageDef(opts: { srcDir: string; fragments?: readonly string[]; name?: string }): SourceImageDef {
-  const srcDir = resolve(opts.srcDir);
-  const name = opts.name ?? `src-${basename(srcDir).toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[^a-z0-9]+/, '') || 'kernel'}`;
-  if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) {
-    throw new ConfigError('--name', '', `${JSON.stringify(name)}: use lower-case letters, digits, dots and dashes`);
-  }
-  for (const f of opts.fragments ?? []) {
-    if (!existsSync(f)) throw new ConfigError('--fragment', '', `${f}: no such file`);
-  }
-  return {
-    name,
-    kind: 'source',
-    description: `kernel tree ${srcDir} with hotunplug-ci fragments`,
-    source: { dir: srcDir },
-    fragments: [...DEFAULT_FRAGMENTS.map((f) => `kernel/${f}.config`), ...(opts.fragments ?? []).map((f) => resolve(f))],
-    extraModules: ['canary'],
-    modules: 'all',
-    append: ['kasan_multi_shot'],
-  };
-}
 
 export const FRAGMENT_DIR = (): string => projectPath('images', 'kernel');
 export const CANARY_DIR = (): string => projectPath('images', 'canary');

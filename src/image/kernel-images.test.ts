@@ -1,11 +1,9 @@
 // The KASAN image definitions and the fragments they name: valid catalog entries, every fragment
 // parses, and no two fragments of one image contradict each other.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IMAGES_DIR, SourceImageSchema, parseImageDef } from './catalog.js';
-import { userSourceImageDef } from './kernel-build.js';
+import { IMAGES_DIR, parseImageDef } from './catalog.js';
 import { mergeRequests, parseFragment } from './kernel-fragments.js';
 
 const KASAN_IMAGES = ['kasan-6.12'];
@@ -49,29 +47,5 @@ describe('images/kernel fragments', () => {
     const text = readFileSync(join(IMAGES_DIR, 'kernel', `${f}.config`), 'utf8');
     expect(text.startsWith(`# ${f}.config — `)).toBe(true);
     expect(parseFragment(text, f).options.length).toBeGreaterThan(0);
-  });
-});
-
-describe('userSourceImageDef (--kernel-src)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'huci-usersrc-'));
-  const tree = join(dir, 'Linux_Next');
-  mkdirSync(tree);
-  const mine = join(dir, 'mine.config');
-  writeFileSync(mine, 'CONFIG_PROVE_LOCKING=y\n');
-
-  it('puts our default fragments first, the user’s last, and validates as a catalog entry', () => {
-    const def = userSourceImageDef({ srcDir: tree, fragments: [mine] });
-    expect(SourceImageSchema.parse(def)).toEqual(def);
-    expect(def.name).toBe('src-linux-next');
-    expect(def.source).toEqual({ dir: tree });
-    expect(def.fragments).toEqual(['kernel/base.config', 'kernel/debug.config', 'kernel/subsystems.config', mine]);
-    expect(def.extraModules).toEqual(['canary']);
-  });
-
-  it.each([
-    [{ srcDir: tree, fragments: [join(dir, 'nope.config')] }, /^--fragment: .*nope\.config: no such file/],
-    [{ srcDir: tree, name: 'Bad Name' }, /^--name: "Bad Name": use lower-case/],
-  ])('rejects bad input with one line naming the flag', (opts, msg) => {
-    expect(() => userSourceImageDef(opts)).toThrow(msg);
   });
 });
