@@ -62,6 +62,23 @@ export function buildProgram(): Command {
     .option('--vmlinux <path>', 'resolve func+off frames to file:line with addr2line')
     .action(async (file, opts) => done(await (await import('./commands/triage.js')).triage(file, opts)));
 
+  program
+    .command('report')
+    .description('re-render index.html, junit.xml and kcidb.json of a run from its run.json')
+    .argument('<run-dir>', 'reports/<run-id> directory (or its run.json)')
+    .option('--origin <name>', 'KCIDB origin', 'hotunplug')
+    .option('--fail-on <list>', 'verdicts that are JUnit failures', 'crashed,hung')
+    .action(async (runDir, opts) => done(await (await import('./commands/report.js')).report(runDir, opts)));
+
+  program
+    .command('compare')
+    .description('regressions between two runs: new findings, fixed, changed verdicts, flaky cases')
+    .argument('<base>', 'baseline run.json or run directory')
+    .argument('<new>', 'new run.json or run directory')
+    .option('--fail-on <list>', 'verdicts that fail when new (exit 1)', 'crashed,hung')
+    .option('--json', 'print the comparison as JSON')
+    .action(async (base, next, opts) => done(await (await import('./commands/compare.js')).compare(base, next, opts)));
+
   return program;
 }
 

@@ -1,0 +1,75 @@
+// junit.xml parsed back with fast-xml-parser: counts match the run, escaping holds.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { describe, expect, it } from 'vitest';
+import { renderJunit } from './junit.js';
+import type { Verdict } from './run-schema.js';
+import { fixtureNames, loadFixture } from './testdata/fixtures.js';
+
+interface Parsed { testsuites: { '@_tests': string; '@_failures': string; '@_errors': string; '@_skipped': string; testsuite: Suite[] } }
+interface Suite { '@_name': string; '@_tests': string; '@_failures': string; '@_errors': string; '@_skipped': string; testcase: Case[] }
+interface Case { '@_name': string; '@_classname': string; failure?: { '@_message': string; '#text': string }; error?: unknown; skipped?: unknown }
+
+function parse(xml: string): Parsed {
+  expect(XMLValidator.validate(xml)).toBe(true);
+  return new XMLParser({ ignoreAttributes: false, isArray: (n) => n === 'testsuite' || n === 'testcase' }).parse(xml) as Parsed;
+}
+
+describe.each(fixtureNames())('junit %s', (name) => {
+  const run = loadFixture(name);
+  it.each<[string, Verdict[]]>([
+    ['default fail-on', ['crashed', 'hung']],
+    ['fail-on adds blocked and silent', ['crashed', 'hung', 'blocked', 'silent']],
+  ])('%s: counts match the cases', (_label, failOn) => {
+    const doc = parse(renderJunit(run, { failOn }));
+    const harness = run.complete && run.controls.trusted ? 0 : 1;
+    const root = doc.testsuites;
+    expect(Number(root['@_tests'])).toBe(run.cases.length + harness);
+    expect(Number(root['@_failures'])).toBe(run.cases.filter((c) => failOn.includes(c.verdict)).length);
+    expect(Number(root['@_errors'])).toBe(run.cases.filter((c) => c.verdict === 'error').length + harness);
+    expect(Number(root['@_skipped'])).toBe(run.cases.filter((c) => c.verdict === 'skipped').length);
+    // element counts agree with the attributes, suite by suite
+    let cases = 0;
+    for (const s of root.testsuite) {
+      const tc = s.testcase;
+      cases += tc.length;
+      expect(Number(s['@_tests'])).toBe(tc.length);
+      expect(Number(s['@_failures'])).toBe(tc.filter((c) => c.failure !== undefined).length);
+      expect(Number(s['@_errors'])).toBe(tc.filter((c) => c.error !== undefined).length);
+      expect(Number(s['@_skipped'])).toBe(tc.filter((c) => c.skipped !== undefined).length);
+    }
+    expect(cases).toBe(run.cases.length + harness);
+  });
+});
+
+describe('junit structure', () => {
+  it('has a suite per image and subsystem when the run has several images', () => {
+    const doc = parse(renderJunit(loadFixture('run-two-images')));
+    expect(doc.testsuites.testsuite.map((s) => s['@_name'])).toEqual([
+      'debian-6.12/gpio', 'debian-6.12/i2c', 'debian-6.12/nvmem', 'debian-6.12/usb-serial',
+      'kasan-6.12/gpio', 'kasan-6.12/i2c', 'kasan-6.12/nvmem', 'kasan-6.12/usb-serial',
+    ]);
+  });
+  it('a crash failure carries the title and the console excerpt', () => {
+    const doc = parse(renderJunit(loadFixture('run-two-images')));
+    const gpio = doc.testsuites.testsuite.find((s) => s['@_name'] === 'kasan-6.12/gpio')!;
+    const crashed = gpio.testcase.find((c) => c.failure !== undefined)!;
+    expect(crashed.failure!['@_message']).toBe('crashed: KASAN: slab-use-after-free Read in lineevent_poll');
+    expect(crashed.failure!['#text']).toContain('Read of size 8 at addr ffff888104a2c1d8 by task huci-agent/214');
+  });
+  it('iterations get distinct names', () => {
+    const doc = parse(renderJunit(loadFixture('run-two-images')));
+    const names = doc.testsuites.testsuite.find((s) => s['@_name'] === 'debian-6.12/gpio')!.testcase.map((c) => c['@_name']);
+    expect(names).toEqual(['sim-rmdir-chip-ioctl', 'sim-rmdir-lineevent-poll #1', 'sim-rmdir-lineevent-poll #2', 'sim-rmdir-lineevent-poll #3']);
+  });
+  it('escapes markup and strips characters XML 1.0 forbids', () => {
+    const run = loadFixture('run-partial');
+    const evil = 'a]]></failure><x y="1">&amp; \u0000\u0001\u001b[31mred\u001b[0m \ud800 \uffff "q" \'s\' ok';
+    run.cases[0] = { ...run.cases[0]!, verdict: 'crashed', reason: evil, consoleExcerpt: evil, id: `gpio/${evil}` };
+    const xml = renderJunit(run);
+    const doc = parse(xml);
+    const tc = doc.testsuites.testsuite[0]!.testcase[0]!;
+    expect(tc['@_name']).toBe('a]]></failure><x y="1">&amp; red   "q" \'s\' ok');
+    expect(tc.failure!['#text']).toContain('a]]></failure><x y="1">&amp; red');
+    expect(xml).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
+  });
+});

@@ -1,0 +1,93 @@
+// kcidb.json against the real KCIDB v5.3 schema (../shared/kcidb beside the repository), plus the
+// verdict → status mapping and the issue/incident links.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.js';
+import { kcidbStatus, renderKcidb } from './kcidb.js';
+import { VERDICTS, type Verdict } from './run-schema.js';
+import { fixtureNames, loadFixture, REPO } from './testdata/fixtures.js';
+
+const SCHEMA = path.resolve(REPO, '../shared/kcidb/v05_03.schema.json');
+const HAVE_SCHEMA = existsSync(SCHEMA);
+
+function validator() {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  return ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')) as object);
+}
+
+describe('kcidb schema validation', () => {
+  for (const name of fixtureNames()) {
+    it.skipIf(!HAVE_SCHEMA)(`${name} is valid KCIDB v5.3${HAVE_SCHEMA ? '' : ` — skipped: ${SCHEMA} not found`}`, () => {
+      const validate = validator();
+      const data = renderKcidb(loadFixture(name));
+      expect(validate(data), JSON.stringify(validate.errors, null, 2)).toBe(true);
+    });
+  }
+  it.skipIf(!HAVE_SCHEMA)(`the validator rejects a broken document${HAVE_SCHEMA ? '' : ` — skipped: ${SCHEMA} not found`}`, () => {
+    const validate = validator();
+    const data = renderKcidb(loadFixture('run-two-images'));
+    const bad = { ...data, tests: [{ ...data.tests[0], status: 'CRASHED' }] };
+    expect(validate(bad)).toBe(false);
+    const badPath = { ...data, tests: [{ ...data.tests[0], path: 'hotunplug.gpio/sim' }] };
+    expect(validate(badPath)).toBe(false);
+  });
+  it.skipIf(!HAVE_SCHEMA)(`guest text with NUL, paths with odd characters and a custom origin stay valid${HAVE_SCHEMA ? '' : ` — skipped: ${SCHEMA} not found`}`, () => {
+    const run = loadFixture('run-partial');
+    const c = run.cases[0]!;
+    run.cases[0] = { ...c, id: 'gpio/sim rmdir/chip:ioctl', consoleExcerpt: 'a\u0000b'.repeat(10000), reason: 'r\u0000' };
+    const data = renderKcidb(run, { origin: 'my_ci' });
+    const validate = validator();
+    expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
+    expect(data.tests[0]!.path).toBe('hotunplug.gpio.sim_rmdir_chip_ioctl');
+    expect(data.tests[0]!.log_excerpt!.length).toBeLessThanOrEqual(16384);
+    expect(data.tests.every((t) => t.id.startsWith('my_ci:'))).toBe(true);
+  });
+});
+
+describe('kcidb content', () => {
+  const run = loadFixture('run-two-images');
+  const data = renderKcidb(run);
+
+  it.each<[Verdict, string]>([
+    ['handled', 'PASS'], ['crashed', 'FAIL'], ['hung', 'FAIL'], ['blocked', 'DONE'], ['silent', 'DONE'], ['error', 'ERROR'], ['skipped', 'SKIP'],
+  ])('%s → %s', (v, s) => expect(kcidbStatus(v)).toBe(s));
+
+  it('failOn turns blocked into FAIL', () => expect(kcidbStatus('blocked', ['crashed', 'hung', 'blocked'])).toBe('FAIL'));
+
+  it('has one test per case execution with its status', () => {
+    expect(data.tests).toHaveLength(run.cases.length);
+    for (const v of VERDICTS) {
+      expect(data.tests.filter((t) => t.status === kcidbStatus(v)).length).toBeGreaterThanOrEqual(run.cases.filter((c) => c.verdict === v).length);
+    }
+    expect(new Set(data.tests.map((t) => t.id)).size).toBe(data.tests.length);
+    expect(data.tests.map((t) => t.path)).toContain('hotunplug.gpio.sim-rmdir-lineevent-poll');
+  });
+
+  it('has a checkout and build per image, with kernel version and config hash', () => {
+    expect(data.checkouts.map((c) => c.id)).toEqual(['hotunplug:20261121-183000-a1b2c3:debian-6.12', 'hotunplug:20261121-183000-a1b2c3:kasan-6.12']);
+    expect(data.builds[1]!.misc).toMatchObject({ config_hash: 'sha256:9e03b8d1c2aa' });
+    expect(data.checkouts[1]!.misc).toMatchObject({ kernel_release: '6.12.57-huci-kasan' });
+    for (const t of data.tests) expect(data.builds.map((b) => b.id)).toContain(t.build_id);
+  });
+
+  it('has an issue per distinct crash title and an incident per occurrence', () => {
+    const titles = new Set(run.cases.flatMap((c) => c.findings.map((f) => f.title)));
+    expect(data.issues.map((i) => i.report_subject).sort()).toEqual([...titles].sort());
+    const occurrences = run.cases.reduce((n, c) => n + new Set(c.findings.map((f) => f.title)).size, 0);
+    expect(data.incidents).toHaveLength(occurrences);
+    for (const inc of data.incidents) {
+      expect(data.issues.map((i) => i.id)).toContain(inc.issue_id);
+      expect(data.tests.map((t) => t.id)).toContain(inc.test_id);
+    }
+    const kasan = data.issues.find((i) => i.report_subject.startsWith('KASAN'))!;
+    expect(kasan.categories).toEqual(['runtime.kasan']);
+  });
+
+  it('refuses an origin KCIDB would refuse', () => {
+    expect(() => renderKcidb(run, { origin: 'Hot-Unplug' })).toThrow(ConfigError);
+  });
+});
