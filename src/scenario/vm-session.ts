@@ -1,0 +1,127 @@
+// A booted guest ready for work: QEMU (Machine) + sshd reached (SshGuest) + the agent running on
+// a long-lived SSH channel (AgentClient). Every path out of bootGuest either returns a session
+// whose stop() kills QEMU, or kills QEMU itself before throwing.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InfraError, TimeoutError, errorMessage } from '../errors.js';
+import { AgentClient } from '../guest/agent.js';
+import { SshGuest, createRunKey, type SshKey } from '../guest/ssh.js';
+import type { ImageArtifacts } from '../image/resolve.js';
+import { chooseAccelerator } from '../vm/accel.js';
+import { freeLoopbackPort } from '../vm/free-port.js';
+import { Machine } from '../vm/machine.js';
+import type { MachineSpecInput } from '../vm/machine-spec.js';
+
+export const AGENT_PATH = '/usr/bin/huci-agent';
+
+export interface BootOptions {
+  image: ImageArtifacts;
+  devices?: MachineSpecInput['devices'];
+  chardevs?: MachineSpecInput['chardevs'];
+  drives?: MachineSpecInput['drives'];
+  spareRootPorts?: number;
+  memMiB?: number;
+  cpus?: number;
+  /** extra kernel command-line words */
+  append?: string[];
+  /** bound for sshd to answer (TCG + KASAN boots are slow) */
+  sshTimeoutMs?: number;
+  /** where qmp.sock, console.log, the ssh key live; a fresh temp dir when omitted (removed on stop) */
+  runDir?: string;
+  onProgress?: (step: string) => void;
+}
+
+export interface BootTimings {
+  /** ms from spawning QEMU until sshd answered */
+  sshReadyMs: number;
+  /** ms from spawning QEMU until the agent answered a ping */
+  agentReadyMs: number;
+}
+
+export interface GuestSession {
+  readonly machine: Machine;
+  readonly ssh: SshGuest;
+  readonly agent: AgentClient;
+  readonly accel: 'kvm' | 'tcg';
+  readonly accelReason: string;
+  readonly image: ImageArtifacts;
+  readonly runDir: string;
+  readonly timings: BootTimings;
+  readonly key: SshKey;
+  /** kill QEMU and close channels; idempotent */
+  stop(): Promise<void>;
+}
+
+/** Kernel words every guest gets: all printk levels on the console, hung tasks reported quickly. */
+export const GUEST_APPEND = ['ignore_loglevel', 'sysctl.kernel.hung_task_timeout_secs=20', 'net.ifnames=0'];
+
+export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
+  const ownRunDir = !opts.runDir;
+  // short path: the QMP unix socket path must fit in 108 bytes
+  const runDir = opts.runDir ?? (await mkdtemp(join(tmpdir(), 'huci-')));
+  const progress = opts.onProgress ?? (() => undefined);
+  const key = await createRunKey(runDir);
+  const { accel, reason: accelReason } = await chooseAccelerator(opts.image.kernel);
+  const sshHostPort = await freeLoopbackPort();
+  progress(`starting QEMU (${accel}) for ${opts.image.name}`);
+  const t0 = performance.now();
+  const machine = await Machine.start({
+    kernel: opts.image.kernel,
+    initrd: opts.image.initrd,
+    append: [...GUEST_APPEND, ...opts.image.append, ...(opts.append ?? []), `huci.sshkey=${key.publicBlob}`],
+    memMiB: opts.memMiB ?? 1024,
+    cpus: opts.cpus ?? 1,
+    accel,
+    runDir,
+    sshHostPort,
+    devices: opts.devices ?? [],
+    chardevs: opts.chardevs ?? [],
+    drives: opts.drives ?? [],
+    spareRootPorts: opts.spareRootPorts ?? 0,
+  });
+  let ssh: SshGuest | null = null;
+  try {
+    progress('waiting for sshd');
+    ssh = await SshGuest.connect({
+      port: sshHostPort,
+      key,
+      timeoutMs: opts.sshTimeoutMs ?? 90_000,
+      consoleTail: () => machine.console.tail(20),
+      abort: machine.exited,
+    });
+    const sshReadyMs = performance.now() - t0;
+    progress('starting the agent');
+    const channel = await ssh.channel(AGENT_PATH);
+    const agent = new AgentClient(channel, channel);
+    const pong = await agent.ping({ timeoutMs: 20_000 });
+    if (!pong.ok) {
+      throw new TimeoutError(`the guest agent did not answer a ping (${pong.errno})`, 20, machine.console.tail(20));
+    }
+    const agentReadyMs = performance.now() - t0;
+    const sshGuest = ssh;
+    let stopping: Promise<void> | null = null;
+    return {
+      machine,
+      ssh: sshGuest,
+      agent,
+      accel,
+      accelReason,
+      image: opts.image,
+      runDir,
+      key,
+      timings: { sshReadyMs, agentReadyMs },
+      stop: () =>
+        (stopping ??= (async () => {
+          sshGuest.close();
+          await machine.stop();
+          if (ownRunDir) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+        })()),
+    };
+  } catch (e) {
+    ssh?.close();
+    await machine.stop();
+    if (e instanceof InfraError) throw e;
+    throw new InfraError(`booting ${opts.image.name}: ${errorMessage(e)}`, machine.console.tail(20), { cause: e });
+  }
+}
