@@ -323,6 +323,11 @@ export const OOPSES: OopsRow[] = [
         stack: warningStack('debug_', 'rcu', 'hrtimer_', 'timer_', 'work_', 'percpu_', 'kmem_', 'slab_', 'kfree', 'vunmap', 'vfree', '__free_', 'debug_check', 'kobject_'),
       },
       {
+        title: re('WARNING: .*lib/list_debug\\.c'),
+        fmt: 'BUG: corrupted list in {1}',
+        stack: warningStack('list_'),
+      },
+      {
         title: re('WARNING: .*mm/usercopy\\.c.* usercopy_warn'),
         fmt: 'WARNING: bad usercopy in {1}',
         stack: warningStack('usercopy', '__check'),
@@ -772,11 +777,6 @@ export const OOPSES: OopsRow[] = [
     ],
   },
   {
-    header: 'KFENCE: ',
-    kind: 'kfence',
-    formats: [],
-  },
-  {
     header: 'Watchdog detected hard LOCKUP',
     kind: 'hard-lockup',
     formats: [
@@ -789,9 +789,28 @@ export const OOPSES: OopsRow[] = [
     ],
   },
   {
+    header: 'unreferenced object 0x',
+    kind: 'kmemleak',
+    formats: [
+      {
+        // kmemleak's own record (cat /sys/kernel/debug/kmemleak, or echoed to the console).
+        title: re('unreferenced object {{ADDR}} \\(size [0-9]+\\):'),
+        fmt: 'memory leak in {1}',
+        stack: {
+          parts: [/backtrace/, STACK],
+          skip: [
+            'kmemleak', 'mmap', 'kmem', 'slab', 'alloc', 'create_object', 'idr_get', 'list_lru_init',
+            'kasprintf', 'kvasprintf', 'pcpu_create', 'strdup', 'strndup', 'memdup', 'kobject_',
+          ],
+        },
+      },
+    ],
+  },
+  {
     header: 'kmemleak: ',
     kind: 'kmemleak',
-    formats: [],
+    headerIf: /kmemleak: [0-9]+ new suspected memory leaks/,
+    formats: [{ title: re('kmemleak: [0-9]+ new suspected memory leaks'), fmt: 'kmemleak: new suspected memory leaks', noStackTrace: true }],
   },
   {
     header: 'Booting the kernel.',
@@ -819,6 +838,7 @@ export const REPORT_START_IGNORES = [
   /unregister_netdevice: waiting for/,
   /PANIC: double fault/,
   /Internal error:/,
+  /unreferenced object 0x/,
 ];
 
 /** Informational messages that carry a stack; inside a report they mean a second report begins. */

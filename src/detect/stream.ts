@@ -211,12 +211,10 @@ const TAINT = /Tainted: ([A-Z ]+)/;
 function taskInfo(lines: readonly string[]): Pick<Finding, 'cpu' | 'pid' | 'comm' | 'taint'> {
   const info: Pick<Finding, 'cpu' | 'pid' | 'comm' | 'taint'> = {};
   for (const l of lines.slice(0, 200)) {
-    if (info.cpu === undefined) {
-      let m = CPU_PID_COMM.exec(l);
-      if (m) Object.assign(info, { cpu: Number(m[1]), pid: Number(m[2]), comm: m[3] });
-      else if ((m = WARN_OLD.exec(l))) Object.assign(info, { cpu: Number(m[1]), pid: Number(m[2]) });
-      else if ((m = WARN_NEW.exec(l))) Object.assign(info, { cpu: Number(m[1]), comm: m[2], pid: Number(m[3]) });
-    }
+    let m = info.comm === undefined ? CPU_PID_COMM.exec(l) : null;
+    if (m) Object.assign(info, { cpu: Number(m[1]), pid: Number(m[2]), comm: m[3] });
+    else if (info.cpu === undefined && (m = WARN_OLD.exec(l))) Object.assign(info, { cpu: Number(m[1]), pid: Number(m[2]) });
+    else if (info.comm === undefined && (m = WARN_NEW.exec(l))) Object.assign(info, { cpu: Number(m[1]), comm: m[2], pid: Number(m[3]) });
     if (info.taint === undefined) {
       const t = TAINT.exec(l);
       if (t) info.taint = t[1]!.replace(/[ G]/g, '');
