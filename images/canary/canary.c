@@ -5,8 +5,8 @@
  * One platform driver, compiled twice (see Kbuild):
  *   canary_buggy.ko (CANARY_BUGGY defined): driver state comes from devm_kzalloc() in probe,
  *     so unbinding the device frees it while a process still holds /dev/canary-buggy open;
- *     the next read()/ioctl()/poll() on that fd is a use-after-free that KASAN reports as
- *     "slab-use-after-free in canary_read" (or canary_ioctl / canary_poll).
+ *     the next read()/ioctl()/poll() on that fd is a use-after-free that KASAN reports, once per
+ *     call, as "slab-use-after-free in canary_read" (or canary_ioctl / canary_poll).
  *   canary_fixed.ko: state is kzalloc()ed and reference-counted (one reference for the bound
  *     device, one per open file); unbind marks it gone under the lock, so every later call
  *     returns -ENODEV and the last close frees it.
@@ -14,6 +14,7 @@
  * Each module registers its own platform device ("canary-buggy.0" / "canary-fixed.0") and,
  * when bound, a misc char device (/dev/canary-buggy / /dev/canary-fixed).
  */
+#include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/ioctl.h>
 #include <linux/kernel.h>
@@ -33,14 +34,17 @@
 #define CANARY_NAME "canary-fixed"
 #endif
 
-#define CANARY_MSG_LEN 48
-/* Returns the number of read()/ioctl() calls served so far; also touches the state. */
-#define CANARY_IOC_GET_COUNT _IOR('C', 1, __u32)
+/* Returns the state's binding number; like read(), one load from the state. */
+#define CANARY_IOC_GET_BINDING _IOR('C', 1, __u64)
 
 struct canary {
 	struct miscdevice misc;
-	char msg[CANARY_MSG_LEN];
-	u32 count;
+	/*
+	 * Which bind this state belongs to (1 for the first probe, 2 after a rebind…). Every file
+	 * operation loads it exactly once: a stale state pointer then gives exactly one KASAN report
+	 * per call, where copying a buffer would report every byte under kasan_multi_shot.
+	 */
+	u64 binding;
 #ifndef CANARY_BUGGY
 	struct kref kref;
 	struct mutex lock; /* orders calls against unbind's "gone" */
@@ -48,6 +52,7 @@ struct canary {
 #endif
 };
 
+static atomic64_t canary_bindings = ATOMIC64_INIT(0);
 static struct platform_device *canary_pdev;
 
 #ifdef CANARY_BUGGY
@@ -120,33 +125,34 @@ static int canary_release(struct inode *inode, struct file *file)
 static ssize_t canary_read(struct file *file, char __user *buf, size_t len, loff_t *ppos)
 {
 	struct canary *c = file->private_data;
-	char out[CANARY_MSG_LEN + 24];
+	char out[64];
+	u64 binding;
 	int n, err;
 
 	err = canary_enter(c);
 	if (err)
 		return err;
-	/* Dereference the state here, in this module, so a stale pointer is reported in canary_read. */
-	c->count++;
-	n = scnprintf(out, sizeof(out), "%.*s count=%u\n", CANARY_MSG_LEN - 1, c->msg, c->count);
+	/* The dereference a stale pointer turns into a use-after-free, reported in canary_read. */
+	binding = READ_ONCE(c->binding);
 	canary_leave(c);
+	n = scnprintf(out, sizeof(out), "%s binding=%llu\n", CANARY_NAME, binding);
 	return simple_read_from_buffer(buf, len, ppos, out, n);
 }
 
 static long canary_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct canary *c = file->private_data;
-	u32 count;
+	u64 binding;
 	int err;
 
-	if (cmd != CANARY_IOC_GET_COUNT)
+	if (cmd != CANARY_IOC_GET_BINDING)
 		return -ENOTTY;
 	err = canary_enter(c);
 	if (err)
 		return err;
-	count = ++c->count;
+	binding = READ_ONCE(c->binding);
 	canary_leave(c);
-	return put_user(count, (u32 __user *)arg);
+	return put_user(binding, (u64 __user *)arg);
 }
 
 static __poll_t canary_poll(struct file *file, struct poll_table_struct *wait)
@@ -156,7 +162,7 @@ static __poll_t canary_poll(struct file *file, struct poll_table_struct *wait)
 
 	if (canary_enter(c))
 		return EPOLLERR | EPOLLHUP;
-	mask = c->msg[0] ? EPOLLIN | EPOLLRDNORM : 0;
+	mask = READ_ONCE(c->binding) ? EPOLLIN | EPOLLRDNORM : 0;
 	canary_leave(c);
 	return mask;
 }
@@ -189,7 +195,7 @@ static int canary_probe(struct platform_device *pdev)
 	kref_init(&c->kref); /* the bound device's reference, dropped in remove */
 	mutex_init(&c->lock);
 #endif
-	scnprintf(c->msg, sizeof(c->msg), "%s bound to %s", CANARY_NAME, dev_name(&pdev->dev));
+	c->binding = atomic64_inc_return(&canary_bindings);
 	c->misc.minor = MISC_DYNAMIC_MINOR;
 	c->misc.name = CANARY_NAME;
 	c->misc.fops = &canary_fops;
@@ -200,7 +206,7 @@ static int canary_probe(struct platform_device *pdev)
 		return err;
 	}
 	platform_set_drvdata(pdev, c);
-	dev_info(&pdev->dev, "/dev/%s ready\n", CANARY_NAME);
+	dev_info(&pdev->dev, "/dev/%s ready (binding %llu)\n", CANARY_NAME, c->binding);
 	return 0;
 }
 

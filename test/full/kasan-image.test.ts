@@ -139,7 +139,7 @@ describe('kasan-6.12 image', () => {
     await sh('echo canary-fixed.0 > /sys/bus/platform/drivers/canary-fixed/unbind');
     const after = await agent.read(fd.handle, 16);
     expect(after).toMatchObject({ ok: false, errno: 'ENODEV' });
-    const ioctl = await agent.ioctl(fd.handle, { raw: 0x80044301, size: 4 });
+    const ioctl = await agent.ioctl(fd.handle, { raw: 0x80084301, size: 8 }); // CANARY_IOC_GET_BINDING
     expect(ioctl).toMatchObject({ ok: false, errno: 'ENODEV' });
     const closed = await agent.close(fd.handle);
     expect(closed.ok).toBe(true);
