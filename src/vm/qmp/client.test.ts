@@ -32,7 +32,7 @@ async function serve(script: (c: FakeConn) => Promise<void>, opts: Parameters<ty
   return client;
 }
 
-const hold = (c: FakeConn): Promise<unknown> => c.recv(); // keep the connection open until the client leaves
+const hold = async (c: FakeConn): Promise<void> => void (await c.recv()); // keep the connection open until the client leaves
 
 describe('greeting', () => {
   const realGreeting = readTranscript(path.join(testdata, 'qemu-7.2-hotplug.txt')).find((e) => e.dir === '<')!.line;
