@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errnames.h"
@@ -35,6 +36,64 @@ struct request {
 };
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Request threads still running, so EOF can interrupt them and let them reply before exit. */
+#define MAX_INFLIGHT 1024
+static pthread_t inflight[MAX_INFLIGHT];
+static bool inflight_used[MAX_INFLIGHT];
+static int ninflight;
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Counted by the main thread before the thread exists, so EOF right after a request still waits for it. */
+static void inflight_reserve(int delta)
+{
+	pthread_mutex_lock(&inflight_lock);
+	ninflight += delta;
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+static int inflight_enter(void)
+{
+	int slot = -1;
+	pthread_mutex_lock(&inflight_lock);
+	for (int i = 0; i < MAX_INFLIGHT && slot < 0; i++) {
+		if (!inflight_used[i]) {
+			slot = i;
+			inflight_used[i] = true;
+			inflight[i] = pthread_self();
+		}
+	}
+	pthread_mutex_unlock(&inflight_lock);
+	return slot;
+}
+
+static void inflight_leave(int slot)
+{
+	pthread_mutex_lock(&inflight_lock);
+	if (slot >= 0)
+		inflight_used[slot] = false;
+	ninflight--;
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+/* Signals every running request (a blocked call returns EINTR and is answered) until none is
+ * left or the deadline passes; a call stuck uninterruptibly in the kernel is left behind. */
+static void inflight_drain(double timeout_ms)
+{
+	double deadline = now_ms() + timeout_ms;
+	for (;;) {
+		pthread_mutex_lock(&inflight_lock);
+		int left = ninflight;
+		for (int i = 0; i < MAX_INFLIGHT; i++)
+			if (inflight_used[i])
+				pthread_kill(inflight[i], SIGUSR1);
+		pthread_mutex_unlock(&inflight_lock);
+		if (left == 0 || now_ms() >= deadline)
+			return;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 2 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
 
 static void write_all(const char *p, size_t len)
 {
@@ -210,11 +269,13 @@ static int dispatch(struct request *r)
 static void *request_main(void *arg)
 {
 	struct request *r = arg;
-	int err = dispatch(r);
+	int slot = inflight_enter();
+	int err = r->error[0] ? EINVAL : dispatch(r); /* refused before dispatch: not an object, no thread */
 	reply(r, err);
 	json_free(r->root);
 	sb_free(&r->fields);
 	free(r);
+	inflight_leave(slot);
 	return NULL;
 }
 
@@ -230,6 +291,7 @@ static void start_request(struct jnode *root, double t0)
 	r->id = json_get(root, "id");
 	if (root->type != J_OBJ) {
 		refuse(r, "request must be a JSON object");
+		inflight_reserve(1);
 		request_main(r);
 		return;
 	}
@@ -240,9 +302,10 @@ static void start_request(struct jnode *root, double t0)
 		attr_ready = true;
 	}
 	pthread_t t;
+	inflight_reserve(1);
 	if (pthread_create(&t, &attr, request_main, r) != 0) {
 		refuse(r, "cannot start a thread for this request");
-		request_main(r);
+		request_main(r); /* its inflight_leave undoes the reservation */
 	}
 }
 
@@ -284,6 +347,7 @@ int main(void)
 		start_request(root, t0);
 	}
 	free(line);
+	inflight_drain(STOP_TIMEOUT_MS);
 	loops_stop_all(STOP_TIMEOUT_MS);
 	handles_close_all();
 	return 0;

@@ -74,6 +74,7 @@ export class AgentClient {
   private nextId = 1;
   private seq = 0;
   private deadReason: string | null = null;
+  private shuttingDown = false;
   private readonly ended: Promise<void>;
   private markEnded!: () => void;
 
@@ -93,8 +94,8 @@ export class AgentClient {
     stdout.on('end', () => this.die('agent stdout ended'));
     stdout.on('close', () => this.die('agent stdout closed'));
     stdout.on('error', (e) => this.die(`agent stdout error: ${e.message}`));
+    // A closed stdin alone is not death: replies to requests already sent may still come.
     stdin.on('error', (e) => this.die(`agent stdin error: ${e.message}`));
-    stdin.on('close', () => this.die('agent stdin closed'));
   }
 
   /** Why the stream is dead, or null while it is alive. */
@@ -127,6 +128,7 @@ export class AgentClient {
       );
     }
     if (this.deadReason !== null) return Promise.reject(this.deadError(`cannot send ${req.op}`));
+    if (this.shuttingDown) return Promise.reject(new InfraError(`guest agent is shutting down: cannot send ${req.op}`, this.lastLines()));
     const id = this.nextId++;
     const line = JSON.stringify({ id, ...req });
     const timeoutMs = opts.timeoutMs ?? this.opts.defaultTimeoutMs;
@@ -199,9 +201,13 @@ export class AgentClient {
     return this.request({ op: 'loops' }, opts);
   }
 
-  /** Ends the agent's stdin (it stops its loops, closes its fds and exits) and waits for its stdout to end. */
+  /**
+   * Ends the agent's stdin: it interrupts requests still running (they answer, typically EINTR),
+   * stops its loops, closes its fds and exits. Resolves true once its stdout ended in time.
+   */
   async shutdown(timeoutMs = 5000): Promise<boolean> {
-    if (this.deadReason === null) this.stdin.end();
+    if (this.deadReason === null && !this.shuttingDown) this.stdin.end();
+    this.shuttingDown = true;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     const done = await Promise.race([this.ended.then(() => true as const), timedOut]);

@@ -1,0 +1,370 @@
+// The real huci-agent binary on the host, over child_process pipes: files, character devices,
+// FIFOs and a pty stand in for guest devices; the assertions are on errno names, bytes and counts.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InfraError } from '../errors.js';
+import { buildAgent } from '../image/agent-binary.js';
+import { AgentClient, replyBytes } from './agent.js';
+import type { LoopStats, OpenFlag, SuccessFor } from './agent-protocol.js';
+
+let binary: string;
+let dir: string;
+const children: ChildProcessWithoutNullStreams[] = [];
+
+beforeAll(async () => {
+  binary = await buildAgent();
+  dir = await mkdtemp(join(tmpdir(), 'huci-agent-'));
+  await writeFile(join(dir, 'hello.txt'), 'hello\n');
+}, 120_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function startAgent(opts: ConstructorParameters<typeof AgentClient>[2] = {}) {
+  const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, client: new AgentClient(child.stdin, child.stdout, opts), exited };
+}
+
+function fifo(name: string): string {
+  const p = join(dir, name);
+  execFileSync('mkfifo', [p]);
+  return p;
+}
+
+/** Opens a path and returns the handle, failing the test with the agent's reply otherwise. */
+async function openOk(c: AgentClient, path: string, flags: OpenFlag[]): Promise<number> {
+  const r = await c.open(path, flags);
+  if (!r.ok) throw new Error(`open ${path}: ${JSON.stringify(r)}`);
+  return r.handle;
+}
+
+function ok<T extends { ok: boolean }>(r: T): Extract<T, { ok: true }> {
+  if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`);
+  return r as Extract<T, { ok: true }>;
+}
+
+async function waitForLoop(c: AgentClient, loop: number, pred: (s: LoopStats) => boolean): Promise<LoopStats> {
+  for (let i = 0; i < 500; i++) {
+    const s = ok(await c.loops()).loops.find((l) => l.loop === loop);
+    if (s && pred(s)) return s;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`loop ${loop} never reached the expected state`);
+}
+
+describe('huci-agent: operations on files and character devices', () => {
+  const cases: Array<{
+    name: string;
+    path: () => string;
+    flags: OpenFlag[];
+    run: (c: AgentClient, h: number) => Promise<{ ok: boolean; errno: string | null } & Record<string, unknown>>;
+    expect: Record<string, unknown>;
+  }> = [
+    { name: 'read a regular file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.read(h, 100), expect: { ok: true, errno: null, n: 6, hex: '68656c6c6f0a' } },
+    { name: 'pread from an offset', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.pread(h, 3, 1), expect: { ok: true, n: 3, hex: '656c6c' } },
+    { name: 'pread past the end is EOF', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.pread(h, 3, 100), expect: { ok: true, n: 0, hex: '' } },
+    { name: 'write to a read-only fd', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.write(h, 'x'), expect: { ok: false, errno: 'EBADF', error: 'Bad file descriptor' } },
+    { name: 'read from a write-only fd', path: () => '/dev/null', flags: ['O_WRONLY'],
+      run: (c, h) => c.read(h, 1), expect: { ok: false, errno: 'EBADF' } },
+    { name: 'read /dev/null', path: () => '/dev/null', flags: ['O_RDONLY'],
+      run: (c, h) => c.read(h, 16), expect: { ok: true, n: 0, hex: '' } },
+    { name: 'write bytes to /dev/null', path: () => '/dev/null', flags: ['O_WRONLY'],
+      run: (c, h) => c.write(h, Buffer.from([0, 1, 2, 255])), expect: { ok: true, n: 4 } },
+    { name: 'read /dev/zero', path: () => '/dev/zero', flags: ['O_RDONLY'],
+      run: (c, h) => c.read(h, 8), expect: { ok: true, n: 8, hex: '0000000000000000' } },
+    { name: 'read a directory', path: () => dir, flags: ['O_RDONLY', 'O_DIRECTORY'],
+      run: (c, h) => c.read(h, 8), expect: { ok: false, errno: 'EISDIR' } },
+    { name: 'pread a FIFO', path: () => fifo('pread.fifo'), flags: ['O_RDWR'],
+      run: (c, h) => c.pread(h, 1, 0), expect: { ok: false, errno: 'ESPIPE' } },
+    { name: 'TCGETS on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, 'TCGETS'), expect: { ok: false, errno: 'ENOTTY' } },
+    { name: 'GPIO chip info on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, 'GPIO_GET_CHIPINFO_IOCTL'), expect: { ok: false, errno: 'ENOTTY' } },
+    { name: 'GPIO v2 line request on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
+      run: (c, h) => c.ioctl(h, 'GPIO_V2_GET_LINE_IOCTL', { offsets: [0, 3], flags: ['INPUT', 'EDGE_RISING'] }),
+      expect: { ok: false, errno: 'ENOTTY' } },
+    { name: 'GPIO v1 line event on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
+      run: (c, h) => c.ioctl(h, 'GPIO_GET_LINEEVENT_IOCTL', { offset: 1, eventFlags: ['EDGE_FALLING'] }),
+      expect: { ok: false, errno: 'ENOTTY' } },
+    { name: 'I2C read byte stops at I2C_SLAVE on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDWR'],
+      run: (c, h) => c.ioctl(h, 'I2C_SMBUS_READ_BYTE', { addr: 0x50 }),
+      expect: { ok: false, errno: 'ENOTTY', stage: 'I2C_SLAVE' } },
+    { name: 'I2C read byte (forced) stops at I2C_SLAVE_FORCE', path: () => '/dev/null', flags: ['O_RDWR'],
+      run: (c, h) => c.ioctl(h, 'I2C_SMBUS_READ_BYTE', { addr: 0x50, force: true, command: 0 }),
+      expect: { ok: false, errno: 'ENOTTY', stage: 'I2C_SLAVE_FORCE' } },
+    { name: 'I2C_FUNCS on /dev/null', path: () => '/dev/null', flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, 'I2C_FUNCS'), expect: { ok: false, errno: 'ENOTTY' } },
+    { name: 'raw ioctl with an integer arg (FIONREAD on a file)', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, { raw: 0x541b, size: 4 }), expect: { ok: true, ret: 0, hex: '06000000' } },
+    { name: 'raw ioctl the file does not know', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, { raw: 0xb401, size: 68 }), expect: { ok: false, errno: 'ENOTTY' } },
+  ];
+
+  it.each(cases)('$name', async ({ path, flags, run, expect: want }) => {
+    const { client } = startAgent();
+    const h = await openOk(client, path(), flags);
+    const r = await run(client, h);
+    expect(r).toMatchObject(want);
+    expect(typeof r.ms).toBe('number');
+    expect(await client.close(h)).toMatchObject({ ok: true, deferred: false });
+    expect(await client.close(h)).toMatchObject({ ok: false, errno: 'EBADF', error: `no open handle ${h}` });
+  });
+
+  it.each([
+    { path: '/nonexistent/huci', flags: ['O_RDONLY'] as OpenFlag[], errno: 'ENOENT' },
+    { path: '/tmp', flags: ['O_RDWR'] as OpenFlag[], errno: 'EISDIR' },
+    { path: '/dev/null', flags: ['O_RDONLY', 'O_DIRECTORY'] as OpenFlag[], errno: 'ENOTDIR' },
+  ])('open $path $flags → $errno', async ({ path, flags, errno }) => {
+    const { client } = startAgent();
+    expect(await client.open(path, flags)).toMatchObject({ ok: false, errno });
+  });
+
+  it('TCGETS on a pty master decodes termios', async () => {
+    const { client } = startAgent();
+    const h = await openOk(client, '/dev/ptmx', ['O_RDWR', 'O_NOCTTY']);
+    const r = ok(await client.ioctl(h, 'TCGETS'));
+    // a fresh pty has CREAD (0o200) and a CS8 character size (0o60) set; ICANON (2) in lflag
+    expect((r.cflag ?? 0) & 0o200).toBe(0o200);
+    expect((r.cflag ?? 0) & 0o60).toBe(0o60);
+    expect((r.lflag ?? 0) & 2).toBe(2);
+    const raw = ok(await client.ioctl(h, { raw: 0x5401, size: 60 }));
+    expect(raw.ret).toBe(0);
+    expect(Buffer.from(raw.hex ?? '', 'hex').readUInt32LE(8)).toBe(r.cflag);
+  });
+});
+
+describe('huci-agent: poll', () => {
+  it('reports POLLIN with data, then POLLHUP once the writer is gone', async () => {
+    const { client } = startAgent();
+    const path = fifo('poll.fifo');
+    const rd = await openOk(client, path, ['O_RDONLY', 'O_NONBLOCK']);
+    const wr = await openOk(client, path, ['O_WRONLY']);
+    expect(await client.poll(rd, ['POLLIN'], 0)).toMatchObject({ ok: true, ready: 0, revents: [] });
+    expect(await client.write(wr, 'xy')).toMatchObject({ ok: true, n: 2 });
+    expect(await client.poll(rd, ['POLLIN'], 1000)).toMatchObject({ ok: true, ready: 1, revents: ['POLLIN'] });
+    expect(await client.read(rd, 10)).toMatchObject({ ok: true, n: 2, hex: '7879' });
+    expect(await client.read(rd, 10)).toMatchObject({ ok: false, errno: 'EAGAIN' });
+    ok(await client.close(wr));
+    expect(await client.poll(rd, ['POLLIN'], 1000)).toMatchObject({ ok: true, ready: 1, revents: ['POLLHUP'] });
+    expect(await client.read(rd, 10)).toMatchObject({ ok: true, n: 0 });
+  });
+
+  it('a poll that times out in the kernel returns ready 0 after its timeout', async () => {
+    const { client } = startAgent();
+    const h = await openOk(client, fifo('poll-timeout.fifo'), ['O_RDWR']);
+    const r = ok(await client.poll(h, ['POLLIN', 'POLLPRI'], 150));
+    expect(r).toMatchObject({ ready: 0, revents: [] });
+    expect(r.ms).toBeGreaterThanOrEqual(140);
+  });
+});
+
+describe('huci-agent: robustness', () => {
+  /** Raw lines straight into the agent after it opened /dev/null as handle 1; all replies, in arrival order. */
+  async function rawExchange(lines: string[]): Promise<Array<Record<string, unknown>>> {
+    const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    let opened: () => void;
+    const openReply = new Promise<void>((resolve) => (opened = resolve));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('"id":0,')) opened();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stdin.write('{"id":0,"op":"open","path":"/dev/null","flags":["O_RDWR"]}\n');
+    await openReply;
+    child.stdin.end(lines.map((l) => `${l}\n`).join(''));
+    expect(await exited).toBe(0);
+    const replies = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(replies[0]).toMatchObject({ id: 0, ok: true, handle: 1 });
+    return replies.slice(1);
+  }
+
+  it('answers every malformed line with EINVAL and keeps going', async () => {
+    const table: Array<[string, Record<string, unknown>]> = [
+      ['{bad', { id: null, errno: 'EINVAL', error: 'invalid JSON at byte 1: expected object key' }],
+      ['[1,2]', { id: null, errno: 'EINVAL', error: 'request must be a JSON object' }],
+      ['{"id":1,"op":"nope"}', { id: 1, errno: 'EINVAL', error: 'unknown op nope' }],
+      ['{"id":2,"op":"read"}', { id: 2, errno: 'EINVAL', error: 'this op needs a numeric handle' }],
+      ['{"id":3,"op":"read","handle":77}', { id: 3, errno: 'EBADF', error: 'no open handle 77' }],
+      ['{"id":4,"op":"open","path":"/x","flags":["O_BOGUS"]}', { id: 4, errno: 'EINVAL', error: 'unknown name in flags: O_BOGUS' }],
+      ['{"id":5,"op":"open","path":"/tmp/\\u00e9\\ud83d\\ude00-none"}', { id: 5, errno: 'ENOENT' }],
+      ['{"id":6,"op":"stop","loop":99}', { id: 6, errno: 'EINVAL', error: 'no loop 99' }],
+      ['{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}', { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll or ioctl' }],
+      ['{"id":8,"op":"open","path":"/dev/null"} trailing', { id: null, errno: 'EINVAL', error: 'invalid JSON at byte 40: trailing characters' }],
+      ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: 1 }],
+      ['{"id":9,"op":"open","path":"/dev/null"}', { id: 9, ok: true, handle: 2 }],
+      ['{"id":10,"op":"write","handle":1,"hex":"abc"}', { id: 10, errno: 'EINVAL', error: 'hex must be an even-length hex string' }],
+      ['{"id":11,"op":"ioctl","handle":1,"request":"NOT_AN_IOCTL"}', { id: 11, errno: 'EINVAL', error: 'unknown ioctl NOT_AN_IOCTL' }],
+      ['{"id":12,"op":"ioctl","handle":1,"request":"GPIO_V2_GET_LINE_IOCTL","offsets":[]}', { id: 12, errno: 'EINVAL', error: 'offsets must not be empty' }],
+      ['{"id":13,"op":"ioctl","handle":1,"request":"GPIO_V2_GET_LINE_IOCTL","offsets":[1],"flags":["SIDEWAYS"]}', { id: 13, errno: 'EINVAL', error: 'unknown flag SIDEWAYS in flags' }],
+      ['{"id":14,"op":"poll","handle":1,"events":["POLLWHAT"]}', { id: 14, errno: 'EINVAL', error: 'unknown name in events: POLLWHAT' }],
+      ['{"id":15,"op":"read","handle":1,"size":2000000}', { id: 15, errno: 'EINVAL' }],
+      ['{"id":16,"op":"ioctl","handle":1,"request":{"raw":21505,"hex":"zz"}}', { id: 16, errno: 'EINVAL', error: 'request.hex must be an even-length hex string' }],
+    ];
+    const replies = await rawExchange(table.map(([l]) => l));
+    expect(replies).toHaveLength(table.length);
+    for (const [line, want] of table) {
+      const id = want.id;
+      const candidates = replies.filter((r) => r.id === id && (id !== null || r.error === want.error));
+      expect(candidates, line).toHaveLength(1);
+      expect(candidates[0], line).toMatchObject({ ok: false, ...want });
+    }
+  });
+
+  it('on EOF interrupts blocked requests (they answer EINTR), stops loops and exits 0', async () => {
+    const { client, exited } = startAgent();
+    const h = await openOk(client, fifo('eof.fifo'), ['O_RDWR']);
+    ok(await client.spawn(h, { op: 'read', size: 1 }));
+    const pending = client.read(h, 1, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    expect(await client.shutdown(5000)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(await exited).toBe(0);
+    expect(await pending).toMatchObject({ ok: false, errno: 'EINTR' });
+    await expect(client.ping()).rejects.toBeInstanceOf(InfraError);
+    expect(client.deadBecause).toMatch(/agent stdout (ended|closed)/);
+  });
+
+  it('a killed agent rejects pending requests with the transcript', async () => {
+    const { client, child } = startAgent();
+    const h = await openOk(client, fifo('kill.fifo'), ['O_RDWR']);
+    const pending = client.read(h, 1, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    const err = await pending.catch((e) => e);
+    expect(err).toBeInstanceOf(InfraError);
+    expect((err as InfraError).transcript.join('\n')).toContain(`"op":"read","handle":${h}`);
+  });
+});
+
+describe('huci-agent: concurrency and loops', () => {
+  it('a read blocked on an empty FIFO does not block a ping; it returns when data arrives', async () => {
+    const { client } = startAgent();
+    const path = fifo('blocked.fifo');
+    const rd = await openOk(client, path, ['O_RDWR']);
+    const blocked = client.read(rd, 16, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const ping = ok(await client.ping({ timeoutMs: 2000 }));
+    expect(ping.pid).toBeGreaterThan(1);
+    expect(ping.ms).toBeLessThan(500);
+    const wr = await openOk(client, path, ['O_WRONLY']);
+    ok(await client.write(wr, 'late'));
+    const r = ok(await blocked);
+    expect(replyBytes(r).toString()).toBe('late');
+    expect(r.ms).toBeGreaterThanOrEqual(50);
+  });
+
+  it('close while a read holds the fd is deferred until the read returns', async () => {
+    const { client } = startAgent();
+    const path = fifo('deferred.fifo');
+    const rd = await openOk(client, path, ['O_RDWR']);
+    const wr = await openOk(client, path, ['O_WRONLY']);
+    const blocked = client.read(rd, 4, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await client.close(rd)).toMatchObject({ ok: true, deferred: true });
+    expect(await client.read(rd, 1)).toMatchObject({ ok: false, errno: 'EBADF', error: `no open handle ${rd}` });
+    ok(await client.write(wr, 'z'));
+    expect(await blocked).toMatchObject({ ok: true, n: 1, hex: '7a' });
+  });
+
+  it('counts a loop of reads on a FIFO and stops it', async () => {
+    const { client } = startAgent();
+    const path = fifo('loop.fifo');
+    const rd = await openOk(client, path, ['O_RDWR']);
+    const wr = await openOk(client, path, ['O_WRONLY']);
+    const { loop } = ok(await client.spawn(rd, { op: 'read', size: 1 }));
+    ok(await client.write(wr, 'abcde'));
+    const running = await waitForLoop(client, loop, (s) => s.iterations === 5);
+    expect(running).toMatchObject({ running: true, counts: { OK: 5 }, op: 'read', handle: rd });
+    const stopped = ok(await client.stop(loop));
+    expect(stopped).toMatchObject({
+      loop,
+      running: false,
+      iterations: 5,
+      counts: { OK: 5 },
+      interrupted: true,
+      stuck: false,
+    });
+    expect(stopped.transitions.map((t) => [t.key, t.iteration])).toEqual([['OK', 1]]);
+    // a stopped loop stays listed with its final counts
+    expect(ok(await client.loops()).loops).toEqual([expect.objectContaining({ loop, running: false, iterations: 5 })]);
+    expect(await client.stop(loop)).toMatchObject({ ok: true, iterations: 5, stuck: false });
+  });
+
+  it('stop of a loop blocked in read returns promptly', async () => {
+    const { client } = startAgent();
+    const rd = await openOk(client, fifo('stop-blocked.fifo'), ['O_RDWR']);
+    const { loop } = ok(await client.spawn(rd, { op: 'read', size: 64 }));
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const r = ok(await client.stop(loop));
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(r.ms).toBeLessThan(500);
+    expect(r).toMatchObject({ iterations: 0, counts: {}, interrupted: true, stuck: false, running: false });
+  });
+
+  it('counts EOF, errno names and poll timeouts separately and records transitions', async () => {
+    const { client } = startAgent();
+    const nul = await openOk(client, '/dev/null', ['O_RDONLY']);
+    const wo = await openOk(client, '/dev/null', ['O_WRONLY']);
+    const pipe = await openOk(client, fifo('loop-poll.fifo'), ['O_RDWR']);
+    const eof = ok(await client.spawn(nul, { op: 'read', size: 8 }, { intervalMs: 1 }));
+    const ebadf = ok(await client.spawn(wo, { op: 'read', size: 8 }, { intervalMs: 1 }));
+    const polls = ok(await client.spawn(pipe, { op: 'poll', events: ['POLLIN'], timeoutMs: 0 }, { intervalMs: 1 }));
+    for (const l of [eof, ebadf, polls]) await waitForLoop(client, l.loop, (s) => s.iterations >= 3);
+    const [a, b, c] = await Promise.all([eof, ebadf, polls].map((l) => client.stop(l.loop)));
+    const counts = [a, b, c].map((r) => ok(r!)).map((r) => [r.counts, r.iterations] as const);
+    expect(Object.keys(counts[0]![0])).toEqual(['EOF']);
+    expect(counts[0]![0].EOF).toBe(counts[0]![1]);
+    expect(Object.keys(counts[1]![0])).toEqual(['EBADF']);
+    expect(Object.keys(counts[2]![0])).toEqual(['TIMEOUT']);
+  });
+
+  it('records the change from OK to an error when the handle goes away under a loop', async () => {
+    const { client } = startAgent();
+    const h = await openOk(client, '/dev/zero', ['O_RDONLY']);
+    const { loop } = ok(await client.spawn(h, { op: 'read', size: 4 }, { intervalMs: 2 }));
+    await waitForLoop(client, loop, (s) => s.iterations >= 3);
+    ok(await client.close(h));
+    await waitForLoop(client, loop, (s) => (s.counts.EBADF ?? 0) >= 3);
+    const r: SuccessFor<'stop'> = ok(await client.stop(loop));
+    expect(r.transitions.map((t) => t.key)).toEqual(['OK', 'EBADF']);
+    const [first, second] = r.transitions;
+    expect(second!.iteration).toBe(r.counts.OK! + 1);
+    expect(second!.ms).toBeGreaterThan(first!.ms);
+    expect(r.counts.OK! + r.counts.EBADF!).toBe(r.iterations);
+  });
+
+  it('a request without a reply in time resolves with timedOut, then the late reply is recorded', async () => {
+    const { client } = startAgent();
+    const path = fifo('timeout.fifo');
+    const rd = await openOk(client, path, ['O_RDWR']);
+    const r = await client.read(rd, 4, { timeoutMs: 200 });
+    expect(r).toMatchObject({ ok: false, errno: 'ETIMEDOUT_HARNESS', timedOut: true });
+    expect(r.ms).toBeGreaterThanOrEqual(195);
+    ok(await client.write(rd, 'ok'));
+    for (let i = 0; i < 100 && !client.transcript.some((e) => e.dir === 'late'); i++) await new Promise((res) => setTimeout(res, 10));
+    const late = client.transcript.find((e) => e.dir === 'late');
+    expect(JSON.parse(late!.line)).toMatchObject({ ok: true, n: 2, hex: '6f6b' });
+  });
+});
