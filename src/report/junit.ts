@@ -97,15 +97,18 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
       children: g.cases.map((c) => testcase(run, c, failOn)),
     };
   });
-  if (!run.complete || !run.controls.trusted) {
-    // A run that died or whose controls failed is itself an error CI must see.
-    const msg = !run.complete ? `run did not finish${run.interruption ? `: ${run.interruption}` : ''}` : `controls not trusted: ${run.controls.detail}`;
-    suites.push({ name: 'testsuite', attrs: { name: 'harness', tests: 1, failures: 0, errors: 1, skipped: 0, time: '0.000' }, children: [
-      { name: 'testcase', attrs: { name: !run.complete ? 'run-complete' : 'controls', classname: 'hotunplug.harness', time: '0.000' },
-        children: [{ name: 'error', attrs: { type: 'harness', message: msg }, text: msg }] },
-    ] });
-    tests += 1;
-    errors += 1;
+  // A run that died or whose controls failed is itself an error CI must see.
+  const harness: XmlNode[] = [];
+  const harnessCase = (name: string, msg: string): XmlNode => ({
+    name: 'testcase', attrs: { name, classname: 'hotunplug.harness', time: '0.000' },
+    children: [{ name: 'error', attrs: { type: 'harness', message: msg }, text: msg }],
+  });
+  if (!run.complete) harness.push(harnessCase('run-complete', `run did not finish${run.interruption ? `: ${run.interruption}` : ''}`));
+  if (!run.controls.trusted) harness.push(harnessCase('controls', `controls ${run.controls.ran ? 'not trusted' : 'did not run'}: ${run.controls.detail}`));
+  if (harness.length > 0) {
+    suites.push({ name: 'testsuite', attrs: { name: 'harness', tests: harness.length, failures: 0, errors: harness.length, skipped: 0, time: '0.000' }, children: harness });
+    tests += harness.length;
+    errors += harness.length;
   }
   return xmlDocument({ name: 'testsuites', attrs: { name: `hotunplug-ci ${run.runId}`, tests, failures, errors, skipped, time: seconds(time) }, children: suites });
 }

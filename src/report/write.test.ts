@@ -61,6 +61,7 @@ describe('writeRunReports', () => {
     }
     const junit = readFileSync(path.join(root, 'reports', full.runId, 'junit.xml'), 'utf8');
     expect(junit).toContain('run did not finish');
+    expect(junit).toContain('<testcase name="run-complete" classname="hotunplug.harness"');
   });
 
   it('refuses an invalid run with the zod path, as an internal (infrastructure) error', async () => {
