@@ -17,7 +17,7 @@ interface Sym {
   size: bigint;
 }
 
-const FRAME = /(?:^|[\s(])([a-zA-Z_][a-zA-Z0-9_.]*)\+0x([0-9a-f]+)\/0x([0-9a-f]+)/;
+const FRAME = /(?:^|[\s(:])([a-zA-Z_][a-zA-Z0-9_.]*)\+0x([0-9a-f]+)\/0x([0-9a-f]+)/;
 
 export class Symbolizer {
   private static tables = new Map<string, Promise<Map<string, Sym[]>>>();

@@ -84,7 +84,7 @@ async function openInput(file: string, stdin?: Readable): Promise<AsyncIterable<
 /** file:line of the culprit frame, innermost inline first ("a.c:1 < b.c:9"). */
 async function locate(sym: Symbolizer, f: Finding): Promise<string | null> {
   if (!f.frame) return null;
-  const lines = f.report.split('\n').filter((l) => new RegExp(`(?:^|[\\s(])${f.frame}(?:\\.[a-z0-9.]+)?\\+0x`).test(l));
+  const lines = f.report.split('\n').filter((l) => new RegExp(`(?:^|[\\s(:])${f.frame}(?:\\.[a-z0-9.]+)?\\+0x`).test(l));
   for (const chain of await sym.resolveLines(lines.slice(0, 3))) {
     if (chain?.length) return chain.map((c) => `${c.file}:${c.line}`).join(' < ');
   }
