@@ -44,12 +44,14 @@ describe('chooseAccelerator', () => {
     const hit = await chooseAccelerator(noKernel, { env: {}, kvmDevice: '/dev/null', cacheFile });
     expect(hit).toEqual({ accel: 'kvm', reason: 'KVM boot probe passed (cached 2026-01-01T00:00:00.000Z)', cached: true });
 
-    // Another boot (or QEMU): the probe runs (and fails: no such kernel), and the cache is rewritten.
+    // Another boot (or QEMU): the probe runs (and fails: the kernel is junk), and the cache is rewritten.
     fs.writeFileSync(cacheFile, JSON.stringify({ key: `other ${key}`, accel: 'kvm', reason: 'old', decidedAt: '2026-01-01T00:00:00.000Z' }));
-    const fresh = await chooseAccelerator(noKernel, { env: {}, kvmDevice: '/dev/null', cacheFile, probeTimeoutMs: 5000 });
+    const junk = path.join(dir, 'junk-bzImage');
+    fs.writeFileSync(junk, 'not a kernel');
+    const fresh = await chooseAccelerator(junk, { env: {}, kvmDevice: '/dev/null', cacheFile, probeTimeoutMs: 5000 });
     expect(fresh.accel).toBe('tcg');
     expect(fresh.cached).toBe(false);
-    expect(fresh.reason).toMatch(/^KVM boot probe failed \(QEMU exited \(/); // host-specific: bad MSR here, missing kernel elsewhere
+    expect(fresh.reason).toMatch(/^KVM boot probe failed \(QEMU exited \(/); // host-specific: bad MSR here, unloadable kernel elsewhere
     expect(JSON.parse(fs.readFileSync(cacheFile, 'utf8'))).toMatchObject({ key, accel: 'tcg', reason: fresh.reason });
   }, 30_000);
 });

@@ -84,6 +84,12 @@ export class Machine {
     }
     const qemu = qemuBinary();
     const setpriv = setprivBinary();
+    // Files QEMU would only complain about in its own words: name them here, one clear line each.
+    const files: [string, string][] = [['kernel', spec.kernel], ...(spec.initrd ? [['initrd', spec.initrd] as [string, string]] : [])];
+    spec.drives.forEach((d, i) => files.push([`drives.${i}.file`, d.file]));
+    for (const [field, file] of files) {
+      if (!fs.existsSync(file)) throw new ConfigError('machine spec', field, `${file} does not exist`);
+    }
     fs.mkdirSync(runDir, { recursive: true });
     fs.rmSync(qmpPath, { force: true });
 

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InfraError } from '../../src/errors.js';
+import { ConfigError, InfraError } from '../../src/errors.js';
 import { readConsoleLines } from '../../src/vm/console.js';
 import { freeLoopbackPort } from '../../src/vm/free-port.js';
 import { Machine } from '../../src/vm/machine.js';
@@ -156,11 +156,28 @@ describe('Machine (real QEMU, TCG)', () => {
 
   it('QEMU failing at startup becomes an InfraError with its stderr and argv', async () => {
     const runDir = tmp();
-    const err = (await Machine.start({ kernel: path.join(runDir, 'no-such-bzImage'), accel: 'tcg', runDir }).catch((e: unknown) => e)) as InfraError;
-    expect(err).toBeInstanceOf(InfraError);
-    expect(err.message).toMatch(/QEMU exited \(code 1, signal null\) before QMP came up: .*could not (load|open) kernel/i);
-    expect(err.transcript[0]).toMatch(/^\$ \S*setpriv --pdeathsig KILL -- \S*qemu-system-x86_64 -machine q35/);
-    expect(fs.readFileSync(path.join(runDir, 'qemu-stderr.txt'), 'utf8')).toMatch(/kernel/);
-    expect(qemuProcessesFor(runDir)).toEqual([]);
+    // the ssh forward port is taken: QEMU cannot set up hostfwd and exits
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      const err = (await Machine.start({ kernel, accel: 'tcg', runDir, sshHostPort: port }).catch((e: unknown) => e)) as InfraError;
+      expect(err).toBeInstanceOf(InfraError);
+      expect(err.message).toMatch(/^QEMU exited \(code 1, signal null\) before QMP came up: .*host forwarding/i);
+      expect(err.transcript[0]).toMatch(/^\$ \S*setpriv --pdeathsig KILL -- \S*qemu-system-x86_64 -machine q35/);
+      expect(fs.readFileSync(path.join(runDir, 'qemu-stderr.txt'), 'utf8')).toMatch(/hostfwd|host forwarding/i);
+      expect(qemuProcessesFor(runDir)).toEqual([]);
+    } finally {
+      busy.close();
+    }
+  }, 60_000);
+
+  it('a missing kernel is a ConfigError naming the file, before anything is spawned', async () => {
+    const runDir = tmp();
+    const missing = path.join(runDir, 'no-such-bzImage');
+    const err = (await Machine.start({ kernel: missing, accel: 'tcg', runDir }).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(`machine spec: kernel: ${missing} does not exist`);
+    expect(fs.existsSync(path.join(runDir, 'console.log'))).toBe(false);
   }, 60_000);
 });
