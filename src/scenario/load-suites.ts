@@ -6,6 +6,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { IoctlArgsSchemas } from '../guest/agent-protocol.js';
 import {
   SuiteFileSchema,
   DEFAULT_TIMEOUTS,
@@ -95,7 +96,7 @@ export function parseSuiteText(text: string, file: string): LoadedSuite {
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
     throw new ConfigError(file, pos ? `line ${pos.line}` : '', `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
   }
   const raw: unknown = doc.toJS();
@@ -196,6 +197,9 @@ function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
     if (h.ioctl && !held.has(h.ioctl.on)) fail(`holder "${h.name}" ioctls on "${h.ioctl.on}", which is not held before it`);
     held.add(h.name);
   }
+  for (const h of c.holders) if (h.ioctl) checkIoctlArgs(h.ioctl.request, h.ioctl.args, `holder "${h.name}"`, fail);
+  for (const l of c.loops) checkIoctlArgs(l.request, l.args, `loop on "${l.on}"`, fail);
+  for (const p of c.probes) checkIoctlArgs(p.request, p.args, `probe ${p.op} on "${p.on}"`, fail);
   for (const l of c.loops) if (!held.has(l.on)) fail(`loop on "${l.on}", which no holder provides`);
   for (const p of c.probes) if (!held.has(p.on)) fail(`probe on "${p.on}", which no holder provides`);
   if (c.probes.length === 0) fail('no probes');
@@ -207,6 +211,17 @@ function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
   }
   const del = c.removal['qmp-device-del'];
   if (del && !devices.has(del.device)) fail(`qmp-device-del of "${del.device}", which is not a declared device`);
+}
+
+/** Named ioctls' arguments must be what the agent accepts (src/guest/agent-protocol.ts). */
+function checkIoctlArgs(request: Probe['request'], args: Probe['args'], what: string, fail: (msg: string) => never): void {
+  if (request === undefined || typeof request !== 'string') return;
+  const r = IoctlArgsSchemas[request].safeParse(args ?? {});
+  if (!r.success) {
+    const iss = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
+    const key = iss.code === 'unrecognized_keys' ? iss.keys[0] : iss.path.join('.');
+    fail(`${what}: ${request} args${key ? `.${key}` : ''}: ${iss.code === 'unrecognized_keys' ? 'unknown argument' : iss.message}`);
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

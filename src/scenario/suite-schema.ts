@@ -3,6 +3,7 @@
 // load-suites.ts into fully resolved cases (ResolvedCase) that the engine runs.
 import { z } from 'zod';
 import { ERRNO_NAMES } from './errno.js';
+import { IoctlArgsSchemas, type IoctlName } from '../guest/agent-protocol.js';
 
 const Name = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lower-case letters, digits, "-" or "_"');
 /** Part of a case id: no "-" inside so ids stay parseable as <provider>-<method>-<fd>-<op>. */
@@ -11,14 +12,11 @@ const KernelOption = z.string().regex(/^CONFIG_[A-Z0-9_]+$/, 'must look like CON
 const Errno = z.enum(ERRNO_NAMES, { error: (iss) => `unknown errno name ${JSON.stringify(iss.input)}` });
 const PollFlag = z.enum(['POLLIN', 'POLLPRI', 'POLLOUT', 'POLLERR', 'POLLHUP', 'POLLNVAL', 'POLLRDNORM', 'POLLWRNORM']);
 const OpenFlag = z.enum(['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_NONBLOCK', 'O_NOCTTY', 'O_DIRECT', 'O_CLOEXEC', 'O_SYNC']);
-export const NAMED_IOCTLS = [
-  'GPIO_GET_CHIPINFO_IOCTL', 'GPIO_GET_LINEINFO_IOCTL', 'GPIO_V2_GET_LINE_IOCTL', 'GPIO_V2_LINE_GET_VALUES_IOCTL',
-  'GPIO_GET_LINEHANDLE_IOCTL', 'GPIOHANDLE_GET_LINE_VALUES_IOCTL', 'GPIO_GET_LINEEVENT_IOCTL',
-  'I2C_SMBUS_READ_BYTE', 'I2C_FUNCS', 'TCGETS',
-] as const;
+/** The agent's named ioctls (src/guest/agent-protocol.ts); their args are checked at load time. */
+export const NAMED_IOCTLS = Object.keys(IoctlArgsSchemas) as [IoctlName, ...IoctlName[]];
 const IoctlRequest = z.union([
   z.enum(NAMED_IOCTLS, { error: (iss) => `unknown ioctl ${JSON.stringify(iss.input)} (named: ${NAMED_IOCTLS.join(', ')}, or {raw: N})` }),
-  z.strictObject({ raw: z.number().int().nonnegative(), arg: z.number().int().optional() }),
+  z.strictObject({ raw: z.number().int().nonnegative(), arg: z.number().int().optional(), size: z.number().int().positive().optional() }),
 ]);
 const ArgValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
 const IoctlArgs = z.record(z.string(), ArgValue);
@@ -31,12 +29,15 @@ export const DeviceSchema = z.strictObject({
   props: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** PCI device on its own pcie-root-port (rp-<id>) so it can be device_del'd and re-added */
   hotplug: z.boolean().default(false),
+  /** explicit bus, e.g. `xhci0.0` for a USB device, `vser0.0` for a virtserialport (not with hotplug) */
+  bus: z.string().min(1).optional(),
   /** a chardev backend for the device (usb-serial, virtserialport): its id is `<id>-chr` */
   chardev: z.enum(['ringbuf']).optional(),
   /** a scratch disk for block devices: its id is `<id>-drive` */
   drive: z.strictObject({ sizeMiB: z.number().int().positive() }).optional(),
 });
 export type DeviceDecl = z.infer<typeof DeviceSchema>;
+const DeviceChecked = DeviceSchema.refine((d) => !(d.hotplug && d.bus), 'a hotplug device sits on its own root port; drop bus');
 
 /** How a value the case needs is found in the guest at run time (never hard-coded). */
 export const DiscoverSchema = z
@@ -67,7 +68,7 @@ export const StepSchema = z
     write: z.strictObject({ path: z.string(), value: z.union([z.string(), z.number()]) }).optional(),
     new_device: z.strictObject({ adapter: z.string(), name: z.string(), addr: z.number().int().min(0).max(0x7f) }).optional(),
     delete_device: z.strictObject({ adapter: z.string(), addr: z.number().int().min(0).max(0x7f) }).optional(),
-    device_add: z.union([z.string(), DeviceSchema]).optional(),
+    device_add: z.union([z.string(), DeviceChecked]).optional(),
     discover: DiscoverSchema.optional(),
     shell: z.string().optional(),
     /** a failure of this step does not fail the case (cleanup of what may already be gone) */
@@ -190,7 +191,7 @@ const CaseBody = {
   provider: IdPart.optional(),
   method: IdPart.optional(),
   requires: z.array(KernelOption).optional(),
-  devices: z.array(DeviceSchema).optional(),
+  devices: z.array(DeviceChecked).optional(),
   prepare: z.array(StepSchema).optional(),
   holders: z.array(HolderSchema).optional(),
   loops: z.array(LoopSchema).optional(),

@@ -1,0 +1,61 @@
+// One case's run.json entry from what the engine measured and what the classifier said.
+import type { Classification } from '../classify/verdict.js';
+import type { CaseResult, VmInfo } from '../report/run-schema.js';
+import type { CaseRun } from './engine.js';
+import type { ResolvedCase } from './suite-schema.js';
+
+export function reproCommand(c: ResolvedCase, image: string, custom?: { kernel: string; modules: string }): string {
+  const target = custom ? `--kernel ${shArg(custom.kernel)} --modules ${shArg(custom.modules)}` : `--image ${shArg(image)}`;
+  return `hotunplug-ci run --suite ${shArg(c.suite)} ${target} --case ${shArg(c.id)}`;
+}
+
+function shArg(s: string): string {
+  return /^[A-Za-z0-9_./:=@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function toCaseResult(
+  c: ResolvedCase,
+  run: CaseRun,
+  cls: Classification,
+  opts: { iteration: number; image: string; vm: VmInfo | null; repro: string },
+): CaseResult {
+  const rm = run.record.removal;
+  return {
+    id: c.id,
+    subsystem: c.subsystem,
+    provider: c.provider,
+    method: c.method,
+    fdKind: c.fdKind,
+    op: c.op,
+    iteration: opts.iteration,
+    image: opts.image,
+    verdict: cls.verdict,
+    reason: cls.reason,
+    probes: run.record.probes.map((p) => ({ ...p })),
+    loops: run.record.loops.map((l) => ({ fd: l.fd, op: l.op, iterations: l.iterations, counts: l.counts })),
+    removal:
+      rm && rm.issued
+        ? {
+            method: rm.method,
+            completed: rm.completed,
+            ms: rm.ms,
+            completedAfterCloseMs: rm.completed ? null : rm.completedAfterCloseMs,
+            errno: rm.errno,
+            ...(rm.detail ? { detail: rm.detail } : {}),
+          }
+        : null,
+    findings: run.findings.map((f) => ({ ...f, altTitles: [...f.altTitles] })),
+    timings: {
+      startedAt: run.startedAt,
+      durationMs: run.durationMs,
+      removalMs: rm?.ms ?? null,
+    },
+    timeline: run.timeline,
+    consoleExcerpt: run.consoleExcerpt,
+    vm: opts.vm,
+    requires: c.requires,
+    missingOptions: run.record.missingOptions,
+    ...(cls.verdict === 'error' ? { error: cls.reason } : {}),
+    repro: opts.repro,
+  };
+}

@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detect, StreamDetector } from '../detect/index.js';
+import { classifyCase } from '../classify/verdict.js';
+import { RunResultSchema, type RunResult } from '../report/run-schema.js';
+import { runCase } from './engine.js';
+import { parseSuiteText } from './load-suites.js';
+import type { DetectorPort } from './port.js';
+import { runLoop, planCases } from './run-loop.js';
+import type { ResolvedCase } from './suite-schema.js';
+import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testdata/fake-guest.js';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const kasan = readFileSync(path.join(here, 'testdata/kasan-canary-read.log'), 'utf8').trimEnd().split('\n');
+const hungTask = readFileSync(path.join(here, 'testdata/hung-task.log'), 'utf8').trimEnd().split('\n');
+
+const SUITE = `
+suite: fake
+description: a device the fake guest can remove
+images: [fake-img]
+requires: [CONFIG_FAKE]
+fds:
+  chip:
+    holders: [{ name: chip, open: { path: "/dev/\${chip}", flags: [O_RDWR] } }]
+    target: chip
+  req:
+    holders:
+      - { name: chip, open: { path: "/dev/\${chip}", flags: [O_RDWR] } }
+      - { name: req, ioctl: { on: chip, request: GPIO_V2_GET_LINE_IOCTL, args: { offsets: [0] } } }
+    target: req
+  waiter:
+    holders: [{ name: chip, open: { path: "/dev/\${chip}", flags: [O_RDWR] } }]
+    target: chip
+    loops: [{ on: chip, op: read, size: 48, expectWake: { errno: [ENODEV] } }]
+ops:
+  read: { op: read, size: 16, accept: { errno: [ENODEV] } }
+  poll: { op: poll, events: [POLLIN], accept: { revents: [POLLHUP, POLLERR], reventsOnly: true } }
+templates:
+  base:
+    provider: fake
+    requires: [CONFIG_FAKE_CHIP]
+    prepare:
+      - { modprobe: fake }
+      - { discover: { var: chip, glob: "/sys/fake/devices/fake*" } }
+    restore:
+      - { shell: "echo fake.0 > /sys/bus/platform/drivers/fake/bind" }
+    timeouts: { settleMs: 1000 }
+cases:
+  - use: base
+    method: unbind
+    removal: { sysfs-unbind: { driver: /sys/bus/platform/drivers/fake, device: fake.0 }, timeoutMs: 2000, closeWaitMs: 3000 }
+    matrix: { fd: [chip, req, waiter], op: [read, poll] }
+  - use: base
+    method: rmmod
+    removal: { rmmod: { module: fake }, refused: [EBUSY] }
+    fd: chip
+    op: read
+  - use: base
+    method: devdel
+    devices: [{ id: dev0, driver: fake-pci, hotplug: true }]
+    removal: { qmp-device-del: { device: dev0 }, timeoutMs: 2000, closeWaitMs: 2000 }
+    restore: [{ device_add: dev0 }]
+    fd: chip
+    op: read
+`;
+
+const suite = parseSuiteText(SUITE, 'fake.yaml');
+const byId = (id: string): ResolvedCase => {
+  const c = suite.cases.find((x) => x.id === id);
+  if (!c) throw new Error(`no case ${id}: ${suite.cases.map((x) => x.id).join(', ')}`);
+  return c;
+};
+
+const realDetector: DetectorPort = { live: () => new StreamDetector({ settleMs: 3000 }), detect };
+
+async function run(caseId: string, b: FakeBehaviour) {
+  const clock = new FakeClock();
+  const guest = new FakeGuest(b, clock);
+  const r = await runCase(byId(caseId), { port: guest, detector: realDetector, iteration: 1, clock });
+  return { r, cls: classifyCase(r.record), guest };
+}
+
+describe('engine + classifier on a fake guest', () => {
+  const table: Array<{ name: string; id: string; b: FakeBehaviour; verdict: string; reason: RegExp }> = [
+    { name: 'all probes ENODEV → handled', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /sysfs-unbind completed in \d+ ms; probes got ENODEV/ },
+    { name: 'poll POLLHUP|POLLERR → handled', id: 'fake/fake-unbind-req-poll', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /POLLHUP\|POLLERR/ },
+    { name: 'probe succeeds on a zombie fd → silent', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'succeeds' }, verdict: 'silent', reason: /read on chip succeeded \(4 bytes\)/ },
+    { name: 'poll with POLLIN besides POLLHUP (reventsOnly) → silent', id: 'fake/fake-unbind-chip-poll', b: { removal: 'completes', zombie: 'pollhup' }, verdict: 'silent', reason: /poll on chip returned POLLIN\|POLLHUP/ },
+    { name: 'probe never returns, guest answers → silent (numbed)', id: 'fake/fake-unbind-req-read', b: { removal: 'completes', zombie: 'no-reply' }, verdict: 'silent', reason: /read on req did not return/ },
+    { name: 'KASAN report during a probe → crashed, title attached', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', crashOnProbe: kasan }, verdict: 'crashed', reason: /^KASAN: slab-use-after-free Read in canary_read/ },
+    { name: 'report only in dmesg (console dropped it) → crashed', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', dmesgOnlyOnProbe: kasan.slice(1, 30).map((l) => l.replace(/^\[[^\]]*\]\[[^\]]*\] /, '')) }, verdict: 'crashed', reason: /KASAN: slab-use-after-free/ },
+    { name: 'hung-task report → hung', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', crashOnProbe: hungTask }, verdict: 'hung', reason: /INFO: task hung in linereq_free/ },
+    { name: 'unbind waits for the fds → blocked, wait measured', id: 'fake/fake-unbind-chip-read', b: { removal: 'blocks-until-close', zombie: 'succeeds' }, verdict: 'blocked', reason: /did not complete within 2000 ms while fds were held; completed \d+ ms after the fds were closed/ },
+    { name: 'unbind never completes → blocked, never', id: 'fake/fake-unbind-chip-read', b: { removal: 'blocks-forever', zombie: 'enodev' }, verdict: 'blocked', reason: /never completed/ },
+    { name: 'DEVICE_DELETED never arrives → blocked', id: 'fake/fake-devdel-chip-read', b: { removal: 'completes', zombie: 'enodev', deviceDeleted: false }, verdict: 'blocked', reason: /qmp-device-del did not complete.*never completed/ },
+    { name: 'DEVICE_DELETED arrives, ENODEV → handled', id: 'fake/fake-devdel-chip-read', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /qmp-device-del completed/ },
+    { name: 'SSH lost mid-case (removal) → hung', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', loseAt: 'removal' }, verdict: 'hung', reason: /guest stopped answering: ssh connection closed/ },
+    { name: 'guest silent after a probe → hung', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', loseAt: 'probe' }, verdict: 'hung', reason: /guest stopped answering/ },
+    { name: 'rmmod refused with EBUSY → handled', id: 'fake/fake-rmmod-chip-read', b: { removal: 'refuses-ebusy', zombie: 'succeeds' }, verdict: 'handled', reason: /rmmod refused with EBUSY/ },
+    { name: 'harness cannot open the device node → error', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', openFails: 'ENOENT' }, verdict: 'error', reason: /holder chip: open \/dev\/fake0 failed: ENOENT/ },
+    { name: 'restore fails → error', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', restoreFails: true }, verdict: 'error', reason: /restore failed/ },
+    { name: 'blocked reader woken with ENODEV → handled', id: 'fake/fake-unbind-waiter-read', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /probes got ENODEV/ },
+    { name: 'blocked reader never woken → silent', id: 'fake/fake-unbind-waiter-read', b: { removal: 'completes', zombie: 'enodev', loopWoken: false }, verdict: 'silent', reason: /read blocked on chip was not woken/ },
+  ];
+  for (const t of table) {
+    it(t.name, async () => {
+      const { cls } = await run(t.id, t.b);
+      expect(cls.verdict).toBe(t.verdict);
+      expect(cls.reason).toMatch(t.reason);
+    });
+  }
+
+  it('records a timeline, a console excerpt between the case markers, and the finding', async () => {
+    const { r } = await run('fake/fake-unbind-chip-read', { removal: 'completes', zombie: 'enodev', crashOnProbe: kasan });
+    expect(r.findings).toHaveLength(1);
+    expect(r.findings[0]!.kind).toBe('kasan');
+    expect(r.consoleExcerpt).toMatch(/huci: begin fake\/fake-unbind-chip-read#1/);
+    expect(r.consoleExcerpt).toMatch(/huci: end fake\/fake-unbind-chip-read#1/);
+    const labels = r.timeline.map((e) => e.label);
+    expect(labels).toContain('prepare: chip = fake0');
+    expect(labels.some((l) => l.startsWith('removal: sysfs-unbind'))).toBe(true);
+    expect(labels).toContain('probe read on chip');
+    expect(r.timeline.every((e, i, a) => i === 0 || e.relMs >= a[i - 1]!.relMs)).toBe(true);
+    expect(r.needsRestart).toBe(true);
+  });
+
+  it('does not count a line twice when console and dmesg both have it', async () => {
+    const { r } = await run('fake/fake-unbind-chip-read', { removal: 'completes', zombie: 'enodev' });
+    const removed = r.consoleExcerpt.split('\n').filter((l) => l.includes('fake 0000:00:01.0: removed'));
+    expect(removed).toHaveLength(1);
+    expect(r.needsRestart).toBe(false);
+  });
+
+  it('measures the blocked wait from the close', async () => {
+    const { r } = await run('fake/fake-unbind-chip-read', { removal: 'blocks-until-close', zombie: 'enodev' });
+    expect(r.record.removal).toMatchObject({ completed: false, ms: null });
+    expect(r.record.removal!.completedAfterCloseMs).toBeGreaterThanOrEqual(0);
+    expect(r.record.restore).toEqual({ ok: true });
+  });
+});
+
+describe('run loop', () => {
+  const config = new Map([
+    ['CONFIG_FAKE', 'y'],
+    ['CONFIG_FAKE_CHIP', 'm'],
+  ]);
+
+  async function loop(b: FakeBehaviour[], plan = planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-unbind-chip-*' }), cfg: Map<string, string> | null = config) {
+    const clock = new FakeClock();
+    const sessions = new FakeSessions(b, clock);
+    const writes: RunResult[] = [];
+    const result = await runLoop({
+      suites: [suite],
+      plan,
+      sessions,
+      detector: realDetector,
+      kernelConfig: async () => cfg,
+      write: async (r) => void writes.push(r),
+      runId: 'test-run',
+      command: ['run'],
+      images: ['fake-img'],
+      jobs: 1,
+      clock,
+      version: '0.0.0-test',
+    });
+    return { result, sessions, writes };
+  }
+
+  it('a missing kernel option skips the case, names the option, and boots nothing', async () => {
+    const { result, sessions } = await loop([{ removal: 'completes', zombie: 'enodev' }], undefined, new Map([['CONFIG_FAKE', 'y']]));
+    expect(sessions.booted).toHaveLength(0);
+    expect(result.cases.map((c) => c.verdict)).toEqual(['skipped', 'skipped']);
+    expect(result.cases[0]!.reason).toBe('image lacks CONFIG_FAKE_CHIP');
+    expect(result.cases[0]!.missingOptions).toEqual(['CONFIG_FAKE_CHIP']);
+  });
+
+  it('reuses one VM for handled cases and writes run.json after every case', async () => {
+    const { result, sessions, writes } = await loop([{ removal: 'completes', zombie: 'enodev' }]);
+    expect(sessions.booted).toHaveLength(1);
+    expect(result.cases.map((c) => c.verdict)).toEqual(['handled', 'handled']);
+    expect(writes.length).toBe(3);
+    expect(writes[0]!.complete).toBe(false);
+    expect(writes[0]!.cases).toHaveLength(1);
+    expect(result.complete).toBe(true);
+    expect(() => RunResultSchema.parse(result)).not.toThrow();
+    expect(result.subsystems).toEqual([{ subsystem: 'fake', image: 'fake-img', verdict: 'handled', counts: { handled: 2 } }]);
+    expect(sessions.booted[0]!.stopped).toBe(true);
+  });
+
+  it('boots a fresh VM after a crash; the subsystem verdict is the worst case', async () => {
+    const { result, sessions } = await loop([
+      { removal: 'completes', zombie: 'enodev', crashOnProbe: kasan },
+      { removal: 'completes', zombie: 'enodev' },
+    ]);
+    expect(sessions.booted).toHaveLength(2);
+    expect(result.cases.map((c) => c.verdict)).toEqual(['crashed', 'handled']);
+    expect(result.cases[0]!.findings[0]!.title).toMatch(/^KASAN: slab-use-after-free/);
+    expect(result.subsystems[0]!.verdict).toBe('crashed');
+  });
+
+  it('groups cases by the devices they need at boot', async () => {
+    const { sessions } = await loop([{ removal: 'completes', zombie: 'enodev' }], planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-*-chip-read' }));
+    expect(sessions.configs.map((c) => c.devices.map((d) => d.id))).toEqual([[], ['dev0']]);
+  });
+});

@@ -1,0 +1,113 @@
+// The engine's view of a running guest (and of how to get one). The lead's GuestSession
+// (src/scenario/vm-session.ts) implements GuestPort with Machine (QMP, console), SshGuest (exec) and
+// AgentClient; engine tests implement it with a scripted fake. Nothing here starts a process.
+import type { AgentRequest } from '../guest/agent-protocol.js';
+import type { VmInfo } from '../report/run-schema.js';
+import type { DeviceDecl } from './suite-schema.js';
+
+/** An agent request without its id (the client assigns ids). */
+export type AgentCall = AgentRequest;
+
+/**
+ * An agent reply as the engine reads it: success fields vary per op. A request the agent did not
+ * answer in time resolves (never rejects) with errno ETIMEDOUT_HARNESS and timedOut: true.
+ */
+export interface AgentAnswer {
+  ok: boolean;
+  errno: string | null;
+  ms: number;
+  timedOut?: boolean;
+  [field: string]: unknown;
+}
+
+export interface ShellResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  timedOut: boolean;
+}
+
+export interface PortConsoleLine {
+  text: string;
+  hostMs: number;
+  lineNo: number;
+}
+
+/** The guest stopped answering (SSH connection lost, QEMU gone): the engine's "hung" evidence. */
+export class GuestLostError extends Error {
+  constructor(readonly reason: string) {
+    super(`guest lost: ${reason}`);
+    this.name = 'GuestLostError';
+  }
+}
+
+export interface GuestPort {
+  readonly vm: VmInfo;
+  /** One agent request. Never rejects for kernel errors; rejects with GuestLostError if the agent's channel is gone. */
+  agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer>;
+  /** A shell command in the guest (over SSH). Resolves with timedOut on timeout; rejects with GuestLostError when SSH is gone. */
+  exec(command: string, timeoutMs: number): Promise<ShellResult>;
+  /** A QMP command; rejects with the QMP error's text. */
+  qmp(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown>;
+  /**
+   * Arms a wait for a QMP event (data matching `match`) *now* — call it before issuing the command
+   * that causes the event. Resolves true when it arrives, false on timeout.
+   */
+  waitForQmpEvent(name: string, match: Record<string, unknown>, timeoutMs: number): Promise<boolean>;
+  /** Live console lines from now on; returns the unsubscribe function. */
+  onConsoleLine(cb: (line: PortConsoleLine) => void): () => void;
+  /** The console file of this VM (for the run's consoles/). */
+  readonly consoleFile: string | null;
+  /** Stops the VM (idempotent, bounded). */
+  stop(): Promise<void>;
+}
+
+/** What a group of cases needs from the VM at boot. */
+export interface VmConfig {
+  image: string;
+  devices: DeviceDecl[];
+  /** empty pcie-root-ports for `device_add` of new PCI devices during preparation */
+  spareRootPorts: number;
+}
+
+export interface SessionFactory {
+  /** Boots a guest for `cfg` (image, devices at boot) and returns it once SSH and the agent answer. */
+  boot(cfg: VmConfig): Promise<GuestPort>;
+}
+
+/** Console-report detection, injectable so engine tests can script findings. */
+export interface DetectorPort {
+  live(): LiveDetector;
+  detect(log: string): FindingLike[];
+}
+export interface LiveDetector {
+  push(line: string, nowMs: number): FindingLike[];
+  tick(nowMs: number): FindingLike[];
+  flush(): FindingLike[];
+}
+export interface FindingLike {
+  kind: string;
+  title: string;
+  altTitles: string[];
+  frame: string | null;
+  startLine: number;
+  endLine: number;
+  report: string;
+  corrupted: boolean;
+  corruptedReason?: string;
+  taint?: string;
+  cpu?: number;
+  pid?: number;
+  comm?: string;
+}
+
+/** The clock and sleep the engine uses, injectable so tests need not wait. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};

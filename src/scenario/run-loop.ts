@@ -1,0 +1,237 @@
+// The run loop: select cases, group them by the VM they need (image + devices at boot) so each
+// group boots once, reuse a VM across cases (their restore steps) and boot a fresh one after a
+// crash, a hang, a failed restore or a harness error. Every case result is appended to the run and
+// the run is written at once, so a run that dies part-way keeps what was measured.
+import os from 'node:os';
+import { errorMessage } from '../errors.js';
+import { classifyCase, judgeControls, subsystemVerdict, type ControlExpectation } from '../classify/verdict.js';
+import { RUN_SCHEMA_VERSION, VERDICTS, type CaseResult, type RunResult, type Verdict, type VmInfo } from '../report/run-schema.js';
+import { reproCommand, toCaseResult } from './case-result.js';
+import { runCase, skippedRun, type CaseRun } from './engine.js';
+import type { LoadedSuite } from './load-suites.js';
+import type { Clock, DetectorPort, GuestPort, SessionFactory, VmConfig } from './port.js';
+import type { ResolvedCase } from './suite-schema.js';
+import { vmConfigFor, vmConfigKey } from './vm-config.js';
+
+export interface PlannedCase {
+  c: ResolvedCase;
+  image: string;
+  iteration: number;
+}
+
+export interface PlanOptions {
+  /** images from the command line; empty: each suite's own `images` */
+  images: readonly string[];
+  caseGlob?: string;
+  iterations: number;
+  shard?: { index: number; count: number };
+}
+
+/** Which (case, image, iteration) run, in suite order. Sharding splits (case, image) pairs round-robin. */
+export function planCases(suites: readonly LoadedSuite[], opts: PlanOptions): PlannedCase[] {
+  const match = opts.caseGlob ? globToRegExp(opts.caseGlob) : null;
+  const pairs: Array<{ c: ResolvedCase; image: string }> = [];
+  for (const s of suites) {
+    const images = opts.images.length > 0 ? opts.images : s.images;
+    for (const c of s.cases) {
+      if (match && !match.test(c.id)) continue;
+      for (const image of images) pairs.push({ c, image });
+    }
+  }
+  const mine = opts.shard ? pairs.filter((_, i) => i % opts.shard!.count === opts.shard!.index - 1) : pairs;
+  return mine.flatMap((p) => Array.from({ length: opts.iterations }, (_, k) => ({ ...p, iteration: k + 1 })));
+}
+
+/** `*` matches anything (including "/"), `?` one character; everything else is literal. */
+export function globToRegExp(glob: string): RegExp {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`);
+}
+
+/** Kernel options a case needs that the image's .config does not enable (=y or =m). */
+export function missingOptions(requires: readonly string[], config: ReadonlyMap<string, string> | null): string[] {
+  if (config === null) return [];
+  return requires.filter((o) => {
+    const v = config.get(o);
+    return v === undefined || v === 'n';
+  });
+}
+
+export interface RunLoopOptions {
+  suites: LoadedSuite[];
+  plan: PlannedCase[];
+  sessions: SessionFactory;
+  detector: DetectorPort;
+  /** the image's parsed .config (null: unknown, options not checked) */
+  kernelConfig(image: string): Promise<ReadonlyMap<string, string> | null>;
+  /** called with the run after every case and at the end */
+  write(run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>): Promise<void>;
+  runId: string;
+  command: string[];
+  images: string[];
+  jobs: number;
+  /** repro line for a case (the CLI knows how it was invoked) */
+  repro?(c: ResolvedCase, image: string): string;
+  onCase?(r: CaseResult, done: number, total: number): void;
+  onNote?(text: string): void;
+  clock?: Clock;
+  version: string;
+}
+
+export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
+  const run: RunResult = {
+    schemaVersion: RUN_SCHEMA_VERSION,
+    tool: { name: 'hotunplug-ci', version: o.version },
+    runId: o.runId,
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    complete: false,
+    command: o.command,
+    suites: o.suites.map((s) => s.name),
+    images: o.images,
+    host: { hostname: os.hostname(), cpus: os.cpus().length, memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10 },
+    cases: [],
+    subsystems: [],
+    controls: { ran: false, trusted: false, detail: 'canary controls did not run: verdicts are not calibrated' },
+    consoles: [],
+  };
+  const consoles: Array<{ vm: string; image: string; file: string }> = [];
+  const configs = new Map<string, Promise<ReadonlyMap<string, string> | null>>();
+  const configOf = (image: string): Promise<ReadonlyMap<string, string> | null> => {
+    let p = configs.get(image);
+    if (!p) configs.set(image, (p = o.kernelConfig(image)));
+    return p;
+  };
+
+  // group by the VM the cases need, keeping first-appearance order
+  const groups = new Map<string, { cfg: VmConfig; items: PlannedCase[] }>();
+  for (const item of o.plan) {
+    const cfg = vmConfigFor(item.c, item.image);
+    const key = vmConfigKey(cfg);
+    const g = groups.get(key);
+    if (g) g.items.push(item);
+    else groups.set(key, { cfg, items: [item] });
+  }
+
+  let writing: Promise<void> = Promise.resolve();
+  const persist = (): Promise<void> => {
+    run.subsystems = summarise(run.cases);
+    run.controls = controlsOf(o.plan, run.cases);
+    const snapshot = structuredClone(run);
+    writing = writing.then(() => o.write(snapshot, [...consoles]));
+    return writing;
+  };
+  let vmCounter = 0;
+  let done = 0;
+  const total = o.plan.length;
+
+  const append = async (item: PlannedCase, caseRun: CaseRun, vm: VmInfo | null): Promise<void> => {
+    const cls = classifyCase(caseRun.record);
+    const result = toCaseResult(item.c, caseRun, cls, {
+      iteration: item.iteration,
+      image: item.image,
+      vm,
+      repro: o.repro ? o.repro(item.c, item.image) : reproCommand(item.c, item.image),
+    });
+    run.cases.push(result);
+    done++;
+    o.onCase?.(result, done, total);
+    await persist();
+  };
+
+  const runGroup = async (g: { cfg: VmConfig; items: PlannedCase[] }): Promise<void> => {
+    const config = await configOf(g.cfg.image);
+    if (config === null) o.onNote?.(`${g.cfg.image}: no kernel .config found; kernel options not checked`);
+    let port: GuestPort | null = null;
+    let bootFailure: string | null = null;
+    const stop = async (): Promise<void> => {
+      if (port) {
+        const p = port;
+        port = null;
+        await p.stop().catch(() => undefined);
+      }
+    };
+    try {
+      for (const item of g.items) {
+        const missing = missingOptions(item.c.requires, config);
+        if (missing.length > 0) {
+          await append(item, skippedRun(item.c, missing), null);
+          continue;
+        }
+        if (bootFailure !== null) {
+          await append(item, harnessErrorRun(item.c, `VM did not boot: ${bootFailure}`), null);
+          continue;
+        }
+        if (!port) {
+          try {
+            port = await o.sessions.boot(g.cfg);
+            const vm = `vm${++vmCounter}-${g.cfg.image}`;
+            if (port.consoleFile) consoles.push({ vm, image: g.cfg.image, file: port.consoleFile });
+          } catch (e) {
+            bootFailure = errorMessage(e);
+            o.onNote?.(`${g.cfg.image}: boot failed: ${bootFailure}`);
+            await append(item, harnessErrorRun(item.c, `VM did not boot: ${bootFailure}`), null);
+            continue;
+          }
+        }
+        const current: GuestPort = port;
+        let caseRun: CaseRun;
+        try {
+          caseRun = await runCase(item.c, { port: current, detector: o.detector, iteration: item.iteration, ...(o.clock ? { clock: o.clock } : {}) });
+        } catch (e) {
+          caseRun = harnessErrorRun(item.c, `internal: ${errorMessage(e)}`);
+          caseRun.needsRestart = true;
+        }
+        await append(item, caseRun, current.vm);
+        if (caseRun.needsRestart) await stop();
+      }
+    } finally {
+      await stop();
+    }
+  };
+
+  const queue = [...groups.values()];
+  const workers = Array.from({ length: Math.max(1, Math.min(o.jobs, queue.length)) }, async () => {
+    for (let g = queue.shift(); g; g = queue.shift()) await runGroup(g);
+  });
+  await Promise.all(workers);
+  run.complete = true;
+  run.finishedAt = new Date().toISOString();
+  await persist();
+  return run;
+}
+
+function harnessErrorRun(c: ResolvedCase, message: string): CaseRun {
+  const r = skippedRun(c, []);
+  r.record.harnessError = message;
+  r.needsRestart = true;
+  return r;
+}
+
+/** Per subsystem and image: the worst verdict and the count of each. */
+export function summarise(cases: readonly CaseResult[]): RunResult['subsystems'] {
+  const by = new Map<string, { subsystem: string; image: string; verdicts: Verdict[] }>();
+  for (const c of cases) {
+    const image = c.image ?? c.vm?.image ?? '';
+    const key = `${c.subsystem}\u0000${image}`;
+    const e = by.get(key) ?? { subsystem: c.subsystem, image, verdicts: [] };
+    e.verdicts.push(c.verdict);
+    by.set(key, e);
+  }
+  return [...by.values()].map((e) => ({
+    subsystem: e.subsystem,
+    image: e.image,
+    verdict: subsystemVerdict(e.verdicts),
+    counts: Object.fromEntries(VERDICTS.map((v) => [v, e.verdicts.filter((x) => x === v).length]).filter(([, n]) => (n as number) > 0)),
+  }));
+}
+
+function controlsOf(plan: readonly PlannedCase[], cases: readonly CaseResult[]): RunResult['controls'] {
+  const expectations: ControlExpectation[] = [];
+  for (const p of plan) {
+    if (p.c.control && !expectations.some((e) => e.id === p.c.id)) {
+      expectations.push({ id: p.c.id, verdict: p.c.control.verdict, ...(p.c.control.title ? { title: p.c.control.title } : {}) });
+    }
+  }
+  return judgeControls(expectations, cases);
+}

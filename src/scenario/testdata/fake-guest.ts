@@ -1,0 +1,231 @@
+// A scripted guest for engine tests: implements GuestPort with a tiny model of a device that can be
+// removed under held fds, a console with printk timestamps, dmesg, QMP and a virtual clock.
+import { GuestLostError, type AgentAnswer, type AgentCall, type Clock, type GuestPort, type PortConsoleLine, type SessionFactory, type ShellResult, type VmConfig } from '../port.js';
+import type { VmInfo } from '../../report/run-schema.js';
+
+export interface FakeBehaviour {
+  /** what the removal does while fds are held */
+  removal: 'completes' | 'refuses-ebusy' | 'blocks-until-close' | 'blocks-forever';
+  /** what a call on an fd of the removed device returns */
+  zombie: 'enodev' | 'pollhup' | 'succeeds' | 'no-reply';
+  /** kernel report printed on the console when a call touches a removed device */
+  crashOnProbe?: string[];
+  /** lines only dmesg has (the console dropped them), printed at the first probe */
+  dmesgOnlyOnProbe?: string[];
+  /** the guest stops answering (agent + SSH) at this point */
+  loseAt?: 'removal' | 'probe';
+  /** QMP DEVICE_DELETED comes after device_del */
+  deviceDeleted?: boolean;
+  /** opening a device node fails with this errno */
+  openFails?: string;
+  /** restore steps fail */
+  restoreFails?: boolean;
+  /** a blocked reader loop is woken with ENODEV by the removal */
+  loopWoken?: boolean;
+}
+
+export class FakeClock implements Clock {
+  t = 1_700_000_000_000;
+  now(): number {
+    return this.t;
+  }
+  sleep(ms: number): Promise<void> {
+    return new Promise((r) =>
+      setImmediate(() => {
+        this.t += ms;
+        r();
+      }),
+    );
+  }
+}
+
+const DEVICE_HANDLE_START = 10;
+
+export class FakeGuest implements GuestPort {
+  readonly vm: VmInfo = { image: 'fake-img', kernelRelease: '6.12.0-fake', kernelVersion: '#1', accelerator: 'tcg', qemuArgv: ['qemu-system-x86_64'] };
+  readonly consoleFile = null;
+  readonly calls: string[] = [];
+  readonly dmesgLines: string[] = [];
+  stopped = false;
+  private lines = 0;
+  private readonly subs = new Set<(l: PortConsoleLine) => void>();
+  private readonly handles = new Map<number, { path: string; kmsg: boolean }>();
+  private nextHandle = DEVICE_HANDLE_START;
+  private removed = false;
+  private lost: string | null = null;
+  private crashed = false;
+  private closeWaiters: Array<() => void> = [];
+  private deletedWaiters: Array<(ok: boolean) => void> = [];
+  private readonly bootMs: number;
+
+  constructor(
+    readonly b: FakeBehaviour,
+    readonly clock: FakeClock,
+  ) {
+    this.bootMs = clock.now() - 5000;
+  }
+
+  private ts(): string {
+    return `[${((this.clock.now() - this.bootMs) / 1000).toFixed(6).padStart(12)}]`;
+  }
+
+  /** A kernel message: on the console and in dmesg. */
+  printk(text: string, consoleToo = true): void {
+    const line = `${this.ts()} ${text}`;
+    this.dmesgLines.push(line);
+    if (consoleToo) this.console(line);
+  }
+
+  private console(line: string): void {
+    const l = { text: line, hostMs: this.clock.now(), lineNo: ++this.lines };
+    for (const s of this.subs) s(l);
+  }
+
+  private touchZombie(): void {
+    if (this.b.crashOnProbe && !this.crashed) {
+      this.crashed = true;
+      for (const l of this.b.crashOnProbe) this.console(l), this.dmesgLines.push(l);
+    }
+    if (this.b.dmesgOnlyOnProbe) for (const l of this.b.dmesgOnlyOnProbe.splice(0)) this.printk(l, false);
+  }
+
+  private deviceHandles(): number {
+    return [...this.handles.values()].filter((h) => !h.kmsg).length;
+  }
+
+  async agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer> {
+    this.calls.push(`agent ${call.op}`);
+    if (this.lost) throw new GuestLostError(this.lost);
+    const ok = (extra: Record<string, unknown> = {}): AgentAnswer => ({ ok: true, errno: null, ms: 0.2, ...extra });
+    const fail = (errno: string): AgentAnswer => ({ ok: false, errno, ms: 0.2 });
+    const noReply = (): AgentAnswer => ({ ok: false, errno: 'ETIMEDOUT_HARNESS', timedOut: true, ms: timeoutMs });
+    switch (call.op) {
+      case 'ping':
+        return ok({ pid: 100, protocol: 1 });
+      case 'open': {
+        const kmsg = call.path === '/dev/kmsg';
+        if (!kmsg && this.b.openFails) return fail(this.b.openFails);
+        const h = this.nextHandle++;
+        this.handles.set(h, { path: call.path, kmsg });
+        return ok({ handle: h, fd: h });
+      }
+      case 'close': {
+        this.handles.delete(call.handle);
+        if (this.deviceHandles() === 0) for (const w of this.closeWaiters.splice(0)) w();
+        return ok({ deferred: false });
+      }
+      case 'spawn':
+        return ok({ loop: 1 });
+      case 'loops':
+        return ok({ loops: [{ loop: 1, handle: DEVICE_HANDLE_START, op: 'read', running: true, iterations: 1, counts: {}, transitions: [], elapsedMs: 500 }] });
+      case 'stop': {
+        const woken = this.removed && this.b.loopWoken !== false;
+        return ok({ loop: call.loop, iterations: 3, counts: woken ? { OK: 2, ENODEV: 1 } : { OK: 2 }, stuck: !woken && this.removed, interrupted: false });
+      }
+      default:
+        break;
+    }
+    const h = this.handles.get(call.handle);
+    if (!h) return fail('EBADF');
+    if (h.kmsg) {
+      if (call.op === 'write') this.printk(call.text ?? '');
+      return ok({ n: (call as { text?: string }).text?.length ?? 0 });
+    }
+    if (call.op === 'ioctl' && typeof call.request === 'string' && /GET_LINE(HANDLE|EVENT)?_IOCTL$/.test(call.request) && !this.removed) {
+      const nh = this.nextHandle++;
+      this.handles.set(nh, { path: `${h.path}:${call.request}`, kmsg: false });
+      return ok({ handle: nh, fd: nh });
+    }
+    if (!this.removed) return call.op === 'poll' ? ok({ ready: 0, revents: [] }) : ok({ n: 1, hex: '00' });
+    // a call on the zombie fd
+    if (this.b.loseAt === 'probe') {
+      this.lost = 'ssh connection closed';
+      return noReply();
+    }
+    this.touchZombie();
+    switch (this.b.zombie) {
+      case 'enodev':
+        return call.op === 'poll' ? ok({ ready: 1, revents: ['POLLHUP', 'POLLERR'] }) : fail('ENODEV');
+      case 'pollhup':
+        return call.op === 'poll' ? ok({ ready: 1, revents: ['POLLIN', 'POLLHUP'] }) : ok({ n: 0, hex: '' });
+      case 'succeeds':
+        return call.op === 'poll' ? ok({ ready: 1, revents: ['POLLIN'] }) : ok({ n: 4, hex: '01020304' });
+      case 'no-reply':
+        return noReply();
+    }
+  }
+
+  async exec(command: string, timeoutMs: number): Promise<ShellResult> {
+    this.calls.push(`exec ${command.slice(0, 60)}`);
+    if (this.lost) throw new GuestLostError(this.lost);
+    const done = (code: number, stdout = '', stderr = ''): ShellResult => ({ code, stdout, stderr, ms: 1, timedOut: false });
+    if (command === 'true') return done(0);
+    if (command === 'dmesg') return done(0, this.dmesgLines.join('\n') + '\n');
+    if (command.startsWith('end=$(')) return done(0, '/sys/fake/devices/fake0\n');
+    const isRemoval = this.deviceHandles() > 0 && !this.removed && /unbind|\/remove|rmmod|\/live|delete_device/.test(command);
+    if (isRemoval) {
+      if (this.b.loseAt === 'removal') {
+        this.lost = 'ssh connection closed';
+        throw new GuestLostError(this.lost);
+      }
+      switch (this.b.removal) {
+        case 'completes':
+          this.removed = true;
+          this.printk('fake 0000:00:01.0: removed');
+          return done(0);
+        case 'refuses-ebusy':
+          return done(1, '', 'rmmod: ERROR: Module fake is in use');
+        case 'blocks-until-close':
+          this.removed = true;
+          await new Promise<void>((r) => this.closeWaiters.push(r));
+          return done(0);
+        case 'blocks-forever':
+          this.removed = true;
+          await new Promise<void>(() => undefined);
+          return done(0);
+      }
+    }
+    if (this.removed && this.b.restoreFails) return done(1, '', 'sh: write error: No such device');
+    void timeoutMs;
+    return done(0);
+  }
+
+  async qmp(command: string, args: Record<string, unknown> | undefined): Promise<unknown> {
+    this.calls.push(`qmp ${command} ${JSON.stringify(args ?? {})}`);
+    if (command === 'device_del') {
+      this.removed = true;
+      if (this.b.deviceDeleted !== false) for (const w of this.deletedWaiters.splice(0)) w(true);
+    }
+    return {};
+  }
+
+  waitForQmpEvent(): Promise<boolean> {
+    return new Promise((r) => this.deletedWaiters.push(r));
+  }
+
+  onConsoleLine(cb: (line: PortConsoleLine) => void): () => void {
+    this.subs.add(cb);
+    return () => this.subs.delete(cb);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+}
+
+/** A session factory handing out FakeGuests; `behaviours` are used in boot order (the last one repeats). */
+export class FakeSessions implements SessionFactory {
+  readonly booted: FakeGuest[] = [];
+  readonly configs: VmConfig[] = [];
+  constructor(
+    private readonly behaviours: FakeBehaviour[],
+    readonly clock: FakeClock,
+  ) {}
+  async boot(cfg: VmConfig): Promise<GuestPort> {
+    this.configs.push(cfg);
+    const b = this.behaviours[Math.min(this.booted.length, this.behaviours.length - 1)]!;
+    const g = new FakeGuest(b, this.clock);
+    this.booted.push(g);
+    return g;
+  }
+}
