@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { IMAGES_DIR, parseImageDef } from './catalog.js';
 import { mergeRequests, parseFragment } from './kernel-fragments.js';
 
-const KASAN_IMAGES = ['kasan-6.12'];
+const KASAN_IMAGES = ['kasan-6.12', 'kasan-6.1'];
 
 describe.each(KASAN_IMAGES)('%s', (name) => {
   const file = join(IMAGES_DIR, `${name}.json`);
