@@ -287,10 +287,11 @@ export const OOPSES: OopsRow[] = [
         },
       },
       {
+        // Recursion fills the trace with repeats; the frame above a dispatch point names the loop.
         title: re('BUG: (?:TASK |IRQ )?stack guard page was hit at'),
         fmt: 'BUG: stack guard page was hit in {1}',
         alt: ['stack-overflow in {1}'],
-        stack: { parts: [RIP_FRAME] },
+        stack: { parts: [CALL_TRACE, STACK], pick: 'stall' },
         noStackTrace: true,
       },
       {
@@ -634,7 +635,7 @@ export const OOPSES: OopsRow[] = [
         title: re('Kernel panic - not syncing: kernel stack overflow'),
         fmt: 'kernel stack overflow in {1}',
         alt: ['stack-overflow in {1}'],
-        stack: ripThenTrace(),
+        stack: { parts: [CALL_TRACE, STACK], pick: 'stall' },
       },
       { title: re('Kernel panic - not syncing: Attempted to kill init!'), fmt: 'kernel panic: Attempted to kill init!' },
       {
@@ -881,7 +882,8 @@ export const SKIP_FRAMES = [
   '__phys_addr', 'aes_encrypt', 'strstr', 'stack_trace_save', 'timer_delete', 'queue_work', 'walk_stackframe',
   '^__kmalloc', '^kmalloc', 'seqprop_assert', 'do_tag_check_fault', 'do_translation_fault', 'do_mem_abort', 'el1_abort',
   'handle_bad_stack', 'check_object_size', 'unlock_page', 'insert_work', 'aesti_encrypt', 'fortify_', 'put_device',
-  'sk_stop_timer', '^kmem_cache_alloc', '^iput$', 'kobject_cleanup',
+  'sk_stop_timer', '^kmem_cache_alloc', '^iput$', 'kobject_cleanup', '^el1_', '^el0_', '^el1h_', 'memdup_user',
+  '__queue_delayed_work', '__bad_stack',
 ];
 
 /** Syscall-wrapper prefixes rewritten in frame names, so titles name the syscall itself (sys_foo). */
