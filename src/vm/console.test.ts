@@ -63,6 +63,7 @@ describe('ConsoleCapture', () => {
     for (let i = 1; i <= 10; i++) c.push(Buffer.from(`l${i}\n`));
     expect(c.tail(2)).toEqual(['l9', 'l10']);
     expect(c.tail(100)).toEqual(['l8', 'l9', 'l10']);
+    expect(c.tail(0)).toEqual([]);
     expect(c.lineCount).toBe(10);
     c.end();
   });
@@ -98,5 +99,24 @@ describe('ConsoleCapture', () => {
     c.end();
     await expect(ended).rejects.toBeInstanceOf(InfraError);
     await expect(c.waitForLine(/never/, { timeoutMs: 1000 })).rejects.toThrow(/console ended/);
+  });
+});
+
+describe('ConsoleCapture under a flood', () => {
+  it('takes 100k lines in big chunks quickly and keeps counts and tail right', async () => {
+    const { c } = capture({ tailLines: 1000 });
+    const t0 = Date.now();
+    for (let chunk = 0; chunk < 100; chunk++) {
+      let s = '';
+      for (let i = 0; i < 1000; i++) s += `[ ${chunk}.${i}] BUG: KASAN: slab-use-after-free in foo+0x1/0x2\r\n`;
+      c.push(Buffer.from(s));
+    }
+    c.end();
+    await c.closed;
+    expect(c.lineCount).toBe(100_000);
+    expect(c.tail(2)).toEqual(['[ 99.998] BUG: KASAN: slab-use-after-free in foo+0x1/0x2', '[ 99.999] BUG: KASAN: slab-use-after-free in foo+0x1/0x2']);
+    expect(c.retained()).toHaveLength(1000);
+    expect(c.retained()[0]!.lineNo).toBe(99_001);
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 });

@@ -97,19 +97,23 @@ export class ConsoleCapture extends EventEmitter {
   private emitLine(text: string, hostMs: number): void {
     const line: ConsoleLine = { text: text.replaceAll('\r', ''), hostMs, lineNo: ++this.lineCount };
     this.ring.push(line);
-    if (this.ring.length > this.tailMax) this.ring.splice(0, this.ring.length - this.tailMax);
+    // Trim in batches: a KASAN storm is many thousands of lines, and splicing per line is O(tail).
+    if (this.ring.length > 2 * this.tailMax) this.ring.splice(0, this.ring.length - this.tailMax);
     this.jsonl?.write(`${JSON.stringify(line)}\n`);
     this.emit('line', line);
   }
 
-  /** The last n lines (at most the retained tail). */
+  /** The last n lines (at most tailLines). */
   tail(n: number): string[] {
-    return this.ring.slice(Math.max(0, this.ring.length - n)).map((l) => l.text);
+    if (n <= 0) return [];
+    return this.retained()
+      .slice(-Math.min(n, this.tailMax))
+      .map((l) => l.text);
   }
 
-  /** The retained lines with their timestamps. */
+  /** The last tailLines lines with their timestamps. */
   retained(): readonly ConsoleLine[] {
-    return this.ring;
+    return this.ring.length > this.tailMax ? this.ring.slice(-this.tailMax) : this.ring;
   }
 
   /** Live lines from now on; the iteration ends when the console ends. */
