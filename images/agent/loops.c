@@ -19,12 +19,12 @@
 #define MAX_TRANSITIONS 32
 
 struct count {
-	char key[64];
+	char key[RESULT_KEY_MAX];
 	unsigned long long n;
 };
 
 struct transition {
-	char key[64];
+	char key[RESULT_KEY_MAX];
 	unsigned long long iteration;
 	double ms; /* since the loop started */
 };

@@ -161,7 +161,7 @@ static int do_poll(const struct jnode *args, int fd, struct op_result *res)
 	int n = poll(&p, 1, (int)timeout);
 	if (n < 0)
 		return errno;
-	char names[160];
+	char names[RESULT_KEY_MAX];
 	revents_key(n > 0 ? p.revents : 0, names, sizeof(names));
 	sb_printf(&res->fields, ",\"ready\":%d,\"revents\":[", n);
 	for (char *s = names, *tok; (tok = strsep(&s, "|")) && *tok;)

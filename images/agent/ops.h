@@ -6,10 +6,12 @@
 
 #include "json.h"
 
+#define RESULT_KEY_MAX 128
+
 struct op_result {
 	struct sbuf fields; /* reply fields, each ",\"key\":value" */
 	char error[160];    /* set when the agent refused the arguments (no syscall made) */
-	char key[64];       /* how a loop counts this result: OK, EOF, TIMEOUT, POLLIN|POLLHUP, or the errno name */
+	char key[RESULT_KEY_MAX]; /* how a loop counts this result: OK, EOF, TIMEOUT, POLLIN|POLLHUP, or the errno name */
 };
 
 bool fd_op_known(const char *op);

@@ -14,9 +14,11 @@ import type { LoopStats, OpenFlag, SuccessFor } from './agent-protocol.js';
 let binary: string;
 let dir: string;
 const children: ChildProcessWithoutNullStreams[] = [];
+const stderrOf = new Map<ChildProcessWithoutNullStreams, string>();
 
 beforeAll(async () => {
-  binary = await buildAgent();
+  // HUCI_AGENT_BIN runs the suite against another build (e.g. one with -fsanitize=address,undefined).
+  binary = process.env.HUCI_AGENT_BIN || (await buildAgent());
   dir = await mkdtemp(join(tmpdir(), 'huci-agent-'));
   await writeFile(join(dir, 'hello.txt'), 'hello\n');
 }, 120_000);
@@ -26,12 +28,22 @@ afterAll(async () => {
 });
 
 afterEach(() => {
+  const stderr = children.map((c) => stderrOf.get(c) ?? '').join('');
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  stderrOf.clear();
+  // the agent never writes stderr; anything there is a sanitizer report or a crash
+  expect(stderr).toBe('');
 });
 
-function startAgent(opts: ConstructorParameters<typeof AgentClient>[2] = {}) {
-  const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+function track(child: ChildProcessWithoutNullStreams): ChildProcessWithoutNullStreams {
   children.push(child);
+  stderrOf.set(child, '');
+  child.stderr.on('data', (c: Buffer) => stderrOf.set(child, stderrOf.get(child) + c.toString()));
+  return child;
+}
+
+function startAgent(opts: ConstructorParameters<typeof AgentClient>[2] = {}) {
+  const child = track(spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] }));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, client: new AgentClient(child.stdin, child.stdout, opts), exited };
 }
@@ -176,8 +188,7 @@ describe('huci-agent: poll', () => {
 describe('huci-agent: robustness', () => {
   /** Raw lines straight into the agent after it opened /dev/null as handle 1; all replies, in arrival order. */
   async function rawExchange(lines: string[]): Promise<Array<Record<string, unknown>>> {
-    const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(child);
+    const child = track(spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] }));
     let out = '';
     let opened: () => void;
     const openReply = new Promise<void>((resolve) => (opened = resolve));
@@ -272,6 +283,27 @@ describe('huci-agent: concurrency and loops', () => {
     const r = ok(await blocked);
     expect(replyBytes(r).toString()).toBe('late');
     expect(r.ms).toBeGreaterThanOrEqual(50);
+  });
+
+  it('answers 300 concurrent mixed requests, each with its own data', async () => {
+    const { client } = startAgent();
+    const zero = await openOk(client, '/dev/zero', ['O_RDONLY']);
+    const file = await openOk(client, join(dir, 'hello.txt'), ['O_RDONLY']);
+    const jobs = Array.from({ length: 300 }, (_, i) => {
+      if (i % 3 === 0) return client.ping().then((r) => expect(r).toMatchObject({ ok: true, protocol: 1 }));
+      if (i % 3 === 1) return client.read(zero, i).then((r) => expect(r).toMatchObject({ ok: true, n: i, hex: '00'.repeat(i) }));
+      return client.pread(file, 2, i % 5).then((r) => expect(replyBytes(ok(r)).toString()).toBe('hello\n'.slice(i % 5, (i % 5) + 2)));
+    });
+    await Promise.all(jobs);
+    expect(client.transcript.filter((e) => e.dir === 'recv')).toHaveLength(302);
+  });
+
+  it('carries a 1 MiB read in one reply line', async () => {
+    const { client } = startAgent();
+    const zero = await openOk(client, '/dev/zero', ['O_RDONLY']);
+    const r = ok(await client.read(zero, 1 << 20));
+    expect(r.n).toBe(1 << 20);
+    expect(replyBytes(r).equals(Buffer.alloc(1 << 20))).toBe(true);
   });
 
   it('close while a read holds the fd is deferred until the read returns', async () => {
