@@ -139,6 +139,7 @@ describe('Machine (real QEMU, TCG)', () => {
     const stopMs = Date.now() - t0;
     expect(await m.exited).toEqual({ code: 0, signal: null }); // quit, not SIGKILL
     expect(stopMs).toBeLessThan(3000);
+    console.log(`stop() of a running TCG guest: ${stopMs} ms`);
     expect(qemuAlive(m.pid)).toBe(false);
     expect(qemuProcessesFor(runDir)).toEqual([]);
   }, 120_000);
