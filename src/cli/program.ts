@@ -79,6 +79,29 @@ export function buildProgram(): Command {
     .option('--json', 'print the comparison as JSON')
     .action(async (base, next, opts) => done(await (await import('./commands/compare.js')).compare(base, next, opts)));
 
+  program
+    .command('run')
+    .description('run suites: remove devices under held fds, classify each case and subsystem')
+    .requiredOption('--suite <list>', 'comma-separated suites (see `list`), or "all"')
+    .option('--image <name>', 'image to run on (repeatable; default: each suite\'s images)', collect, [])
+    .option('--kernel <bzImage>', 'a kernel someone else built (with --modules)')
+    .option('--modules <dir>', 'modules directory for --kernel (lib/modules/<release>)')
+    .option('--case <glob>', 'only cases whose id matches (e.g. "gpio/sim-*-req-*")')
+    .option('--iterations <n>', 'run every case n times', '1')
+    .option('--out <dir>', 'write reports under <dir>/reports/<run-id> (default: current directory)')
+    .option('--json', 'print the run summary as JSON')
+    .option('--baseline <file>', 'compare with a baseline run.json; exit 1 on regressions')
+    .option('--fail-on <list>', 'verdicts that fail the run (exit 1)', 'crashed,hung')
+    .option('--jobs <n>', 'VMs running at once', '1')
+    .option('--shard <i/n>', 'run only shard i of n (cases split round-robin)')
+    .action(async (opts) => done(await (await import('./commands/run.js')).runCommand(opts)));
+
+  program
+    .command('list')
+    .description('list suites, cases, the kernel options they need, and images')
+    .option('--json', 'print JSON')
+    .action(async (opts) => done(await (await import('./commands/list.js')).list(opts)));
+
   return program;
 }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { projectPath } from '../util/paths.js';
 import { IoctlArgsSchemas } from '../guest/agent-protocol.js';
 import {
   SuiteFileSchema,
@@ -31,8 +32,7 @@ export interface LoadedSuite {
 const SUITE_EXT = /\.(ya?ml|json)$/;
 
 export function defaultSuitesDir(): string {
-  // dist/scenario/… or src/scenario/… → repository root /suites
-  return path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'suites');
+  return projectPath('suites');
 }
 
 /** Suite files in a directory, sorted by name. */

@@ -1,0 +1,196 @@
+// `hotunplug-ci run`: load suites (before anything boots), plan cases, run them on guests grouped by
+// the VM they need, write reports after every case, print a per-subsystem summary, and exit by
+// --fail-on / --baseline. The guest side is injectable (RunDeps) so tests drive it with fakes.
+import { readFile } from 'node:fs/promises';
+import process from 'node:process';
+import { ExitCode, UsageError } from '../../errors.js';
+import { detect, StreamDetector } from '../../detect/index.js';
+import { findImage } from '../../image/catalog.js';
+import { parseDotConfig } from '../../image/kernel-fragments.js';
+import { readKernelConfig } from '../../image/kernel-config-check.js';
+import { knownImagesLine, resolveImage, resolveUserKernel, type ImageArtifacts } from '../../image/resolve.js';
+import { checkBaseline } from '../../report/compare.js';
+import { parseFailOn } from '../../report/fail-on.js';
+import { VERDICTS, type RunResult } from '../../report/run-schema.js';
+import { writeRunReports } from '../../report/write.js';
+import { reproCommand } from '../../scenario/case-result.js';
+import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
+import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
+import { planCases, runLoop } from '../../scenario/run-loop.js';
+import { progressReporter } from '../progress.js';
+
+export interface RunCommandOptions {
+  suite?: string;
+  image?: string[];
+  kernel?: string;
+  modules?: string;
+  case?: string;
+  iterations?: string;
+  out?: string;
+  json?: boolean;
+  baseline?: string;
+  failOn?: string;
+  jobs?: string;
+  shard?: string;
+}
+
+export interface RunDeps {
+  /** boots guests; `custom` is set for --kernel/--modules */
+  sessions(opts: { custom: { kernel: string; modules: string } | null; onProgress: (s: string) => void }): SessionFactory & { dispose?(): Promise<void> };
+  /** parsed .config of an image (null: unknown) */
+  kernelConfig(image: string, custom: { kernel: string; modules: string } | null): Promise<ReadonlyMap<string, string> | null>;
+  writeReports(root: string, run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>): Promise<string>;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  suitesDir: string;
+  version: string;
+}
+
+export const CUSTOM_IMAGE = 'custom';
+const detector: DetectorPort = { live: () => new StreamDetector(), detect };
+
+export function defaultRunDeps(): RunDeps {
+  const images = new Map<string, Promise<ImageArtifacts>>();
+  const imageOf = (name: string, custom: { kernel: string; modules: string } | null, onProgress?: (s: string) => void): Promise<ImageArtifacts> => {
+    let p = images.get(name);
+    if (!p) {
+      p = custom ? resolveUserKernel({ ...custom, ...(onProgress ? { onProgress } : {}) }) : resolveImage(name, { build: true, ...(onProgress ? { onProgress } : {}) });
+      images.set(name, p);
+    }
+    return p;
+  };
+  return {
+    sessions: ({ custom, onProgress }) => {
+      let real: (SessionFactory & { dispose(): Promise<void> }) | null = null;
+      // loaded on first boot: a run whose cases are all skipped starts no QEMU at all
+      const load = async (): Promise<SessionFactory & { dispose(): Promise<void> }> => {
+        if (!real) {
+          const { RealSessions } = await import('../../scenario/session-port.js');
+          real = new RealSessions({ image: (name) => imageOf(name, custom, onProgress), onProgress });
+        }
+        return real;
+      };
+      return {
+        boot: async (cfg) => (await load()).boot(cfg),
+        dispose: async () => void (await real?.dispose()),
+      };
+    },
+    kernelConfig: async (image, custom) => {
+      if (custom) {
+        const src = await readKernelConfig({ kernel: custom.kernel, modulesDir: custom.modules });
+        return src ? parseDotConfig(src.text) : null;
+      }
+      const a = await imageOf(image, null);
+      return a.config ? parseDotConfig(await readFile(a.config, 'utf8')) : null;
+    },
+    writeReports: async (root, run, consoles) => (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })))).dir,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    suitesDir: defaultSuitesDir(),
+    version: '0.1.0',
+  };
+}
+
+function positiveInt(v: string | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} ${v}: expected a positive integer`);
+  return Number(v);
+}
+
+export function parseShard(v: string | undefined): { index: number; count: number } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
+    throw new UsageError(`--shard ${v}: expected I/N with 1 ≤ I ≤ N, e.g. 2/4`);
+  }
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaultRunDeps()): Promise<number> {
+  // everything the user gave us is checked before any image is resolved or QEMU started
+  if (!opts.suite) throw new UsageError('--suite LIST is required (e.g. --suite gpio,i2c; see `hotunplug-ci list`)');
+  if (Boolean(opts.kernel) !== Boolean(opts.modules)) throw new UsageError('--kernel and --modules go together');
+  if (opts.kernel && opts.image && opts.image.length > 0) throw new UsageError('give either --image or --kernel/--modules, not both');
+  const iterations = positiveInt(opts.iterations, '--iterations', 1);
+  const jobs = positiveInt(opts.jobs, '--jobs', 1);
+  const shard = parseShard(opts.shard);
+  const failOn = parseFailOn(opts.failOn);
+  const names = opts.suite.split(',').map((s) => s.trim()).filter(Boolean);
+  const suites = loadSuites(names.includes('all') ? [] : names, deps.suitesDir);
+  const custom = opts.kernel && opts.modules ? { kernel: opts.kernel, modules: opts.modules } : null;
+  const cliImages = custom ? [CUSTOM_IMAGE] : [...new Set(opts.image ?? [])];
+  for (const img of cliImages) {
+    if (img !== CUSTOM_IMAGE && !findImage(img)) throw new UsageError(`--image ${img}: no such image (known: ${knownImagesLine()})`);
+  }
+  const plan = planCases(suites, { images: cliImages, iterations, ...(opts.case ? { caseGlob: opts.case } : {}), ...(shard ? { shard } : {}) });
+  if (plan.length === 0) {
+    throw new UsageError(`no case to run${opts.case ? `: --case ${opts.case} matches none of ${suites.map((s) => s.name).join(', ')}` : ''}${shard ? ` in shard ${opts.shard}` : ''}`);
+  }
+  const images = [...new Set(plan.map((p) => p.image))];
+  const progress = progressReporter(deps.stderr as NodeJS.WriteStream);
+  const sessions = deps.sessions({ custom, onProgress: (s) => progress.update(s) });
+  const root = opts.out ?? process.cwd();
+  const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${suites.map((s) => s.name).join('+')}${shard ? `-shard${shard.index}of${shard.count}` : ''}`;
+  let dir = '';
+  const command = ['hotunplug-ci', 'run', ...process.argv.slice(3)];
+  let run: RunResult;
+  try {
+    run = await runLoop({
+      suites,
+      plan,
+      sessions,
+      detector,
+      kernelConfig: (image) => deps.kernelConfig(image, custom),
+      write: async (r, consoles) => void (dir = await deps.writeReports(root, r, consoles)),
+      runId,
+      command,
+      images,
+      jobs,
+      version: deps.version,
+      repro: (c, image) => reproCommand(c, image, custom ?? undefined),
+      onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),
+      onNote: (t) => progress.update(t),
+    });
+  } finally {
+    await sessions.dispose?.();
+  }
+  progress.done(`${run.cases.length} case(s) run; reports in ${dir}`);
+  if (opts.json) {
+    deps.stdout.write(`${JSON.stringify(summaryJson(run, dir), null, 2)}\n`);
+  } else {
+    deps.stdout.write(summaryTable(run, dir));
+  }
+  if (run.controls.ran && !run.controls.trusted) {
+    deps.stderr.write(`\n!!! ${run.controls.detail}\n!!! The canary controls did not come out as expected: no verdict of this run can be trusted.\n\n`);
+  }
+  if (opts.baseline) {
+    const b = await checkBaseline(opts.baseline, run, { failOn });
+    (opts.json ? deps.stderr : deps.stdout).write(b.text);
+    return b.exitCode;
+  }
+  if (run.controls.ran && !run.controls.trusted) return ExitCode.infra;
+  return run.cases.some((c) => failOn.includes(c.verdict)) ? ExitCode.failures : ExitCode.ok;
+}
+
+export function summaryJson(run: RunResult, dir: string): unknown {
+  return {
+    runId: run.runId,
+    dir,
+    complete: run.complete,
+    controls: run.controls,
+    subsystems: run.subsystems,
+    cases: run.cases.map((c) => ({ id: c.id, image: c.image, iteration: c.iteration, verdict: c.verdict, reason: c.reason })),
+  };
+}
+
+/** One row per subsystem and image: worst verdict and the count of each verdict. */
+export function summaryTable(run: RunResult, dir: string): string {
+  const head = ['subsystem', 'image', 'verdict', ...VERDICTS];
+  const rows = run.subsystems.map((s) => [s.subsystem, s.image, s.verdict.toUpperCase(), ...VERDICTS.map((v) => String(s.counts[v] ?? 0))]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]): string => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const lines = [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
+  lines.push('', `controls: ${run.controls.ran ? (run.controls.trusted ? 'trusted' : 'NOT TRUSTED') : 'not run'} (${run.controls.detail})`);
+  lines.push(`reports: ${dir}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,110 @@
+// The real GuestPort: a GuestSession (src/scenario/vm-session.ts: Machine + SshGuest + AgentClient)
+// seen through the engine's port, and a SessionFactory that boots one per VM configuration.
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { InfraError, errorMessage } from '../errors.js';
+import type { ImageArtifacts } from '../image/resolve.js';
+import { QmpClosedError, QmpTimeoutError } from '../vm/qmp/errors.js';
+import type { ConsoleLine } from '../vm/console.js';
+import { bootGuest, type GuestSession } from './vm-session.js';
+import { GuestLostError, type AgentAnswer, type AgentCall, type GuestPort, type SessionFactory, type ShellResult, type VmConfig } from './port.js';
+import { machineDevices } from './vm-config.js';
+
+export function portFromSession(s: GuestSession, image: string): GuestPort {
+  const lost = (e: unknown): GuestLostError => new GuestLostError(errorMessage(e));
+  return {
+    vm: {
+      image,
+      kernelRelease: s.image.kernelRelease,
+      kernelVersion: s.image.kernelVersion,
+      accelerator: s.accel,
+      qemuArgv: s.machine.argv,
+    },
+    consoleFile: s.machine.console.file,
+    async agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer> {
+      try {
+        return (await s.agent.request(call, { timeoutMs })) as AgentAnswer;
+      } catch (e) {
+        // a dead agent channel (InfraError) means the guest side is gone; a bad request is our bug
+        if (e instanceof InfraError) throw lost(e);
+        throw e;
+      }
+    },
+    async exec(command: string, timeoutMs: number): Promise<ShellResult> {
+      try {
+        const r = await s.ssh.exec(command, { timeoutMs });
+        return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, timedOut: r.timedOut };
+      } catch (e) {
+        throw lost(e);
+      }
+    },
+    async qmp(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown> {
+      try {
+        return await s.machine.qmp.execute(command, args, { timeoutMs });
+      } catch (e) {
+        if (e instanceof QmpClosedError) throw lost(e);
+        throw e;
+      }
+    },
+    async waitForQmpEvent(name: string, match: Record<string, unknown>, timeoutMs: number): Promise<boolean> {
+      try {
+        await s.machine.qmp.waitForEvent(name, match, timeoutMs);
+        return true;
+      } catch (e) {
+        if (e instanceof QmpTimeoutError || e instanceof QmpClosedError) return false;
+        throw e;
+      }
+    },
+    onConsoleLine(cb: (l: ConsoleLine) => void): () => void {
+      s.machine.console.on('line', cb);
+      return () => void s.machine.console.off('line', cb);
+    },
+    stop: () => s.stop(),
+  };
+}
+
+export interface RealSessionOptions {
+  /** the image's artifacts (resolves and builds the image when needed) */
+  image(name: string): Promise<ImageArtifacts>;
+  onProgress?: (step: string) => void;
+  memMiB?: number;
+}
+
+/** Boots real guests; keeps each VM's run dir (console.log) until dispose() so reports can copy it. */
+export class RealSessions implements SessionFactory {
+  private readonly dirs: string[] = [];
+  constructor(private readonly opts: RealSessionOptions) {}
+
+  async boot(cfg: VmConfig): Promise<GuestPort> {
+    const image = await this.opts.image(cfg.image);
+    // short path: the QMP unix socket path must fit in 108 bytes
+    const runDir = await mkdtemp(path.join(tmpdir(), 'huci-run-'));
+    this.dirs.push(runDir);
+    const m = machineDevices(cfg.devices);
+    const drives = [];
+    for (const d of m.drives) {
+      const file = path.join(runDir, `${d.id}.img`);
+      const fh = await open(file, 'w');
+      await fh.truncate(d.sizeMiB * 2 ** 20);
+      await fh.close();
+      drives.push({ id: d.id, file, format: 'raw' as const });
+    }
+    const session = await bootGuest({
+      image,
+      devices: m.devices,
+      chardevs: m.chardevs,
+      drives,
+      spareRootPorts: cfg.spareRootPorts,
+      memMiB: this.opts.memMiB ?? 1536,
+      sshTimeoutMs: 240_000,
+      runDir,
+      ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
+    });
+    return portFromSession(session, cfg.image);
+  }
+
+  async dispose(): Promise<void> {
+    for (const d of this.dirs.splice(0)) await rm(d, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
