@@ -128,7 +128,7 @@ const STALL_ANCHORS = [
   /^sock_mmap/, /__sys_accept/, /kernel_accept/, /^sock_do_ioctl/, /^sock_ioctl/, /^compat_sock_ioctl/,
   /^nfnetlink_rcv_msg/, /^rtnetlink_rcv_msg/,
   /^(compat_)?(SYSC|SyS|__sys|___sys|__do_sys|__se_sys|__x64_sys|sys)_(socketpair|connect|ioctl)/,
-  /__do_fault/, /handle_mm_fault/, /do_page_fault/, /^page_fault$/, /__fput/, /task_work_run/,
+  /__do_fault/, /__fput/, /task_work_run/, /__run_hrtimer/, /__hrtimer_run_queues/, /tasklet_action/, /genl_(?:lock_)?dumpit/, /^netlink_dump/,
   /exit_to_usermode/, /exit_to_user_mode/, /smp_call_function/,
 ];
 
