@@ -67,6 +67,14 @@ async function copyFileAtomic(from: string, to: string): Promise<void> {
   }
 }
 
+async function sameContent(file: string, data: string): Promise<boolean> {
+  try {
+    return (await readFile(file, 'utf8')) === data;
+  } catch {
+    return false;
+  }
+}
+
 /** Directory of a run's reports under `root`. */
 export function runReportDir(root: string, runId: string): string {
   return path.join(root, REPORTS_DIR, slug(runId));
@@ -91,7 +99,8 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
   const written: string[] = [];
   const put = async (rel: string, data: string, mode?: number): Promise<void> => {
     const file = path.join(dir, rel);
-    await writeFileAtomic(file, data, mode);
+    // Called after every case: files of earlier cases are unchanged, and skipping them saves an fsync each.
+    if (!(await sameContent(file, data))) await writeFileAtomic(file, data, mode);
     written.push(rel);
   };
   const kcidb = renderKcidb(run, { origin: opts.origin ?? DEFAULT_KCIDB_ORIGIN, failOn });
