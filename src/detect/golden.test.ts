@@ -1,4 +1,4 @@
-// Table-driven golden logs written for this project (testdata/*.log): header lines say what the
+// Table-driven golden logs written for this project (testdata/*.console): header lines say what the
 // detector must find (TITLE:/KIND: per finding in log order; FRAME:/CPU:/PID:/COMM:/TAINT: for
 // the first), then a blank line, then the console log. No TITLE: means no finding.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { detect, FindingSchema } from './index.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const cases = readdirSync(dir)
-  .filter((n) => n.endsWith('.log'))
+  .filter((n) => n.endsWith('.console'))
   .sort()
   .map((name) => {
     const text = readFileSync(join(dir, name), 'utf8');

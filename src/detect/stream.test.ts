@@ -10,8 +10,8 @@ const golden = (name: string): string => {
   return t.slice(t.indexOf('\n\n') + 2);
 };
 
-const lockdep = golden('lockdep-circular.log').split('\n');
-const kasan = golden('kasan-misc-read.log').split('\n');
+const lockdep = golden('lockdep-circular.console').split('\n');
+const kasan = golden('kasan-misc-read.console').split('\n');
 
 describe('StreamDetector', () => {
   it('emits a report at its end marker, not before', () => {
@@ -45,7 +45,7 @@ describe('StreamDetector', () => {
   });
 
   it('matches detect() on a whole log', () => {
-    const log = [golden('gpio-warning.log'), golden('hung-task.log'), golden('kasan-misc-read.log')].join('\n');
+    const log = [golden('gpio-warning.console'), golden('hung-task.console'), golden('kasan-misc-read.console')].join('\n');
     const d = new StreamDetector({ settleMs: 1e9 });
     const streamed: Finding[] = [];
     for (const l of log.split('\n')) streamed.push(...d.push(l, 0));
@@ -82,12 +82,12 @@ describe('hostile input', () => {
 
   it('a report in the middle of binary junk is still found', () => {
     const junk = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)).toString('latin1').replace(/[BWIK]/g, '.');
-    const titles = detect(`${junk}\n${golden('null-deref.log')}\n${junk}`).map((f) => f.title);
+    const titles = detect(`${junk}\n${golden('null-deref.console')}\n${junk}`).map((f) => f.title);
     expect(titles).toEqual(['BUG: unable to handle kernel NULL pointer dereference in i2c_smbus_xfer']);
   });
 
   it('CRLF line endings give the same findings', () => {
-    const log = golden('gpio-warning.log');
+    const log = golden('gpio-warning.console');
     const crlf = detect(log.replace(/\n/g, '\r\n'));
     const lf = detect(log);
     expect(crlf.map((f) => [f.title, f.startLine, f.endLine])).toEqual(lf.map((f) => [f.title, f.startLine, f.endLine]));
@@ -95,7 +95,7 @@ describe('hostile input', () => {
   });
 
   it('logs without timestamps and with [T]/[C] callers give the same titles', () => {
-    const log = golden('kasan-misc-read.log');
+    const log = golden('kasan-misc-read.console');
     const bare = log.replace(/^\[[ 0-9.]+\]\[ *T\d+\] /gm, '');
     const plain = log.replace(/^(\[[ 0-9.]+\])\[ *T\d+\] /gm, '$1 ');
     const want = detect(log).map((f) => f.title);

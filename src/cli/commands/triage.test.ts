@@ -21,7 +21,7 @@ async function run(file: string, opts: Record<string, unknown> = {}): Promise<{ 
 
 describe('triage', () => {
   it('prints findings as JSON in log order and exits 1', async () => {
-    const { code, out } = await run(join(testdata, 'two-findings-interleaved.log'), { json: true });
+    const { code, out } = await run(join(testdata, 'two-findings-interleaved.console'), { json: true });
     expect(code).toBe(1);
     expect(JSON.parse(out)).toEqual({
       findings: [
@@ -32,14 +32,14 @@ describe('triage', () => {
   });
 
   it('exits 0 with no findings', async () => {
-    const { code, out } = await run(join(testdata, 'quiet-boot.log'), { json: true });
+    const { code, out } = await run(join(testdata, 'quiet-boot.console'), { json: true });
     expect(code).toBe(0);
     expect(JSON.parse(out)).toEqual({ findings: [] });
-    expect((await run(join(testdata, 'quiet-boot.log'))).out).toMatch(/no kernel reports/);
+    expect((await run(join(testdata, 'quiet-boot.console'))).out).toMatch(/no kernel reports/);
   });
 
   it('reads stdin for "-"', async () => {
-    const stdin = Readable.from([readFileSync(join(testdata, 'hung-task.log'))]);
+    const stdin = Readable.from([readFileSync(join(testdata, 'hung-task.console'))]);
     const { code, out } = await run('-', { json: true, stdin });
     expect(code).toBe(1);
     expect(JSON.parse(out).findings[0].title).toBe('INFO: task hung in linereq_free');
@@ -63,7 +63,7 @@ describe('triage', () => {
 
   it('streams a 100 MB log with bounded memory', async () => {
     const file = join(work, 'big.log');
-    const report = readFileSync(join(testdata, 'kasan-misc-read.log'), 'utf8').split('\n\n').slice(1).join('\n\n');
+    const report = readFileSync(join(testdata, 'kasan-misc-read.console'), 'utf8').split('\n\n').slice(1).join('\n\n');
     const noise = Array.from({ length: 1000 }, (_, i) => `[ ${(100 + i / 1000).toFixed(6)}][  T77] gpio-sim gpio-sim.0: line ${i} value toggled, nothing to see here ok\n`).join('');
     const ws = createWriteStream(file);
     let bytes = 0;
