@@ -38,6 +38,11 @@ export function escapeHtml(s: string): string {
   return cleanText(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
+/** True when `href` is an in-page anchor or a relative path without a scheme or `..` (what h() accepts). */
+export function isSafeHref(href: string): boolean {
+  return SAFE_HREF.test(href) && !href.split('/').includes('..');
+}
+
 /** Constant markup from our own source (CSS, JS). Never pass data through this. */
 export function raw(html: string): Html {
   return Html.trusted(html);
@@ -61,7 +66,7 @@ export function h(tag: string, attrs?: Readonly<Record<string, AttrValue>> | nul
   for (const [k, v] of Object.entries(attrs ?? {})) {
     if (!ATTR.test(k) || FORBIDDEN_ATTR.test(k)) throw new Error(`html-builder: attribute ${JSON.stringify(k)} not allowed`);
     if (v === null || v === undefined || v === false) continue;
-    if (k.toLowerCase() === 'href' && !(typeof v === 'string' && SAFE_HREF.test(v) && !v.split('/').includes('..'))) {
+    if (k.toLowerCase() === 'href' && !(typeof v === 'string' && isSafeHref(v))) {
       throw new Error(`html-builder: href ${JSON.stringify(v)} is not an anchor or a relative path`);
     }
     out += v === true ? ` ${k}` : ` ${k}="${escapeHtml(String(v))}"`;

@@ -2,7 +2,7 @@
 // the escaping builder in html-builder.ts. Pure function of a RunResult.
 import { createHash } from 'node:crypto';
 import { describeErrno } from './errno.js';
-import { fragment, h, raw, type Child, type Html } from './html-builder.js';
+import { fragment, h, isSafeHref, raw, type Child, type Html } from './html-builder.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
 import {
   caseDirName, caseHeadline, caseImage, caseName, controlsUntrusted, findingLinesInExcerpt, flakyCases,
@@ -48,7 +48,7 @@ export interface HtmlOptions {
 export function renderHtml(run: RunResult, opts: HtmlOptions = {}): string {
   const title = `hotunplug-ci ${run.runId}`;
   const body = fragment(
-    header(run),
+    header(run, opts),
     banners(run),
     summarySection(run),
     matrixSection(run),
@@ -85,7 +85,13 @@ function vmOf(run: RunResult, image: string): VmInfo | null {
   return null;
 }
 
-function header(run: RunResult): Html {
+function consoleLinks(run: RunResult, opts: HtmlOptions): Html | null {
+  if (run.consoles.length === 0) return null;
+  return h('p', { class: 'meta' }, 'full console logs: ', run.consoles.map((c, i) => fragment(i ? ' · ' : '',
+    opts.linkCaseFiles && isSafeHref(c.file) ? h('a', { href: c.file }, c.vm) : h('code', null, c.file), ` (${c.image})`)));
+}
+
+function header(run: RunResult, opts: HtmlOptions): Html {
   const images = runImages(run);
   return h('header', null,
     h('h1', null, `hotunplug-ci run ${run.runId}`),
@@ -101,6 +107,7 @@ function header(run: RunResult): Html {
         return h('tr', null, h('td', null, img), h('td', null, vm ? `${vm.kernelRelease} (${vm.kernelVersion})` : '—'),
           h('td', null, vm?.accelerator ?? '—'), h('td', { class: 'mono' }, vm?.configHash ?? '—'));
       })),
+    consoleLinks(run, opts),
   );
 }
 
