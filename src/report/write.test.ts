@@ -72,6 +72,14 @@ describe('writeRunReports', () => {
     await expect(writeRunReports(tmp(), bad)).rejects.toThrow(/cases\[0\]\.verdict/);
     await expect(writeRunReports(tmp(), bad)).rejects.toBeInstanceOf(InfraError);
   });
+
+  it('a console file that does not exist yet is left out, not an error', async () => {
+    const root = tmp();
+    const run = loadFixture('run-partial');
+    const res = await writeRunReports(root, run, [{ vm: 'vm9', image: 'debian-6.12', file: path.join(root, 'not-yet.log') }]);
+    expect(res.run.consoles).toEqual([]);
+    expect(existsSync(path.join(res.dir, 'index.html'))).toBe(true);
+  });
 });
 
 describe('latest symlink', () => {

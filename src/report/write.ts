@@ -56,12 +56,15 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   }
 }
 
-async function copyFileAtomic(from: string, to: string): Promise<void> {
+/** Copies `from` over `to` atomically; false when `from` does not exist (yet: a VM that has not started). */
+async function copyFileAtomic(from: string, to: string): Promise<boolean> {
   const tmp = tmpName(to);
   try {
     await copyFile(from, tmp);
     await rename(tmp, to);
+    return true;
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && (e as NodeJS.ErrnoException).path === from) return false;
     await rm(tmp, { force: true }).catch(() => undefined);
     throw new InfraError(`cannot copy ${from} to ${to}: ${errorMessage(e)}`, [], { cause: e });
   }
@@ -196,8 +199,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
     const rel = path.join('consoles', `${slug(con.vm)}.log`);
     const target = path.join(dir, rel);
     if (con.text !== undefined) await writeFileAtomic(target, con.text);
-    else if (con.file !== undefined) await copyFileAtomic(con.file, target);
-    else continue;
+    else if (con.file === undefined || !(await copyFileAtomic(con.file, target))) continue;
     files.push(rel);
     listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
   }
