@@ -64,6 +64,13 @@ const warningStack = (...skip: string[]): StackRule => ({
   parts2: [CALL_TRACE, STACK],
   skip,
 });
+/** Lockdep splats: the lock site in the "at: func+0x.." line after the intro, unless it is lock plumbing. */
+const lockdepStack: StackRule = {
+  parts: [re('at: (?:{{PC}} +)?{{FUNC}}'), CALL_TRACE, STACK],
+  skip: ['process_one_work', 'flush_workqueue', 'drain_workqueue', 'destroy_workqueue', 'kill_fasync', 'print_usage_bug',
+    'check_irq_usage', 'valid_state', 'mark_lock', 'mark_usage', 'check_prev_add', 'validate_chain', '__lock_acquire',
+    'print_bad_irq_dependency', 'check_noncircular', 'print_circular_bug', 'check_usage'],
+};
 /** Lockdep reports name the culprit in "at: func+0x.." lines. */
 const lockAt = (intro: string): RegExp => re(`${intro}(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}`);
 
@@ -400,25 +407,29 @@ export const OOPSES: OopsRow[] = [
       {
         kind: 'lockdep',
         title: re('WARNING: possible irq lock inversion dependency detected'),
-        report: lockAt('WARNING: possible irq lock inversion dependency detected(?:.*\\n)+?.*just changed the state of lock'),
+        report: re('WARNING: possible irq lock inversion dependency detected(?:.*\\n)+?.*just changed the state of lock'),
+        stack: lockdepStack,
         fmt: 'possible deadlock in {1}',
       },
       {
         kind: 'lockdep',
         title: re('WARNING: .*-safe -> .*-unsafe lock order detected'),
-        report: lockAt('WARNING: .*-safe -> .*-unsafe lock order detected(?:.*\\n)+?.*is trying to acquire'),
+        report: re('WARNING: .*-safe -> .*-unsafe lock order detected(?:.*\\n)+?.*is trying to acquire'),
+        stack: lockdepStack,
         fmt: 'possible deadlock in {1}',
       },
       {
         kind: 'lockdep',
         title: re('WARNING: possible recursive locking detected'),
-        report: lockAt('WARNING: possible recursive locking detected(?:.*\\n)+?.*is trying to acquire lock'),
+        report: re('WARNING: possible recursive locking detected(?:.*\\n)+?.*is trying to acquire lock'),
+        stack: lockdepStack,
         fmt: 'possible deadlock in {1}',
       },
       {
         kind: 'lockdep',
         title: re('WARNING: inconsistent lock state'),
-        report: lockAt('WARNING: inconsistent lock state(?:.*\\n)+?.*takes'),
+        report: re('WARNING: inconsistent lock state(?:.*\\n)+?.*takes'),
+        stack: lockdepStack,
         fmt: 'inconsistent lock state in {1}',
       },
       {
