@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-#define MAX_HANDLES 4096
+/* Grows on demand: a long session opens fds case after case and handles are never reused. */
+#define MAX_HANDLES (1 << 20)
 
 struct handle {
 	int fd;
@@ -13,7 +16,8 @@ struct handle {
 	bool closing; /* close requested while references were held */
 };
 
-static struct handle table[MAX_HANDLES];
+static struct handle *table;
+static int capacity;
 static int next_handle = 1;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -21,7 +25,16 @@ int handle_add(int fd)
 {
 	int h = -EMFILE;
 	pthread_mutex_lock(&lock);
-	if (next_handle < MAX_HANDLES) {
+	if (next_handle >= capacity && capacity < MAX_HANDLES) {
+		int cap = capacity ? capacity * 2 : 256;
+		struct handle *t = realloc(table, (size_t)cap * sizeof(*t));
+		if (!t)
+			abort();
+		memset(t + capacity, 0, (size_t)(cap - capacity) * sizeof(*t));
+		table = t;
+		capacity = cap;
+	}
+	if (next_handle < capacity) {
 		h = next_handle++;
 		table[h] = (struct handle){ .fd = fd, .used = true };
 	}
@@ -31,7 +44,7 @@ int handle_add(int fd)
 
 static struct handle *lookup(int h)
 {
-	if (h <= 0 || h >= MAX_HANDLES || !table[h].used || table[h].closing)
+	if (h <= 0 || h >= next_handle || !table[h].used || table[h].closing)
 		return NULL;
 	return &table[h];
 }

@@ -14,7 +14,7 @@
 #include "handles.h"
 #include "ops.h"
 
-#define MAX_LOOPS 256
+#define MAX_LOOPS 65536
 #define MAX_KEYS 32
 #define MAX_TRANSITIONS 32
 
@@ -48,8 +48,8 @@ struct loop {
 	char error[160]; /* the agent refused the loop's arguments; the loop ended */
 };
 
-static struct loop *loops[MAX_LOOPS];
-static int nloops;
+static struct loop **loops; /* grows; a loop never moves, the array of pointers may */
+static int nloops, loops_cap;
 static pthread_mutex_t loops_lock = PTHREAD_MUTEX_INITIALIZER;
 
 double now_ms(void)
@@ -163,6 +163,12 @@ int loop_spawn(struct jnode *req, int *id, char *err, size_t errlen)
 		snprintf(err, errlen, "too many loops (%d)", MAX_LOOPS);
 		return EAGAIN;
 	}
+	if (nloops == loops_cap) {
+		loops_cap = loops_cap ? loops_cap * 2 : 64;
+		loops = realloc(loops, (size_t)loops_cap * sizeof(*loops));
+		if (!loops)
+			abort();
+	}
 	l->id = nloops + 1;
 	l->started_ms = now_ms();
 	int rc = pthread_create(&l->thread, NULL, loop_main, l);
@@ -241,31 +247,45 @@ int loop_stop(int id, double timeout_ms, struct sbuf *out, char *err, size_t err
 	return 0;
 }
 
-void loops_list(struct sbuf *out)
+/* The loops that exist now; the caller frees the array (the loops stay). */
+static struct loop **snapshot(int *n)
 {
 	pthread_mutex_lock(&loops_lock);
-	int n = nloops;
+	*n = nloops;
+	struct loop **copy = malloc((size_t)(nloops ? nloops : 1) * sizeof(*copy));
+	if (!copy)
+		abort();
+	if (nloops)
+		memcpy(copy, loops, (size_t)nloops * sizeof(*copy));
 	pthread_mutex_unlock(&loops_lock);
+	return copy;
+}
+
+void loops_list(struct sbuf *out)
+{
+	int n;
+	struct loop **all = snapshot(&n);
 	sb_puts(out, ",\"loops\":[");
 	for (int i = 0; i < n; i++) {
 		sb_puts(out, i ? ",{" : "{");
-		put_loop(out, loops[i]);
+		put_loop(out, all[i]);
 		sb_putc(out, '}');
 	}
 	sb_putc(out, ']');
+	free(all);
 }
 
 void loops_stop_all(double timeout_ms)
 {
 	double deadline = now_ms() + timeout_ms;
-	pthread_mutex_lock(&loops_lock);
-	int n = nloops;
-	pthread_mutex_unlock(&loops_lock);
+	int n;
+	struct loop **all = snapshot(&n);
 	for (int i = 0; i < n; i++)
-		atomic_store(&loops[i]->stop, true);
+		atomic_store(&all[i]->stop, true);
 	for (int i = 0; i < n; i++) {
-		pthread_mutex_lock(&loops[i]->stop_lock);
-		wait_done(loops[i], deadline);
-		pthread_mutex_unlock(&loops[i]->stop_lock);
+		pthread_mutex_lock(&all[i]->stop_lock);
+		wait_done(all[i], deadline);
+		pthread_mutex_unlock(&all[i]->stop_lock);
 	}
+	free(all);
 }

@@ -298,6 +298,25 @@ describe('huci-agent: concurrency and loops', () => {
     expect(client.transcript.filter((e) => e.dir === 'recv')).toHaveLength(302);
   });
 
+  it('keeps issuing fresh handles and loops over a long session', async () => {
+    const { client } = startAgent();
+    let last = 0;
+    for (let i = 0; i < 600; i += 50) {
+      const opened = await Promise.all(Array.from({ length: 50 }, () => openOk(client, '/dev/null', ['O_RDONLY'])));
+      await Promise.all(opened.map((h) => client.close(h).then(ok)));
+      last = Math.max(last, ...opened);
+    }
+    expect(last).toBe(600);
+    const h = await openOk(client, '/dev/zero', ['O_RDONLY']);
+    const ids = await Promise.all(
+      Array.from({ length: 100 }, () => client.spawn(h, { op: 'read', size: 1 }, { intervalMs: 20 }).then((r) => ok(r).loop)),
+    );
+    expect(new Set(ids).size).toBe(100);
+    expect(Math.max(...ids)).toBe(100);
+    const stops = await Promise.all(ids.map((id) => client.stop(id).then(ok)));
+    expect(stops.every((s) => s.running === false && s.iterations >= 1 && s.counts.OK === s.iterations)).toBe(true);
+  });
+
   it('carries a 1 MiB read in one reply line', async () => {
     const { client } = startAgent();
     const zero = await openOk(client, '/dev/zero', ['O_RDONLY']);
