@@ -63,23 +63,33 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
   const progress = opts.onProgress ?? (() => undefined);
   const key = await createRunKey(runDir);
   const { accel, reason: accelReason } = await chooseAccelerator(opts.image.kernel);
-  const sshHostPort = await freeLoopbackPort();
   progress(`starting QEMU (${accel}) for ${opts.image.name}`);
-  const t0 = performance.now();
-  const machine = await Machine.start({
-    kernel: opts.image.kernel,
-    initrd: opts.image.initrd,
-    append: [...GUEST_APPEND, ...opts.image.append, ...(opts.append ?? []), `huci.sshkey=${key.publicBlob}`],
-    memMiB: opts.memMiB ?? 1024,
-    cpus: opts.cpus ?? 1,
-    accel,
-    runDir,
-    sshHostPort,
-    devices: opts.devices ?? [],
-    chardevs: opts.chardevs ?? [],
-    drives: opts.drives ?? [],
-    spareRootPorts: opts.spareRootPorts ?? 0,
-  });
+  let t0 = performance.now();
+  let machine: Machine | null = null;
+  let sshHostPort = 0;
+  // The free port can be taken by someone else between our probe and QEMU's bind: try another.
+  for (let attempt = 1; !machine; attempt++) {
+    sshHostPort = await freeLoopbackPort();
+    t0 = performance.now();
+    try {
+      machine = await Machine.start({
+        kernel: opts.image.kernel,
+        initrd: opts.image.initrd,
+        append: [...GUEST_APPEND, ...opts.image.append, ...(opts.append ?? []), `huci.sshkey=${key.publicBlob}`],
+        memMiB: opts.memMiB ?? 1024,
+        cpus: opts.cpus ?? 1,
+        accel,
+        runDir,
+        sshHostPort,
+        devices: opts.devices ?? [],
+        chardevs: opts.chardevs ?? [],
+        drives: opts.drives ?? [],
+        spareRootPorts: opts.spareRootPorts ?? 0,
+      });
+    } catch (e) {
+      if (attempt >= 3 || !/host forwarding rule|hostfwd/i.test(errorMessage(e))) throw e;
+    }
+  }
   let ssh: SshGuest | null = null;
   try {
     progress('waiting for sshd');
