@@ -1,6 +1,6 @@
 // Turns the text of one report into a title: every format of the report's oops row is tried, the
 // earliest title match in the text wins, its groups and extracted frames fill the template.
-import { OOPSES, type OopsRow, type TitleFormat } from './formats.js';
+import type { OopsRow, TitleFormat } from './formats.js';
 import { STACK_FRAME_RE, STACK_START } from './pattern.js';
 import { extractFrames } from './stack.js';
 
@@ -85,4 +85,3 @@ export function corruptionOf(title: string, report: string, format: TitleFormat 
   return '';
 }
 
-export { OOPSES };

@@ -62,25 +62,21 @@ function walk(rule: StackRule, parts: readonly StackPart[], lines: readonly stri
     const part = parts[pi]!;
     if (part === STACK) {
       stackTraces++;
-      let advanced = false;
       while (li < lines.length) {
         const ln = lines[li++]!;
         if (matchesAny(ln, CORRUPTED_FRAME_LINES)) {
           ok = false;
-          advanced = true;
           break;
         }
-        if (matchesAny(ln, STACK_START)) {
-          advanced = true;
-          break;
-        }
+        // The next trace section ends this one.
+        if (matchesAny(ln, STACK_START)) break;
+        // A line matching the next part ends the trace and counts as that part.
         const next = parts[pi + 1];
         if (next !== undefined && next !== STACK) {
           const m = next.exec(ln);
           if (m) {
             appendFrame(frames, m, skip);
             pi++;
-            advanced = true;
             break;
           }
         }
@@ -88,7 +84,6 @@ function walk(rule: StackRule, parts: readonly StackPart[], lines: readonly stri
         for (const fr of FRAME_LINES) if ((fm = fr.exec(ln))) break;
         appendFrame(frames, fm, skip);
       }
-      void advanced;
     } else {
       while (li < lines.length) {
         const ln = lines[li++]!;
