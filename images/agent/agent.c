@@ -129,7 +129,8 @@ static void reply(struct request *r, int err)
 	if (r->fields.p)
 		sb_puts(&b, r->fields.p);
 	if (err) {
-		const char *msg = r->error[0] ? r->error : strerror(err);
+		char ebuf[128];
+		const char *msg = r->error[0] ? r->error : strerror_r(err, ebuf, sizeof(ebuf));
 		sb_puts(&b, ",\"error\":");
 		sb_json_str(&b, msg, strlen(msg));
 	}

@@ -323,6 +323,10 @@ describe('huci-agent: concurrency and loops', () => {
     const r = ok(await client.read(zero, 1 << 20));
     expect(r.n).toBe(1 << 20);
     expect(replyBytes(r).equals(Buffer.alloc(1 << 20))).toBe(true);
+    // the transcript keeps a bounded copy of the line
+    const recv = client.transcript.filter((e) => e.dir === 'recv').at(-1)!;
+    expect(recv.line).toMatch(/^\{"id":2,"ok":true,.*…\(\+\d+ chars\)$/);
+    expect(recv.line.length).toBeLessThan(4200);
   });
 
   it('close while a read holds the fd is deferred until the read returns', async () => {

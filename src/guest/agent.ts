@@ -46,6 +46,8 @@ export interface AgentClientOptions {
   defaultTimeoutMs?: number;
   /** Transcript entries kept, oldest dropped first (default 100 000). */
   transcriptMax?: number;
+  /** Longer transcript lines (a 1 MiB read) are cut to this many characters (default 4096). */
+  transcriptLineMax?: number;
   /** Lines an InfraError carries (default 40). */
   errorTranscriptLines?: number;
   now?: () => number;
@@ -86,6 +88,7 @@ export class AgentClient {
     this.opts = {
       defaultTimeoutMs: opts.defaultTimeoutMs ?? 10_000,
       transcriptMax: opts.transcriptMax ?? 100_000,
+      transcriptLineMax: opts.transcriptLineMax ?? 4096,
       errorTranscriptLines: opts.errorTranscriptLines ?? 40,
       now: opts.now ?? Date.now,
     };
@@ -299,6 +302,8 @@ export class AgentClient {
   }
 
   private record(dir: TranscriptDir, id: number | string | null, line: string): void {
+    const max = this.opts.transcriptLineMax;
+    if (line.length > max) line = `${line.slice(0, max)}…(+${line.length - max} chars)`;
     const e: TranscriptEntry = { seq: this.seq++, hostMs: this.opts.now(), dir, id, line };
     this.transcript.push(e);
     if (this.transcript.length > this.opts.transcriptMax) this.transcript.splice(0, this.transcript.length - this.opts.transcriptMax);
