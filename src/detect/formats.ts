@@ -64,6 +64,7 @@ const warningStack = (...skip: string[]): StackRule => ({
   parts2: [CALL_TRACE, STACK],
   skip,
 });
+const badPageStack = (skip: string[]): StackRule => ({ parts: [/page last allocated/, STACK], skip });
 /** Lockdep splats: the lock site in the "at: func+0x.." line after the intro, unless it is lock plumbing. */
 const lockdepStack: StackRule = {
   parts: [re('at: (?:{{PC}} +)?{{FUNC}}'), CALL_TRACE, STACK],
@@ -248,12 +249,14 @@ export const OOPSES: OopsRow[] = [
         stack: callTrace(['shrink_dcache', 'dput', 'umount', 'generic_shutdown_super', 'kill_']),
       },
       {
+        // page_owner's allocation stack names who owns the page (without page_owner there is no culprit).
         title: re('BUG: Bad page state'),
         fmt: 'BUG: Bad page state in {1}',
-        stack: callTrace(['bad_page', 'free_unref', 'folios_put', 'folio_put', 'free_pages', 'free_page', 'release_pages',
+        stack: badPageStack(['bad_page', 'free_unref', 'folios_put', 'folio_put', 'free_pages', 'free_page', 'release_pages',
           'put_page', 'page_frag', 'free_frozen', '__page_cache_release', 'check_new_page', 'prep_new_page',
           'get_page_from_freelist', 'alloc_pages', 'folio_alloc', 'page_alloc', 'folio_batch', 'lru_add', 'skb_release_data',
-          'page_pool_', 'skb_free_head', 'folio_add_lru', 'sk_skb_reason_drop']),
+          'page_pool_', 'skb_free_head', 'folio_add_lru', 'sk_skb_reason_drop', 'post_alloc_hook', 'filemap_alloc_folio',
+          'filemap_get_folio', 'pagecache_get_page', 'page_owner']),
       },
       { title: re('BUG: Bad page map'), fmt: 'BUG: Bad page map' },
       { kind: 'hung-task', title: re('BUG: workqueue lockup'), fmt: 'BUG: workqueue lockup', noStackTrace: true },
