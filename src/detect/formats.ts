@@ -163,6 +163,15 @@ export const OOPSES: OopsRow[] = [
         noStackTrace: true,
       },
       {
+        // Corruption is noticed when the object is freed: the allocator frame is not the culprit.
+        kind: 'kfence',
+        title: re('BUG: KFENCE: memory corruption in {{FUNC}}'),
+        fmt: 'KFENCE: memory corruption in {2}',
+        alt: ['bad-access in {2}'],
+        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK], skip: ['kfence', 'kfree', 'krealloc', 'slab_', 'kmem_cache_free', 'kvfree'] },
+        noStackTrace: true,
+      },
+      {
         kind: 'kfence',
         title: re('BUG: KFENCE: ([a-z\\- ]+) in {{FUNC}}'),
         fmt: 'KFENCE: {1} in {3}',
