@@ -207,7 +207,8 @@ class CaseExecution {
   private async mark(text: string): Promise<void> {
     const o = await this.port.agent({ op: 'open', path: '/dev/kmsg', flags: ['O_WRONLY'] }, 3000);
     if (!o.ok || typeof o.handle !== 'number') return;
-    await this.port.agent({ op: 'write', handle: o.handle, text }, 3000);
+    // the newline ends the printk record; without it the next write would continue it
+    await this.port.agent({ op: 'write', handle: o.handle, text: `${text}\n` }, 3000);
     await this.port.agent({ op: 'close', handle: o.handle }, 3000);
   }
 

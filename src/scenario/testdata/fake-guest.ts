@@ -128,7 +128,7 @@ export class FakeGuest implements GuestPort {
     const h = this.handles.get(call.handle);
     if (!h) return fail('EBADF');
     if (h.kmsg) {
-      if (call.op === 'write') this.printk(call.text ?? '');
+      if (call.op === 'write') this.printk((call.text ?? '').trimEnd());
       return ok({ n: (call as { text?: string }).text?.length ?? 0 });
     }
     if (call.op === 'ioctl' && typeof call.request === 'string' && /GET_LINE(HANDLE|EVENT)?_IOCTL$/.test(call.request) && !this.removed) {
