@@ -250,6 +250,56 @@ static int gpio_v2_get_values(struct ioctl_call *c)
 	return 0;
 }
 
+/* "values": one 0/1 per requested line, by index; only those lines are set. */
+static int gpio_v2_set_values(struct ioctl_call *c)
+{
+	__u32 values[GPIO_V2_LINES_MAX];
+	size_t n;
+	struct gpio_v2_line_values v;
+	memset(&v, 0, sizeof(v));
+	int err = get_u32_array(c, "values", values, GPIO_V2_LINES_MAX, &n, true);
+	if (err)
+		return err;
+	if (n == 0)
+		return arg_error(c, "%s must not be empty", "values");
+	for (size_t i = 0; i < n; i++) {
+		v.mask |= 1ULL << i;
+		if (values[i])
+			v.bits |= 1ULL << i;
+	}
+	return do_ioctl(c->fd, GPIO_V2_LINE_SET_VALUES_IOCTL, &v);
+}
+
+/* Watching a line makes the chip fd readable with line-info-changed events. */
+static int gpio_v2_lineinfo_watch(struct ioctl_call *c)
+{
+	struct gpio_v2_line_info info;
+	uint64_t offset = 0;
+	memset(&info, 0, sizeof(info));
+	int err = get_uint(c, "offset", 4294967295.0, &offset, true);
+	if (err)
+		return err;
+	info.offset = (__u32)offset;
+	err = do_ioctl(c->fd, GPIO_V2_GET_LINEINFO_WATCH_IOCTL, &info);
+	if (err)
+		return err;
+	put_cstr(c->out, "name", info.name, sizeof(info.name));
+	put_cstr(c->out, "consumer", info.consumer, sizeof(info.consumer));
+	sb_printf(c->out, ",\"offset\":%u", info.offset);
+	put_flags(c->out, "flags", gpio_v2_flags, info.flags);
+	return 0;
+}
+
+static int gpio_lineinfo_unwatch(struct ioctl_call *c)
+{
+	uint64_t offset = 0;
+	int err = get_uint(c, "offset", 4294967295.0, &offset, true);
+	if (err)
+		return err;
+	__u32 off = (__u32)offset;
+	return do_ioctl(c->fd, GPIO_GET_LINEINFO_UNWATCH_IOCTL, &off);
+}
+
 static int gpio_v1_linehandle(struct ioctl_call *c)
 {
 	struct gpiohandle_request r;
@@ -294,6 +344,20 @@ static int gpio_v1_get_values(struct ioctl_call *c)
 		sb_printf(c->out, "%s%u", i ? "," : "", d.values[i]);
 	sb_putc(c->out, ']');
 	return 0;
+}
+
+static int gpio_v1_set_values(struct ioctl_call *c)
+{
+	__u32 values[GPIOHANDLES_MAX];
+	size_t n;
+	struct gpiohandle_data d;
+	memset(&d, 0, sizeof(d));
+	int err = get_u32_array(c, "values", values, GPIOHANDLES_MAX, &n, true);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		d.values[i] = values[i] ? 1 : 0;
+	return do_ioctl(c->fd, GPIOHANDLE_SET_LINE_VALUES_IOCTL, &d);
 }
 
 static int gpio_v1_lineevent(struct ioctl_call *c)
@@ -404,23 +468,18 @@ static const struct named_ioctl {
 	{ "GPIO_V2_GET_LINEINFO_IOCTL", gpio_v2_lineinfo },
 	{ "GPIO_V2_GET_LINE_IOCTL", gpio_v2_get_line },
 	{ "GPIO_V2_LINE_GET_VALUES_IOCTL", gpio_v2_get_values },
+	{ "GPIO_V2_LINE_SET_VALUES_IOCTL", gpio_v2_set_values },
+	{ "GPIO_V2_GET_LINEINFO_WATCH_IOCTL", gpio_v2_lineinfo_watch },
+	{ "GPIO_GET_LINEINFO_UNWATCH_IOCTL", gpio_lineinfo_unwatch },
 	{ "GPIO_GET_LINEHANDLE_IOCTL", gpio_v1_linehandle },
 	{ "GPIOHANDLE_GET_LINE_VALUES_IOCTL", gpio_v1_get_values },
+	{ "GPIOHANDLE_SET_LINE_VALUES_IOCTL", gpio_v1_set_values },
 	{ "GPIO_GET_LINEEVENT_IOCTL", gpio_v1_lineevent },
 	{ "GPIO_GET_LINEINFO_IOCTL", gpio_v1_lineinfo },
 	{ "I2C_SMBUS_READ_BYTE", i2c_smbus_read_byte },
 	{ "I2C_FUNCS", i2c_funcs },
 	{ "TCGETS", tcgets },
 };
-
-const char *ioctl_names(void)
-{
-	static char buf[512];
-	if (!buf[0])
-		for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", i ? " " : "", named[i].name);
-	return buf;
-}
 
 static int hex_digit(char c)
 {

@@ -17,9 +17,6 @@ struct ioctl_call {
  * Returns 0 or a positive errno; argument errors return EINVAL with call->error set. */
 int ioctl_run(struct ioctl_call *call);
 
-/* Comma-free list of the names, for error messages and the README. */
-const char *ioctl_names(void);
-
 /* Decodes lowercase/uppercase hex into a malloc'd buffer. */
 bool hex_decode(const char *hex, unsigned char **out, size_t *len);
 

@@ -52,6 +52,9 @@ export const IoctlArgsSchemas = {
     eventBufferSize: u32.optional(),
   }),
   GPIO_V2_LINE_GET_VALUES_IOCTL: z.strictObject({ mask: uint.max(Number.MAX_SAFE_INTEGER).optional() }),
+  GPIO_V2_LINE_SET_VALUES_IOCTL: z.strictObject({ values: z.array(z.union([z.literal(0), z.literal(1)])).min(1).max(64) }),
+  GPIO_V2_GET_LINEINFO_WATCH_IOCTL: z.strictObject({ offset: u32 }),
+  GPIO_GET_LINEINFO_UNWATCH_IOCTL: z.strictObject({ offset: u32 }),
   GPIO_GET_LINEHANDLE_IOCTL: z.strictObject({
     offsets: lineList,
     flags: z.array(GpioV1HandleFlagSchema).optional(),
@@ -59,6 +62,7 @@ export const IoctlArgsSchemas = {
     values: z.array(z.union([z.literal(0), z.literal(1)])).max(64).optional(),
   }),
   GPIOHANDLE_GET_LINE_VALUES_IOCTL: z.strictObject({ count: uint.max(64).optional() }),
+  GPIOHANDLE_SET_LINE_VALUES_IOCTL: z.strictObject({ values: z.array(z.union([z.literal(0), z.literal(1)])).max(64) }),
   GPIO_GET_LINEEVENT_IOCTL: z.strictObject({
     offset: u32,
     flags: z.array(GpioV1HandleFlagSchema).optional(),
