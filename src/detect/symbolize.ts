@@ -1,9 +1,12 @@
 // Resolves "func+0x1a/0x40" frames of a report to file:line (inline chains too) with binutils.
 // Not part of the pure detector: it runs nm once per vmlinux and addr2line once per batch of PCs,
 // and caches both (a vmlinux is identified by path, size and mtime).
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { ConfigError, MissingDependencyError } from '../errors.js';
+import { cacheRoot } from '../util/paths.js';
 
 export interface SourceFrame {
   func: string;
@@ -34,7 +37,7 @@ export class Symbolizer {
     const key = `${vmlinux}:${st.size}:${st.mtimeMs}`;
     let table = Symbolizer.tables.get(key);
     if (!table) {
-      table = readSymbols(vmlinux);
+      table = cachedSymbols(vmlinux, key);
       Symbolizer.tables.set(key, table);
       table.catch(() => Symbolizer.tables.delete(key));
     }
@@ -108,6 +111,33 @@ export class Symbolizer {
 }
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
+
+/** The nm table of a vmlinux, kept on disk: nm over a debug vmlinux takes seconds, reading JSON does not. */
+async function cachedSymbols(vmlinux: string, key: string): Promise<Map<string, Sym[]>> {
+  const file = join(cacheRoot(), 'symbols', `${createHash('sha256').update(key).digest('hex').slice(0, 24)}.json`);
+  try {
+    const rows = JSON.parse(await readFile(file, 'utf8')) as [string, string, string][];
+    const table = new Map<string, Sym[]>();
+    for (const [name, addr, size] of rows) {
+      const list = table.get(name) ?? [];
+      list.push({ addr: BigInt(addr), size: BigInt(size) });
+      table.set(name, list);
+    }
+    if (table.size > 0) return table;
+  } catch {
+    // No cache yet (or a damaged one): read the symbols again.
+  }
+  const table = await readSymbols(vmlinux);
+  const rows = [...table].flatMap(([name, syms]) => syms.map((s) => [name, hex(s.addr), hex(s.size)]));
+  try {
+    await mkdir(join(cacheRoot(), 'symbols'), { recursive: true });
+    await writeFile(`${file}.tmp${process.pid}`, JSON.stringify(rows));
+    await rename(`${file}.tmp${process.pid}`, file);
+  } catch {
+    // The cache is an optimisation; a read-only cache dir must not fail triage.
+  }
+  return table;
+}
 
 async function readSymbols(vmlinux: string): Promise<Map<string, Sym[]>> {
   const out = await run('nm', ['-S', '--defined-only', vmlinux], vmlinux);

@@ -1,6 +1,6 @@
 // `triage` end to end: JSON shape, exit codes, stdin, bad input, a 100 MB streamed log, --vmlinux.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -144,7 +144,14 @@ describe.skipIf(!hasGcc)('triage --vmlinux', () => {
         '',
       ].join('\n'),
     );
-    const { code, out } = await run(log, { json: true, vmlinux: elf });
+    const cache = join(work, 'cache');
+    const oldCache = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = cache;
+    const { code, out } = await run(log, { json: true, vmlinux: elf }).finally(() => {
+      if (oldCache === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = oldCache;
+    });
+    expect(readdirSync(join(cache, 'hotunplug-ci', 'symbols'))).toHaveLength(1);
     expect(code).toBe(1);
     const [f] = JSON.parse(out).findings;
     expect(f.title).toBe('BUG: unable to handle kernel NULL pointer dereference in canary_read');
