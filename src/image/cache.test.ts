@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync, mkdirSync, readFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildAtomically, canonicalJson, cleanDeadBuilds, hashInputs, imageDirFor } from './cache.js';
+import { buildAtomically, canonicalJson, cleanDeadBuilds, hashInputs, imageDirFor, pruneOldBuilds } from './cache.js';
 
 const roots: string[] = [];
 const newRoot = (): string => {
@@ -149,4 +149,19 @@ await buildAtomically(${JSON.stringify(final)}, async (tmp) => {
     expect(built).toBe(true);
     expect(readdirSync(root)).toEqual(['img-444444444444']);
   }, 60_000);
+});
+
+describe('pruneOldBuilds', () => {
+  it('keeps the newest builds of that name (and the one just built), leaves other names alone', async () => {
+    const root = newRoot();
+    const names = ['debian-6.1-000000000001', 'debian-6.1-000000000002', 'debian-6.1-000000000003', 'debian-6.1-000000000004', 'debian-6.12-000000000005'];
+    names.forEach((n, i) => {
+      mkdirSync(join(root, n));
+      utimesSync(join(root, n), 1000 + i, 1000 + i);
+    });
+    mkdirSync(join(root, 'debian-6.1-000000000002.tmp-1-ab')); // not a finished build: cleanDeadBuilds' business
+    const removed = await pruneOldBuilds('debian-6.1', join(root, 'debian-6.1-000000000001'), 2, root);
+    expect(removed).toEqual([join(root, 'debian-6.1-000000000002'), join(root, 'debian-6.1-000000000003')]);
+    expect(readdirSync(root).sort()).toEqual(['debian-6.1-000000000001', 'debian-6.1-000000000002.tmp-1-ab', 'debian-6.1-000000000004', 'debian-6.12-000000000005']);
+  });
 });

@@ -3,7 +3,7 @@
 // and renames it at the end, so a failed or killed build never leaves a half image behind.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError } from '../errors.js';
@@ -138,6 +138,25 @@ async function acquireLock(
     await sleep(500);
     if (!existsSync(lock) && existsSync(finalDir)) return null;
   }
+}
+
+/**
+ * Keeps the `keep` newest finished builds of one image name and deletes older ones (inputs change
+ * whenever the agent, init or userland changes, so old entries would pile up). The build just made
+ * is never deleted; a QEMU already running from an old entry has read its kernel and initrd.
+ */
+export async function pruneOldBuilds(name: string, keepDir: string, keep = 3, root: string = imagesCacheDir()): Promise<string[]> {
+  if (!existsSync(root)) return [];
+  const re = new RegExp(`^${name.replace(/[.+]/g, '\\$&')}-[0-9a-f]{12}$`);
+  const entries = (await readdir(root)).filter((e) => re.test(e)).map((e) => join(root, e));
+  const withTimes = await Promise.all(entries.map(async (p) => ({ p, t: (await stat(p)).mtimeMs })));
+  const old = withTimes
+    .filter((e) => e.p !== keepDir)
+    .sort((a, b) => b.t - a.t)
+    .slice(Math.max(0, keep - 1))
+    .map((e) => e.p);
+  for (const p of old) await rm(p, { recursive: true, force: true });
+  return old.sort();
 }
 
 /** Writes a file atomically (temp + rename) so readers never see half a manifest. */

@@ -5,7 +5,7 @@ import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { appendFile, copyFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
-import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, writeFileAtomic } from './cache.js';
+import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds, writeFileAtomic } from './cache.js';
 import { DEFAULT_IMAGE, IMAGES_DIR, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
 import { hostPackageVersion, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
@@ -273,6 +273,7 @@ async function runBuild(
     },
     { onWait: (pid) => progress(`waiting for pid ${pid}, which is building ${name}`) },
   );
+  await pruneOldBuilds(name, inputs.dir).catch(() => []);
 }
 
 export interface UserKernelOptions {
