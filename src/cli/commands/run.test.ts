@@ -1,0 +1,134 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, UsageError } from '../../errors.js';
+import type { RunResult } from '../../report/run-schema.js';
+import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testdata/fake-guest.js';
+import { listData } from './list.js';
+import { runCommand, summaryTable, type RunDeps } from './run.js';
+import { loadSuites } from '../../scenario/load-suites.js';
+
+const SUITE = `
+suite: demo
+description: demo
+images: [debian-6.12]
+requires: [CONFIG_DEMO]
+fds:
+  chip: { holders: [{ name: chip, open: { path: "/dev/\${chip}", flags: [O_RDWR] } }], target: chip }
+ops:
+  read: { op: read, size: 16, accept: { errno: [ENODEV] } }
+cases:
+  - provider: sim
+    method: unbind
+    prepare: [{ discover: { var: chip, glob: "/sys/x/*" } }]
+    removal: { sysfs-unbind: { driver: /sys/bus/platform/drivers/x, device: x.0 }, timeoutMs: 1000, closeWaitMs: 1000 }
+    timeouts: { settleMs: 500 }
+    fd: chip
+    op: read
+`;
+
+function harness(suiteText: string, behaviours: FakeBehaviour[] = [{ removal: 'completes', zombie: 'enodev' }]) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'huci-run-test-'));
+  writeFileSync(path.join(dir, 'demo.yaml'), suiteText);
+  const sessions = new FakeSessions(behaviours, new FakeClock());
+  let sessionFactories = 0;
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  out.on('data', (d) => (stdout += d));
+  err.resume();
+  const written: RunResult[] = [];
+  const deps: RunDeps = {
+    sessions: () => {
+      sessionFactories++;
+      return sessions;
+    },
+    kernelConfig: async () => new Map([['CONFIG_DEMO', 'y']]),
+    writeReports: async (_root, run) => {
+      written.push(run);
+      return '/tmp/reports/x';
+    },
+    stdout: out,
+    stderr: err,
+    suitesDir: dir,
+    version: 'test',
+  };
+  return { deps, sessions, written, stdout: () => stdout, factories: () => sessionFactories };
+}
+
+describe('run command', () => {
+  it('a bad suite file fails with one ConfigError line before any VM exists', async () => {
+    const h = harness(SUITE.replace('sysfs-unbind:', 'sysfs-yank:'));
+    await expect(runCommand({ suite: 'demo' }, h.deps)).rejects.toThrow(ConfigError);
+    await expect(runCommand({ suite: 'demo' }, h.deps)).rejects.toThrow(/demo\.yaml: cases\[0\]\.removal\.sysfs-yank \(line \d+\): unknown removal method/);
+    expect(h.factories()).toBe(0);
+    expect(h.sessions.booted).toHaveLength(0);
+  });
+
+  const usage: Array<[string, Parameters<typeof runCommand>[0], RegExp]> = [
+    ['no --suite', {}, /--suite LIST is required/],
+    ['--kernel without --modules', { suite: 'demo', kernel: '/bzImage' }, /--kernel and --modules go together/],
+    ['--image with --kernel', { suite: 'demo', kernel: '/k', modules: '/m', image: ['debian-6.12'] }, /either --image or --kernel/],
+    ['bad --iterations', { suite: 'demo', iterations: '0' }, /--iterations 0: expected a positive integer/],
+    ['bad --shard', { suite: 'demo', shard: '3/2' }, /--shard 3\/2: expected I\/N/],
+    ['bad --fail-on', { suite: 'demo', failOn: 'crashed,exploded' }, /--fail-on: unknown verdict "exploded"/],
+    ['unknown image', { suite: 'demo', image: ['nosuch-1.0'] }, /--image nosuch-1.0: no such image/],
+    ['--case matching nothing', { suite: 'demo', case: 'demo/zzz*' }, /--case demo\/zzz\* matches none of demo/],
+  ];
+  for (const [name, opts, re] of usage) {
+    it(`usage error: ${name}`, async () => {
+      const h = harness(SUITE);
+      const p = runCommand(opts, h.deps);
+      await expect(p).rejects.toThrow(UsageError);
+      await expect(runCommand(opts, h.deps)).rejects.toThrow(re);
+      expect(h.sessions.booted).toHaveLength(0);
+    });
+  }
+
+  it('runs, writes after every case, prints the summary table, exits 0 when nothing fails', async () => {
+    const h = harness(SUITE);
+    const code = await runCommand({ suite: 'demo' }, h.deps);
+    expect(code).toBe(0);
+    expect(h.sessions.booted).toHaveLength(1);
+    expect(h.written.at(-1)!.complete).toBe(true);
+    expect(h.written.at(-1)!.cases[0]!.verdict).toBe('handled');
+    expect(h.stdout()).toMatch(/^subsystem\s+image\s+verdict\s+handled\s+blocked/m);
+    expect(h.stdout()).toMatch(/^demo\s+debian-6\.12\s+HANDLED\s+1\s+0/m);
+  });
+
+  it('exits 1 when a case has a --fail-on verdict', async () => {
+    const h = harness(SUITE, [{ removal: 'completes', zombie: 'succeeds' }]);
+    expect(await runCommand({ suite: 'demo', failOn: 'silent' }, h.deps)).toBe(1);
+    const h2 = harness(SUITE, [{ removal: 'completes', zombie: 'succeeds' }]);
+    expect(await runCommand({ suite: 'demo' }, h2.deps)).toBe(0);
+  });
+
+  it('--json prints the summary as JSON', async () => {
+    const h = harness(SUITE);
+    await runCommand({ suite: 'demo', json: true, iterations: '2' }, h.deps);
+    const j = JSON.parse(h.stdout()) as { cases: Array<{ id: string; iteration: number; verdict: string }> };
+    expect(j.cases.map((c) => [c.id, c.iteration, c.verdict])).toEqual([
+      ['demo/sim-unbind-chip-read', 1, 'handled'],
+      ['demo/sim-unbind-chip-read', 2, 'handled'],
+    ]);
+  });
+});
+
+describe('list', () => {
+  it('lists suites, cases, options and removal methods', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'huci-list-test-'));
+    writeFileSync(path.join(dir, 'demo.yaml'), SUITE);
+    const d = listData(loadSuites([], dir));
+    expect(d.suites[0]!.cases[0]).toMatchObject({ id: 'demo/sim-unbind-chip-read', removal: 'sysfs-unbind', requires: ['CONFIG_DEMO'] });
+    expect(d.images.map((i) => i.name)).toContain('debian-6.12');
+  });
+});
+
+describe('summaryTable', () => {
+  it('marks untrusted controls', () => {
+    const run = { subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }], controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' } } as unknown as RunResult;
+    expect(summaryTable(run, '/r')).toMatch(/controls: NOT TRUSTED \(CONTROLS FAILED: x\)/);
+  });
+});
