@@ -65,6 +65,11 @@ const warningStack = (...skip: string[]): StackRule => ({
   skip,
 });
 const badPageStack = (skip: string[]): StackRule => ({ parts: [/page last allocated/, STACK], skip });
+/** "is trying to release lock ... at: [<pc>] func": the release site, else the backtrace. */
+const unlockStack: StackRule = {
+  parts: [/is trying to release lock/, re('{{PC}} +{{FUNC}}|at: (?:{{PC}} +)?{{FUNC}}'), CALL_TRACE, STACK],
+  skip: ['lock_release', 'unlock'],
+};
 /** Lockdep splats: the lock site in the "at: func+0x.." line after the intro, unless it is lock plumbing. */
 const lockdepStack: StackRule = {
   parts: [re('at: (?:{{PC}} +)?{{FUNC}}'), CALL_TRACE, STACK],
@@ -239,8 +244,8 @@ export const OOPSES: OopsRow[] = [
       {
         kind: 'lockdep',
         title: re('BUG: bad unlock balance detected!'),
-        report: re('BUG: bad unlock balance detected!(?:.*\\n){0,15}?.*is trying to release lock(?:.*\\n){0,15}?.*{{PC}} +{{FUNC}}'),
         fmt: 'BUG: bad unlock balance in {1}',
+        stack: unlockStack,
       },
       {
         kind: 'lockdep',
@@ -464,8 +469,8 @@ export const OOPSES: OopsRow[] = [
       {
         kind: 'lockdep',
         title: re('WARNING: bad unlock balance detected!'),
-        report: re('WARNING: bad unlock balance detected!(?:.*\\n){0,15}?.*is trying to release lock(?:.*\\n){0,15}?.*{{PC}} +{{FUNC}}'),
         fmt: 'WARNING: bad unlock balance in {1}',
+        stack: unlockStack,
       },
       {
         kind: 'lockdep',
