@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, InfraError, UsageError } from '../errors.js';
-import { parseKernelVersionString, readKernelIdentity } from './bzimage-info.js';
+import { gzipSync } from 'node:zlib';
+import { extractIkconfig, parseKernelVersionString, readKernelIdentity } from './bzimage-info.js';
 import { parseLdd } from './initramfs.js';
 import type { ImageManifest } from './manifest.js';
 import { artifactsFromDir, findUserKernelConfig, resolveImage, resolveUserKernel } from './resolve.js';
@@ -118,5 +119,30 @@ describe('parseLdd', () => {
       '/lib/x86_64-linux-gnu/libz.so.1',
       '/lib64/ld-linux-x86-64.so.2',
     ]);
+  });
+});
+
+describe('extractIkconfig', () => {
+  /** A minimal bzImage: boot header with payload_offset/length pointing at a compressed "vmlinux". */
+  function fakeBzImage(vmlinux: Buffer): string {
+    const setupSects = 1;
+    const payload = Buffer.concat([gzipSync(vmlinux), Buffer.alloc(4)]); // + the appended size word
+    const img = Buffer.alloc((setupSects + 1) * 512 + 16 + payload.length);
+    img[0x1f1] = setupSects;
+    img.write('HdrS', 0x202, 'latin1');
+    img.writeUInt32LE(16, 0x248);
+    img.writeUInt32LE(payload.length, 0x24c);
+    payload.copy(img, (setupSects + 1) * 512 + 16);
+    const f = join(root, `bz-${Math.random().toString(16).slice(2)}`);
+    writeFileSync(f, img);
+    return f;
+  }
+  it('finds the gzip between IKCFG_ST and IKCFG_ED in the decompressed payload', async () => {
+    const config = '# Linux/x86 6.12.0 Kernel Configuration\nCONFIG_KASAN=y\n';
+    const vmlinux = Buffer.concat([Buffer.from('\x7fELF junk '), Buffer.from('IKCFG_ST'), gzipSync(config), Buffer.from('IKCFG_ED more')]);
+    expect(await extractIkconfig(fakeBzImage(vmlinux))).toBe(config);
+  });
+  it('is null for a kernel without IKCONFIG', async () => {
+    expect(await extractIkconfig(fakeBzImage(Buffer.from('\x7fELF no config here')))).toBeNull();
   });
 });

@@ -2,14 +2,14 @@
 // Dispatch on the image kind: Debian packages here; kernels from source via kernel-build.ts.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
-import { appendFile, copyFile, rm, stat } from 'node:fs/promises';
+import { appendFile, copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
 import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds, writeFileAtomic } from './cache.js';
 import { DEFAULT_IMAGE, IMAGES_DIR, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
 import { hostPackageVersion, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
-import { readKernelIdentity } from './bzimage-info.js';
+import { extractIkconfig, readKernelIdentity } from './bzimage-info.js';
 import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
 import { run, type BuildLog } from './run.js';
 import { buildKernel } from './kernel-build.js';
@@ -284,7 +284,10 @@ export interface UserKernelOptions {
   onProgress?: ProgressFn;
 }
 
-/** `--kernel BZIMAGE --modules DIR`: an initramfs around someone else's kernel, cached like an image. */
+/**
+ * `--kernel BZIMAGE --modules DIR`: an initramfs around someone else's kernel, cached like an image.
+ * Its config comes from modulesDir/build/.config, the tree around the bzImage, or IKCONFIG; else null.
+ */
 export async function resolveUserKernel(opts: UserKernelOptions): Promise<ImageArtifacts> {
   const kernel = resolvePath(opts.kernel);
   const modulesDir = resolvePath(opts.modules);
@@ -298,12 +301,13 @@ export async function resolveUserKernel(opts: UserKernelOptions): Promise<ImageA
   }
   const depFile = join(modulesDir, 'modules.dep');
   if (!existsSync(depFile)) throw new UsageError(`--modules ${opts.modules}: no modules.dep; run depmod -b <base> ${id.release}`);
-  const config = findUserKernelConfig(kernel, modulesDir);
+  const configFile = findUserKernelConfig(kernel, modulesDir);
+  const ikconfig = configFile ? null : await extractIkconfig(kernel).catch(() => null);
   const modules = getImageDef(DEFAULT_IMAGE).modules;
   const common = await commonInputs(() => {});
   const hash = hashInputs({
     ...common.parts,
-    user: { kernel: await sha256File(kernel), modulesDep: await sha256File(depFile), config: config ? await sha256File(config) : null, modules },
+    user: { kernel: await sha256File(kernel), modulesDep: await sha256File(depFile), config: configFile ? await sha256File(configFile) : null, modules },
   });
   const name = `user-${id.release.replace(/[^a-z0-9.-]/gi, '-').toLowerCase()}`;
   const inputs: ImageInputs = { hash, dir: imageDirFor(name, hash), packages: common.packages, agent: common.agent };
@@ -322,8 +326,9 @@ export async function resolveUserKernel(opts: UserKernelOptions): Promise<ImageA
     progress,
     async (tmp) => {
       await copyFile(kernel, join(tmp, 'bzImage'));
-      if (config) await copyFile(config, join(tmp, 'config'));
-      return { modulesDir, kernelRelease: id.release, hasConfig: config !== null, packages: {} };
+      if (configFile) await copyFile(configFile, join(tmp, 'config'));
+      else if (ikconfig !== null) await writeFile(join(tmp, 'config'), ikconfig);
+      return { modulesDir, kernelRelease: id.release, hasConfig: configFile !== null || ikconfig !== null, packages: {} };
     },
     // Someone else's config may build some of our modules in, or leave them out; ship what exists.
     { missingModulesOk: true },
