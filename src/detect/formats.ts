@@ -481,8 +481,9 @@ export const OOPSES: OopsRow[] = [
       {
         kind: 'lockdep',
         title: re('WARNING: [Nn]ested lock was not taken'),
-        report: re('WARNING: [Nn]ested lock was not taken(?:.*\\n)+?.*is trying to (?:acquire )?lock(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
+        report: re('WARNING: [Nn]ested lock was not taken(?:.*\\n)+?.*is trying to (?:acquire )?lock'),
         fmt: 'WARNING: nested lock was not taken in {1}',
+        stack: lockdepStack,
         noStackTrace: true,
       },
       {
@@ -877,7 +878,7 @@ export const INFO_WITH_STACK = ['vmalloc: allocation failure:', 'FAULT_INJECTION
 export const SKIP_FRAMES = [
   '__sanitizer', '__asan', 'kasan', '__msan', 'kmsan', 'kcsan_setup_watchpoint', 'check_memory_region',
   'read_word_at_a_time', 'print_address_description', 'panic', 'invalid_op', 'report_bug', 'fixup_bug',
-  'do_error', '_trap', 'dump_stack', 'warn_slowpath', 'warn_alloc', '__warn', 'debug_object',
+  'do_error', '_trap$', 'do_trap', 'do_error_trap', 'dump_stack', 'warn_slowpath', 'warn_alloc', '__warn', 'debug_object',
   'timer_is_static_object', 'work_is_static_object', 'lockdep', 'perf_trace', 'lock_acquire',
   'lock_release', 'lock_class', 'mark_lock', 'reacquire_held_locks', 'spin_lock', 'spin_trylock',
   'spin_unlock', 'raw_read_lock', 'raw_read_trylock', 'raw_write_lock', 'raw_write_trylock', 'down',
@@ -911,7 +912,7 @@ export const SKIP_FRAMES = [
   '^__kmalloc', '^kmalloc', 'seqprop_assert', 'do_tag_check_fault', 'do_translation_fault', 'do_mem_abort', 'el1_abort',
   'handle_bad_stack', 'check_object_size', 'unlock_page', 'insert_work', 'aesti_encrypt', 'fortify_', 'put_device',
   'sk_stop_timer', '^kmem_cache_alloc', '^iput$', 'kobject_cleanup', '^el1_', '^el0_', '^el1h_', 'memdup_user',
-  '__queue_delayed_work', '__bad_stack',
+  'queue_delayed_work', '__bad_stack',
 ];
 
 /** Syscall-wrapper prefixes rewritten in frame names, so titles name the syscall itself (sys_foo). */
