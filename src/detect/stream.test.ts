@@ -55,6 +55,12 @@ describe('StreamDetector', () => {
     expect(streamed.map((f) => f.kind)).toEqual(['warning', 'hung-task', 'kasan']);
   });
 
+  it('accepts a chunk of several lines as several lines', () => {
+    const d = new StreamDetector();
+    const out = d.push(kasan.join('\n'), 0);
+    expect(out.map((f) => [f.title, f.startLine])).toEqual([['KASAN: slab-use-after-free Read in canary_read', 2]]);
+  });
+
   it('stays bounded on a printk flood inside an open report', () => {
     const d = new StreamDetector({ maxBufferedLines: 500 });
     const out: Finding[] = [];

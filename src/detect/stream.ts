@@ -73,6 +73,7 @@ export class StreamDetector {
 
   /** Feed one line (without its newline). Returns the findings this line completed. */
   push(line: string, nowMs: number = Date.now()): Finding[] {
+    if (line.includes('\n')) return line.split('\n').flatMap((l) => this.push(l, nowMs));
     const out = this.tick(nowMs);
     this.lineNo++;
     const ln = parseLine(line.length > MAX_LINE_CHARS ? line.slice(0, MAX_LINE_CHARS) : line);
