@@ -58,7 +58,7 @@ describe('StreamDetector', () => {
   it('accepts a chunk of several lines as several lines', () => {
     const d = new StreamDetector();
     const out = d.push(kasan.join('\n'), 0);
-    expect(out.map((f) => [f.title, f.startLine])).toEqual([['KASAN: slab-use-after-free Read in canary_read', 2]]);
+    expect(out.map((f) => [f.title, f.startLine])).toEqual([['KASAN: slab-use-after-free Read in canary_read', 3]]);
   });
 
   it('stays bounded on a printk flood inside an open report', () => {
