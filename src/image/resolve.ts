@@ -143,6 +143,7 @@ export async function resolveImage(name: string = DEFAULT_IMAGE, opts: ResolveOp
 /** Resolve (building if needed) an image definition, from the catalog or made up (--kernel-src). */
 export async function resolveImageDef(def: ImageDef, opts: ResolveOptions = {}): Promise<ImageArtifacts> {
   const progress = opts.onProgress ?? (() => {});
+  progress('checking inputs (guest agent, host packages)');
   const inputs = await imageInputs(def);
   // A user's own tree can change under us; its build is incremental (make), so always go through it.
   const mutableSource = def.kind === 'source' && 'dir' in def.source;
