@@ -2,11 +2,11 @@
 // this file only turns names/flags into image definitions and shows progress.
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import ora, { type Ora } from 'ora';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_IMAGE, listImages, type ImageDef, type SourceImageDef } from '../../image/catalog.js';
 import { cachedDirsOf, getImageDef, imageInputs, resolveImageDef, type ImageArtifacts } from '../../image/resolve.js';
 import { readManifest } from '../../image/manifest.js';
+import { progressReporter } from '../progress.js';
 
 export interface ImageBuildOptions {
   kernelSrc?: string;
@@ -17,23 +17,6 @@ export interface ImageBuildOptions {
 
 export interface ImageListOptions {
   json?: boolean;
-}
-
-/** Progress: a spinner on a TTY, one plain line per step otherwise (CI logs). */
-function progressFor(name: string): { step: (s: string) => void; done: (s: string) => void; fail: (s: string) => void } {
-  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
-  let spinner: Ora | null = null;
-  if (tty) spinner = ora({ text: `${name}: checking cache`, stream: process.stderr }).start();
-  let last = '';
-  return {
-    step: (s) => {
-      if (spinner) spinner.text = `${name}: ${s}`;
-      else if (s !== last) process.stderr.write(`${name}: ${s}\n`);
-      last = s;
-    },
-    done: (s) => (spinner ? spinner.succeed(s) : process.stdout.write(`${s}\n`)),
-    fail: (s) => (spinner ? spinner.fail(s) : process.stderr.write(`${s}\n`)),
-  };
 }
 
 /** An image definition for `--kernel-src DIR [--fragment F…] [--name N]`: the KASAN image's recipe on the user's tree. */
@@ -67,13 +50,13 @@ export async function imageBuild(names: string[], opts: ImageBuildOptions): Prom
     defs = (names.length ? names : [DEFAULT_IMAGE]).map(getImageDef);
   }
   for (const def of defs) {
-    const p = progressFor(def.name);
+    const p = progressReporter();
     const started = Date.now();
     let art: ImageArtifacts;
     try {
-      art = await resolveImageDef(def, { force: Boolean(opts.force), onProgress: p.step });
+      art = await resolveImageDef(def, { force: Boolean(opts.force), onProgress: (s) => p.update(`${def.name}: ${s}`) });
     } catch (e) {
-      p.fail(`${def.name}: failed`);
+      p.fail(`${def.name}: image build failed`);
       throw e;
     }
     const secs = ((Date.now() - started) / 1000).toFixed(1);
