@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRunKey, SshGuest } from '../../src/guest/ssh.js';
 import { findImage } from '../../src/image/catalog.js';
 import { fetchDeb, unpackKernelDeb } from '../../src/image/debian.js';
-import { resolveImage, resolveUserKernel, type ImageArtifacts } from '../../src/image/resolve.js';
+import { resolveImage, resolveImageDef, resolveUserKernel, type ImageArtifacts } from '../../src/image/resolve.js';
+import { InfraError } from '../../src/errors.js';
 import { freeLoopbackPort } from '../../src/vm/free-port.js';
 import { Machine } from '../../src/vm/machine.js';
 
@@ -149,4 +150,28 @@ describe('a user kernel (--kernel BZIMAGE --modules DIR)', () => {
     await sh(b.ssh, 'modprobe i2c-dev && test -d /sys/module/i2c_dev');
     await powerOff(b);
   }, 600_000);
+});
+
+describe('a build that fails', () => {
+  it('leaves no image dir, keeps the log beside it and says how to check the package', async () => {
+    const def = findImage('debian-6.12')!;
+    if (def.kind !== 'debian') throw new Error('debian-6.12 is not a debian image');
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = tmp();
+    try {
+      const bogus = { ...def, name: 'debian-bogus', kernel: { ...def.kernel, version: '0.0.0-0' } };
+      const e = await resolveImageDef(bogus).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(InfraError);
+      const msg = (e as Error).message;
+      expect(msg).toContain(`apt-get download ${def.kernel.package}=0.0.0-0 failed`);
+      expect(msg).toContain(`apt-cache policy ${def.kernel.package}`);
+      const log = /build log: (\S+)\)/.exec(msg)?.[1];
+      expect(log && fs.readFileSync(log, 'utf8')).toContain('FAILED:');
+      const images = path.join(process.env.XDG_CACHE_HOME, 'hotunplug-ci/images');
+      expect(fs.readdirSync(images).filter((f) => !f.endsWith('.failed.log'))).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  }, 300_000);
 });
