@@ -1,8 +1,8 @@
 // Image name (or a user's kernel) → cached artifacts on disk, building them on demand.
 // Dispatch on the image kind: Debian packages here; kernels from source via kernel-build.ts.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
-import { appendFile, copyFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
 import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds, writeFileAtomic } from './cache.js';
@@ -193,9 +193,9 @@ async function buildSourceKernel(def: SourceImageDef, outDir: string, log: Build
     fragments: def.fragments.map((f) => resolvePath(IMAGES_DIR, f)),
     canary: def.extraModules.includes('canary'),
     onProgress: (p) => progress(formatProgress(p)),
-    log,
   });
-  log(`kernel ${k.cached ? 'cached' : 'built'}: ${k.bzImage} (key ${k.key}, log ${k.buildLog})`);
+  // the kernel build keeps its own (long) log; point at it rather than copying it here
+  log(`kernel ${k.cached ? 'cached' : 'built'}: ${k.bzImage} (key ${k.key}, kernel build log ${k.buildLog})`);
   await copyFile(k.bzImage, join(outDir, 'bzImage'));
   await copyFile(k.config, join(outDir, 'config'));
   const packages: Record<string, string> = {};
@@ -220,9 +220,15 @@ async function runBuild(
     inputs.dir,
     async (tmp) => {
       const logFile = join(tmp, 'build.log');
-      let pending = Promise.resolve();
-      const log: BuildLog = (line) => {
-        pending = pending.then(() => appendFile(logFile, `${line}\n`)).catch(() => {});
+      // A kernel build logs tens of thousands of lines: one stream, not a write per line.
+      const stream = createWriteStream(logFile);
+      stream.on('error', () => {});
+      let closed = false;
+      const log: BuildLog = (line) => void (closed || stream.write(`${line}\n`));
+      const closeLog = (): Promise<void> => {
+        if (closed) return Promise.resolve();
+        closed = true;
+        return new Promise((r) => stream.end(r));
       };
       try {
         log(`build of ${name} started ${new Date(started).toISOString()} (inputs ${inputs.hash})`);
@@ -259,12 +265,12 @@ async function runBuild(
           buildSeconds: Math.round((Date.now() - started) / 100) / 10,
         };
         log(`done in ${manifest.buildSeconds}s`);
-        await pending;
+        await closeLog();
         await writeFileAtomic(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
         await rm(failedLog, { force: true });
       } catch (e) {
         log(`FAILED: ${errorMessage(e)}`);
-        await pending;
+        await closeLog();
         await copyFile(logFile, failedLog).catch(() => {});
         if (e instanceof InfraError && e.constructor === InfraError) {
           throw new InfraError(`${e.message} (build log: ${failedLog})`, e.transcript, { cause: e });
