@@ -78,6 +78,8 @@ class CaseExecution {
   private readonly consoleLines: string[] = [];
   private readonly record: CaseRecord;
   private readonly tag: string;
+  /** set when the case is over: background polls stop */
+  private finished = false;
 
   constructor(
     private readonly c: ResolvedCase,
@@ -147,6 +149,7 @@ class CaseExecution {
       await this.mark(`huci: end ${this.tag}`).catch(() => undefined);
       dmesg = await this.harvestDmesg();
     }
+    this.finished = true;
     unsubscribe();
     for (const f of live.flush()) this.note('finding', f.title, f.kind);
     this.record.consoleLinesSeen = this.consoleLines.length;
@@ -457,10 +460,13 @@ class CaseExecution {
         throw new HarnessFailure(`device_del ${id} failed: ${errorMessage(e)}`);
       }
       this.note('qmp', `removal: device_del ${id}`);
-      pending = deleted.then(
-        (ok) => ({ at: this.clock.now(), ok, errno: null, ...(ok ? {} : { timedOut: true }) }),
-        (e: unknown) => ({ at: this.clock.now(), ok: false, errno: null, lost: errorMessage(e) }),
+      // QEMU 7.2 never emits DEVICE_DELETED for some devices (qemu-xhci) although the guest ejected
+      // them and they left /machine/peripheral: that counts as completed too.
+      const event = deleted.then(
+        (ok): RemovalEnd => ({ at: this.clock.now(), ok, errno: null, ...(ok ? {} : { timedOut: true }) }),
+        (e: unknown): RemovalEnd => ({ at: this.clock.now(), ok: false, errno: null, lost: errorMessage(e) }),
       );
+      pending = Promise.race([event, this.leftPeripherals(id, horizon)]);
     } else {
       const cmd = this.removalCommand();
       this.note('ssh', `removal: ${method}`, cmd);
@@ -489,6 +495,24 @@ class CaseExecution {
       this.note('step', 'removal still pending', `not complete within ${r.timeoutMs} ms while fds are held`);
     }
     return { pending };
+  }
+
+  /** Resolves once `id` is no longer a child of /machine/peripheral (polled; stops when the case ends). */
+  private async leftPeripherals(id: string, horizonMs: number): Promise<RemovalEnd> {
+    const until = this.clock.now() + horizonMs;
+    while (!this.finished && this.clock.now() < until) {
+      await this.clock.sleep(500);
+      if (this.finished) break;
+      try {
+        const list = (await this.port.qmp('qom-list', { path: '/machine/peripheral' }, 5000)) as Array<{ name: string }>;
+        if (Array.isArray(list) && !list.some((p) => p.name === id)) {
+          return { at: this.clock.now(), ok: true, errno: null, detail: `${id} left /machine/peripheral without a DEVICE_DELETED event` };
+        }
+      } catch (e) {
+        if (e instanceof GuestLostError) return { at: this.clock.now(), ok: false, errno: null, lost: e.reason };
+      }
+    }
+    return new Promise<RemovalEnd>(() => undefined);
   }
 
   private removalCommand(): string {

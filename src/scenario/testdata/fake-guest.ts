@@ -14,8 +14,8 @@ export interface FakeBehaviour {
   dmesgOnlyOnProbe?: string[];
   /** the guest stops answering (agent + SSH) at this point */
   loseAt?: 'removal' | 'probe';
-  /** QMP DEVICE_DELETED comes after device_del */
-  deviceDeleted?: boolean;
+  /** QMP DEVICE_DELETED comes after device_del (default), never (false), or never but the device leaves QEMU */
+  deviceDeleted?: boolean | 'left-peripherals';
   /** opening a device node fails with this errno */
   openFails?: string;
   /** restore steps fail */
@@ -194,7 +194,12 @@ export class FakeGuest implements GuestPort {
     this.calls.push(`qmp ${command} ${JSON.stringify(args ?? {})}`);
     if (command === 'device_del') {
       this.removed = true;
-      if (this.b.deviceDeleted !== false) for (const w of this.deletedWaiters.splice(0)) w(true);
+      if (this.b.deviceDeleted === true || this.b.deviceDeleted === undefined) for (const w of this.deletedWaiters.splice(0)) w(true);
+    }
+    if (command === 'qom-list') {
+      // 'left-peripherals': the device is gone from QEMU but no DEVICE_DELETED came (qemu-xhci on QEMU 7.2)
+      const gone = this.removed && this.b.deviceDeleted === 'left-peripherals';
+      return [{ name: 'type', type: 'string' }, ...(gone ? [] : [{ name: 'dev0', type: 'child<fake-pci>' }])];
     }
     return {};
   }
