@@ -501,7 +501,7 @@ class CaseExecution {
   private async leftPeripherals(id: string, horizonMs: number): Promise<RemovalEnd> {
     const until = this.clock.now() + horizonMs;
     while (!this.finished && this.clock.now() < until) {
-      await this.clock.sleep(500);
+      await this.clock.sleep(100);
       if (this.finished) break;
       try {
         const list = (await this.port.qmp('qom-list', { path: '/machine/peripheral' }, 5000)) as Array<{ name: string }>;
