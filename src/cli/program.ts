@@ -97,6 +97,16 @@ export function buildProgram(): Command {
     .action(async (opts) => done(await (await import('./commands/run.js')).runCommand(opts)));
 
   program
+    .command('merge')
+    .description('merge the runs of CI shards (run --shard I/N) into one run and one report')
+    .argument('<dirs...>', 'run directories (reports/<run-id>) or run.json files, one per shard')
+    .option('--out <dir>', 'write reports under <dir>/reports/<merged-run-id> (default: current directory)')
+    .option('--json', 'print the merged run summary as JSON')
+    .option('--fail-on <list>', 'verdicts that fail the merged run (exit 1)', 'crashed,hung')
+    .option('--origin <name>', 'KCIDB origin', 'hotunplug')
+    .action(async (dirs, opts) => done(await (await import('./commands/merge.js')).merge(dirs, opts)));
+
+  program
     .command('list')
     .description('list suites, cases, the kernel options they need, and images')
     .option('--json', 'print JSON')
