@@ -66,6 +66,7 @@ beforeAll(async () => {
   await machine.console.waitForLine(/huci: ready/, { timeoutMs: BOOT_MS });
   ssh = await SshGuest.connect({ port, key, timeoutMs: 60_000, consoleTail: () => machine.console.tail(20) });
   timings.hostMsToSsh = Date.now() - bootStart;
+  timings.accel = accel.accel === 'kvm' ? 1 : 0;
   const channel = await ssh.channel('/usr/bin/huci-agent');
   agent = new AgentClient(channel, channel, { defaultTimeoutMs: 30_000 });
   const ping = await agent.ping();
@@ -77,7 +78,9 @@ afterAll(async () => {
   await agent?.shutdown().catch(() => false);
   ssh?.close();
   await machine?.stop();
-  if (runDir) await rm(runDir, { recursive: true, force: true });
+  // HUCI_KEEP_RUN=1 keeps console.log & co. for a look at the actual reports.
+  if (runDir && process.env.HUCI_KEEP_RUN) console.log(`kasan-image run dir kept: ${runDir}`);
+  else if (runDir) await rm(runDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('kasan-6.12 image', () => {
