@@ -1,6 +1,6 @@
 // `merge DIR…` through the CLI's one error boundary (main): shard run directories as `run --shard`
 // leaves them, the merged report on disk, exit codes, one-line errors.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -92,6 +92,18 @@ describe('merge DIR…', () => {
     else expect(err).toBe('');
   });
 
+  it('the same run reached twice (a glob over reports/* also matching latest, or a copy of it) is merged once', async () => {
+    const { root, dirs } = workspace();
+    const reports = path.dirname(dirs[1]!);
+    symlinkSync(path.basename(dirs[1]!), path.join(reports, 'latest'));
+    const copy = path.join(reports, 'latest-copy');
+    cpSync(dirs[2]!, copy, { recursive: true });
+    expect(await main(['merge', ...dirs, path.join(reports, 'latest'), copy, '--out', path.join(root, 'out')])).toBe(1);
+    expect(err).toMatch(/^hotunplug-ci: merge: \S+\/latest\/run\.json is \S+artifact-2\/\S+\/run\.json again; merged once$/m);
+    expect(err).toMatch(/^hotunplug-ci: merge: \S+\/latest-copy\/run\.json is a copy of \S+artifact-3\/\S+\/run\.json \(run \S+shard3of3\); merged once$/m);
+    expect(out).toContain('merged 3 run(s), 14 case execution(s)');
+  });
+
   it('--origin goes into kcidb.json', async () => {
     const { root, dirs } = workspace();
     await main(['merge', ...dirs, '--out', root, '--origin', 'my_lab']);
@@ -122,7 +134,12 @@ describe('merge DIR…', () => {
       writeFileSync(path.join(d[2]!, 'run.json'), JSON.stringify({ ...fixture('shard3of3'), schemaVersion: 2 }));
       return d;
     }, /^hotunplug-ci: \S+artifact-3\/\S+\/run\.json: schemaVersion: 2 differs from \S+artifact-1\/\S+\/run\.json \(1\): cannot merge runs of different run\.json versions\n$/],
-    ['the same shard twice', (d) => [d[0]!, d[1]!, d[1]!], /^hotunplug-ci: \S+artifact-2\/\S+\/run\.json: runId: the same run as \S+artifact-2\/\S+\/run\.json \(.+\): give each shard once\n$/],
+    ['two different versions of one shard run', (d) => {
+      const copy = path.join(path.dirname(d[1]!), 'copy');
+      mkdirSync(copy);
+      writeFileSync(path.join(copy, 'run.json'), JSON.stringify({ ...fixture('shard2of3'), complete: false, finishedAt: null }));
+      return [...d, copy];
+    }, /^hotunplug-ci: \S+\/copy\/run\.json: runId: the same run as \S+artifact-2\/\S+\/run\.json \(.+\): give each shard once\n$/],
     ['overlapping shards (different --shard N)', (d) => {
       writeFileSync(path.join(d[2]!, 'run.json'), JSON.stringify({ ...fixture('shard1of3'), runId: 'other-shard1of2' }));
       return d;

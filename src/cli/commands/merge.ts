@@ -2,7 +2,7 @@
 // report (html, junit, kcidb) and the shards' consoles, under <out>/reports/<merged-run-id>/.
 // Exit 0 nothing failing, 1 failures per --fail-on, 2 bad input, 3 a shard did not finish or its
 // controls are not trusted.
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import { ConfigError, errorMessage } from '../../errors.js';
@@ -28,12 +28,21 @@ interface ShardFile {
 }
 
 /** Reads each run.json; a schemaVersion that differs from the first file's is named before validation,
- * since a reader of one version cannot validate the other. */
-async function readShards(dirs: readonly string[]): Promise<ShardFile[]> {
+ * since a reader of one version cannot validate the other. The same run reached twice (a glob over
+ * reports/* also matches reports/latest, which CI artifact uploads may turn into a copy) is merged once. */
+async function readShards(dirs: readonly string[], note: (line: string) => void): Promise<ShardFile[]> {
   const out: ShardFile[] = [];
+  const seen = new Map<string, string>();
   let first: { file: string; version: unknown } | null = null;
   for (const d of dirs) {
     const file = await resolveRunFile(d);
+    const real = await realpath(file).catch(() => file);
+    const again = seen.get(real);
+    if (again !== undefined) {
+      note(`${file} is ${again} again; merged once`);
+      continue;
+    }
+    seen.set(real, file);
     let data: unknown;
     try {
       data = JSON.parse(await readFile(file, 'utf8'));
@@ -45,7 +54,13 @@ async function readShards(dirs: readonly string[]): Promise<ShardFile[]> {
     else if (version !== first.version) {
       throw new ConfigError(file, 'schemaVersion', `${JSON.stringify(version)} differs from ${first.file} (${JSON.stringify(first.version)}): cannot merge runs of different run.json versions`);
     }
-    out.push({ file, run: parseRun(data, file) });
+    const run = parseRun(data, file);
+    const copy = out.find((o) => o.run.runId === run.runId && JSON.stringify(o.run) === JSON.stringify(run));
+    if (copy) {
+      note(`${file} is a copy of ${copy.file} (run ${run.runId}); merged once`);
+      continue;
+    }
+    out.push({ file, run });
   }
   return out;
 }
@@ -63,7 +78,7 @@ export async function merge(dirs: readonly string[], opts: MergeCommandOptions =
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
   const failOn = parseFailOn(opts.failOn);
-  const shards = await readShards(dirs);
+  const shards = await readShards(dirs, (line) => stderr.write(`hotunplug-ci: merge: ${line}\n`));
   const files = shards.map((s) => s.file);
   const runs = shards.map((s) => s.run);
   const merged = mergeRuns(runs, { files });
