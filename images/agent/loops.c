@@ -45,6 +45,7 @@ struct loop {
 	int ncounts;
 	struct transition transitions[MAX_TRANSITIONS];
 	int ntransitions;
+	unsigned long long transitions_dropped;
 	char error[160]; /* the agent refused the loop's arguments; the loop ended */
 };
 
@@ -77,8 +78,13 @@ static void count(struct loop *l, const char *key)
 	if (i < MAX_KEYS)
 		l->counts[i].n++;
 	bool changed = l->ntransitions == 0 || strcmp(l->transitions[l->ntransitions - 1].key, key) != 0;
-	if (changed && l->ntransitions < MAX_TRANSITIONS) {
-		struct transition *t = &l->transitions[l->ntransitions++];
+	if (changed) {
+		/* when full, the last slot keeps the latest change: the one after a removal matters most */
+		if (l->ntransitions == MAX_TRANSITIONS)
+			l->transitions_dropped++;
+		else
+			l->ntransitions++;
+		struct transition *t = &l->transitions[l->ntransitions - 1];
 		snprintf(t->key, sizeof(t->key), "%s", key);
 		t->iteration = l->iterations;
 		t->ms = now_ms() - l->started_ms;
@@ -204,7 +210,8 @@ static void put_loop(struct sbuf *b, struct loop *l)
 	for (int i = 0; i < l->ntransitions; i++)
 		sb_printf(b, "%s{\"key\":\"%s\",\"iteration\":%llu,\"ms\":%.3f}", i ? "," : "", l->transitions[i].key,
 			  l->transitions[i].iteration, l->transitions[i].ms);
-	sb_printf(b, "],\"elapsedMs\":%.3f", (done ? l->ended_ms : now_ms()) - l->started_ms);
+	sb_printf(b, "],\"transitionsDropped\":%llu,\"elapsedMs\":%.3f", l->transitions_dropped,
+		  (done ? l->ended_ms : now_ms()) - l->started_ms);
 	if (l->error[0]) {
 		sb_puts(b, ",\"error\":");
 		sb_json_str(b, l->error, strlen(l->error));

@@ -182,7 +182,10 @@ export const LoopStatsSchema = z.strictObject({
   iterations: uint,
   /** result key (OK, EOF, TIMEOUT, POLLIN|POLLHUP, errno name) → count */
   counts: z.record(z.string(), uint),
+  /** the first 31 changes of key and the latest one */
   transitions: z.array(TransitionSchema),
+  /** changes replaced in the last transitions slot */
+  transitionsDropped: uint,
   elapsedMs: z.number(),
   /** the agent refused the loop's arguments; the loop ended */
   error: z.string().optional(),

@@ -414,6 +414,29 @@ describe('huci-agent: concurrency and loops', () => {
     expect(r.counts.OK! + r.counts.EBADF!).toBe(r.iterations);
   });
 
+  it('keeps the latest transition when results flap more than 32 times', async () => {
+    const { client } = startAgent();
+    const path = fifo('flap.fifo');
+    const rd = await openOk(client, path, ['O_RDWR', 'O_NONBLOCK']);
+    const wr = await openOk(client, path, ['O_WRONLY']);
+    const { loop } = ok(await client.spawn(rd, { op: 'poll', events: ['POLLIN'], timeoutMs: 0 }, { intervalMs: 1 }));
+    for (let i = 0; i < 25; i++) {
+      ok(await client.write(wr, 'x'));
+      await waitForLoop(client, loop, (s) => s.transitions.at(-1)?.key === 'POLLIN');
+      ok(await client.read(rd, 1));
+      await waitForLoop(client, loop, (s) => s.transitions.at(-1)?.key === 'TIMEOUT');
+    }
+    ok(await client.close(rd));
+    await waitForLoop(client, loop, (s) => (s.counts.EBADF ?? 0) > 0);
+    const r = ok(await client.stop(loop));
+    expect(r.transitions).toHaveLength(32);
+    expect(r.transitions.at(-1)!.key).toBe('EBADF');
+    expect(r.transitions.at(-1)!.iteration).toBe(r.iterations - r.counts.EBADF! + 1);
+    expect(r.transitions.slice(0, 4).map((t) => t.key)).toEqual(['TIMEOUT', 'POLLIN', 'TIMEOUT', 'POLLIN']);
+    // 52 changes (TIMEOUT, 25 × POLLIN+TIMEOUT, EBADF); 32 kept
+    expect(r.transitionsDropped).toBe(52 - 32);
+  });
+
   it('a request without a reply in time resolves with timedOut, then the late reply is recorded', async () => {
     const { client } = startAgent();
     const path = fifo('timeout.fifo');
