@@ -89,6 +89,8 @@ const ManifestSchema = z.strictObject({
   builtAt: z.string(),
 });
 
+const COMPILE_PROGRESS_EVERY_MS = 15_000;
+
 export const FRAGMENT_DIR = (): string => projectPath('images', 'kernel');
 export const CANARY_DIR = (): string => projectPath('images', 'canary');
 
@@ -200,13 +202,14 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     // compile
     expectedObjects = await readExpectedObjects(objDir);
     progress('compile');
-    let lastEmit = 0;
+    // Callers print some updates as plain lines (CI logs): one per 15 s keeps a 15-minute build to ~60 lines.
+    let lastEmit = Date.now();
     const jobs = opts.jobs ?? cpus().length;
     await make([`-j${jobs}`, 'bzImage', 'modules'], (line) => {
       if (!isCompiledObjectLine(line)) return;
       objects++;
       const now = Date.now();
-      if (now - lastEmit > 500) {
+      if (now - lastEmit >= COMPILE_PROGRESS_EVERY_MS) {
         lastEmit = now;
         progress('compile');
       }
