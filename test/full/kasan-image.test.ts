@@ -7,20 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/index.js';
-import { AgentClient } from '../../src/guest/agent.js';
-import { createRunKey, SshGuest } from '../../src/guest/ssh.js';
+import type { AgentClient } from '../../src/guest/agent.js';
+import type { SshGuest } from '../../src/guest/ssh.js';
 import { resolveImage, type ImageArtifacts } from '../../src/image/resolve.js';
-import { chooseAccelerator } from '../../src/vm/accel.js';
-import { freeLoopbackPort } from '../../src/vm/free-port.js';
-import { Machine } from '../../src/vm/machine.js';
+import { bootGuest, type GuestSession } from '../../src/scenario/vm-session.js';
+import type { Machine } from '../../src/vm/machine.js';
 
-const BOOT_MS = 240_000; // TCG with a KASAN kernel on a loaded 2-core host
 let image: ImageArtifacts;
+let session: GuestSession;
 let machine: Machine;
 let ssh: SshGuest;
 let agent: AgentClient;
 let runDir: string;
-const timings: Record<string, number> = {};
+const timings: Record<string, number | string> = {};
 
 async function sh(cmd: string, timeoutMs = 30_000): Promise<string> {
   const r = await ssh.exec(cmd, { timeoutMs });
@@ -48,36 +47,17 @@ beforeAll(async () => {
   image = await resolveImage('kasan-6.12', { build: true });
   timings.resolveMs = Date.now() - t0;
   runDir = await mkdtemp(join(tmpdir(), 'huci-kasan-'));
-  const key = await createRunKey(runDir);
-  const accel = await chooseAccelerator(image.kernel);
-  const port = await freeLoopbackPort();
-  machine = await Machine.start({
-    kernel: image.kernel,
-    initrd: image.initrd,
-    append: [...image.append, `huci.sshkey=${key.publicBlob}`],
-    memMiB: 1024,
-    accel: accel.accel,
-    runDir,
-    sshHostPort: port,
-  });
-  const bootStart = Date.now();
-  const init = await machine.console.waitForLine(/Run \/init as init process/, { timeoutMs: BOOT_MS });
+  session = await bootGuest({ image, runDir, sshTimeoutMs: 240_000 });
+  ({ machine, ssh, agent } = session);
+  timings.accel = session.accel;
+  timings.agentReadyMs = Math.round(session.timings.agentReadyMs);
+  const init = await machine.console.waitForLine(/Run \/init as init process/, { timeoutMs: 1000 });
   timings.guestSecondsToInit = guestSeconds(init.text) ?? -1;
-  await machine.console.waitForLine(/huci: ready/, { timeoutMs: BOOT_MS });
-  ssh = await SshGuest.connect({ port, key, timeoutMs: 60_000, consoleTail: () => machine.console.tail(20) });
-  timings.hostMsToSsh = Date.now() - bootStart;
-  timings.accel = accel.accel === 'kvm' ? 1 : 0;
-  const channel = await ssh.channel('/usr/bin/huci-agent');
-  agent = new AgentClient(channel, channel, { defaultTimeoutMs: 30_000 });
-  const ping = await agent.ping();
-  expect(ping.ok).toBe(true);
 }, 45 * 60_000);
 
 afterAll(async () => {
   console.log(`kasan-image timings: ${JSON.stringify(timings)}`);
-  await agent?.shutdown().catch(() => false);
-  ssh?.close();
-  await machine?.stop();
+  await session?.stop();
   // HUCI_KEEP_RUN=1 keeps console.log & co. for a look at the actual reports.
   if (runDir && process.env.HUCI_KEEP_RUN) console.log(`kasan-image run dir kept: ${runDir}`);
   else if (runDir) await rm(runDir, { recursive: true, force: true });
