@@ -1,11 +1,12 @@
 // buildKernel's orchestration against a stand-in tree (testdata/kernel/fake-tree: a Makefile with
 // the targets kbuild offers): caching, verification, atomic results, failure leftovers.
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, InfraError } from '../errors.js';
 import { buildKernel, FragmentUnmetError, type BuildKernelOptions } from './kernel-build.js';
+import { objectDirName } from './kernel-cache-key.js';
 import type { KernelBuildProgress } from './kernel-progress.js';
 
 const work = mkdtempSync(join(tmpdir(), 'huci-kbuild-'));
@@ -95,5 +96,24 @@ describe('buildKernel (stand-in tree)', () => {
   it('rejects a fragment that is not Kconfig, naming the file and line', async () => {
     const bad = frag('bad', 'CONFIG_PCI=y\nPCI=y\n');
     await expect(build({ fragments: [bad] })).rejects.toThrow(`${bad}: line 2: not a Kconfig assignment`);
+  });
+
+  it('a user tree (--kernel-src) is rebuilt incrementally every time, never served blind from the cache', async () => {
+    const first = await buildKernel({ srcDir: tree, fragments: [base], jobs: 1 });
+    const second = await buildKernel({ srcDir: tree, fragments: [base], jobs: 1 });
+    expect(first.sourceId).toBe(`dir:${tree}`);
+    expect([first.cached, second.cached]).toEqual([false, false]);
+    expect(second.key).toBe(first.key);
+    await expect(buildKernel({ srcDir: join(work, 'nowhere'), fragments: [base] })).rejects.toThrow(/^--kernel-src: .*nowhere is not a kernel source tree/);
+  });
+
+  it('takes over the lock of a dead build, refuses one held by a live process', async () => {
+    const objDir = join(work, 'cache', 'hotunplug-ci', 'kernel-obj', objectDirName('fake=lock', ['base.config']));
+    mkdirSync(objDir, { recursive: true });
+    writeFileSync(join(objDir, '.huci-lock'), '2147483646'); // no such pid
+    expect((await build({ id: 'fake=lock' })).cached).toBe(false);
+    expect(existsSync(join(objDir, '.huci-lock'))).toBe(false);
+    writeFileSync(join(objDir, '.huci-lock'), String(process.ppid));
+    await expect(build({ id: 'fake=lock', force: true })).rejects.toThrow(`another kernel build (pid ${process.ppid}) is using ${objDir}`);
   });
 });
