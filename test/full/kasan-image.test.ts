@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/index.js';
 import type { AgentClient } from '../../src/guest/agent.js';
 import type { SshGuest } from '../../src/guest/ssh.js';
+import { checkKernelConfig } from '../../src/image/kernel-config-check.js';
 import { resolveImage, type ImageArtifacts } from '../../src/image/resolve.js';
+import { projectPath } from '../../src/util/paths.js';
 import { bootGuest, type GuestSession } from '../../src/scenario/vm-session.js';
 import type { Machine } from '../../src/vm/machine.js';
 
@@ -73,6 +75,15 @@ describe('kasan-6.12 image', () => {
     expect(await sh('cat /proc/cmdline')).toContain('kasan_multi_shot');
     // nothing went wrong while booting
     expect(detect(consoleSince(1)).map((f) => f.title)).toEqual([]);
+  });
+
+  it('its bzImage carries the config (IKCONFIG): the --kernel check finds our fragments satisfied, lockdep not', async () => {
+    const frag = (n: string) => projectPath('images', 'kernel', `${n}.config`);
+    const ours = await checkKernelConfig({ kernel: image.kernel, fragments: ['base', 'debug', 'subsystems'].map(frag) });
+    expect(ours.configSource).toBe(`${image.kernel} (IKCONFIG)`);
+    expect(ours.missing).toEqual([]);
+    const lockdep = await checkKernelConfig({ kernel: image.kernel, fragments: [frag('lockdep')] });
+    expect(lockdep.missing.map((m) => m.name)).toContain('CONFIG_PROVE_LOCKING');
   });
 
   it('creates a gpio-sim chip through configfs and it appears as /dev/gpiochipN', async () => {
