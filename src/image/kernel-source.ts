@@ -1,5 +1,6 @@
 // Kernel source trees: Debian's linux-source-X.Y package, downloaded with apt-get and unpacked once
 // into the cache (the unpack is big and slow, so it is cached apart from any build), or a user's tree.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -103,4 +104,34 @@ export async function userKernelSource(dir: string): Promise<KernelSource> {
     throw new ConfigError('--kernel-src', '', `${tree} is not a kernel source tree (no Makefile or scripts/kconfig/merge_config.sh)`);
   }
   return { tree, id: `dir:${tree}`, packageVersion: null };
+}
+
+/**
+ * A cheap identity of a user's tree's current contents, for image caches that must notice edits:
+ * a git tree gives HEAD plus a hash of `git status --porcelain` and `git diff HEAD`; otherwise the
+ * newest mtime and file count under the tree (object dirs inside it excluded by skipping dot-dirs).
+ */
+export async function treeFingerprint(tree: string): Promise<string> {
+  const git = async (args: string[]): Promise<string | null> => {
+    try {
+      return await kernelExec('git', ['-C', tree, ...args]);
+    } catch {
+      return null;
+    }
+  };
+  const head = await git(['rev-parse', 'HEAD']);
+  if (head) {
+    const dirty = `${(await git(['status', '--porcelain'])) ?? ''}\n${(await git(['diff', 'HEAD'])) ?? ''}`;
+    return `git:${head.trim()}:${createHash('sha256').update(dirty).digest('hex').slice(0, 16)}`;
+  }
+  let newest = 0;
+  let files = 0;
+  for (const e of await readdir(tree, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const parent = (e as unknown as { parentPath?: string; path?: string }).parentPath ?? (e as unknown as { path: string }).path;
+    if (parent.split('/').some((p) => p.startsWith('.') && p.length > 1)) continue;
+    files++;
+    newest = Math.max(newest, (await stat(join(parent, e.name))).mtimeMs);
+  }
+  return `mtime:${Math.floor(newest)}:${files}`;
 }
