@@ -2,6 +2,7 @@
 // cases move nothing), and `--shard I/N` parsing with one-line usage errors.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
+import { loadSuites } from './load-suites.js';
 import { parseShard, shardCases, shardOf, type Shard } from './shard.js';
 
 /** Deterministic pseudo-random case ids shaped like real ones (no Math.random: failures must replay). */
@@ -154,5 +155,21 @@ describe('shardCases', () => {
 
   it.each<Shard>([{ index: 0, count: 4 }, { index: 5, count: 4 }, { index: 1, count: 0 }, { index: 1.5, count: 4 }])('refuses shard %j', (s) => {
     expect(() => shardCases(cases(['a']), s)).toThrow(RangeError);
+  });
+});
+
+describe('shardCases over the real suites', () => {
+  const suites = loadSuites([]);
+  const everything = suites.flatMap((s) => s.cases);
+
+  it.each([2, 4])('%i shards: the suites\' cases split without loss, and one suite alone splits the same way', (count) => {
+    expect(everything.length).toBeGreaterThan(count);
+    const parts = all(count).map((s) => shardCases(everything, s));
+    expect(parts.flat().map((c) => c.id).sort()).toEqual(everything.map((c) => c.id).sort());
+    for (const suite of suites) {
+      for (const s of all(count)) {
+        expect(shardCases(suite.cases, s).map((c) => c.id)).toEqual(parts[s.index - 1]!.filter((c) => suite.cases.includes(c)).map((c) => c.id));
+      }
+    }
   });
 });
