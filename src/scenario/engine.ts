@@ -267,13 +267,23 @@ class CaseExecution {
 
   private async deviceAdd(decl: DeviceDecl, phase: string, optional: boolean, timeoutMs: number): Promise<void> {
     const args = deviceAddArgs(decl);
-    try {
-      await this.port.qmp('device_add', args, timeoutMs);
-      this.note('qmp', `${phase}: device_add ${decl.id}`, JSON.stringify(args));
-    } catch (e) {
-      if (e instanceof GuestLostError) throw e;
-      this.note('qmp', `${phase}: device_add ${decl.id} failed`, errorMessage(e));
-      if (!optional) throw new HarnessFailure(`${phase}: device_add ${decl.id} failed: ${errorMessage(e)}`);
+    const until = this.clock.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.port.qmp('device_add', args, timeoutMs);
+        this.note('qmp', `${phase}: device_add ${decl.id}`, JSON.stringify(args));
+        return;
+      } catch (e) {
+        if (e instanceof GuestLostError) throw e;
+        // QEMU frees a removed device's backends (chardev, id) a little after the guest ejected it
+        if (/is in use|Duplicate (ID|device)|already exists/i.test(errorMessage(e)) && this.clock.now() < until) {
+          await this.clock.sleep(250);
+          continue;
+        }
+        this.note('qmp', `${phase}: device_add ${decl.id} failed`, errorMessage(e));
+        if (!optional) throw new HarnessFailure(`${phase}: device_add ${decl.id} failed: ${errorMessage(e)}`);
+        return;
+      }
     }
   }
 
