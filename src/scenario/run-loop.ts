@@ -11,6 +11,7 @@ import { runCase, skippedRun, type CaseRun } from './engine.js';
 import type { LoadedSuite } from './load-suites.js';
 import type { Clock, DetectorPort, GuestPort, SessionFactory, VmConfig } from './port.js';
 import type { ResolvedCase } from './suite-schema.js';
+import { shardCases, type Shard } from './shard.js';
 import { vmConfigFor, vmConfigKey } from './vm-config.js';
 
 export interface PlannedCase {
@@ -24,10 +25,10 @@ export interface PlanOptions {
   images: readonly string[];
   caseGlob?: string;
   iterations: number;
-  shard?: { index: number; count: number };
+  shard?: Shard;
 }
 
-/** Which (case, image, iteration) run, in suite order. Sharding splits (case, image) pairs round-robin. */
+/** Which (case, image, iteration) run, in suite order. */
 export function planCases(suites: readonly LoadedSuite[], opts: PlanOptions): PlannedCase[] {
   const match = opts.caseGlob ? globToRegExp(opts.caseGlob) : null;
   const pairs: Array<{ c: ResolvedCase; image: string }> = [];
@@ -38,7 +39,8 @@ export function planCases(suites: readonly LoadedSuite[], opts: PlanOptions): Pl
       for (const image of images) pairs.push({ c, image });
     }
   }
-  const mine = opts.shard ? pairs.filter((_, i) => i % opts.shard!.count === opts.shard!.index - 1) : pairs;
+  // a case's shard depends on its id alone (src/scenario/shard.ts): all its images and iterations together
+  const mine = opts.shard ? shardCases(pairs, opts.shard, (p) => p.c.id) : pairs;
   return mine.flatMap((p) => Array.from({ length: opts.iterations }, (_, k) => ({ ...p, iteration: k + 1 })));
 }
 

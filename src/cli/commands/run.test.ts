@@ -72,7 +72,7 @@ describe('run command', () => {
     ['--kernel without --modules', { suite: 'demo', kernel: '/bzImage' }, /--kernel and --modules go together/],
     ['--image with --kernel', { suite: 'demo', kernel: '/k', modules: '/m', image: ['debian-6.12'] }, /either --image or --kernel/],
     ['bad --iterations', { suite: 'demo', iterations: '0' }, /--iterations 0: expected a positive integer/],
-    ['bad --shard', { suite: 'demo', shard: '3/2' }, /--shard 3\/2: expected I\/N/],
+    ['bad --shard', { suite: 'demo', shard: '3/2' }, /--shard 3\/2: shard I must be between 1 and 2/],
     ['bad --fail-on', { suite: 'demo', failOn: 'crashed,exploded' }, /--fail-on: unknown verdict "exploded"/],
     ['unknown image', { suite: 'demo', image: ['nosuch-1.0'] }, /--image nosuch-1.0: no such image/],
     ['--case matching nothing', { suite: 'demo', case: 'demo/zzz*' }, /--case demo\/zzz\* matches none of demo/],

@@ -17,6 +17,7 @@ import { reproCommand } from '../../scenario/case-result.js';
 import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
 import { planCases, runLoop } from '../../scenario/run-loop.js';
+import { parseShard } from '../../scenario/shard.js';
 import { progressReporter } from '../progress.js';
 
 export interface RunCommandOptions {
@@ -95,15 +96,6 @@ function positiveInt(v: string | undefined, flag: string, dflt: number): number 
   if (v === undefined) return dflt;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} ${v}: expected a positive integer`);
   return Number(v);
-}
-
-export function parseShard(v: string | undefined): { index: number; count: number } | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(\d+)\/(\d+)$/.exec(v);
-  if (!m || Number(m[2]) < 1 || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
-    throw new UsageError(`--shard ${v}: expected I/N with 1 ≤ I ≤ N, e.g. 2/4`);
-  }
-  return { index: Number(m[1]), count: Number(m[2]) };
 }
 
 export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaultRunDeps()): Promise<number> {
