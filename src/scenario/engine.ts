@@ -381,7 +381,7 @@ class CaseExecution {
   private async probe(p: Probe): Promise<void> {
     const handle = this.handles.get(p.on)!;
     const call = { ...this.opCall(p), handle } as AgentCall;
-    const label = p.op === 'ioctl' ? `ioctl:${typeof p.request === 'string' ? p.request : `raw:${p.request?.raw ?? 0}`}` : p.op;
+    const label = p.op === 'ioctl' ? `ioctl:${typeof p.request === 'string' ? p.request : `0x${(p.request?.raw ?? 0).toString(16)}`}` : p.op;
     const r = await this.agent(call, `probe ${label} on ${p.on}`, this.c.timeouts.probeMs + (p.timeoutMs ?? 0));
     const out: ProbeOutcome = {
       op: label,

@@ -161,7 +161,9 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
     return b.exitCode;
   }
   if (run.controls.ran && !run.controls.trusted) return ExitCode.infra;
-  return run.cases.some((c) => failOn.includes(c.verdict)) ? ExitCode.failures : ExitCode.ok;
+  // controls are judged by run.controls, not --fail-on: the buggy canary is meant to crash
+  const controls = new Set(plan.filter((p) => p.c.control).map((p) => p.c.id));
+  return run.cases.some((c) => !controls.has(c.id) && failOn.includes(c.verdict)) ? ExitCode.failures : ExitCode.ok;
 }
 
 export function summaryJson(run: RunResult, dir: string): unknown {
