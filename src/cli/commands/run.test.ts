@@ -105,6 +105,16 @@ describe('run command', () => {
     expect(await runCommand({ suite: 'demo' }, h2.deps)).toBe(0);
   });
 
+  it('a control with its expected verdict does not trip --fail-on; a control that misbehaves exits 3', async () => {
+    const control = SUITE.replace('    fd: chip\n', '    control: { verdict: silent }\n    fd: chip\n');
+    const ok = harness(control, [{ removal: 'completes', zombie: 'succeeds' }]);
+    expect(await runCommand({ suite: 'demo', failOn: 'silent' }, ok.deps)).toBe(0);
+    expect(ok.written.at(-1)!.controls).toMatchObject({ ran: true, trusted: true });
+    const bad = harness(control, [{ removal: 'completes', zombie: 'enodev' }]);
+    expect(await runCommand({ suite: 'demo' }, bad.deps)).toBe(3);
+    expect(bad.written.at(-1)!.controls.detail).toMatch(/came out handled, expected silent/);
+  });
+
   it('--json prints the summary as JSON', async () => {
     const h = harness(SUITE);
     await runCommand({ suite: 'demo', json: true, iterations: '2' }, h.deps);
