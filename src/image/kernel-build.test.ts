@@ -1,6 +1,6 @@
 // buildKernel's orchestration against a stand-in tree (testdata/kernel/fake-tree: a Makefile with
 // the targets kbuild offers): caching, verification, atomic results, failure leftovers.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,13 +107,21 @@ describe('buildKernel (stand-in tree)', () => {
     await expect(buildKernel({ srcDir: join(work, 'nowhere'), fragments: [base] })).rejects.toThrow(/^--kernel-src: .*nowhere is not a kernel source tree/);
   });
 
-  it('takes over the lock of a dead build, refuses one held by a live process', async () => {
+  it('takes over the lock of a dead build, waits for a live one, gives up after lockWaitMs', async () => {
     const objDir = join(work, 'cache', 'hotunplug-ci', 'kernel-obj', objectDirName('fake=lock', ['base.config']));
     mkdirSync(objDir, { recursive: true });
     writeFileSync(join(objDir, '.huci-lock'), '2147483646'); // no such pid
     expect((await build({ id: 'fake=lock' })).cached).toBe(false);
     expect(existsSync(join(objDir, '.huci-lock'))).toBe(false);
+    // a live node process (vitest's parent) holds it
     writeFileSync(join(objDir, '.huci-lock'), String(process.ppid));
-    await expect(build({ id: 'fake=lock', force: true })).rejects.toThrow(`another kernel build (pid ${process.ppid}) is using ${objDir}`);
+    await expect(build({ id: 'fake=lock', force: true, lockWaitMs: 300 })).rejects.toThrow(
+      `another kernel build (pid ${process.ppid}) is using ${objDir}; waited 0 s`,
+    );
+    const waits: string[] = [];
+    const waiting = build({ id: 'fake=lock', force: true, lockWaitMs: 20_000, onProgress: (p) => p.message && waits.push(p.message) });
+    setTimeout(() => rmSync(join(objDir, '.huci-lock')), 1500);
+    expect((await waiting).cached).toBe(false);
+    expect(waits).toContain(`waiting for another build of this kernel (pid ${process.ppid})`);
   });
 });

@@ -51,6 +51,8 @@ export interface BuildKernelOptions {
   unknownOptions?: 'fail' | 'drop';
   force?: boolean;
   jobs?: number;
+  /** How long to wait for another process building in the same object dir (default 45 min). */
+  lockWaitMs?: number;
   onProgress?: (p: KernelBuildProgress) => void;
   /** Every command and output line (the build log is written regardless). */
   log?: KernelLog;
@@ -164,7 +166,17 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   await removeStale(kernelCache);
   const objDir = join(root, 'kernel-obj', objectDirName(source.id, fragments.map((f) => basename(f.path))));
   await mkdir(objDir, { recursive: true });
-  const releaseLock = await lockDir(objDir);
+  const releaseLock = await lockDir(objDir, opts.lockWaitMs ?? 45 * 60_000, (holder) =>
+    progress('source', `waiting for another build of this kernel (pid ${holder})`),
+  );
+  // That other build may just have produced our result.
+  if (!opts.force && !source.id.startsWith('dir:')) {
+    const hit = await readCachedResult(dir);
+    if (hit) {
+      await releaseLock();
+      return hit;
+    }
+  }
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -383,10 +395,15 @@ async function removeStale(kernelCache: string): Promise<void> {
   }
 }
 
-/** One build per object dir at a time; a lock left by a dead process is taken over. */
-async function lockDir(objDir: string): Promise<() => Promise<void>> {
+/**
+ * One build per object dir at a time. A live holder (another hotunplug-ci building the same image,
+ * e.g. two test runs) is waited for, up to `waitMs`; a lock left by a dead process is taken over.
+ */
+async function lockDir(objDir: string, waitMs: number, onWait: (holder: number) => void): Promise<() => Promise<void>> {
   const lock = join(objDir, '.huci-lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + waitMs;
+  let announced = false;
+  for (;;) {
     try {
       const fh = await open(lock, 'wx');
       await fh.writeFile(String(process.pid));
@@ -394,14 +411,29 @@ async function lockDir(objDir: string): Promise<() => Promise<void>> {
       return () => rm(lock, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readFileSync(lock, 'utf8').trim());
-      if (holder && pidAlive(holder) && holder !== process.pid) {
-        throw new InfraError(`another kernel build (pid ${holder}) is using ${objDir}; wait for it or kill it`);
-      }
-      await rm(lock, { force: true });
     }
+    const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'r' }).trim());
+    if (!holder || holder === process.pid || !isNodeProcess(holder)) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new InfraError(`another kernel build (pid ${holder}) is using ${objDir}; waited ${Math.round(waitMs / 1000)} s — wait for it or kill it`);
+    }
+    if (!announced) onWait(holder);
+    announced = true;
+    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now()))));
   }
-  throw new InfraError(`could not lock ${objDir}`);
+}
+
+/** Alive and a node process (our builders): a recycled pid of something else does not hold the lock. */
+function isNodeProcess(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    return /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+  } catch {
+    return true; // no /proc: trust the pid
+  }
 }
 
 async function readExpectedObjects(objDir: string): Promise<number | null> {
