@@ -133,6 +133,13 @@ describe('engine + classifier on a fake guest', () => {
     expect(r.needsRestart).toBe(false);
   });
 
+  it('does not probe live fds when the removal was refused', async () => {
+    const { r, guest } = await run('fake/fake-rmmod-chip-read', { removal: 'refuses-ebusy', zombie: 'no-reply' });
+    expect(r.record.probes).toEqual([]);
+    expect(guest.calls).not.toContain('agent read');
+    expect(r.timeline.map((e) => e.label)).toContain('probes skipped');
+  });
+
   it('measures the blocked wait from the close', async () => {
     const { r } = await run('fake/fake-unbind-chip-read', { removal: 'blocks-until-close', zombie: 'enodev' });
     expect(r.record.removal).toMatchObject({ completed: false, ms: null });

@@ -111,7 +111,13 @@ class CaseExecution {
       for (const l of this.c.loops) await this.spawn(l);
       if (this.loopIds.length > 0) await this.loopsInFlight();
       pendingRemoval = (await this.removeWhileHeld()).pending;
-      for (const p of this.c.probes) await this.probe(p);
+      const rmNow = this.record.removal!;
+      if (rmNow.errno !== null && rmNow.refusedOk.includes(rmNow.errno)) {
+        // nothing was removed: the fds are live, and a probe such as a blocking read would only wait
+        this.note('step', 'probes skipped', `the removal was refused with ${rmNow.errno}`);
+      } else {
+        for (const p of this.c.probes) await this.probe(p);
+      }
       await this.stopLoops();
       const closedAt = await this.closeAll();
       const rm = this.record.removal!;
