@@ -239,4 +239,11 @@ describe('runExitCode', () => {
     ['controls not trusted outrank failures', { ...base, controls: { ran: true, trusted: false, detail: 'x' } }, ['crashed', 'hung'], ExitCode.infra],
     ['controls never ran', { ...only('handled'), controls: { ran: false, trusted: false, detail: 'x' } }, ['crashed', 'hung'], ExitCode.ok],
   ])('%s → %i', (_n, run, failOn, want) => expect(runExitCode(run, failOn)).toBe(want));
+
+  it('control cases do not count toward failOn (the buggy canary is meant to crash)', () => {
+    const crashing = [...new Set(base.cases.filter((c) => c.verdict === 'crashed' || c.verdict === 'hung').map((c) => c.id))];
+    expect(crashing.length).toBeGreaterThan(0);
+    expect(runExitCode(base, ['crashed', 'hung'], new Set(crashing))).toBe(ExitCode.ok);
+    expect(runExitCode(base, ['crashed', 'hung'], new Set(crashing.slice(1)))).toBe(ExitCode.failures);
+  });
 });

@@ -202,11 +202,12 @@ export function mergeRuns(runs: readonly RunResult[], opts: MergeOptions = {}): 
 
 /**
  * Exit code of a finished run, as `run` decides it: untrusted controls → 3 (no verdict stands),
- * a verdict in failOn → 1, a run that did not finish → 3, else 0.
+ * a verdict in failOn → 1 (control cases excepted: they are judged by run.controls, the buggy canary
+ * is meant to crash), a run that did not finish → 3, else 0.
  */
-export function runExitCode(run: RunResult, failOn: readonly Verdict[]): ExitCode {
+export function runExitCode(run: RunResult, failOn: readonly Verdict[], controlIds: ReadonlySet<string> = new Set()): ExitCode {
   if (run.controls.ran && !run.controls.trusted) return ExitCode.infra;
-  if (run.cases.some((c) => failOn.includes(c.verdict))) return ExitCode.failures;
+  if (run.cases.some((c) => !controlIds.has(c.id) && failOn.includes(c.verdict))) return ExitCode.failures;
   if (!run.complete) return ExitCode.infra;
   return ExitCode.ok;
 }

@@ -104,6 +104,20 @@ describe('merge DIR…', () => {
     expect(out).toContain('merged 3 run(s), 14 case execution(s)');
   });
 
+  it('control cases do not fail the merge (as in run); without readable suites they do, with a note', async () => {
+    // the buggy canary crashes by design: shard 2's crash becomes the canary's
+    const canary = (r: RunResult, i: number): RunResult => ({
+      ...r,
+      cases: r.cases.map((c) => (c.verdict === 'crashed' && i === 1 ? { ...c, id: 'canary/buggy-unbind-read', subsystem: 'canary' } : { ...c, verdict: c.verdict === 'hung' ? 'handled' : c.verdict })),
+    });
+    const { root, dirs } = workspace(canary);
+    expect(await main(['merge', ...dirs, '--out', path.join(root, 'a')])).toBe(0);
+    expect(err).toBe('');
+    const { merge } = await import('./merge.js');
+    expect(await merge(dirs, { out: path.join(root, 'b'), suitesDir: path.join(root, 'no-suites') })).toBe(1);
+    expect(err).toMatch(/^hotunplug-ci: merge: cannot read the suites \(\S+no-suites: suites directory not found\); control cases count toward --fail-on$/m);
+  });
+
   it('--origin goes into kcidb.json', async () => {
     const { root, dirs } = workspace();
     await main(['merge', ...dirs, '--out', root, '--origin', 'my_lab']);

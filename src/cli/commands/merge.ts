@@ -1,7 +1,7 @@
 // `hotunplug-ci merge DIR…`: merges the runs of CI shards (`run --shard I/N`) into one run with one
 // report (html, junit, kcidb) and the shards' consoles, under <out>/reports/<merged-run-id>/.
-// Exit 0 nothing failing, 1 failures per --fail-on, 2 bad input, 3 a shard did not finish or its
-// controls are not trusted.
+// Exit 0 nothing failing, 1 failures per --fail-on (control cases excepted, as in `run`), 2 bad
+// input, 3 a shard did not finish or its controls are not trusted.
 import { access, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
@@ -11,6 +11,7 @@ import { mergedConsoles, mergeRuns, runExitCode } from '../../report/merge.js';
 import { parseRun, resolveRunFile } from '../../report/run-file.js';
 import type { RunResult } from '../../report/run-schema.js';
 import { writeRunReports } from '../../report/write.js';
+import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
 import { summaryJson, summaryTable } from './run.js';
 
 export interface MergeCommandOptions {
@@ -18,6 +19,8 @@ export interface MergeCommandOptions {
   json?: boolean;
   failOn?: string;
   origin?: string;
+  /** suites defining which cases are controls (default: this checkout's suites/) */
+  suitesDir?: string;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
 }
@@ -109,5 +112,17 @@ export async function merge(dirs: readonly string[], opts: MergeCommandOptions =
     stderr.write(`\n!!! ${run.controls.detail}\n!!! The canary controls did not come out as expected: no verdict of this run can be trusted.\n\n`);
   }
   if (!run.complete) stderr.write(`hotunplug-ci: merge: ${run.interruption ?? 'a shard did not finish'}\n`);
-  return runExitCode(run, failOn);
+  return runExitCode(run, failOn, controlIds(opts.suitesDir ?? defaultSuitesDir(), run, stderr));
+}
+
+/** Ids of control (canary) cases, from this checkout's suites: run.json does not mark them, and `run`
+ * does not count them toward --fail-on. Unreadable suites → none (stricter, with a note). */
+function controlIds(dir: string, run: RunResult, stderr: NodeJS.WritableStream): Set<string> {
+  const ran = new Set(run.cases.map((c) => c.id));
+  try {
+    return new Set(loadSuites([], dir).flatMap((s) => s.cases).filter((c) => c.control && ran.has(c.id)).map((c) => c.id));
+  } catch (e) {
+    stderr.write(`hotunplug-ci: merge: cannot read the suites (${errorMessage(e)}); control cases count toward --fail-on\n`);
+    return new Set();
+  }
 }
