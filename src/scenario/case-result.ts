@@ -52,6 +52,8 @@ export function toCaseResult(
     },
     timeline: run.timeline,
     consoleExcerpt: run.consoleExcerpt,
+    // findings were detected on the excerpt itself, so their line numbers count from its first line
+    consoleExcerptFirstLine: 1,
     vm: opts.vm,
     requires: c.requires,
     missingOptions: run.record.missingOptions,
