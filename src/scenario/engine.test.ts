@@ -207,6 +207,20 @@ describe('run loop', () => {
     expect(result.subsystems[0]!.verdict).toBe('crashed');
   });
 
+  it('--jobs 2 runs groups on two VMs at once and still records every case once', async () => {
+    const clock = new FakeClock();
+    const sessions = new FakeSessions([{ removal: 'completes', zombie: 'enodev' }], clock);
+    const plan = planCases([suite], { images: [], iterations: 2, caseGlob: 'fake/fake-*-chip-read' });
+    const result = await runLoop({
+      suites: [suite], plan, sessions, detector: realDetector, kernelConfig: async () => config, write: async () => undefined,
+      runId: 'jobs', command: [], images: ['fake-img'], jobs: 2, clock, version: 't',
+    });
+    expect(sessions.booted).toHaveLength(2);
+    expect(result.cases.map((c) => `${c.id}#${c.iteration}`).sort()).toEqual(
+      ['fake/fake-devdel-chip-read#1', 'fake/fake-devdel-chip-read#2', 'fake/fake-rmmod-chip-read#1', 'fake/fake-rmmod-chip-read#2', 'fake/fake-unbind-chip-read#1', 'fake/fake-unbind-chip-read#2'],
+    );
+  });
+
   it('groups cases by the devices they need at boot', async () => {
     const { sessions } = await loop([{ removal: 'completes', zombie: 'enodev' }], planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-*-chip-read' }));
     expect(sessions.configs.map((c) => c.devices.map((d) => d.id))).toEqual([[], ['dev0']]);
