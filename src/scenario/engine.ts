@@ -604,7 +604,8 @@ class CaseExecution {
 function stepKind(s: Step): string {
   for (const k of ['modprobe', 'rmmod', 'mkdir', 'rmdir', 'write', 'new_device', 'delete_device', 'shell'] as const) {
     const v = s[k];
-    if (v !== undefined) return typeof v === 'string' ? `${k} ${v}` : `${k} ${JSON.stringify(v)}`;
+    // the timeline's detail carries the command with variables filled in
+    if (v !== undefined) return typeof v === 'string' && k !== 'shell' ? `${k} ${v}` : k;
   }
   return 'step';
 }
