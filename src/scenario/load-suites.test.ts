@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,7 +98,11 @@ describe('suite loader', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'huci-suites-'));
     writeFileSync(path.join(dir, 'a.yaml'), GOOD);
     writeFileSync(path.join(dir, 'b.yaml'), GOOD);
-    expect(() => loadSuites([], dir)).toThrow(/suite "demo" is also defined by/);
+    try {
+      expect(() => loadSuites([], dir)).toThrow(/suite "demo" is also defined by/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('loads the shipped suites: at least 40 cases, unique ids of the documented shape', () => {

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from '../../errors.js';
 import type { RunResult } from '../../report/run-schema.js';
 import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testdata/fake-guest.js';
@@ -29,8 +29,18 @@ cases:
     op: read
 `;
 
+const tmpDirs: string[] = [];
+afterAll(() => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+});
+function tmpDir(prefix: string): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(d);
+  return d;
+}
+
 function harness(suiteText: string, behaviours: FakeBehaviour[] = [{ removal: 'completes', zombie: 'enodev' }]) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'huci-run-test-'));
+  const dir = tmpDir('huci-run-test-');
   writeFileSync(path.join(dir, 'demo.yaml'), suiteText);
   const sessions = new FakeSessions(behaviours, new FakeClock());
   let sessionFactories = 0;
@@ -128,7 +138,7 @@ describe('run command', () => {
 
 describe('list', () => {
   it('lists suites, cases, options and removal methods', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'huci-list-test-'));
+    const dir = tmpDir('huci-list-test-');
     writeFileSync(path.join(dir, 'demo.yaml'), SUITE);
     const d = listData(loadSuites([], dir));
     expect(d.suites[0]!.cases[0]).toMatchObject({ id: 'demo/sim-unbind-chip-read', removal: 'sysfs-unbind', requires: ['CONFIG_DEMO'] });
