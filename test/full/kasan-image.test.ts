@@ -44,8 +44,9 @@ function guestSeconds(text: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-// kasan-6.12 is the default image; kasan-6.1 shares its fragments. HUCI_KASAN_IMAGES=kasan-6.12 narrows the run.
-const IMAGES = (process.env.HUCI_KASAN_IMAGES ?? 'kasan-6.12,kasan-6.1').split(',').filter(Boolean);
+// kasan-6.12 is the default image and the only one CI builds (90-minute budget);
+// HUCI_KASAN_IMAGES=kasan-6.12,kasan-6.1 also checks 6.1, which shares its fragments.
+const IMAGES = (process.env.HUCI_KASAN_IMAGES ?? 'kasan-6.12').split(',').filter(Boolean);
 
 describe.each(IMAGES)('%s image', (name) => {
   beforeAll(async () => {
