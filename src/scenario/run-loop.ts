@@ -59,6 +59,15 @@ export function missingOptions(requires: readonly string[], config: ReadonlyMap<
   });
 }
 
+/**
+ * Optional on a GuestPort (the real one has it): whether QEMU itself was killed by a signal the
+ * harness did not send. A guest lost that way is an infrastructure fault (verdict error), not a
+ * kernel that stopped answering (hung). Resolves within `waitMs`.
+ */
+export interface QemuExitPort {
+  qemuKilled(waitMs: number): Promise<string | null>;
+}
+
 export interface RunLoopOptions {
   suites: LoadedSuite[];
   plan: PlannedCase[];
@@ -184,6 +193,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
           caseRun = harnessErrorRun(item.c, `internal: ${errorMessage(e)}`);
           caseRun.needsRestart = true;
         }
+        await blameInfrastructure(caseRun, current);
         await append(item, caseRun, current.vm);
         if (caseRun.needsRestart) await stop();
       }
@@ -201,6 +211,17 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   run.finishedAt = new Date().toISOString();
   await persist();
   return run;
+}
+
+/** A lost guest whose QEMU was killed from outside, with no kernel report: error, not hung. */
+async function blameInfrastructure(caseRun: CaseRun, port: GuestPort): Promise<void> {
+  const r = caseRun.record;
+  if (r.guestLost === null || r.findings.length > 0) return;
+  const killed = await (port as Partial<QemuExitPort>).qemuKilled?.(2000);
+  if (!killed) return;
+  r.harnessError = `${killed} during the case (${r.guestLost})`;
+  r.guestLost = null;
+  caseRun.needsRestart = true;
 }
 
 function harnessErrorRun(c: ResolvedCase, message: string): CaseRun {

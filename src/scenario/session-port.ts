@@ -7,11 +7,12 @@ import { InfraError, errorMessage } from '../errors.js';
 import type { ImageArtifacts } from '../image/resolve.js';
 import { QmpClosedError, QmpTimeoutError } from '../vm/qmp/errors.js';
 import type { ConsoleLine } from '../vm/console.js';
+import type { QemuExitPort } from './run-loop.js';
 import { bootGuest, type GuestSession } from './vm-session.js';
 import { GuestLostError, type AgentAnswer, type AgentCall, type GuestPort, type SessionFactory, type ShellResult, type VmConfig } from './port.js';
 import { machineDevices } from './vm-config.js';
 
-export function portFromSession(s: GuestSession, image: string): GuestPort {
+export function portFromSession(s: GuestSession, image: string): GuestPort & QemuExitPort {
   const lost = (e: unknown): GuestLostError => new GuestLostError(errorMessage(e));
   return {
     vm: {
@@ -59,6 +60,11 @@ export function portFromSession(s: GuestSession, image: string): GuestPort {
     onConsoleLine(cb: (l: ConsoleLine) => void): () => void {
       s.machine.console.on('line', cb);
       return () => void s.machine.console.off('line', cb);
+    },
+    async qemuKilled(waitMs: number): Promise<string | null> {
+      // the SSH channel dies at once; QEMU's exit is recorded a moment later (console flushed)
+      const status = s.machine.exitStatus ?? (await Promise.race([s.machine.exited, new Promise<null>((r) => setTimeout(() => r(null), waitMs).unref())]));
+      return status?.signal ? `QEMU (pid ${s.machine.pid}) was killed by ${status.signal}` : null;
     },
     stop: () => s.stop(),
   };

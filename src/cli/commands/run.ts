@@ -1,9 +1,10 @@
 // `hotunplug-ci run`: load suites (before anything boots), plan cases, run them on guests grouped by
 // the VM they need, write reports after every case, print a per-subsystem summary, and exit by
 // --fail-on / --baseline. The guest side is injectable (RunDeps) so tests drive it with fakes.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import process from 'node:process';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError, errorMessage } from '../../errors.js';
 import { detect, StreamDetector } from '../../detect/index.js';
 import { findImage } from '../../image/catalog.js';
 import { parseDotConfig } from '../../image/kernel-fragments.js';
@@ -12,7 +13,8 @@ import { knownImagesLine, resolveImage, resolveUserKernel, type ImageArtifacts }
 import { checkBaseline } from '../../report/compare.js';
 import { parseFailOn } from '../../report/fail-on.js';
 import { VERDICTS, type RunResult } from '../../report/run-schema.js';
-import { writeRunReports } from '../../report/write.js';
+import { readRunFile } from '../../report/run-file.js';
+import { REPORTS_DIR, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
 import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
@@ -118,10 +120,13 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   if (plan.length === 0) {
     throw new UsageError(`no case to run${opts.case ? `: --case ${opts.case} matches none of ${suites.map((s) => s.name).join(', ')}` : ''}${shard ? ` in shard ${opts.shard}` : ''}`);
   }
+  const root = opts.out ?? process.cwd();
+  await checkWritable(root, opts.out !== undefined ? '--out' : 'the current directory');
+  // a bad baseline must fail now, not after an hour of guests
+  if (opts.baseline) await readRunFile(opts.baseline);
   const images = [...new Set(plan.map((p) => p.image))];
   const progress = progressReporter(deps.stderr as NodeJS.WriteStream);
   const sessions = deps.sessions({ custom, onProgress: (s) => progress.update(s) });
-  const root = opts.out ?? process.cwd();
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${suites.map((s) => s.name).join('+')}${shard ? `-shard${shard.index}of${shard.count}` : ''}`;
   let dir = '';
   const command = ['hotunplug-ci', 'run', ...process.argv.slice(3)];
@@ -164,6 +169,19 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   // controls are judged by run.controls, not --fail-on: the buggy canary is meant to crash
   const controls = new Set(plan.filter((p) => p.c.control).map((p) => p.c.id));
   return run.cases.some((c) => !controls.has(c.id) && failOn.includes(c.verdict)) ? ExitCode.failures : ExitCode.ok;
+}
+
+/** Creates <root>/reports and proves a file can be written there, before any guest boots. */
+async function checkWritable(root: string, what: string): Promise<void> {
+  const dir = path.join(root, REPORTS_DIR);
+  const probe = path.join(dir, `.write-test-${process.pid}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (e) {
+    throw new UsageError(`${what} ${root}: cannot write reports in ${dir}: ${errorMessage(e)}`);
+  }
 }
 
 export function summaryJson(run: RunResult, dir: string): unknown {
