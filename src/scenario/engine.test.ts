@@ -6,7 +6,7 @@ import { classifyCase } from '../classify/verdict.js';
 import { RunResultSchema, type RunResult } from '../report/run-schema.js';
 import { runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
-import type { DetectorPort } from './port.js';
+import { realClock, type DetectorPort } from './port.js';
 import { runLoop, planCases } from './run-loop.js';
 import type { ResolvedCase } from './suite-schema.js';
 import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testdata/fake-guest.js';
@@ -224,5 +224,36 @@ describe('run loop', () => {
   it('groups cases by the devices they need at boot', async () => {
     const { sessions } = await loop([{ removal: 'completes', zombie: 'enodev' }], planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-*-chip-read' }));
     expect(sessions.configs.map((c) => c.devices.map((d) => d.id))).toEqual([[], ['dev0']]);
+  });
+});
+
+describe('settle window', () => {
+  const settleMs = async (detector: DetectorPort): Promise<number> => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector, iteration: 1, clock });
+    const i = r.timeline.findIndex((e) => e.label === 'settled');
+    return r.timeline[i]!.relMs - r.timeline[i - 1]!.relMs;
+  };
+  it('ends early on a quiet console when the detector has no report open', async () => {
+    expect(await settleMs(realDetector)).toBeLessThan(700);
+  });
+  it('waits the full quiet time when the detector cannot say whether a report is open', async () => {
+    const opaque: DetectorPort = {
+      live: () => {
+        const d = new StreamDetector({ settleMs: 3000 });
+        return { push: (l, t) => d.push(l, t), tick: (t) => d.tick(t), flush: () => d.flush() };
+      },
+      detect,
+    };
+    expect(await settleMs(opaque)).toBeGreaterThanOrEqual(900);
+  });
+  it('a cancelled bound does not hold the process: realClock.sleep resolves on abort', async () => {
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const p = realClock.sleep(60_000, ac.signal);
+    ac.abort();
+    await p;
+    expect(Date.now() - t0).toBeLessThan(1000);
   });
 });

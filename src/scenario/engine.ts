@@ -44,6 +44,9 @@ interface RemovalEnd {
 
 const AGENT_MS = 5000;
 const QUIET_MS = 1000;
+/** console quiet that ends the settle window when no report is open in the detector */
+const QUIET_IDLE_MS = 500;
+const SETTLE_POLL_MS = 100;
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export async function runCase(c: ResolvedCase, ctx: CaseContext): Promise<CaseRun> {
@@ -550,12 +553,18 @@ class CaseExecution {
 
   private async within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
     let timer = false;
-    const sleep = this.clock.sleep(ms).then(() => {
-      timer = true;
+    // cancelled when p wins: a pending 15 s bound would otherwise hold the CLI open after the run
+    const ac = new AbortController();
+    const sleep = this.clock.sleep(ms, ac.signal).then(() => {
+      timer = !ac.signal.aborted;
       return undefined;
     });
-    const r = await Promise.race([p, sleep]);
-    return timer ? undefined : r;
+    try {
+      const r = await Promise.race([p, sleep]);
+      return timer ? undefined : r;
+    } finally {
+      ac.abort();
+    }
   }
 
   // ---- restore, settle, harvest ----
@@ -571,18 +580,25 @@ class CaseExecution {
     }
   }
 
-  /** A report that lands just after the case still belongs to it: wait for a quiet console (bounded). */
+  /**
+   * A report that lands just after the case still belongs to it: wait for a quiet console (bounded
+   * by settleMs). The quiet needed is short when the detector has no report open (nothing is being
+   * printed), the full QUIET_MS while one is, or when the detector cannot say.
+   */
   private async settle(live: ReturnType<DetectorPort['live']>): Promise<void> {
     const end = this.clock.now() + this.c.timeouts.settleMs;
     let count = this.consoleLines.length;
     let quietSince = this.clock.now();
     while (this.clock.now() < end) {
-      await this.clock.sleep(200);
+      await this.clock.sleep(SETTLE_POLL_MS);
       for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
       if (this.consoleLines.length !== count) {
         count = this.consoleLines.length;
         quietSince = this.clock.now();
-      } else if (this.clock.now() - quietSince >= QUIET_MS) break;
+        continue;
+      }
+      const idle = live.oldestOpenLine === null ? QUIET_IDLE_MS : QUIET_MS;
+      if (this.clock.now() - quietSince >= idle) break;
     }
     this.note('step', 'settled');
   }

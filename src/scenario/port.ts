@@ -85,6 +85,8 @@ export interface LiveDetector {
   push(line: string, nowMs: number): FindingLike[];
   tick(nowMs: number): FindingLike[];
   flush(): FindingLike[];
+  /** start line of the oldest report still being read (null: none open); StreamDetector has it */
+  readonly oldestOpenLine?: number | null;
 }
 export interface FindingLike {
   kind: string;
@@ -105,9 +107,15 @@ export interface FindingLike {
 /** The clock and sleep the engine uses, injectable so tests need not wait. */
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** `signal` ends the sleep early (resolves): a bound that lost its race must not keep the process alive */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 export const realClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  sleep: (ms, signal) =>
+    new Promise((r) => {
+      if (signal?.aborted) return r();
+      const t = setTimeout(r, ms);
+      signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+    }),
 };

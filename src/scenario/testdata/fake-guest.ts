@@ -29,10 +29,11 @@ export class FakeClock implements Clock {
   now(): number {
     return this.t;
   }
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((r) =>
       setImmediate(() => {
-        this.t += ms;
+        // a sleep cancelled before it ran (a bound that lost its race) takes no time
+        if (!signal?.aborted) this.t += ms;
         r();
       }),
     );

@@ -1,0 +1,262 @@
+#!/usr/bin/env node
+// npm run bench — every performance figure of hotunplug-ci in one run (dist/ is built by prebench).
+//   boot      QEMU start → agent ready per image, median of 3 (kasan-6.12 = default image, debian-6.12)
+//   cases     per-case wall on one reused VM vs a fresh VM (a CLI run) per case, same small case set
+//   suite     `run --suite gpio,i2c,nvmem` wall time, and orchestrator (node) CPU vs QEMU CPU from /proc
+//   detect    detector throughput over the shared syzkaller corpus (else src/detect/testdata)
+// Usage: node bench/all.js [--json] [--quick] [--skip boot,cases,suite,detect] [--jobs N]
+//   --quick: one boot per image, two fresh cases, no suite run (minutes, not a quarter hour)
+//   --json:  ONE JSON object on stdout; progress goes to stderr
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const flagValue = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const skip = new Set((flagValue('--skip') ?? '').split(',').filter(Boolean));
+for (const s of skip) {
+  if (!['boot', 'cases', 'suite', 'detect'].includes(s)) {
+    console.error(`bench: --skip: unknown part "${s}" (boot, cases, suite, detect)`);
+    process.exit(2);
+  }
+}
+const suiteJobs = flagValue('--jobs') ?? '1';
+const log = (s) => (json ? process.stderr : process.stdout).write(`${s}\n`);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x, d = 2) => (x === null || x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
+const CLK_TCK = 100; // USER_HZ on Linux x86-64
+
+// ---- /proc sampling: CPU of a process tree (the CLI's node process and its QEMU descendants) ----
+
+function readStat(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = s.lastIndexOf(')');
+    const comm = s.slice(s.indexOf('(') + 1, close);
+    const f = s.slice(close + 2).split(' '); // f[0] = state (field 3)
+    return { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) /* utime + stime */, start: f[19] };
+  } catch {
+    return null;
+  }
+}
+
+/** Polls /proc every `everyMs`: last seen utime+stime of `rootPid` and of every qemu-system descendant. */
+function cpuSampler(rootPid, everyMs = 500) {
+  const node = { ticks: 0 };
+  const qemu = new Map(); // pid+starttime → ticks (a pid reused later is another process)
+  const sample = () => {
+    const r = readStat(rootPid);
+    if (r) node.ticks = Math.max(node.ticks, r.ticks);
+    const parent = new Map();
+    const stats = new Map();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const st = readStat(name);
+      if (!st) continue;
+      parent.set(Number(name), st.ppid);
+      stats.set(Number(name), st);
+    }
+    for (const [pid, st] of stats) {
+      if (!st.comm.startsWith('qemu-system')) continue;
+      let p = pid;
+      for (let hops = 0; p > 1 && p !== rootPid && hops < 20; hops++) p = parent.get(p) ?? 0;
+      if (p !== rootPid) continue; // another helper's / run's QEMU
+      const key = `${pid}@${st.start}`;
+      qemu.set(key, Math.max(qemu.get(key) ?? 0, st.ticks));
+    }
+  };
+  const timer = setInterval(sample, everyMs);
+  sample();
+  return {
+    stop() {
+      clearInterval(timer);
+      const q = [...qemu.values()].reduce((a, b) => a + b, 0);
+      return { nodeCpuSeconds: node.ticks / CLK_TCK, qemuCpuSeconds: q / CLK_TCK, qemuProcesses: qemu.size };
+    },
+  };
+}
+
+// ---- the CLI as a child process ----
+
+/** Runs `hotunplug-ci run ARGS --json --out TMP`; returns wall, CPU split and run.json. */
+async function cliRun(runArgs, { sampleCpu = false } = {}) {
+  const out = mkdtempSync(join(os.tmpdir(), 'huci-bench-'));
+  const argv = [join(root, 'bin', 'hotunplug-ci.js'), 'run', ...runArgs, '--json', '--out', out];
+  const t0 = performance.now();
+  const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const sampler = sampleCpu ? cpuSampler(child.pid) : null;
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise((r) => child.on('close', (c) => r(c)));
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const cpu = sampler?.stop() ?? null;
+  let run = null;
+  try {
+    const dir = JSON.parse(stdout).dir;
+    run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  } catch {
+    /* reported below */
+  }
+  rmSync(out, { recursive: true, force: true });
+  if (!run || code === 2 || code === 3) {
+    throw new Error(`hotunplug-ci run ${runArgs.join(' ')} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  return { wallSeconds, cpu, run, code };
+}
+
+const results = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, memGiB: round(os.totalmem() / 2 ** 30, 1), loadavg1: round(os.loadavg()[0]) } };
+
+// ---- 1. boot ----
+if (!skip.has('boot')) {
+  const { resolveImage } = await import(join(root, 'dist', 'image', 'resolve.js'));
+  const { bootGuest } = await import(join(root, 'dist', 'scenario', 'vm-session.js'));
+  const runs = quick ? 1 : 3;
+  results.boot = [];
+  for (const name of ['kasan-6.12', 'debian-6.12']) {
+    let image;
+    try {
+      image = await resolveImage(name, { build: false });
+    } catch (e) {
+      log(`boot ${name}: not built (${e.message.split('\n')[0]}); run \`hotunplug-ci image build ${name}\``);
+      continue;
+    }
+    const ssh = [];
+    const agent = [];
+    let accel = '';
+    for (let i = 0; i < runs; i++) {
+      const s = await bootGuest({ image });
+      accel = s.accel;
+      ssh.push(s.timings.sshReadyMs / 1000);
+      agent.push(s.timings.agentReadyMs / 1000);
+      await s.stop();
+    }
+    const r = { image: name, accelerator: accel, sshReadySeconds: round(median(ssh)), agentReadySeconds: round(median(agent)), runs: agent.map((x) => round(x)) };
+    results.boot.push(r);
+    log(`boot   ${name.padEnd(12)} ${accel}  sshd ${r.sshReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${runs}: ${r.runs.join(', ')})`);
+  }
+  const def = results.boot.find((b) => b.image === 'kasan-6.12') ?? results.boot[0];
+  results.agentReadySeconds = def?.agentReadySeconds ?? null;
+}
+
+// ---- 2. per case: reused VM vs fresh VM ----
+// Small cases that share a VM within their suite and finish without a deliberate timeout.
+const CASE_SETS = [
+  { suite: 'gpio', glob: 'gpio/sim-unbind-chip-*' },
+  { suite: 'canary', glob: 'canary/fixed-unbind-*' },
+];
+if (!skip.has('cases')) {
+  const reused = [];
+  const ids = [];
+  let reusedWall = 0;
+  for (const set of CASE_SETS) {
+    const r = await cliRun(['--suite', set.suite, '--case', set.glob]);
+    reusedWall += r.wallSeconds;
+    for (const c of r.run.cases) {
+      reused.push(c.timings.durationMs / 1000);
+      ids.push({ suite: set.suite, id: c.id, verdict: c.verdict });
+    }
+    log(`cases  reused VM: ${set.glob}: ${r.run.cases.length} cases in ${r.wallSeconds.toFixed(1)} s wall (${r.run.cases.map((c) => `${(c.timings.durationMs / 1000).toFixed(2)}`).join(', ')} s each)`);
+  }
+  const freshIds = quick ? [ids[0], ids[ids.length - 1]].filter(Boolean) : ids;
+  const fresh = [];
+  for (const c of freshIds) {
+    const r = await cliRun(['--suite', c.suite, '--case', c.id]);
+    fresh.push(r.wallSeconds);
+    log(`cases  fresh VM:  ${c.id}: ${r.wallSeconds.toFixed(1)} s wall (boot + case + shutdown)`);
+  }
+  results.cases = { ids: ids.map((c) => c.id), reusedSeconds: reused.map((x) => round(x)), freshSeconds: fresh.map((x) => round(x)), reusedRunWallSeconds: round(reusedWall) };
+  results.perCaseSecondsReused = round(median(reused));
+  results.perCaseSecondsFresh = round(median(fresh));
+  results.freshOverReused = round(results.perCaseSecondsFresh / results.perCaseSecondsReused, 1);
+  log(`cases  per case: reused VM ${results.perCaseSecondsReused} s, fresh VM ${results.perCaseSecondsFresh} s (median; ${results.freshOverReused}x)`);
+}
+
+// ---- 3. the main job, with the orchestrator's CPU against QEMU's ----
+if (!skip.has('suite') && !quick) {
+  const r = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs], { sampleCpu: true });
+  const slow = [...r.run.cases].sort((a, b) => b.timings.durationMs - a.timings.durationMs).slice(0, 3);
+  results.suiteWallSeconds = round(r.wallSeconds, 1);
+  results.suite = {
+    command: `run --suite gpio,i2c,nvmem --jobs ${suiteJobs}`,
+    cases: r.run.cases.length,
+    vms: r.run.consoles.length,
+    exitCode: r.code,
+    caseSecondsMedian: round(median(r.run.cases.filter((c) => c.verdict !== 'skipped').map((c) => c.timings.durationMs / 1000))),
+    slowest: slow.map((c) => ({ id: c.id, image: c.image, seconds: round(c.timings.durationMs / 1000) })),
+    ...r.cpu,
+  };
+  results.orchestratorCpuRatio = r.cpu.qemuCpuSeconds > 0 ? round(r.cpu.nodeCpuSeconds / r.cpu.qemuCpuSeconds, 4) : null;
+  log(
+    `suite  ${results.suite.command}: ${r.run.cases.length} cases on ${results.suite.vms} VMs in ${results.suiteWallSeconds} s wall (exit ${r.code}); ` +
+      `slowest ${slow.map((c) => `${c.id}@${c.image} ${(c.timings.durationMs / 1000).toFixed(1)} s`).join(', ')}`,
+  );
+  log(
+    `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes): ` +
+      `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %`,
+  );
+}
+
+// ---- 4. detector throughput ----
+if (!skip.has('detect')) {
+  const { detect } = await import(join(root, 'dist', 'detect', 'index.js'));
+  const corpus = join(root, '..', 'shared', 'corpus', 'syzkaller-report');
+  const files = [];
+  const walk = (d) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.push(p);
+    }
+  };
+  let source;
+  if (existsSync(corpus)) {
+    source = corpus;
+    for (const n of readdirSync(corpus)) if (/^\d+$/.test(n)) files.push(join(corpus, n));
+  } else {
+    source = join(root, 'src', 'detect', 'testdata');
+    walk(source);
+  }
+  const logs = files.map((f) => readFileSync(f, 'utf8'));
+  const mb = logs.reduce((n, l) => n + Buffer.byteLength(l), 0) / 1e6;
+  const times = [];
+  let findings = 0;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    findings = 0;
+    for (const l of logs) findings += detect(l).length;
+    times.push((performance.now() - t0) / 1000);
+  }
+  results.detect = { source, logs: logs.length, MB: round(mb), findings, coldSeconds: round(times[0], 3), bestSeconds: round(Math.min(...times), 3) };
+  results.detectorMBps = round(mb / Math.min(...times), 1);
+  log(`detect ${logs.length} logs, ${mb.toFixed(2)} MB, ${findings} findings: ${results.detectorMBps} MB/s (best of 5; cold ${(mb / times[0]).toFixed(1)} MB/s)`);
+}
+
+// ---- targets (2 cores, TCG, warm cache) ----
+const bootOf = (n) => results.boot?.find((b) => b.image === n)?.agentReadySeconds;
+const targets = [
+  ['agent ready kasan-6.12 <= 6 s', bootOf('kasan-6.12'), (v) => v <= 6],
+  ['agent ready debian-6.12 <= 8 s', bootOf('debian-6.12'), (v) => v <= 8],
+  ['per case on a reused VM <= 3 s', results.perCaseSecondsReused, (v) => v <= 3],
+  ['run --suite gpio,i2c,nvmem <= 180 s', results.suiteWallSeconds, (v) => v <= 180],
+  ['orchestrator CPU <= 5 % of QEMU', results.orchestratorCpuRatio, (v) => v <= 0.05],
+];
+results.targets = targets.filter(([, v]) => v !== undefined && v !== null).map(([name, v, ok]) => ({ name, value: v, met: ok(v) }));
+if (results.machine.loadavg1 > results.machine.cpus * 0.5) results.note = 'measured under load: indicative only';
+if (json) console.log(JSON.stringify(results));
+else {
+  for (const t of results.targets) log(`target ${t.met ? 'met    ' : 'MISSED '} ${t.name}: ${t.value}`);
+  if (results.note) log(`note: ${results.note} (load average ${results.machine.loadavg1} at start on ${results.machine.cpus} cores)`);
+}
