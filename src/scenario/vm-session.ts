@@ -14,6 +14,8 @@ import { Machine } from '../vm/machine.js';
 import type { MachineSpecInput } from '../vm/machine-spec.js';
 
 export const AGENT_PATH = '/usr/bin/huci-agent';
+/** what images/rootfs/init prints on the console once sshd listens */
+const READY_LINE = /^huci: ready\s*$/;
 
 export interface BootOptions {
   image: ImageArtifacts;
@@ -92,11 +94,18 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
   }
   let ssh: SshGuest | null = null;
   try {
+    // Knock only once init says :22 listens: an SSH attempt made while the guest's eth0/sshd is not
+    // up yet stalls in slirp's SYN retransmits (measured: ready→sshd 1.5–3 s late under TCG).
+    // Not seeing the line (a console that does not work) falls through to plain retries.
+    const sshTimeoutMs = opts.sshTimeoutMs ?? 90_000;
+    const sshDeadline = performance.now() + sshTimeoutMs;
+    progress('waiting for the guest (huci: ready)');
+    await machine.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(() => undefined);
     progress('waiting for sshd');
     ssh = await SshGuest.connect({
       port: sshHostPort,
       key,
-      timeoutMs: opts.sshTimeoutMs ?? 90_000,
+      timeoutMs: Math.max(15_000, sshDeadline - performance.now()),
       consoleTail: () => machine.console.tail(20),
       abort: machine.exited,
     });
