@@ -137,6 +137,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   const total = o.plan.length;
 
   const append = async (item: PlannedCase, caseRun: CaseRun, vm: VmInfo | null): Promise<void> => {
+    capExcerpt(caseRun);
     const cls = classifyCase(caseRun.record);
     const result = toCaseResult(item.c, caseRun, cls, {
       iteration: item.iteration,
@@ -211,6 +212,52 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   run.finishedAt = new Date().toISOString();
   await persist();
   return run;
+}
+
+/** Bytes of console excerpt a case keeps in run.json (the whole console is in consoles/). */
+export const EXCERPT_MAX_BYTES = 256 * 1024;
+const EXCERPT_EDGE_LINES = 200;
+const FINDING_CONTEXT_LINES = 30;
+
+/**
+ * A printk flood must not put megabytes into every case (run.json is rewritten after each case):
+ * keep the first and last lines and every finding with some context, replace each dropped stretch
+ * with one line saying so, and renumber the findings' lines to match.
+ */
+export function capExcerpt(caseRun: Pick<CaseRun, 'consoleExcerpt' | 'findings'>, maxBytes = EXCERPT_MAX_BYTES): void {
+  if (Buffer.byteLength(caseRun.consoleExcerpt) <= maxBytes) return;
+  const lines = caseRun.consoleExcerpt.split('\n');
+  const keep = new Uint8Array(lines.length);
+  const mark = (from: number, to: number): void => {
+    for (let i = Math.max(0, from); i < Math.min(lines.length, to); i++) keep[i] = 1;
+  };
+  mark(0, EXCERPT_EDGE_LINES);
+  mark(lines.length - EXCERPT_EDGE_LINES, lines.length);
+  for (const f of caseRun.findings) mark(f.startLine - 1 - FINDING_CONTEXT_LINES, f.endLine + FINDING_CONTEXT_LINES);
+  const out: string[] = [];
+  const newLine = new Int32Array(lines.length); // 1-based line in the capped excerpt
+  for (let i = 0; i < lines.length; ) {
+    if (keep[i]) {
+      out.push(lines[i]!);
+      newLine[i] = out.length;
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < lines.length && !keep[j]) j++;
+    out.push(`[hotunplug-ci: ${j - i} console lines dropped here (flood); the VM's whole console is in consoles/]`);
+    for (let k = i; k < j; k++) newLine[k] = out.length;
+    i = j;
+  }
+  // findings keep their own report text; their line numbers move with the kept lines
+  for (const f of caseRun.findings) {
+    f.startLine = newLine[f.startLine - 1] ?? f.startLine;
+    f.endLine = newLine[f.endLine - 1] ?? f.endLine;
+  }
+  let text = out.join('\n');
+  // lines kept around findings can still be huge (one flood record per line): a last hard bound
+  if (Buffer.byteLength(text) > maxBytes * 4) text = `${text.slice(0, maxBytes * 2)}\n[hotunplug-ci: excerpt truncated]`;
+  caseRun.consoleExcerpt = text;
 }
 
 /** A lost guest whose QEMU was killed from outside, with no kernel report: error, not hung. */

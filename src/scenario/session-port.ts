@@ -1,5 +1,6 @@
 // The real GuestPort: a GuestSession (src/scenario/vm-session.ts: Machine + SshGuest + AgentClient)
 // seen through the engine's port, and a SessionFactory that boots one per VM configuration.
+import { rmSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,12 +81,18 @@ export interface RealSessionOptions {
 /** Boots real guests; keeps each VM's run dir (console.log) until dispose() so reports can copy it. */
 export class RealSessions implements SessionFactory {
   private readonly dirs: string[] = [];
+  // SIGINT/SIGTERM end the process from the reaper (src/util/reaper.ts) without dispose(): the
+  // run dirs (console copies already in the reports) go on the way out, synchronously
+  private readonly onExit = (): void => {
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  };
   constructor(private readonly opts: RealSessionOptions) {}
 
   async boot(cfg: VmConfig): Promise<GuestPort> {
     const image = await this.opts.image(cfg.image);
     // short path: the QMP unix socket path must fit in 108 bytes
     const runDir = await mkdtemp(path.join(tmpdir(), 'huci-run-'));
+    if (this.dirs.length === 0) process.on('exit', this.onExit);
     this.dirs.push(runDir);
     const m = machineDevices(cfg.devices);
     const drives = [];
@@ -111,6 +118,7 @@ export class RealSessions implements SessionFactory {
   }
 
   async dispose(): Promise<void> {
+    process.off('exit', this.onExit);
     for (const d of this.dirs.splice(0)) await rm(d, { recursive: true, force: true }).catch(() => undefined);
   }
 }
