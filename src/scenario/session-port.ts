@@ -15,6 +15,12 @@ import { machineDevices } from './vm-config.js';
 
 export function portFromSession(s: GuestSession, image: string): GuestPort & QemuExitPort {
   const lost = (e: unknown): GuestLostError => new GuestLostError(errorMessage(e));
+  /** QEMU gone: the guest is lost. QEMU still running: only our monitor connection broke (harness fault). */
+  const qmpClosed = async (e: QmpClosedError): Promise<Error> => {
+    const exited = s.machine.exitStatus ?? (await Promise.race([s.machine.exited, new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())]));
+    if (exited) return lost(e);
+    return new InfraError(`the QMP connection to QEMU (pid ${s.machine.pid}) closed while QEMU still runs: ${errorMessage(e)}`);
+  };
   return {
     vm: {
       image,
@@ -45,7 +51,7 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
       try {
         return await s.machine.qmp.execute(command, args, { timeoutMs });
       } catch (e) {
-        if (e instanceof QmpClosedError) throw lost(e);
+        if (e instanceof QmpClosedError) throw await qmpClosed(e);
         throw e;
       }
     },
@@ -54,6 +60,8 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
         await s.machine.qmp.waitForEvent(name, match, timeoutMs);
         return true;
       } catch (e) {
+        // Closed resolves false too: the engine arms this wait before its command and attaches its
+        // handler afterwards, so a rejection here would be unhandled; the command itself reports it.
         if (e instanceof QmpTimeoutError || e instanceof QmpClosedError) return false;
         throw e;
       }

@@ -11,8 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveImage } from '../../src/image/resolve.js';
 import type { RunResult } from '../../src/report/run-schema.js';
 import { RunResultSchema } from '../../src/report/run-schema.js';
+import { classifyCase } from '../../src/classify/verdict.js';
+import { detect, StreamDetector } from '../../src/detect/index.js';
+import { runCase } from '../../src/scenario/engine.js';
+import { loadSuites } from '../../src/scenario/load-suites.js';
+import { portFromSession } from '../../src/scenario/session-port.js';
+import { machineDevices } from '../../src/scenario/vm-config.js';
 import { CLI } from '../support/cli.js';
-import { qemuPidsFor } from '../support/guest.js';
+import { bootImage, qemuPidsFor } from '../support/guest.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/fault-suites/', import.meta.url));
 const outs: string[] = [];
@@ -232,5 +238,39 @@ describe('faults from the host', () => {
     expect(await qemuPidsFor(runDir)).toEqual([]);
     expect(fs.existsSync(runDir), `${runDir} left behind`).toBe(false);
     console.log(`${signal}: exit ${r.exitCode} after ${exitMs} ms`);
+  }, 180_000);
+});
+
+describe('QMP connection lost (engine on a real guest)', () => {
+  // Nothing outside the CLI can close its QMP socket, so the engine runs the case here, on a real
+  // guest whose QMP client the test closes: device_del then fails on a monitor that is gone while
+  // QEMU still runs — a harness fault (error), and stopping the VM still ends QEMU (SIGKILL).
+  it('device_del on a closed QMP connection → error, the VM marked for restart, QEMU stopped', async () => {
+    const [suite] = loadSuites([path.join(FIXTURES, 'qmp.yaml')]);
+    const c = suite!.cases[0]!;
+    const m = machineDevices(c.devices);
+    const session = await bootImage('debian-6.12', { devices: m.devices, chardevs: m.chardevs, memMiB: 1024, onProgress: () => undefined });
+    const qemu = session.machine.pid;
+    started.push(qemu);
+    try {
+      const port = portFromSession(session, 'debian-6.12');
+      session.machine.qmp.close();
+      const t0 = Date.now();
+      const run = await runCase(c, { port, detector: { live: () => new StreamDetector(), detect }, iteration: 1 });
+      const caseMs = Date.now() - t0;
+      const v = classifyCase(run.record);
+      expect(v.verdict, v.reason).toBe('error');
+      expect(v.reason).toMatch(/device_del rng0 failed: the QMP connection to QEMU \(pid \d+\) closed while QEMU still runs/);
+      expect(run.needsRestart).toBe(true);
+      expect(caseMs).toBeLessThan(30_000);
+      const t1 = Date.now();
+      await port.stop();
+      const stopMs = Date.now() - t1;
+      expect(alive(qemu)).toBe(false);
+      expect(await qemuPidsFor(session.runDir)).toEqual([]);
+      console.log(`QMP closed: case error after ${caseMs} ms; stop() killed QEMU in ${stopMs} ms`);
+    } finally {
+      await session.stop();
+    }
   }, 180_000);
 });
