@@ -174,7 +174,8 @@ describe('faults inside the guest', () => {
     const hwmMiB = hwmKiB / 1024;
     console.log(`guest faults: ${secs.toFixed(1)} s, CLI peak RSS ${hwmMiB.toFixed(0)} MiB with a ${floodLines}-line (~4 MB) printk flood`);
     expect(hwmKiB).toBeGreaterThan(0);
-    expect(hwmMiB).toBeLessThan(400);
+    // one quiet case peaks at ~90 MiB; uncapped excerpts made this run peak at 254 MiB
+    expect(hwmMiB).toBeLessThan(200);
   }, 300_000);
 });
 
