@@ -7,7 +7,8 @@ import { ConfigError, UsageError } from '../../errors.js';
 import type { RunResult } from '../../report/run-schema.js';
 import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testdata/fake-guest.js';
 import { listData } from './list.js';
-import { runCommand, summaryTable, type RunDeps } from './run.js';
+import { calibrationCases, runCommand, summaryTable, type RunDeps } from './run.js';
+import { planCases } from '../../scenario/run-loop.js';
 import { loadSuites } from '../../scenario/load-suites.js';
 
 const SUITE = `
@@ -150,5 +151,19 @@ describe('summaryTable', () => {
   it('marks untrusted controls', () => {
     const run = { subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }], controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' } } as unknown as RunResult;
     expect(summaryTable(run, '/r')).toMatch(/controls: NOT TRUSTED \(CONTROLS FAILED: x\)/);
+  });
+});
+
+describe('calibration controls', () => {
+  const suites = loadSuites(['canary', 'i2c', 'gpio']);
+  const rows: { name: string; images: string[]; caseGlob?: string; want: string[] }[] = [
+    { name: 'a KASAN run without controls gets the two read controls first', images: ['kasan-6.12'], caseGlob: 'i2c/*', want: ['kasan-6.12 canary/buggy-unbind-read', 'kasan-6.12 canary/fixed-unbind-read'] },
+    { name: 'an image the canary cannot run on gets none', images: ['debian-6.12'], caseGlob: 'i2c/*', want: [] },
+    { name: 'a run that selects a control itself gets no extra', images: ['kasan-6.12'], caseGlob: 'canary/fixed-*', want: [] },
+  ];
+  it.each(rows)('$name', ({ images, caseGlob, want }) => {
+    const selected = planCases(suites, { images, iterations: 1, ...(caseGlob ? { caseGlob } : {}) });
+    expect(selected.length).toBeGreaterThan(0);
+    expect(calibrationCases(selected).map((p) => `${p.image} ${p.c.id}`)).toEqual(want);
   });
 });

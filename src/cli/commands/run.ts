@@ -16,9 +16,9 @@ import { VERDICTS, type RunResult } from '../../report/run-schema.js';
 import { readRunFile } from '../../report/run-file.js';
 import { REPORTS_DIR, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
-import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
+import { defaultSuitesDir, loadSuites, type LoadedSuite } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
-import { planCases, runLoop } from '../../scenario/run-loop.js';
+import { planCases, runLoop, type PlannedCase } from '../../scenario/run-loop.js';
 import { parseShard } from '../../scenario/shard.js';
 import { progressReporter } from '../progress.js';
 
@@ -35,6 +35,8 @@ export interface RunCommandOptions {
   failOn?: string;
   jobs?: string;
   shard?: string;
+  /** commander's --no-controls sets this to false */
+  controls?: boolean;
 }
 
 export interface RunDeps {
@@ -116,10 +118,14 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   for (const img of cliImages) {
     if (img !== CUSTOM_IMAGE && !findImage(img)) throw new UsageError(`--image ${img}: no such image (known: ${knownImagesLine()})`);
   }
-  const plan = planCases(suites, { images: cliImages, iterations, ...(opts.case ? { caseGlob: opts.case } : {}), ...(shard ? { shard } : {}) });
-  if (plan.length === 0) {
+  const selected = planCases(suites, { images: cliImages, iterations, ...(opts.case ? { caseGlob: opts.case } : {}), ...(shard ? { shard } : {}) });
+  if (selected.length === 0) {
     throw new UsageError(`no case to run${opts.case ? `: --case ${opts.case} matches none of ${suites.map((s) => s.name).join(', ')}` : ''}${shard ? ` in shard ${opts.shard}` : ''}`);
   }
+  const calibration = opts.controls === false || shard ? [] : calibrationCases(selected, deps.suitesDir);
+  const plan = [...calibration, ...selected];
+  if (calibration.length > 0) progress0(deps, `calibrating with ${calibration.map((p) => p.c.id).join(', ')} on ${[...new Set(calibration.map((p) => p.image))].join(', ')}`);
+  const suitesRun = calibration.length > 0 && !suites.some((s) => s.name === CONTROL_SUITE) ? [...loadSuites([CONTROL_SUITE], deps.suitesDir), ...suites] : suites;
   const root = opts.out ?? process.cwd();
   await checkWritable(root, opts.out !== undefined ? '--out' : 'the current directory');
   // a bad baseline must fail now, not after an hour of guests
@@ -133,7 +139,7 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   let run: RunResult;
   try {
     run = await runLoop({
-      suites,
+      suites: suitesRun,
       plan,
       sessions,
       detector,
@@ -169,6 +175,34 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   // controls are judged by run.controls, not --fail-on: the buggy canary is meant to crash
   const controls = new Set(plan.filter((p) => p.c.control).map((p) => p.c.id));
   return run.cases.some((c) => !controls.has(c.id) && failOn.includes(c.verdict)) ? ExitCode.failures : ExitCode.ok;
+}
+
+/** The canary suite: known-buggy and known-fixed drivers whose verdicts calibrate the harness. */
+export const CONTROL_SUITE = 'canary';
+/** The controls a run gets when it selects none itself: one positive and one negative. */
+export const AUTO_CONTROLS = /^canary\/(buggy|fixed)-unbind-read$/;
+
+/**
+ * A run that selects no control case still gets the read controls, first, on every planned image
+ * the canary suite can run on: without them no verdict of the run can be trusted. --no-controls
+ * opts out; a shard leaves controls to whichever shard their cases hash to.
+ */
+export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: string): PlannedCase[] {
+  if (selected.some((p) => p.c.control)) return [];
+  let canary: LoadedSuite;
+  try {
+    [canary] = loadSuites([CONTROL_SUITE], suitesDir) as [LoadedSuite];
+  } catch {
+    return []; // a suites dir without the canary (e.g. test fixtures): nothing to calibrate with
+  }
+  const images = [...new Set(selected.map((p) => p.image))].filter((img) => canary.images.includes(img));
+  return images.flatMap((image) =>
+    canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })),
+  );
+}
+
+function progress0(deps: RunDeps, text: string): void {
+  deps.stderr.write(`${text}\n`);
 }
 
 /** Creates <root>/reports and proves a file can be written there, before any guest boots. */
