@@ -33,7 +33,7 @@ export function buildProgram(): Command {
   program
     .command('boot')
     .description('boot an image, wait for sshd and the agent, optionally run a command')
-    .option('--image <name>', 'image to boot', 'debian-6.12')
+    .option('--image <name>', 'image to boot (default: the KASAN image, kasan-6.12)')
     .option('--kernel <bzImage>', 'a kernel someone else built (with --modules)')
     .option('--modules <dir>', 'modules directory for --kernel (lib/modules/<release>)')
     .option('--exec <cmd>', 'run this command in the guest and print its output')

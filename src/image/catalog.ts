@@ -7,7 +7,10 @@ import { ConfigError } from '../errors.js';
 import { projectPath } from '../util/paths.js';
 
 export const IMAGES_DIR = projectPath('images');
-export const DEFAULT_IMAGE = 'debian-6.12';
+/** The image `run`, `boot` and `image build` use when none is named: the KASAN kernel we build. */
+export const DEFAULT_IMAGE = 'kasan-6.12';
+/** Whose module list a user's kernel (--kernel/--modules) gets in its initramfs. */
+export const USER_KERNEL_MODULES_FROM = 'debian-6.12';
 
 const NAME = /^[a-z0-9][a-z0-9.-]*$/;
 const ModuleList = z.array(z.string().regex(/^[A-Za-z0-9_-]+$/, 'a module name like i2c-dev'));

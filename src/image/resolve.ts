@@ -6,7 +6,7 @@ import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
 import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds, writeFileAtomic } from './cache.js';
-import { DEFAULT_IMAGE, IMAGES_DIR, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
+import { DEFAULT_IMAGE, IMAGES_DIR, USER_KERNEL_MODULES_FROM, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
 import { hostPackageVersion, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
 import { extractIkconfig, readKernelIdentity } from './bzimage-info.js';
@@ -310,7 +310,7 @@ export async function resolveUserKernel(opts: UserKernelOptions): Promise<ImageA
   if (!existsSync(depFile)) throw new UsageError(`--modules ${opts.modules}: no modules.dep; run depmod -b <base> ${id.release}`);
   const configFile = findUserKernelConfig(kernel, modulesDir);
   const ikconfig = configFile ? null : await extractIkconfig(kernel).catch(() => null);
-  const modules = getImageDef(DEFAULT_IMAGE).modules;
+  const modules = getImageDef(USER_KERNEL_MODULES_FROM).modules;
   const common = await commonInputs(() => {});
   const hash = hashInputs({
     ...common.parts,

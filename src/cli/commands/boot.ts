@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import { resolveImage, resolveUserKernel, type ImageArtifacts } from '../../image/resolve.js';
 import { bootGuest } from '../../scenario/vm-session.js';
 import { progressReporter } from '../progress.js';
+import { userKernelGaps } from '../user-kernel.js';
 
 export interface BootCommandOptions {
   image?: string;
@@ -50,7 +51,9 @@ export async function imageFor(
 ): Promise<ImageArtifacts> {
   if (opts.kernel || opts.modules) {
     if (!opts.kernel || !opts.modules) throw new UsageError('--kernel and --modules go together');
-    return resolveUserKernel({ kernel: opts.kernel, modules: opts.modules, onProgress });
+    const image = await resolveUserKernel({ kernel: opts.kernel, modules: opts.modules, onProgress });
+    for (const line of await userKernelGaps(opts.kernel, opts.modules)) process.stderr.write(`${line}\n`);
+    return image;
   }
   return resolveImage(opts.image, { build: true, onProgress });
 }

@@ -21,6 +21,7 @@ import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
 import { planCases, runLoop, type PlannedCase } from '../../scenario/run-loop.js';
 import { parseShard } from '../../scenario/shard.js';
 import { progressReporter } from '../progress.js';
+import { userKernelGaps } from '../user-kernel.js';
 
 export interface RunCommandOptions {
   suite?: string;
@@ -114,6 +115,7 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   const names = opts.suite.split(',').map((s) => s.trim()).filter(Boolean);
   const suites = loadSuites(names.includes('all') ? [] : names, deps.suitesDir);
   const custom = opts.kernel && opts.modules ? { kernel: opts.kernel, modules: opts.modules } : null;
+  if (custom) for (const line of await userKernelGaps(custom.kernel, custom.modules)) deps.stderr.write(`${line}\n`);
   const cliImages = custom ? [CUSTOM_IMAGE] : [...new Set(opts.image ?? [])];
   for (const img of cliImages) {
     if (img !== CUSTOM_IMAGE && !findImage(img)) throw new UsageError(`--image ${img}: no such image (known: ${knownImagesLine()})`);
