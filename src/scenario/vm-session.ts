@@ -102,13 +102,12 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     progress('waiting for the guest (huci: ready)');
     await machine.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(() => undefined);
     progress('waiting for sshd');
-    ssh = await SshGuest.connect({
-      port: sshHostPort,
-      key,
-      timeoutMs: Math.max(15_000, sshDeadline - performance.now()),
-      consoleTail: () => machine.console.tail(20),
-      abort: machine.exited,
-    });
+    const m = machine;
+    ssh = await connectInRounds(
+      { port: sshHostPort, key, timeoutMs: 0, consoleTail: () => m.console.tail(20), abort: m.exited },
+      Math.max(sshDeadline, performance.now() + 15_000),
+      () => m.exitStatus !== null && m.exitStatus !== undefined,
+    );
     const sshReadyMs = performance.now() - t0;
     progress('starting the agent');
     const channel = await ssh.channel(AGENT_PATH);
@@ -142,5 +141,38 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     await machine.stop();
     if (e instanceof InfraError) throw e;
     throw new InfraError(`booting ${opts.image.name}: ${errorMessage(e)}`, machine.console.tail(20), { cause: e });
+  }
+}
+
+type ConnectOptions = Parameters<typeof SshGuest.connect>[0];
+const SSH_ROUND_MS = 20_000;
+
+/**
+ * SshGuest.connect in bounded rounds until `deadline`. A round whose handshake neither fails nor
+ * succeeds is abandoned (closed if it connects later) and another starts: seen with two guests
+ * booting at once under load, one boot waited forever with no socket left open.
+ */
+async function connectInRounds(opts: ConnectOptions, deadline: number, gone: () => boolean): Promise<SshGuest> {
+  for (;;) {
+    const budget = Math.max(1000, Math.min(SSH_ROUND_MS, deadline - performance.now()));
+    const round = SshGuest.connect({ ...opts, timeoutMs: budget });
+    let timer: NodeJS.Timeout | undefined;
+    // a round ends by itself within budget + one attempt's handshake bound (5 s) + its back-off
+    const stuck = new Promise<null>((r) => (timer = setTimeout(() => r(null), budget + 7_000)));
+    try {
+      const guest = await Promise.race([round, stuck]);
+      if (guest) return guest;
+      void round.then(
+        (g) => g.close(),
+        () => undefined,
+      );
+      if (gone() || performance.now() >= deadline) {
+        throw new TimeoutError(`sshd on 127.0.0.1:${opts.port}: no SSH handshake completed`, (budget + 7_000) / 1000, opts.consoleTail?.() ?? []);
+      }
+    } catch (e) {
+      if (gone() || performance.now() >= deadline) throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
