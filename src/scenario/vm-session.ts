@@ -98,14 +98,12 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     // up yet stalls in slirp's SYN retransmits (measured: ready→sshd 1.5–3 s late under TCG).
     // Not seeing the line (a console that does not work) falls through to plain retries.
     const sshTimeoutMs = opts.sshTimeoutMs ?? 90_000;
-    const sshDeadline = performance.now() + sshTimeoutMs;
     progress('waiting for the guest (huci: ready)');
     await machine.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(() => undefined);
     progress('waiting for sshd');
     const m = machine;
     ssh = await connectInRounds(
-      { port: sshHostPort, key, timeoutMs: 0, consoleTail: () => m.console.tail(20), abort: m.exited },
-      Math.max(sshDeadline, performance.now() + 15_000),
+      { port: sshHostPort, key, timeoutMs: sshTimeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited },
       () => m.exitStatus !== null && m.exitStatus !== undefined,
     );
     const sshReadyMs = performance.now() - t0;
@@ -152,9 +150,10 @@ const SSH_ROUND_MS = 20_000;
  * succeeds is abandoned (closed if it connects later) and another starts: seen with two guests
  * booting at once under load, one boot waited forever with no socket left open.
  */
-async function connectInRounds(opts: ConnectOptions, deadline: number, gone: () => boolean): Promise<SshGuest> {
-  for (;;) {
-    const budget = Math.max(1000, Math.min(SSH_ROUND_MS, deadline - performance.now()));
+async function connectInRounds(opts: ConnectOptions, gone: () => boolean): Promise<SshGuest> {
+  const deadline = performance.now() + opts.timeoutMs;
+  for (let first = true; ; first = false) {
+    const budget = first ? Math.min(SSH_ROUND_MS, opts.timeoutMs) : Math.max(1000, Math.min(SSH_ROUND_MS, deadline - performance.now()));
     const round = SshGuest.connect({ ...opts, timeoutMs: budget });
     let timer: NodeJS.Timeout | undefined;
     // a round ends by itself within budget + one attempt's handshake bound (5 s) + its back-off
