@@ -92,7 +92,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the run summary as JSON')
     .option('--baseline <file>', 'compare with a baseline run.json; exit 1 on regressions')
     .option('--fail-on <list>', 'verdicts that fail the run (exit 1)', 'crashed,hung')
-    .option('--jobs <n>', 'VMs running at once', '1')
+    .option('--jobs <n>', 'VMs running at once (default: from cores and memory)')
     .option('--shard <i/n>', 'run only shard i of n (a case\'s shard is a hash of its id)')
     .option('--no-controls', 'do not add the canary calibration cases a run gets when it selects none')
     .action(async (opts) => done(await (await import('./commands/run.js')).runCommand(opts)));

@@ -169,17 +169,29 @@ export class SshGuest {
 function connectOnce(port: number, privateKey: string, readyTimeout: number): Promise<InstanceType<typeof Client>> {
   return new Promise((resolve, reject) => {
     const client = new Client();
+    let settled = false;
+    // a handshake can also end in a bare 'close' (no 'error'), or never settle under heavy load
+    const timer = setTimeout(() => fail(new Error(`no SSH handshake within ${readyTimeout + 1000} ms`)), readyTimeout + 1000);
     const fail = (e: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       client.removeAllListeners();
       client.on('error', () => undefined);
       client.destroy();
       reject(e);
     };
     client.once('ready', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       client.removeListener('error', fail);
+      client.removeListener('close', onClose);
       resolve(client);
     });
+    const onClose = (): void => fail(new Error('connection closed before the SSH handshake finished'));
     client.once('error', fail);
+    client.once('close', onClose);
     client.connect({
       host: '127.0.0.1',
       port,

@@ -27,6 +27,12 @@ export interface ReportOptions {
   origin?: string;
   /** verdicts that fail (JUnit <failure>, KCIDB FAIL); default crashed,hung */
   failOn?: readonly Verdict[];
+  /**
+   * false: write run.json and the consoles only. A run persists after every case, and re-rendering
+   * every case dir, junit, kcidb and index.html each time grows as n²; the run loop renders fully
+   * every few seconds and at the end.
+   */
+  render?: boolean;
 }
 
 export const REPORTS_DIR = 'reports';
@@ -206,7 +212,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
   valid = { ...valid, consoles: [...listed.values()] };
   await writeFileAtomic(path.join(dir, RUN_FILE), `${JSON.stringify(valid, null, 2)}\n`);
   files.push(RUN_FILE);
-  files.push(...(await renderRunDir(dir, valid, opts)));
+  if (opts.render !== false) files.push(...(await renderRunDir(dir, valid, opts)));
   const latest = await updateLatest(reportsDir, name, valid.startedAt);
   return { dir, files, run: valid, latest };
 }

@@ -76,7 +76,8 @@ export interface RunLoopOptions {
   /** the image's parsed .config (null: unknown, options not checked) */
   kernelConfig(image: string): Promise<ReadonlyMap<string, string> | null>;
   /** called with the run after every case and at the end */
-  write(run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>): Promise<void>;
+  /** `full`: render every report (html, junit, kcidb, case dirs), not only run.json and consoles */
+  write(run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>, opts: { full: boolean }): Promise<void>;
   runId: string;
   command: string[];
   images: string[];
@@ -115,24 +116,33 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   };
 
   // group by the VM the cases need, keeping first-appearance order
-  const groups = new Map<string, { cfg: VmConfig; items: PlannedCase[] }>();
+  const groups = new Map<string, { index: number; cfg: VmConfig; items: PlannedCase[] }>();
   for (const item of o.plan) {
     const cfg = vmConfigFor(item.c, item.image);
     const key = vmConfigKey(cfg);
     const g = groups.get(key);
     if (g) g.items.push(item);
-    else groups.set(key, { cfg, items: [item] });
+    else groups.set(key, { index: groups.size, cfg, items: [item] });
   }
+  // results are kept in plan order whatever the scheduling (--jobs), so reports are deterministic
+  const planIndex = new Map<PlannedCase, number>(o.plan.map((p, i) => [p, i]));
+  const resultIndex = new Map<CaseResult, number>();
 
   let writing: Promise<void> = Promise.resolve();
-  const persist = (): Promise<void> => {
+  let lastFull = -Infinity;
+  // run.json after every case; the rendered reports at most every RENDER_EVERY_MS and at the end
+  const persist = (final = false): Promise<void> => {
+    const now = Date.now();
+    const full = final || now - lastFull >= RENDER_EVERY_MS;
+    if (full) lastFull = now;
+    run.cases.sort((a, b) => resultIndex.get(a)! - resultIndex.get(b)!);
     run.subsystems = summarise(run.cases);
     run.controls = controlsOf(o.plan, run.cases);
     const snapshot = structuredClone(run);
-    writing = writing.then(() => o.write(snapshot, [...consoles]));
+    const vms = [...consoles].sort((a, b) => a.vm.localeCompare(b.vm, 'en', { numeric: true }));
+    writing = writing.then(() => o.write(snapshot, vms, { full }));
     return writing;
   };
-  let vmCounter = 0;
   let done = 0;
   const total = o.plan.length;
 
@@ -146,12 +156,14 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
       repro: o.repro ? o.repro(item.c, item.image) : reproCommand(item.c, item.image),
     });
     run.cases.push(result);
+    resultIndex.set(result, planIndex.get(item)!);
     done++;
     o.onCase?.(result, done, total);
     await persist();
   };
 
-  const runGroup = async (g: { cfg: VmConfig; items: PlannedCase[] }): Promise<void> => {
+  const runGroup = async (g: { index: number; cfg: VmConfig; items: PlannedCase[] }): Promise<void> => {
+    let boots = 0;
     const config = await configOf(g.cfg.image);
     if (config === null) o.onNote?.(`${g.cfg.image}: no kernel .config found; kernel options not checked`);
     let port: GuestPort | null = null;
@@ -177,7 +189,8 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
         if (!port) {
           try {
             port = await o.sessions.boot(g.cfg);
-            const vm = `vm${++vmCounter}-${g.cfg.image}`;
+            // named by group (and restart), not by boot order, so names do not depend on scheduling
+            const vm = `vm${g.index + 1}${++boots > 1 ? `.${boots}` : ''}-${g.cfg.image}`;
             if (port.consoleFile) consoles.push({ vm, image: g.cfg.image, file: port.consoleFile });
           } catch (e) {
             bootFailure = errorMessage(e);
@@ -210,9 +223,12 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   await Promise.all(workers);
   run.complete = true;
   run.finishedAt = new Date().toISOString();
-  await persist();
+  await persist(true);
   return run;
 }
+
+/** How often a running run re-renders html/junit/kcidb (run.json is written after every case). */
+export const RENDER_EVERY_MS = 10_000;
 
 /** Bytes of console excerpt a case keeps in run.json (the whole console is in consoles/). */
 export const EXCERPT_MAX_BYTES = 256 * 1024;

@@ -7,7 +7,7 @@ import { ConfigError, UsageError } from '../../errors.js';
 import type { RunResult } from '../../report/run-schema.js';
 import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testdata/fake-guest.js';
 import { listData } from './list.js';
-import { calibrationCases, runCommand, summaryTable, type RunDeps } from './run.js';
+import { calibrationCases, defaultJobs, runCommand, summaryTable, type RunDeps } from './run.js';
 import { planCases } from '../../scenario/run-loop.js';
 import { loadSuites } from '../../scenario/load-suites.js';
 
@@ -166,4 +166,13 @@ describe('calibration controls', () => {
     expect(selected.length).toBeGreaterThan(0);
     expect(calibrationCases(selected).map((p) => `${p.image} ${p.c.id}`)).toEqual(want);
   });
+});
+
+describe('default --jobs', () => {
+  it.each([
+    { cpus: 2, mem: 24, want: 2 },
+    { cpus: 16, mem: 8, want: 4 },
+    { cpus: 1, mem: 64, want: 1 },
+    { cpus: 8, mem: 2, want: 1 },
+  ])('$cpus cores, $mem GiB → $want', ({ cpus, mem, want }) => expect(defaultJobs(cpus, mem)).toBe(want));
 });

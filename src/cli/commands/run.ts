@@ -2,6 +2,7 @@
 // the VM they need, write reports after every case, print a per-subsystem summary, and exit by
 // --fail-on / --baseline. The guest side is injectable (RunDeps) so tests drive it with fakes.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { ExitCode, UsageError, errorMessage } from '../../errors.js';
@@ -21,6 +22,7 @@ import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
 import { planCases, runLoop, type PlannedCase } from '../../scenario/run-loop.js';
 import { parseShard } from '../../scenario/shard.js';
 import { progressReporter } from '../progress.js';
+import { onInterrupt } from '../../util/reaper.js';
 import { userKernelGaps } from '../user-kernel.js';
 
 export interface RunCommandOptions {
@@ -45,7 +47,7 @@ export interface RunDeps {
   sessions(opts: { custom: { kernel: string; modules: string } | null; onProgress: (s: string) => void }): SessionFactory & { dispose?(): Promise<void> };
   /** parsed .config of an image (null: unknown) */
   kernelConfig(image: string, custom: { kernel: string; modules: string } | null): Promise<ReadonlyMap<string, string> | null>;
-  writeReports(root: string, run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>): Promise<string>;
+  writeReports(root: string, run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>, full: boolean): Promise<string>;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   suitesDir: string;
@@ -89,7 +91,8 @@ export function defaultRunDeps(): RunDeps {
       const a = await imageOf(image, null);
       return a.config ? parseDotConfig(await readFile(a.config, 'utf8')) : null;
     },
-    writeReports: async (root, run, consoles) => (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })))).dir,
+    writeReports: async (root, run, consoles, full) =>
+      (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })), { render: full })).dir,
     stdout: process.stdout,
     stderr: process.stderr,
     suitesDir: defaultSuitesDir(),
@@ -109,7 +112,7 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   if (Boolean(opts.kernel) !== Boolean(opts.modules)) throw new UsageError('--kernel and --modules go together');
   if (opts.kernel && opts.image && opts.image.length > 0) throw new UsageError('give either --image or --kernel/--modules, not both');
   const iterations = positiveInt(opts.iterations, '--iterations', 1);
-  const jobs = positiveInt(opts.jobs, '--jobs', 1);
+  const jobs = positiveInt(opts.jobs, '--jobs', defaultJobs());
   const shard = parseShard(opts.shard);
   const failOn = parseFailOn(opts.failOn);
   const names = opts.suite.split(',').map((s) => s.trim()).filter(Boolean);
@@ -139,6 +142,18 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   let dir = '';
   const command = ['hotunplug-ci', 'run', ...process.argv.slice(3)];
   let run: RunResult;
+  let last: { run: RunResult; consoles: ReadonlyArray<{ vm: string; image: string; file: string }> } | null = null;
+  // SIGINT/SIGTERM: QEMU is already killed by the reaper; render what was measured, then exit 128+n
+  let interrupted = false;
+  const offInterrupt = onInterrupt((signal) => {
+    interrupted = true;
+    const code = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
+    const exit = (): never => process.exit(code);
+    if (!last) exit();
+    const partial: RunResult = { ...last!.run, complete: false, interruption: `interrupted by ${signal}` };
+    setTimeout(exit, 5_000).unref();
+    void deps.writeReports(root, partial, last!.consoles, true).then(exit, exit);
+  });
   try {
     run = await runLoop({
       suites: suitesRun,
@@ -146,7 +161,11 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
       sessions,
       detector,
       kernelConfig: (image) => deps.kernelConfig(image, custom),
-      write: async (r, consoles) => void (dir = await deps.writeReports(root, r, consoles)),
+      write: async (r, consoles, w) => {
+        if (interrupted) return; // the interrupt handler writes the last word
+        last = { run: r, consoles };
+        dir = await deps.writeReports(root, r, consoles, w.full);
+      },
       runId,
       command,
       images,
@@ -157,6 +176,7 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
       onNote: (t) => progress.update(t),
     });
   } finally {
+    offInterrupt();
     await sessions.dispose?.();
   }
   progress.done(`${run.cases.length} case(s) run; reports in ${dir}`);
@@ -177,6 +197,14 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   // controls are judged by run.controls, not --fail-on: the buggy canary is meant to crash
   const controls = new Set(plan.filter((p) => p.c.control).map((p) => p.c.id));
   return run.cases.some((c) => !controls.has(c.id) && failOn.includes(c.verdict)) ? ExitCode.failures : ExitCode.ok;
+}
+
+/**
+ * VMs at once when --jobs is not given: one TCG vCPU keeps one host core busy, and a guest takes
+ * ~1.5 GiB with QEMU's own overhead; leave a core's worth of memory for the rest.
+ */
+export function defaultJobs(cpus = os.cpus().length, memGiB = os.totalmem() / 2 ** 30): number {
+  return Math.max(1, Math.min(cpus, Math.floor((memGiB - 1) / 1.5)));
 }
 
 /** The canary suite: known-buggy and known-fixed drivers whose verdicts calibrate the harness. */
