@@ -69,7 +69,7 @@ describe('suite loader', () => {
     expect(reqIoctl.holders.map((h) => h.name)).toEqual(['chip', 'req']);
     expect(reqIoctl.prepare).toEqual([{ modprobe: 'gpio-sim', optional: false }]);
     expect(reqIoctl.requires).toEqual(['CONFIG_DEMO']);
-    expect(reqIoctl.removal.timeoutMs).toBe(15000);
+    expect(reqIoctl.removal.timeoutMs).toBe(5000);
   });
 
   for (const t of BAD) {

@@ -147,8 +147,12 @@ export const RemovalSchema = z
     /** gpio-sim chip directory: live=0, then rmdir of its lines, banks and itself */
     configfs: z.strictObject({ dir: z.string() }).optional(),
     'i2c-delete-device': z.strictObject({ adapter: z.string(), addr: z.number().int().min(0).max(0x7f) }).optional(),
-    /** the removal must finish within this while the fds are held */
-    timeoutMs: Ms.default(15000),
+    /**
+     * the removal must finish within this while the fds are held. Removals that do not block take
+     * 50–150 ms under TCG (measured); one that waits for the fds waits forever, so a longer bound
+     * only costs time — but it must stay well below the guest's 20 s hung-task timeout.
+     */
+    timeoutMs: Ms.default(5000),
     /** after closing the fds, how long a blocked removal may take to finish */
     closeWaitMs: Ms.default(15000),
     /** errnos with which refusing the removal counts as handled (rmmod while held: EBUSY) */
