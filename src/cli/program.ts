@@ -71,6 +71,15 @@ export function buildProgram(): Command {
     .action(async (runDir, opts) => done(await (await import('./commands/report.js')).report(runDir, opts)));
 
   program
+    .command('repro')
+    .description('run one case of an earlier run again and print the QEMU argv it used')
+    .argument('<run-dir>', 'reports/<run-id> directory (or its run.json)')
+    .argument('<case>', 'case id, e.g. i2c/i801-unbind-dev-smbus')
+    .option('--image <name>', 'which image, when the case ran on several')
+    .option('--out <dir>', 'write the new run\'s reports under <dir>/reports (default: current directory)')
+    .action(async (runDir, caseId, opts) => done(await (await import('./commands/repro.js')).repro(runDir, caseId, opts)));
+
+  program
     .command('compare')
     .description('regressions between two runs: new findings, fixed, changed verdicts, flaky cases')
     .argument('<base>', 'baseline run.json or run directory')
