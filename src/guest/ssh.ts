@@ -19,13 +19,25 @@ export interface SshKey {
 
 /** A fresh ed25519 key for one run, written 0600 into the run's temp dir. */
 export async function createRunKey(dir: string): Promise<SshKey> {
-  const pair = utils.generateKeyPairSync('ed25519', { comment: 'hotunplug-ci' });
+  const pair = generateParsableKey();
   const privateKeyPath = join(dir, 'id_ed25519');
   await writeFile(privateKeyPath, pair.private, { mode: 0o600 });
   await chmod(privateKeyPath, 0o600);
   const blob = pair.public.split(' ')[1];
   if (!blob) throw new InfraError('ssh key generation produced no public key blob');
   return { privateKeyPath, privateKey: pair.private, publicKey: pair.public, publicBlob: blob };
+}
+
+/**
+ * ssh2's generateKeyPairSync('ed25519') writes about 1 key in 250 in a form its own parser rejects
+ * ("Malformed OpenSSH private key", measured: 13 of 3000): draw again until the key parses.
+ */
+export function generateParsableKey(): { private: string; public: string } {
+  for (let attempt = 1; ; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment: 'hotunplug-ci' });
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
+    if (attempt >= 20) throw new InfraError(`ssh2 generated ${attempt} ed25519 keys it cannot parse itself`);
+  }
 }
 
 export interface ExecResult {
