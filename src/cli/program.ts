@@ -1,6 +1,6 @@
 // Declares commands and options only; each verb's code is lazy-loaded from ./commands/<verb>.js
 // and is a function over a typed options object, so tests call it directly.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -125,4 +125,3 @@ export function buildProgram(): Command {
   return program;
 }
 
-export { Option };
