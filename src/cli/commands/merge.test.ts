@@ -3,20 +3,13 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
 import { RunResultSchema, type RunResult } from '../../report/run-schema.js';
 import { TESTDATA } from '../../report/testdata/fixtures.js';
+import { captureOutput } from './testing/capture-output.js';
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 const NAMES = ['shard1of3', 'shard2of3', 'shard3of3'] as const;
 const fixture = (n: string): RunResult => RunResultSchema.parse(JSON.parse(readFileSync(path.join(TESTDATA, 'merge', `${n}.json`), 'utf8')));
@@ -41,9 +34,9 @@ describe('merge DIR…', () => {
     const outRoot = path.join(root, 'merged');
     expect(await main(['merge', ...dirs, '--out', outRoot])).toBe(1);
     const latest = path.join(outRoot, 'reports', readlinkSync(path.join(outRoot, 'reports', 'latest')));
-    expect(out).toContain(`reports: ${latest}`);
-    expect(out).toContain('merged 3 run(s), 14 case execution(s)');
-    expect(out).toMatch(/usb-serial +kasan-6\.12 +HUNG/);
+    expect(io.out).toContain(`reports: ${latest}`);
+    expect(io.out).toContain('merged 3 run(s), 14 case execution(s)');
+    expect(io.out).toMatch(/usb-serial +kasan-6\.12 +HUNG/);
     for (const f of ['run.json', 'index.html', 'junit.xml', 'kcidb.json']) expect(existsSync(path.join(latest, f)), f).toBe(true);
     const run = RunResultSchema.parse(JSON.parse(readFileSync(path.join(latest, 'run.json'), 'utf8')));
     expect(run.cases).toHaveLength(14);
@@ -52,7 +45,7 @@ describe('merge DIR…', () => {
     expect(readFileSync(path.join(latest, 'consoles', 'shard2of3-vm2.log'), 'utf8')).toBe('console of vm2 in shard2of3\n');
     expect(readFileSync(path.join(latest, 'index.html'), 'utf8')).toContain('consoles/shard3of3-vm1.log');
     expect(readFileSync(path.join(latest, 'junit.xml'), 'utf8')).toMatch(/tests="14" failures="3"/);
-    expect(err).toBe('');
+    expect(io.err).toBe('');
   });
 
   it('the same shards in another order give the same run directory and run.json', async () => {
@@ -70,7 +63,7 @@ describe('merge DIR…', () => {
   it('--json prints the summary with the inputs; run.json files work as arguments too', async () => {
     const { root, dirs } = workspace();
     expect(await main(['merge', ...dirs.map((d) => path.join(d, 'run.json')), '--out', root, '--json'])).toBe(1);
-    const j = JSON.parse(out) as { runId: string; dir: string; cases: unknown[]; inputs: Array<{ file: string; cases: number }>; controls: { trusted: boolean } };
+    const j = JSON.parse(io.out) as { runId: string; dir: string; cases: unknown[]; inputs: Array<{ file: string; cases: number }>; controls: { trusted: boolean } };
     expect(j.cases).toHaveLength(14);
     expect(j.inputs.map((i) => i.cases)).toEqual([4, 4, 6]);
     expect(j.inputs[0]!.file).toBe(path.join(dirs[0]!, 'run.json'));
@@ -88,8 +81,8 @@ describe('merge DIR…', () => {
   ])('%s', async (_n, edit, flags, code, stderr) => {
     const { root, dirs } = workspace(edit);
     expect(await main(['merge', ...dirs, '--out', root, ...flags])).toBe(code);
-    if (stderr) expect(err).toMatch(stderr);
-    else expect(err).toBe('');
+    if (stderr) expect(io.err).toMatch(stderr);
+    else expect(io.err).toBe('');
   });
 
   it('the same run reached twice (a glob over reports/* also matching latest, or a copy of it) is merged once', async () => {
@@ -99,9 +92,9 @@ describe('merge DIR…', () => {
     const copy = path.join(reports, 'latest-copy');
     cpSync(dirs[2]!, copy, { recursive: true });
     expect(await main(['merge', ...dirs, path.join(reports, 'latest'), copy, '--out', path.join(root, 'out')])).toBe(1);
-    expect(err).toMatch(/^hotunplug-ci: merge: \S+\/latest\/run\.json is \S+artifact-2\/\S+\/run\.json again; merged once$/m);
-    expect(err).toMatch(/^hotunplug-ci: merge: \S+\/latest-copy\/run\.json is a copy of \S+artifact-3\/\S+\/run\.json \(run \S+shard3of3\); merged once$/m);
-    expect(out).toContain('merged 3 run(s), 14 case execution(s)');
+    expect(io.err).toMatch(/^hotunplug-ci: merge: \S+\/latest\/run\.json is \S+artifact-2\/\S+\/run\.json again; merged once$/m);
+    expect(io.err).toMatch(/^hotunplug-ci: merge: \S+\/latest-copy\/run\.json is a copy of \S+artifact-3\/\S+\/run\.json \(run \S+shard3of3\); merged once$/m);
+    expect(io.out).toContain('merged 3 run(s), 14 case execution(s)');
   });
 
   it('control cases do not fail the merge (as in run); without readable suites they do, with a note', async () => {
@@ -112,10 +105,10 @@ describe('merge DIR…', () => {
     });
     const { root, dirs } = workspace(canary);
     expect(await main(['merge', ...dirs, '--out', path.join(root, 'a')])).toBe(0);
-    expect(err).toBe('');
+    expect(io.err).toBe('');
     const { merge } = await import('./merge.js');
     expect(await merge(dirs, { out: path.join(root, 'b'), suitesDir: path.join(root, 'no-suites') })).toBe(1);
-    expect(err).toMatch(/^hotunplug-ci: merge: cannot read the suites \(\S+no-suites: suites directory not found\); control cases count toward --fail-on$/m);
+    expect(io.err).toMatch(/^hotunplug-ci: merge: cannot read the suites \(\S+no-suites: suites directory not found\); control cases count toward --fail-on$/m);
   });
 
   it('--origin goes into kcidb.json', async () => {
@@ -129,8 +122,8 @@ describe('merge DIR…', () => {
   it('a missing shard console is reported and left out, the merge goes on', async () => {
     const { root, dirs } = workspace(undefined, false);
     expect(await main(['merge', ...dirs, '--out', root])).toBe(1);
-    expect(err.trim().split('\n')).toHaveLength(6);
-    expect(err).toMatch(/^hotunplug-ci: merge: \S+\/consoles\/vm1\.log: console of shard1of3-vm1 not found, not copied$/m);
+    expect(io.err.trim().split('\n')).toHaveLength(6);
+    expect(io.err).toMatch(/^hotunplug-ci: merge: \S+\/consoles\/vm1\.log: console of shard1of3-vm1 not found, not copied$/m);
     const dir = path.join(root, 'reports', readlinkSync(path.join(root, 'reports', 'latest')));
     expect((JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunResult).consoles).toEqual([]);
   });
@@ -162,8 +155,8 @@ describe('merge DIR…', () => {
     const { root, dirs } = workspace();
     const outRoot = path.join(root, 'out');
     expect(await main(['merge', ...mk(dirs), '--out', outRoot])).toBe(2);
-    expect(err).toMatch(re);
-    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(io.err).toMatch(re);
+    expect(io.err.trim().split('\n')).toHaveLength(1);
     expect(existsSync(outRoot)).toBe(false);
   });
 
@@ -172,6 +165,6 @@ describe('merge DIR…', () => {
     [['merge', 'x', '--fail-on', 'exploded'], /^hotunplug-ci: --fail-on: unknown verdict "exploded"/],
   ])('usage: %j → exit 2', async (argv, re) => {
     expect(await main(argv)).toBe(2);
-    expect(err).toMatch(re);
+    expect(io.err).toMatch(re);
   });
 });

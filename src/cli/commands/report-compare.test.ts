@@ -2,20 +2,13 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
 import { loadFixture, TESTDATA } from '../../report/testdata/fixtures.js';
 import type { RunResult } from '../../report/run-schema.js';
+import { captureOutput } from './testing/capture-output.js';
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 function runDir(run: RunResult): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'huci-cli-'));
@@ -28,7 +21,7 @@ describe('report RUN_DIR', () => {
     const dir = runDir(loadFixture('run-two-images'));
     expect(await main(['report', dir])).toBe(0);
     for (const f of ['index.html', 'junit.xml', 'kcidb.json']) expect(existsSync(path.join(dir, f))).toBe(true);
-    expect(out).toContain('14 case executions');
+    expect(io.out).toContain('14 case executions');
   });
   it('--origin goes into kcidb.json, --fail-on into junit.xml', async () => {
     const dir = runDir(loadFixture('run-two-images'));
@@ -49,7 +42,7 @@ describe('report RUN_DIR', () => {
   ])('%s → one line naming the file (and zod path), exit 2', async (_n, mk, re) => {
     const d = mkdtempSync(path.join(tmpdir(), 'huci-cli-'));
     expect(await main(['report', mk(d)])).toBe(2);
-    expect(err).toMatch(re);
+    expect(io.err).toMatch(re);
   });
 });
 
@@ -57,18 +50,18 @@ describe('compare BASE NEW', () => {
   const fixture = path.join(TESTDATA, 'run-two-images.json');
   it('a run against itself: exit 0', async () => {
     expect(await main(['compare', fixture, fixture])).toBe(0);
-    expect(out).toContain('result: no regressions → exit 0');
+    expect(io.out).toContain('result: no regressions → exit 0');
   });
   it('a regression: exit 1, named in the summary; --json gives the same as data', async () => {
     const base = loadFixture('run-two-images');
     const next: RunResult = { ...base, runId: 'next', cases: base.cases.map((c) => (c.id.startsWith('i2c/') ? { ...c, verdict: 'hung' as const } : c)) };
     const dir = runDir(next);
     expect(await main(['compare', fixture, dir])).toBe(1);
-    expect(out).toContain('REGRESSIONS (2):');
-    expect(out).toContain('i2c/i801-unbind-dev-smbus on debian-6.12: blocked → hung');
-    out = '';
+    expect(io.out).toContain('REGRESSIONS (2):');
+    expect(io.out).toContain('i2c/i801-unbind-dev-smbus on debian-6.12: blocked → hung');
+    io.out = '';
     expect(await main(['compare', fixture, dir, '--json'])).toBe(1);
-    const j = JSON.parse(out) as { regressions: unknown[]; exitCode: number };
+    const j = JSON.parse(io.out) as { regressions: unknown[]; exitCode: number };
     expect(j.regressions).toHaveLength(2);
     expect(j.exitCode).toBe(1);
   });
@@ -90,6 +83,6 @@ describe('compare BASE NEW', () => {
     [['compare', fixture, fixture, '--fail-on', 'skipped'], /^hotunplug-ci: --fail-on: unknown verdict "skipped"; .+\n$/],
   ])('%j → exit 2, one line', async (argv, re) => {
     expect(await main(argv)).toBe(2);
-    expect(err).toMatch(re);
+    expect(io.err).toMatch(re);
   });
 });

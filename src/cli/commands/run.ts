@@ -129,7 +129,6 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   }
   const calibration = opts.controls === false || shard ? [] : calibrationCases(selected, deps.suitesDir);
   const plan = [...calibration, ...selected];
-  if (calibration.length > 0) progress0(deps, `calibrating with ${calibration.map((p) => p.c.id).join(', ')} on ${[...new Set(calibration.map((p) => p.image))].join(', ')}`);
   const suitesRun = calibration.length > 0 && !suites.some((s) => s.name === CONTROL_SUITE) ? [...loadSuites([CONTROL_SUITE], deps.suitesDir), ...suites] : suites;
   const root = opts.out ?? process.cwd();
   await checkWritable(root, opts.out !== undefined ? '--out' : 'the current directory');
@@ -137,6 +136,9 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   if (opts.baseline) await readRunFile(opts.baseline);
   const images = [...new Set(plan.map((p) => p.image))];
   const progress = progressReporter(deps.stderr as NodeJS.WriteStream);
+  if (calibration.length > 0) {
+    progress.update(`calibrating with ${calibration.map((p) => p.c.id).join(', ')} on ${[...new Set(calibration.map((p) => p.image))].join(', ')}`);
+  }
   const sessions = deps.sessions({ custom, onProgress: (s) => progress.update(s) });
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${suites.map((s) => s.name).join('+')}${shard ? `-shard${shard.index}of${shard.count}` : ''}`;
   let dir = '';
@@ -229,10 +231,6 @@ export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: s
   return images.flatMap((image) =>
     canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })),
   );
-}
-
-function progress0(deps: RunDeps, text: string): void {
-  deps.stderr.write(`${text}\n`);
 }
 
 /** Creates <root>/reports and proves a file can be written there, before any guest boots. */
