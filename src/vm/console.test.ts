@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InfraError, TimeoutError } from '../errors.js';
-import { ConsoleCapture, readConsoleLines, type ConsoleLine } from './console.js';
+import { ConsoleCapture, FLUSH_MS, readConsoleLines, type ConsoleLine } from './console.js';
 
 let dir: string;
 beforeEach(() => {
@@ -56,6 +56,34 @@ describe('ConsoleCapture', () => {
       ['one', 1000],
       ['two', 2000],
     ]);
+  });
+
+  it('batches file writes: many chunks become one write, on disk within FLUSH_MS while the source is open', async () => {
+    const { c } = capture();
+    let writes = 0;
+    const stream = (c as unknown as { raw: fs.WriteStream }).raw;
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: Buffer) => (writes++, write(chunk))) as typeof stream.write;
+    for (let i = 0; i < 500; i++) c.push(Buffer.from(`line ${i}\n`));
+    expect(writes).toBe(0);
+    await new Promise((r) => setTimeout(r, FLUSH_MS + 100));
+    expect(writes).toBe(1);
+    expect(fs.readFileSync(c.file, 'utf8').split('\n').length).toBe(501);
+    expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).length).toBe(500);
+    c.end();
+    await c.closed;
+  });
+
+  it('writes at once when a flood fills the buffer', () => {
+    const { c } = capture();
+    let writes = 0;
+    const stream = (c as unknown as { raw: fs.WriteStream }).raw;
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: Buffer) => (writes++, write(chunk))) as typeof stream.write;
+    const line = Buffer.from(`${'x'.repeat(1023)}\n`);
+    for (let i = 0; i < 1024; i++) c.push(line);
+    expect(writes).toBeGreaterThanOrEqual(2);
+    c.end();
   });
 
   it('keeps a bounded tail', () => {

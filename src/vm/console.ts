@@ -4,6 +4,8 @@
 //  - live lines (event 'line' and lines()) with host timestamps, '\r' stripped;
 //  - a bounded in-memory tail for error messages and waitForLine.
 // A panic cannot lose the last lines: the pipe drains to EOF and the partial last line is emitted.
+// File writes are batched (one write per file every FLUSH_MS): QEMU's UART hands us a few bytes at
+// a time, and a write per chunk or per line was most of the harness's CPU while a guest printed.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -26,6 +28,11 @@ export interface ConsoleCaptureOptions {
   now?: () => number;
 }
 
+/** Longest a console byte waits in memory before it is written to the files. */
+export const FLUSH_MS = 100;
+/** Pending bytes that force a write before FLUSH_MS (a printk flood). */
+const FLUSH_BYTES = 256 * 1024;
+
 export class ConsoleCapture extends EventEmitter {
   readonly file: string;
   readonly linesFile: string | null;
@@ -39,6 +46,10 @@ export class ConsoleCapture extends EventEmitter {
   private readonly tailMax: number;
   private readonly now: () => number;
   private ended = false;
+  private pendingRaw: Buffer[] = [];
+  private pendingRawBytes = 0;
+  private pendingJsonl = '';
+  private flushTimer: NodeJS.Timeout | null = null;
   /** Resolves once the source ended and both files are flushed and closed. */
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
@@ -69,12 +80,34 @@ export class ConsoleCapture extends EventEmitter {
   /** Feed bytes (attach() does this; tests call it directly). */
   push(chunk: Buffer): void {
     if (this.ended) return;
-    this.raw.write(chunk);
+    this.pendingRaw.push(chunk);
+    this.pendingRawBytes += chunk.length;
     this.byteCount += chunk.length;
     const hostMs = this.now();
     const parts = (this.partial + this.decoder.write(chunk)).split('\n');
     this.partial = parts.pop() ?? '';
     for (const p of parts) this.emitLine(p, hostMs);
+    if (this.pendingRawBytes + this.pendingJsonl.length >= FLUSH_BYTES) this.flush();
+    else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+      // end() flushes; a pending write must not keep the process alive on its own
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Writes what is pending to the files now. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.pendingRaw.length > 0) {
+      this.raw.write(this.pendingRaw.length === 1 ? this.pendingRaw[0]! : Buffer.concat(this.pendingRaw, this.pendingRawBytes));
+      this.pendingRaw = [];
+      this.pendingRawBytes = 0;
+    }
+    if (this.pendingJsonl !== '') {
+      this.jsonl?.write(this.pendingJsonl);
+      this.pendingJsonl = '';
+    }
   }
 
   /** Source ended: the unterminated last line (often the end of a panic) still counts. */
@@ -84,6 +117,7 @@ export class ConsoleCapture extends EventEmitter {
     const rest = this.partial + this.decoder.end();
     this.partial = '';
     if (rest.replaceAll('\r', '') !== '') this.emitLine(rest, this.now());
+    this.flush();
     this.emit('end');
     const done = [new Promise<void>((r) => this.raw.end(r))];
     if (this.jsonl) done.push(new Promise<void>((r) => this.jsonl!.end(r)));
@@ -99,7 +133,7 @@ export class ConsoleCapture extends EventEmitter {
     this.ring.push(line);
     // Trim in batches: a KASAN storm is many thousands of lines, and splicing per line is O(tail).
     if (this.ring.length > 2 * this.tailMax) this.ring.splice(0, this.ring.length - this.tailMax);
-    this.jsonl?.write(`${JSON.stringify(line)}\n`);
+    if (this.jsonl) this.pendingJsonl += `${JSON.stringify(line)}\n`;
     this.emit('line', line);
   }
 
