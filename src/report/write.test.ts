@@ -73,6 +73,52 @@ describe('writeRunReports', () => {
     await expect(writeRunReports(tmp(), bad)).rejects.toBeInstanceOf(InfraError);
   });
 
+  it('between renders (render: false) only run.json changes: consoles are not copied, those already copied stay listed', async () => {
+    const root = tmp();
+    const full = { ...loadFixture('run-two-images'), consoles: [] };
+    const con = path.join(root, 'vm1-console.log');
+    writeFileSync(con, 'first\n');
+    const consoles = [
+      { vm: 'vm1', image: 'debian-6.12', file: con },
+      { vm: 'vm2', image: 'kasan-6.12', file: con },
+    ];
+    const res = await writeRunReports(root, { ...full, cases: full.cases.slice(0, 1), complete: false }, consoles.slice(0, 1));
+    const html = readFileSync(path.join(res.dir, 'index.html'), 'utf8');
+    writeFileSync(con, 'first\nsecond\n');
+    await writeRunReports(root, { ...full, cases: full.cases.slice(0, 3), complete: false }, consoles, { render: false });
+    const back = await readRunFile(res.dir);
+    expect(back.run.cases).toHaveLength(3);
+    expect(back.run.consoles.map((c) => c.vm)).toEqual(['vm1']); // vm2 not copied yet: not listed
+    expect(readFileSync(path.join(res.dir, 'consoles/vm1.log'), 'utf8')).toBe('first\n');
+    expect(readFileSync(path.join(res.dir, 'index.html'), 'utf8')).toBe(html);
+    expect(readdirSync(path.join(res.dir, 'cases'))).toHaveLength(1);
+    // the next render catches up
+    await writeRunReports(root, { ...full, cases: full.cases.slice(0, 3), complete: false }, consoles);
+    expect((await readRunFile(res.dir)).run.consoles.map((c) => c.vm)).toEqual(['vm1', 'vm2']);
+    expect(readFileSync(path.join(res.dir, 'consoles/vm1.log'), 'utf8')).toBe('first\nsecond\n');
+    expect(readdirSync(path.join(res.dir, 'cases'))).toHaveLength(3);
+  });
+
+  it('with a `written` map, an unchanged file is neither read back nor rewritten; a changed one is', async () => {
+    const root = tmp();
+    const run = loadFixture('run-two-images');
+    const written = new Map<string, string>();
+    const res = await writeRunReports(root, run, [], { written });
+    const junit = path.join(res.dir, 'junit.xml');
+    expect(written.get(junit)).toBe(readFileSync(junit, 'utf8'));
+    // a file changed behind our back stays as it is: proof the second render trusted the map
+    writeFileSync(junit, 'edited\n');
+    const caseJson = path.join(res.dir, 'cases', 'kasan-6.12--gpio.sim-rmdir-lineevent-poll', 'case.json');
+    const before = statSync(caseJson).mtimeMs;
+    const changed = { ...run, cases: run.cases.map((c, i) => (i === 0 ? { ...c, reason: 'changed reason' } : c)) };
+    await writeRunReports(root, changed, [], { written });
+    expect(readFileSync(junit, 'utf8')).not.toBe('edited\n'); // junit has the reason: rewritten
+    expect(statSync(caseJson).mtimeMs).toBe(before);
+    writeFileSync(junit, 'edited\n');
+    await writeRunReports(root, changed, [], { written });
+    expect(readFileSync(junit, 'utf8')).toBe('edited\n');
+  });
+
   it('a console file that does not exist yet is left out, not an error', async () => {
     const root = tmp();
     const run = loadFixture('run-partial');

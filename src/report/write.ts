@@ -2,7 +2,7 @@
 // consoles/,cases/<case>/} and the reports/latest symlink. Called after every case during a run,
 // so each file is replaced atomically (temp file + fsync + rename): a run that dies part-way leaves
 // a complete, readable report of what was measured.
-import { copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
+import { access, copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
@@ -30,9 +30,15 @@ export interface ReportOptions {
   /**
    * false: write run.json and the consoles only. A run persists after every case, and re-rendering
    * every case dir, junit, kcidb and index.html each time grows as n²; the run loop renders fully
-   * every few seconds and at the end.
+   * every few seconds and at the end. Without render, run.json is not re-validated and consoles
+   * are not copied (those already in the report stay listed).
    */
   render?: boolean;
+  /**
+   * What this process last wrote to each file: a render that finds a file's new text equal to it
+   * skips the write without reading the file back. One per run (a run writes its reports many times).
+   */
+  written?: Map<string, string>;
 }
 
 export const REPORTS_DIR = 'reports';
@@ -76,6 +82,15 @@ async function copyFileAtomic(from: string, to: string): Promise<boolean> {
   }
 }
 
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function sameContent(file: string, data: string): Promise<boolean> {
   try {
     return (await readFile(file, 'utf8')) === data;
@@ -108,8 +123,11 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
   const written: string[] = [];
   const put = async (rel: string, data: string, mode?: number): Promise<void> => {
     const file = path.join(dir, rel);
-    // Called after every case: files of earlier cases are unchanged, and skipping them saves an fsync each.
-    if (!(await sameContent(file, data))) await writeFileAtomic(file, data, mode);
+    // Called again and again during a run: files of earlier cases are unchanged, and skipping them
+    // saves an fsync each (and, with opts.written, reading them back).
+    const known = opts.written?.get(file);
+    if (known !== data && (known !== undefined || !(await sameContent(file, data)))) await writeFileAtomic(file, data, mode);
+    opts.written?.set(file, data);
     written.push(rel);
   };
   const kcidb = renderKcidb(run, { origin: opts.origin ?? DEFAULT_KCIDB_ORIGIN, failOn });
@@ -184,12 +202,17 @@ export interface WrittenReports {
  * Safe to call repeatedly while the run goes on (set run.complete=false until the end).
  */
 export async function writeRunReports(root: string, run: RunResult, consoles: readonly ConsoleInput[] = [], opts: ReportOptions = {}): Promise<WrittenReports> {
-  let valid: RunResult;
-  try {
-    valid = parseRun(run, `${RUN_FILE} of run ${run.runId}`);
-  } catch (e) {
-    // the engine built an invalid run: our bug, not the user's input
-    throw new InfraError(`internal: refusing to write an invalid ${errorMessage(e)}`, [], { cause: e });
+  const render = opts.render !== false;
+  let valid: RunResult = run;
+  // Validated on every render (every few seconds and at the end), not on each per-case save: that
+  // parse grows with the run and was a large share of the harness's CPU.
+  if (render) {
+    try {
+      valid = parseRun(run, `${RUN_FILE} of run ${run.runId}`);
+    } catch (e) {
+      // the engine built an invalid run: our bug, not the user's input
+      throw new InfraError(`internal: refusing to write an invalid ${errorMessage(e)}`, [], { cause: e });
+    }
   }
   const name = slug(valid.runId);
   const reportsDir = path.join(root, REPORTS_DIR);
@@ -204,6 +227,11 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
   for (const con of consoles) {
     const rel = path.join('consoles', `${slug(con.vm)}.log`);
     const target = path.join(dir, rel);
+    if (!render) {
+      // copied at the next render; one already copied stays listed
+      if (await exists(target)) listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
+      continue;
+    }
     if (con.text !== undefined) await writeFileAtomic(target, con.text);
     else if (con.file === undefined || !(await copyFileAtomic(con.file, target))) continue;
     files.push(rel);
@@ -212,7 +240,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
   valid = { ...valid, consoles: [...listed.values()] };
   await writeFileAtomic(path.join(dir, RUN_FILE), `${JSON.stringify(valid, null, 2)}\n`);
   files.push(RUN_FILE);
-  if (opts.render !== false) files.push(...(await renderRunDir(dir, valid, opts)));
+  if (render) files.push(...(await renderRunDir(dir, valid, opts)));
   const latest = await updateLatest(reportsDir, name, valid.startedAt);
   return { dir, files, run: valid, latest };
 }

@@ -67,6 +67,8 @@ export function defaultRunDeps(): RunDeps {
     }
     return p;
   };
+  // what this process last wrote to each report file (keys are absolute paths, so runs do not mix)
+  const written = new Map<string, string>();
   return {
     sessions: ({ custom, onProgress }) => {
       let real: (SessionFactory & { dispose(): Promise<void> }) | null = null;
@@ -92,7 +94,7 @@ export function defaultRunDeps(): RunDeps {
       return a.config ? parseDotConfig(await readFile(a.config, 'utf8')) : null;
     },
     writeReports: async (root, run, consoles, full) =>
-      (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })), { render: full })).dir,
+      (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })), { render: full, written })).dir,
     stdout: process.stdout,
     stderr: process.stderr,
     suitesDir: defaultSuitesDir(),
