@@ -8,7 +8,7 @@ import { InfraError } from '../errors.js';
 import { readRunFile } from './run-file.js';
 import type { RunResult } from './run-schema.js';
 import { loadFixture } from './testdata/fixtures.js';
-import { updateLatest, writeFileAtomic, writeRunReports } from './write.js';
+import { newReportMemo, updateLatest, writeFileAtomic, writeRunReports } from './write.js';
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'huci-report-'));
 
@@ -99,23 +99,23 @@ describe('writeRunReports', () => {
     expect(readdirSync(path.join(res.dir, 'cases'))).toHaveLength(3);
   });
 
-  it('with a `written` map, an unchanged file is neither read back nor rewritten; a changed one is', async () => {
+  it('with a memo, an unchanged file is neither read back nor rewritten; a changed one is', async () => {
     const root = tmp();
     const run = loadFixture('run-two-images');
-    const written = new Map<string, string>();
-    const res = await writeRunReports(root, run, [], { written });
+    const memo = newReportMemo();
+    const res = await writeRunReports(root, run, [], { memo });
     const junit = path.join(res.dir, 'junit.xml');
-    expect(written.get(junit)).toBe(readFileSync(junit, 'utf8'));
+    expect(memo.files.get(junit)).toBe(readFileSync(junit, 'utf8'));
     // a file changed behind our back stays as it is: proof the second render trusted the map
     writeFileSync(junit, 'edited\n');
     const caseJson = path.join(res.dir, 'cases', 'kasan-6.12--gpio.sim-rmdir-lineevent-poll', 'case.json');
     const before = statSync(caseJson).mtimeMs;
     const changed = { ...run, cases: run.cases.map((c, i) => (i === 0 ? { ...c, reason: 'changed reason' } : c)) };
-    await writeRunReports(root, changed, [], { written });
+    await writeRunReports(root, changed, [], { memo });
     expect(readFileSync(junit, 'utf8')).not.toBe('edited\n'); // junit has the reason: rewritten
     expect(statSync(caseJson).mtimeMs).toBe(before);
     writeFileSync(junit, 'edited\n');
-    await writeRunReports(root, changed, [], { written });
+    await writeRunReports(root, changed, [], { memo });
     expect(readFileSync(junit, 'utf8')).toBe('edited\n');
   });
 

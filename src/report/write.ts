@@ -11,6 +11,7 @@ import { renderJunit } from './junit.js';
 import { renderKcidb, DEFAULT_KCIDB_ORIGIN } from './kcidb.js';
 import { caseDirName, caseImage, slug } from './model.js';
 import { RUN_FILE, parseRun } from './run-file.js';
+import { runJsonText, type CaseJsonMemo } from './run-json.js';
 import type { CaseResult, RunResult, Verdict } from './run-schema.js';
 
 export interface ConsoleInput {
@@ -34,11 +35,22 @@ export interface ReportOptions {
    * are not copied (those already in the report stay listed).
    */
   render?: boolean;
-  /**
-   * What this process last wrote to each file: a render that finds a file's new text equal to it
-   * skips the write without reading the file back. One per run (a run writes its reports many times).
-   */
-  written?: Map<string, string>;
+  /** What earlier writes of the same run made; see ReportMemo. */
+  memo?: ReportMemo;
+}
+
+/**
+ * Kept across the many writes of one run's reports: what this process last wrote to each file (a
+ * render that finds a file's new text equal to it skips the write without reading the file back),
+ * and each case's run.json text.
+ */
+export interface ReportMemo {
+  files: Map<string, string>;
+  caseJson: CaseJsonMemo;
+}
+
+export function newReportMemo(): ReportMemo {
+  return { files: new Map(), caseJson: new WeakMap() };
 }
 
 export const REPORTS_DIR = 'reports';
@@ -124,10 +136,10 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
   const put = async (rel: string, data: string, mode?: number): Promise<void> => {
     const file = path.join(dir, rel);
     // Called again and again during a run: files of earlier cases are unchanged, and skipping them
-    // saves an fsync each (and, with opts.written, reading them back).
-    const known = opts.written?.get(file);
+    // saves an fsync each (and, with opts.memo, reading them back).
+    const known = opts.memo?.files.get(file);
     if (known !== data && (known !== undefined || !(await sameContent(file, data)))) await writeFileAtomic(file, data, mode);
-    opts.written?.set(file, data);
+    opts.memo?.files.set(file, data);
     written.push(rel);
   };
   const kcidb = renderKcidb(run, { origin: opts.origin ?? DEFAULT_KCIDB_ORIGIN, failOn });
@@ -238,7 +250,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
     listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
   }
   valid = { ...valid, consoles: [...listed.values()] };
-  await writeFileAtomic(path.join(dir, RUN_FILE), `${JSON.stringify(valid, null, 2)}\n`);
+  await writeFileAtomic(path.join(dir, RUN_FILE), runJsonText(valid, opts.memo?.caseJson));
   files.push(RUN_FILE);
   if (render) files.push(...(await renderRunDir(dir, valid, opts)));
   const latest = await updateLatest(reportsDir, name, valid.startedAt);

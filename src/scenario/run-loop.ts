@@ -138,7 +138,9 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     run.cases.sort((a, b) => resultIndex.get(a)! - resultIndex.get(b)!);
     run.subsystems = summarise(run.cases);
     run.controls = controlsOf(o.plan, run.cases);
-    const snapshot = structuredClone(run);
+    // A case is never changed once appended, so a shallow copy is a snapshot (and lets the report
+    // writer keep each case's run.json text instead of stringifying every case after every case).
+    const snapshot: RunResult = { ...run, cases: [...run.cases] };
     const vms = [...consoles].sort((a, b) => a.vm.localeCompare(b.vm, 'en', { numeric: true }));
     writing = writing.then(() => o.write(snapshot, vms, { full }));
     return writing;

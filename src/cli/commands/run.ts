@@ -15,7 +15,7 @@ import { checkBaseline } from '../../report/compare.js';
 import { parseFailOn } from '../../report/fail-on.js';
 import { VERDICTS, type RunResult } from '../../report/run-schema.js';
 import { readRunFile } from '../../report/run-file.js';
-import { REPORTS_DIR, writeRunReports } from '../../report/write.js';
+import { REPORTS_DIR, newReportMemo, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
 import { defaultSuitesDir, loadSuites, type LoadedSuite } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
@@ -68,7 +68,7 @@ export function defaultRunDeps(): RunDeps {
     return p;
   };
   // what this process last wrote to each report file (keys are absolute paths, so runs do not mix)
-  const written = new Map<string, string>();
+  const memo = newReportMemo();
   return {
     sessions: ({ custom, onProgress }) => {
       let real: (SessionFactory & { dispose(): Promise<void> }) | null = null;
@@ -94,7 +94,7 @@ export function defaultRunDeps(): RunDeps {
       return a.config ? parseDotConfig(await readFile(a.config, 'utf8')) : null;
     },
     writeReports: async (root, run, consoles, full) =>
-      (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })), { render: full, written })).dir,
+      (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })), { render: full, memo })).dir,
     stdout: process.stdout,
     stderr: process.stderr,
     suitesDir: defaultSuitesDir(),
