@@ -23,8 +23,9 @@
 #include "json.h"
 #include "loops.h"
 #include "ops.h"
+#include "shell.h"
 
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {
@@ -245,12 +246,24 @@ static int op_loops(struct request *r)
 	return 0;
 }
 
+static int op_sh(struct request *r)
+{
+	const char *command = json_get_str(r->root, "command");
+	double timeout = 60000;
+	if (!command)
+		return refuse(r, "sh needs a string command");
+	if (json_get(r->root, "timeoutMs") && (!json_get_num(r->root, "timeoutMs", &timeout) || timeout < 0))
+		return refuse(r, "timeoutMs must be a non-negative number");
+	return shell_run(command, timeout, &r->fields, r->error, sizeof(r->error));
+}
+
 static const struct op {
 	const char *name;
 	int (*run)(struct request *r);
 } ops[] = {
 	{ "ping", op_ping }, { "open", op_open }, { "close", op_close },
 	{ "spawn", op_spawn }, { "stop", op_stop }, { "loops", op_loops },
+	{ "sh", op_sh },
 };
 
 static int dispatch(struct request *r)

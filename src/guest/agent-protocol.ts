@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -148,6 +148,8 @@ export const RequestSchema = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('stop'), loop: uint, timeoutMs: z.number().nonnegative().optional() }),
   z.strictObject({ op: z.literal('loops') }),
+  // a shell command (protocol 2): replaces an SSH exec channel per command
+  z.strictObject({ op: z.literal('sh'), command: z.string().min(1), timeoutMs: z.number().nonnegative().optional() }),
 ]);
 export type AgentRequest = z.infer<typeof RequestSchema>;
 export type Op = AgentRequest['op'];
@@ -225,6 +227,14 @@ export const ReplySchemas = {
   spawn: reply({ loop: uint }),
   stop: reply({ ...LoopStatsSchema.shape, interrupted: z.boolean(), stuck: z.boolean() }),
   loops: reply({ loops: z.array(LoopStatsSchema) }),
+  sh: reply({
+    code: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    stdout: z.string(),
+    stderr: z.string(),
+    timedOut: z.boolean(),
+    truncated: z.boolean(),
+  }),
 } as const satisfies Record<Op, z.ZodType>;
 
 /** Any agent reply, before we know which op it answers (used to route by id). */

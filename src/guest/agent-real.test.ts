@@ -225,7 +225,7 @@ describe('huci-agent: robustness', () => {
       ['{"id":6,"op":"stop","loop":99}', { id: 6, errno: 'EINVAL', error: 'no loop 99' }],
       ['{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}', { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll or ioctl' }],
       ['{"id":8,"op":"open","path":"/dev/null"} trailing', { id: null, errno: 'EINVAL', error: 'invalid JSON at byte 40: trailing characters' }],
-      ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: 1 }],
+      ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: 2 }],
       ['{"id":9,"op":"open","path":"/dev/null"}', { id: 9, ok: true, handle: 2 }],
       ['{"id":10,"op":"write","handle":1,"hex":"abc"}', { id: 10, errno: 'EINVAL', error: 'hex must be an even-length hex string' }],
       ['{"id":11,"op":"ioctl","handle":1,"request":"NOT_AN_IOCTL"}', { id: 11, errno: 'EINVAL', error: 'unknown ioctl NOT_AN_IOCTL' }],
@@ -234,6 +234,8 @@ describe('huci-agent: robustness', () => {
       ['{"id":14,"op":"poll","handle":1,"events":["POLLWHAT"]}', { id: 14, errno: 'EINVAL', error: 'unknown name in events: POLLWHAT' }],
       ['{"id":15,"op":"read","handle":1,"size":2000000}', { id: 15, errno: 'EINVAL' }],
       ['{"id":16,"op":"ioctl","handle":1,"request":{"raw":21505,"hex":"zz"}}', { id: 16, errno: 'EINVAL', error: 'request.hex must be an even-length hex string' }],
+      ['{"id":17,"op":"sh"}', { id: 17, errno: 'EINVAL', error: 'sh needs a string command' }],
+      ['{"id":18,"op":"sh","command":"true","timeoutMs":-1}', { id: 18, errno: 'EINVAL', error: 'timeoutMs must be a non-negative number' }],
     ];
     const replies = await rawExchange(table.map(([l]) => l));
     expect(replies).toHaveLength(table.length);
@@ -294,7 +296,7 @@ describe('huci-agent: concurrency and loops', () => {
     const zero = await openOk(client, '/dev/zero', ['O_RDONLY']);
     const file = await openOk(client, join(dir, 'hello.txt'), ['O_RDONLY']);
     const jobs = Array.from({ length: 300 }, (_, i) => {
-      if (i % 3 === 0) return client.ping().then((r) => expect(r).toMatchObject({ ok: true, protocol: 1 }));
+      if (i % 3 === 0) return client.ping().then((r) => expect(r).toMatchObject({ ok: true, protocol: 2 }));
       if (i % 3 === 1) return client.read(zero, i).then((r) => expect(r).toMatchObject({ ok: true, n: i, hex: '00'.repeat(i) }));
       return client.pread(file, 2, i % 5).then((r) => expect(replyBytes(ok(r)).toString()).toBe('hello\n'.slice(i % 5, (i % 5) + 2)));
     });
@@ -448,5 +450,59 @@ describe('huci-agent: concurrency and loops', () => {
     for (let i = 0; i < 100 && !client.transcript.some((e) => e.dir === 'late'); i++) await new Promise((res) => setTimeout(res, 10));
     const late = client.transcript.find((e) => e.dir === 'late');
     expect(JSON.parse(late!.line)).toMatchObject({ ok: true, n: 2, hex: '6f6b' });
+  });
+});
+
+describe('huci-agent: sh (shell commands on the agent channel)', () => {
+  type Sh = SuccessFor<'sh'>;
+  const table: Array<{ name: string; command: string; timeoutMs?: number; expect: Partial<Sh> }> = [
+    { name: 'exit status, stdout and stderr apart', command: 'echo out; echo err >&2; exit 3', expect: { code: 3, signal: null, stdout: 'out\n', stderr: 'err\n', timedOut: false } },
+    { name: 'stdin is /dev/null', command: 'cat; echo done', expect: { code: 0, stdout: 'done\n' } },
+    { name: 'a command killed by a signal', command: 'kill -TERM $$', expect: { code: null, signal: 'TERM', timedOut: false } },
+    { name: 'quotes, backslashes, control characters and UTF-8 survive', command: "printf 'a\"b\\\\c\\t\\001─\\n'", expect: { code: 0, stdout: 'a"b\\c\t\u0001─\n' } },
+    { name: 'a deadline kills the command', command: 'echo started; sleep 30', timeoutMs: 300, expect: { stdout: 'started\n', timedOut: true } },
+    { name: 'a background child holding the output does not hold the reply', command: '(sleep 30 &); echo bg', expect: { code: 0, stdout: 'bg\n', timedOut: false } },
+  ];
+  for (const t of table) {
+    it(t.name, async () => {
+      const { client } = startAgent();
+      const started = Date.now();
+      const r = await client.request({ op: 'sh', command: t.command, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }) }, { timeoutMs: 10_000 });
+      expect(r).toMatchObject({ ok: true, ...t.expect });
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+  }
+
+  it('the command holds none of the fds the agent holds (only 0-2, and ls its own)', async () => {
+    const { client } = startAgent();
+    const held = await openOk(client, join(dir, 'hello.txt'), ['O_RDONLY']);
+    expect(held).toBeGreaterThan(0);
+    const r = await client.request({ op: 'sh', command: 'ls /proc/$$/fd' }, { timeoutMs: 10_000 });
+    expect(r).toMatchObject({ ok: true, code: 0 });
+    expect(r.ok && r.stdout.trim().split('\n').sort()).toEqual(['0', '1', '2']);
+  });
+
+  it('a blocked command does not delay other requests; it answers when unblocked', async () => {
+    const { client } = startAgent();
+    const f = fifo('sh-block');
+    const blocked = client.request({ op: 'sh', command: `cat ${f}` }, { timeoutMs: 10_000 });
+    expect(await client.ping()).toMatchObject({ ok: true });
+    const writer = await client.request({ op: 'sh', command: `echo through > ${f}` }, { timeoutMs: 10_000 });
+    expect(writer).toMatchObject({ ok: true, code: 0 });
+    expect(await blocked).toMatchObject({ ok: true, code: 0, stdout: 'through\n' });
+  });
+
+  it('caps each stream at 8 MiB and says so', async () => {
+    const { client } = startAgent();
+    const r = await client.request({ op: 'sh', command: 'head -c 9000000 /dev/zero | tr "\\0" x' }, { timeoutMs: 20_000 });
+    expect(r).toMatchObject({ ok: true, code: 0, truncated: true });
+    expect(r.ok && r.stdout.length).toBe(8 << 20);
+  });
+
+  it('refuses a request without a command (EINVAL, no process)', async () => {
+    const { client } = startAgent();
+    const r = await client.request({ op: 'sh' } as never, { timeoutMs: 5000 }).catch((e: unknown) => e);
+    // the client validates requests before sending: a missing command never reaches the agent
+    expect(String(r)).toMatch(/command/);
   });
 });

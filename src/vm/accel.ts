@@ -69,11 +69,17 @@ export async function chooseAccelerator(kernel: string, opts: ChooseAcceleratorO
 }
 
 /** Host boot + QEMU version: a reboot or a QEMU upgrade can change whether KVM works. */
-export async function cacheKey(): Promise<string> {
-  const bootId = (await fs.promises.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-  const { stdout } = await promisify(execFile)(qemuBinary(), ['--version']);
-  return `${bootId} ${stdout.split('\n')[0]?.trim() ?? ''}`;
+export function cacheKey(): Promise<string> {
+  // neither changes while this process runs; a run boots many VMs
+  cacheKeyMemo ??= (async () => {
+    const bootId = (await fs.promises.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    const { stdout } = await promisify(execFile)(qemuBinary(), ['--version']);
+    return `${bootId} ${stdout.split('\n')[0]?.trim() ?? ''}`;
+  })();
+  cacheKeyMemo.catch(() => (cacheKeyMemo = null)); // a failure is not remembered
+  return cacheKeyMemo;
 }
+let cacheKeyMemo: Promise<string> | null = null;
 
 export interface ProbeResult {
   ok: boolean;
