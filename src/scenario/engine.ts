@@ -47,6 +47,8 @@ const QUIET_MS = 1000;
 /** console quiet that ends the settle window when no report is open in the detector */
 const QUIET_IDLE_MS = 500;
 const SETTLE_POLL_MS = 100;
+/** awk: the lines from the last one containing $B on (none when it is absent) */
+const DMESG_FROM_BEGIN = 'index($0, ENVIRON["B"]) { buf = ""; keep = 1 } keep { buf = buf $0 "\\n" } END { printf "%s", buf }';
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export async function runCase(c: ResolvedCase, ctx: CaseContext): Promise<CaseRun> {
@@ -605,7 +607,9 @@ class CaseExecution {
 
   private async harvestDmesg(): Promise<string[]> {
     try {
-      const r = await this.port.exec('dmesg', 15000);
+      // Only this case's part leaves the guest (from the last begin marker on): the whole log,
+      // every boot message and every earlier case, was most of what a case read back.
+      const r = await this.port.exec(`dmesg | B=${shq(`huci: begin ${this.tag}`)} awk ${shq(DMESG_FROM_BEGIN)}`, 15000);
       if (r.code !== 0) return [];
       const lines = r.stdout.split('\n');
       const slice = sliceBetween(lines, `huci: begin ${this.tag}`, `huci: end ${this.tag}`);

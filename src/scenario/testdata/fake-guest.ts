@@ -162,6 +162,13 @@ export class FakeGuest implements GuestPort {
     const done = (code: number, stdout = '', stderr = ''): ShellResult => ({ code, stdout, stderr, ms: 1, timedOut: false });
     if (command === 'true') return done(0);
     if (command === 'dmesg') return done(0, this.dmesgLines.join('\n') + '\n');
+    // the engine's `dmesg | B='<begin marker>' awk …`: the lines from the last marker on
+    const fromMarker = /^dmesg \| B='((?:[^']|'\\'')*)' awk /.exec(command);
+    if (fromMarker) {
+      const begin = fromMarker[1]!.replaceAll(`'\\''`, `'`);
+      const at = this.dmesgLines.findLastIndex((l) => l.includes(begin));
+      return done(0, at < 0 ? '' : this.dmesgLines.slice(at).join('\n') + '\n');
+    }
     if (command.startsWith('end=$(')) return done(0, '/sys/fake/devices/fake0\n');
     const isRemoval = this.deviceHandles() > 0 && !this.removed && /unbind|\/remove|rmmod|\/live|delete_device/.test(command);
     if (isRemoval) {
