@@ -23,6 +23,8 @@ describe('classifyCase', () => {
     ['hung-task report', { findings: [{ kind: 'hung-task', title: 'INFO: task hung in i2c_del_adapter' }] }, 'hung', /task hung in i2c_del_adapter/],
     ['hang beats blocked', { guestLost: 'agent silent', removal: removal({ completed: false, ms: null }) }, 'hung', /agent silent/],
     ['blocked, completed after close', { removal: removal({ completed: false, ms: null, completedAfterCloseMs: 412 }) }, 'blocked', /within 8000 ms while fds were held; completed 412 ms after/],
+    ['a removal cut short by a harness failure is not blocked', { harnessError: 'QEMU (pid 7) was killed by SIGKILL during the case (agent stream dead)', removal: removal({ completed: false, ms: null }) }, 'error', /killed by SIGKILL/],
+    ['blocked, then a harness failure after the fds were closed: still blocked', { harnessError: 'restore step failed', removal: removal({ completed: false, ms: null, completedAfterCloseMs: 30 }) }, 'blocked', /completed 30 ms after/],
     ['blocked beats silent', { removal: removal({ completed: false, ms: null }), probes: [probe({ ok: true, errno: null, accepted: false })] }, 'blocked', /never completed/],
     ['silent: probe succeeded', { probes: [probe({ ok: true, errno: null, bytes: 8, accepted: false })] }, 'silent', /read on chip succeeded \(8 bytes\)/],
     ['silent: unexpected errno (fd still behaves as live)', { probes: [probe({ op: 'ioctl:GPIO_GET_CHIPINFO_IOCTL', errno: 'EINVAL', accepted: false })] }, 'silent', /got EINVAL/],

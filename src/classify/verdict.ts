@@ -1,5 +1,6 @@
 // Case verdicts: a pure function of what the engine measured. First matching rule wins, in the
-// order of severity (crashed > hung > blocked > silent), then harness failures, then handled.
+// order of severity (crashed > hung > blocked > silent), then handled; a harness failure comes
+// before blocked: a removal cut short by one (QEMU killed under it) was not seen blocking.
 import { worstVerdict, type Verdict } from '../report/run-schema.js';
 import { describeProbe } from './accept.js';
 import type { CaseRecord } from './record.js';
@@ -29,6 +30,9 @@ export function classifyCase(r: CaseRecord): Classification {
     return { verdict: 'hung', reason: `${why}${silence}${report}` };
   }
   const rm = r.removal;
+  if (r.harnessError !== null && rm && rm.issued && !rm.completed && rm.completedAfterCloseMs == null) {
+    return { verdict: 'error', reason: r.harnessError };
+  }
   if (rm && rm.issued && !rm.completed && rm.errno === null) {
     const waited =
       rm.completedAfterCloseMs !== null
