@@ -46,8 +46,13 @@ export interface GuestPort {
   readonly vm: VmInfo;
   /** One agent request. Never rejects for kernel errors; rejects with GuestLostError if the agent's channel is gone. */
   agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer>;
-  /** A shell command in the guest (over SSH). Resolves with timedOut on timeout; rejects with GuestLostError when SSH is gone. */
+  /**
+   * A shell command in the guest (the real port runs it through the agent). Resolves with timedOut
+   * on timeout; rejects with GuestLostError when the guest's channel is gone.
+   */
   exec(command: string, timeoutMs: number): Promise<ShellResult>;
+  /** The same over a channel of its own (SSH), apart from the agent: a second opinion when the agent is silent. */
+  execApart?(command: string, timeoutMs: number): Promise<ShellResult>;
   /** A QMP command; rejects with the QMP error's text. */
   qmp(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown>;
   /**

@@ -52,6 +52,14 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
       if (r.ok) return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, timedOut: r.timedOut };
       return { code: null, stdout: '', stderr: r.error ?? r.errno, ms: r.ms, timedOut: 'timedOut' in r && r.timedOut === true };
     },
+    async execApart(command: string, timeoutMs: number): Promise<ShellResult> {
+      try {
+        const r = await s.ssh.exec(command, { timeoutMs });
+        return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, timedOut: r.timedOut };
+      } catch (e) {
+        throw lost(e);
+      }
+    },
     async qmp(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown> {
       try {
         return await s.machine.qmp.execute(command, args, { timeoutMs });

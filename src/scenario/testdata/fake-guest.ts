@@ -161,6 +161,12 @@ export class FakeGuest implements GuestPort {
     if (this.lost) throw new GuestLostError(this.lost);
     const done = (code: number, stdout = '', stderr = ''): ShellResult => ({ code, stdout, stderr, ms: 1, timedOut: false });
     if (command === 'true') return done(0);
+    // the engine's case markers: printf '%s\n' '<text>' > /dev/kmsg
+    const kmsg = /^printf '%s\\n' '((?:[^']|'\\'')*)' > \/dev\/kmsg$/.exec(command);
+    if (kmsg) {
+      this.printk(kmsg[1]!.replaceAll(`'\\''`, `'`));
+      return done(0);
+    }
     if (command === 'dmesg') return done(0, this.dmesgLines.join('\n') + '\n');
     // the engine's `dmesg | B='<begin marker>' awk …`: the lines from the last marker on
     const fromMarker = /^dmesg \| B='((?:[^']|'\\'')*)' awk /.exec(command);
