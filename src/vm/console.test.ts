@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InfraError, TimeoutError } from '../errors.js';
-import { ConsoleCapture, FLUSH_MS, readConsoleLines, type ConsoleLine } from './console.js';
+import { ConsoleCapture, FLUSH_MS, FOLLOW_MS, readConsoleLines, type ConsoleLine } from './console.js';
 
 let dir: string;
 beforeEach(() => {
@@ -84,6 +84,29 @@ describe('ConsoleCapture', () => {
     for (let i = 0; i < 1024; i++) c.push(line);
     expect(writes).toBeGreaterThanOrEqual(2);
     c.end();
+  });
+
+  it('follows a file another process appends to, and reads the rest (a partial last line too) at end()', async () => {
+    const file = path.join(dir, 'qemu-console.log');
+    fs.writeFileSync(file, '');
+    const c = new ConsoleCapture(file, { linesFile: path.join(dir, 'console.jsonl'), writeRaw: false }).follow();
+    const seen: string[] = [];
+    c.on('line', (l: ConsoleLine) => seen.push(l.text));
+    fs.appendFileSync(file, '[    0.1] Linux version 6.12\r\n[    0.2] half');
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    expect(seen).toEqual(['[    0.1] Linux version 6.12']);
+    // more than one read buffer at once, then the end of a panic without a newline
+    const many = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'x'.repeat(20)}`).join('\n');
+    fs.appendFileSync(file, ` line\n${many}\nKernel panic - not syncing ]---`);
+    c.end();
+    await c.closed;
+    expect(seen.length).toBe(1 + 1 + 5000 + 1);
+    expect(seen[1]).toBe('[    0.2] half line');
+    expect(seen.at(-1)).toBe('Kernel panic - not syncing ]---');
+    // the followed file is not rewritten by the capture
+    expect(fs.readFileSync(file, 'utf8').startsWith('[    0.1] Linux version 6.12\r\n')).toBe(true);
+    expect(c.byteCount).toBe(fs.statSync(file).size);
+    expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).length).toBe(seen.length);
   });
 
   it('keeps a bounded tail', () => {

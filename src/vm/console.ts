@@ -1,9 +1,12 @@
-// The guest's serial console, captured from QEMU's stdout:
+// The guest's serial console. QEMU writes it to `console.log` itself (a file chardev) and we follow
+// the file every FOLLOW_MS: a pipe would wake us for every few bytes the UART hands QEMU, which was
+// the largest share of the harness's CPU while a guest printed. Streams can be attached too (tests).
 //  - `console.log`: the raw bytes, exactly as they came (the file stays in runDir after QEMU exits);
 //  - `console.jsonl`: one {"lineNo","hostMs","text"} per line, so host timestamps survive the run;
 //  - live lines (event 'line' and lines()) with host timestamps, '\r' stripped;
 //  - a bounded in-memory tail for error messages and waitForLine.
-// A panic cannot lose the last lines: the pipe drains to EOF and the partial last line is emitted.
+// A panic cannot lose the last lines: once QEMU exited the file is read to its end (a stream to its
+// EOF), and the partial last line is emitted.
 // File writes are batched (one write per file every FLUSH_MS): QEMU's UART hands us a few bytes at
 // a time, and a write per chunk or per line was most of the harness's CPU while a guest printed.
 import { EventEmitter } from 'node:events';
@@ -20,7 +23,12 @@ export interface ConsoleLine {
   lineNo: number;
 }
 
+/** How often a followed console file is read (a line's host time is at most this late). */
+export const FOLLOW_MS = 25;
+
 export interface ConsoleCaptureOptions {
+  /** false: someone else (QEMU) writes `file`; follow() reads it. Default true: push()ed bytes are written to it. */
+  writeRaw?: boolean;
   /** Where the per-line JSON goes; null: no such file. */
   linesFile?: string | null;
   /** Lines kept in memory for tail() and waitForLine(). */
@@ -38,7 +46,11 @@ export class ConsoleCapture extends EventEmitter {
   readonly linesFile: string | null;
   lineCount = 0;
   byteCount = 0;
-  private readonly raw: fs.WriteStream;
+  private readonly raw: fs.WriteStream | null;
+  private followFd: number | null = null;
+  private followPos = 0;
+  private followTimer: NodeJS.Timeout | null = null;
+  private readonly followBuf = Buffer.allocUnsafe(64 * 1024);
   private readonly jsonl: fs.WriteStream | null;
   private readonly decoder = new StringDecoder('utf8');
   private partial = '';
@@ -60,10 +72,10 @@ export class ConsoleCapture extends EventEmitter {
     this.linesFile = opts.linesFile === undefined ? null : opts.linesFile;
     this.tailMax = opts.tailLines ?? 5000;
     this.now = opts.now ?? Date.now;
-    this.raw = fs.createWriteStream(file, { flags: 'w' });
+    this.raw = opts.writeRaw === false ? null : fs.createWriteStream(file, { flags: 'w' });
     this.jsonl = this.linesFile ? fs.createWriteStream(this.linesFile, { flags: 'w' }) : null;
     // A write error on our own files is not the guest's fault; report it via 'error' listeners only.
-    this.raw.on('error', (e) => this.listenerCount('error') && this.emit('error', e));
+    this.raw?.on('error', (e) => this.listenerCount('error') && this.emit('error', e));
     this.jsonl?.on('error', (e) => this.listenerCount('error') && this.emit('error', e));
     this.closed = new Promise((r) => (this.resolveClosed = r));
   }
@@ -77,11 +89,44 @@ export class ConsoleCapture extends EventEmitter {
     return this;
   }
 
-  /** Feed bytes (attach() does this; tests call it directly). */
+  /**
+   * Follows `file` as someone else (QEMU) appends to it: reads what is new every FOLLOW_MS.
+   * The file must exist; end() reads the rest and ends the capture.
+   */
+  follow(): this {
+    this.followFd = fs.openSync(this.file, 'r');
+    const tick = (): void => {
+      this.followTimer = null;
+      this.readNew();
+      if (!this.ended) this.followTimer = setTimeout(tick, FOLLOW_MS);
+    };
+    this.followTimer = setTimeout(tick, FOLLOW_MS);
+    return this;
+  }
+
+  private readNew(): void {
+    if (this.followFd === null || this.ended) return;
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.followFd, this.followBuf, 0, this.followBuf.length, this.followPos);
+      } catch {
+        return;
+      }
+      if (n <= 0) return;
+      this.followPos += n;
+      this.push(Buffer.from(this.followBuf.subarray(0, n)));
+      if (n < this.followBuf.length) return;
+    }
+  }
+
+  /** Feed bytes (attach() and follow() do this; tests call it directly). */
   push(chunk: Buffer): void {
     if (this.ended) return;
-    this.pendingRaw.push(chunk);
-    this.pendingRawBytes += chunk.length;
+    if (this.raw) {
+      this.pendingRaw.push(chunk);
+      this.pendingRawBytes += chunk.length;
+    }
     this.byteCount += chunk.length;
     const hostMs = this.now();
     const parts = (this.partial + this.decoder.write(chunk)).split('\n');
@@ -99,7 +144,7 @@ export class ConsoleCapture extends EventEmitter {
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.pendingRaw.length > 0) {
+    if (this.pendingRaw.length > 0 && this.raw) {
       this.raw.write(this.pendingRaw.length === 1 ? this.pendingRaw[0]! : Buffer.concat(this.pendingRaw, this.pendingRawBytes));
       this.pendingRaw = [];
       this.pendingRawBytes = 0;
@@ -113,13 +158,22 @@ export class ConsoleCapture extends EventEmitter {
   /** Source ended: the unterminated last line (often the end of a panic) still counts. */
   end(): void {
     if (this.ended) return;
+    if (this.followTimer) clearTimeout(this.followTimer);
+    this.followTimer = null;
+    if (this.followFd !== null) {
+      // the followed file is complete (QEMU exited): what is left in it still counts
+      this.readNew();
+      fs.closeSync(this.followFd);
+      this.followFd = null;
+    }
     this.ended = true;
     const rest = this.partial + this.decoder.end();
     this.partial = '';
     if (rest.replaceAll('\r', '') !== '') this.emitLine(rest, this.now());
     this.flush();
     this.emit('end');
-    const done = [new Promise<void>((r) => this.raw.end(r))];
+    const done: Promise<void>[] = [];
+    if (this.raw) done.push(new Promise<void>((r) => this.raw!.end(r)));
     if (this.jsonl) done.push(new Promise<void>((r) => this.jsonl!.end(r)));
     void Promise.all(done).then(() => this.resolveClosed());
   }

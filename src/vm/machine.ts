@@ -1,7 +1,7 @@
 // One QEMU guest: spawned under `setpriv --pdeathsig KILL` (so even SIGKILL of node takes QEMU
 // with it), tracked by the reaper (so every normal/error/signal exit path kills it), with QMP
 // connected and the serial console captured from the first byte.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, InfraError } from '../errors.js';
@@ -40,7 +40,7 @@ export class Machine {
   /** Resolves (never rejects) once QEMU exited and the console files are complete on disk. */
   readonly exited: Promise<MachineExit>;
   readonly pid: number;
-  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly child: ChildProcess;
   private readonly stderrBuf: { text: string };
   private readonly graceMs: number;
   private exitInfo: MachineExit | null = null;
@@ -53,7 +53,7 @@ export class Machine {
     qmp: QmpClient;
     console: ConsoleCapture;
     exited: Promise<MachineExit>;
-    child: ChildProcessWithoutNullStreams;
+    child: ChildProcess;
     stderrBuf: { text: string };
     graceMs: number;
   }) {
@@ -96,13 +96,14 @@ export class Machine {
     const resolved = { ...spec, runDir };
     const argv = qemuArgv(resolved);
     const command = [setpriv, '--pdeathsig', 'KILL', '--', qemu, ...argv];
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    // QEMU appends the console to this file (qemu-argv.ts); it exists before QEMU starts so the
+    // capture can follow it from the first byte
+    const consoleFile = path.join(runDir, runFiles.console);
+    fs.writeFileSync(consoleFile, '');
+    const consoleCapture = new ConsoleCapture(consoleFile, { linesFile: path.join(runDir, runFiles.consoleLines), writeRaw: false });
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     const untrack = track(child);
-
-    const consoleCapture = new ConsoleCapture(path.join(runDir, runFiles.console), { linesFile: path.join(runDir, runFiles.consoleLines) });
-    consoleCapture.attach(child.stdout);
-    // Nobody types on the console unless writeConsole() is used; a closed stdin must not crash node.
-    child.stdin.on('error', () => {});
+    consoleCapture.follow();
 
     const stderrBuf = { text: '' };
     const stderrFile = fs.createWriteStream(path.join(runDir, runFiles.qemuStderr));
@@ -164,11 +165,6 @@ export class Machine {
   /** The last bytes QEMU wrote to stderr. */
   stderr(): string {
     return this.stderrBuf.text;
-  }
-
-  /** Type on the serial console. */
-  writeConsole(text: string): void {
-    if (!this.exitInfo) this.child.stdin.write(text);
   }
 
   /** Idempotent: QMP `quit`, then SIGKILL if QEMU is still there after the grace period. */

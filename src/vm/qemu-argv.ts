@@ -14,9 +14,9 @@ export function qemuArgv(spec: MachineSpec): string[] {
   if (spec.initrd) argv.push('-initrd', spec.initrd);
   argv.push('-append', [...BASE_APPEND, ...spec.append].join(' '));
 
-  // Console on QEMU's stdout: node copies it to console.log, and the pipe drains to EOF after a
-  // guest panic or QEMU exit, so nothing the kernel printed last is lost.
-  argv.push('-chardev', 'stdio,id=con,signal=off', '-serial', 'chardev:con');
+  // QEMU writes the console to console.log itself and node follows the file (src/vm/console.ts):
+  // far cheaper than a pipe, and whatever the kernel printed last is in the file when QEMU exits.
+  argv.push('-chardev', `file,id=con,path=${opt(path.join(spec.runDir, runFiles.console))}`, '-serial', 'chardev:con');
   argv.push('-qmp', `unix:${opt(path.join(spec.runDir, runFiles.qmpSocket))},server=on,wait=off`);
 
   if (spec.sshHostPort !== undefined) {
