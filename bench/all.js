@@ -51,38 +51,59 @@ function readStat(pid) {
   }
 }
 
-/** Polls /proc every `everyMs`: last seen utime+stime of `rootPid` and of every qemu-system descendant. */
+/** utime+stime and cutime+cstime (reaped descendants) of a pid, in ticks. */
+function selfAndChildren(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU of the CLI (node) and of the QEMUs it starts, from /proc. The CLI reaps every QEMU it starts,
+ * so its cutime+cstime is their whole CPU, to the last tick; QEMUs still running at a sample are
+ * added from their own stat. Node's own total is exact too: once the CLI is reaped, this process's
+ * cutime+cstime grew by the CLI plus everything it reaped. Sampling alone (each process's last
+ * poll) missed up to `everyMs` of every QEMU's end and of node's final report writing.
+ */
 function cpuSampler(rootPid, everyMs = 500) {
-  const node = { ticks: 0 };
-  const qemu = new Map(); // pid+starttime → ticks (a pid reused later is another process)
+  const before = selfAndChildren('self');
+  let reaped = 0; // the CLI's cutime+cstime at the last sample
+  let liveAtLast = 0;
+  const qemus = new Set();
   const sample = () => {
-    const r = readStat(rootPid);
-    if (r) node.ticks = Math.max(node.ticks, r.ticks);
-    const parent = new Map();
-    const stats = new Map();
+    const r = selfAndChildren(rootPid);
+    if (!r) return;
+    reaped = Math.max(reaped, r.children);
+    let live = 0;
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
       const st = readStat(name);
-      if (!st) continue;
-      parent.set(Number(name), st.ppid);
-      stats.set(Number(name), st);
+      if (!st || !st.comm.startsWith('qemu-system') || st.ppid !== rootPid) continue;
+      qemus.add(`${name}@${st.start}`);
+      live += st.ticks;
     }
-    for (const [pid, st] of stats) {
-      if (!st.comm.startsWith('qemu-system')) continue;
-      let p = pid;
-      for (let hops = 0; p > 1 && p !== rootPid && hops < 20; hops++) p = parent.get(p) ?? 0;
-      if (p !== rootPid) continue; // another helper's / run's QEMU
-      const key = `${pid}@${st.start}`;
-      qemu.set(key, Math.max(qemu.get(key) ?? 0, st.ticks));
-    }
+    liveAtLast = live;
   };
   const timer = setInterval(sample, everyMs);
   sample();
   return {
+    /** call once the CLI has exited and been reaped */
     stop() {
       clearInterval(timer);
-      const q = [...qemu.values()].reduce((a, b) => a + b, 0);
-      return { nodeCpuSeconds: node.ticks / CLK_TCK, qemuCpuSeconds: q / CLK_TCK, qemuProcesses: qemu.size };
+      const after = selfAndChildren('self');
+      const cliAndDescendants = after.children - before.children;
+      // a QEMU still running at the last sample counts with what it had then (its last ticks go to
+      // node's side: the error, if any, is against the target)
+      const children = reaped + liveAtLast;
+      return {
+        nodeCpuSeconds: (cliAndDescendants - children) / CLK_TCK,
+        qemuCpuSeconds: children / CLK_TCK,
+        qemuProcesses: qemus.size,
+      };
     },
   };
 }

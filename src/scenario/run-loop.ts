@@ -233,7 +233,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
  * How often a running run re-renders html/junit/kcidb/case dirs and copies consoles. run.json, which
  * holds every measurement, is written after every case; the rendered views may lag this much.
  */
-export const RENDER_EVERY_MS = 30_000;
+export const RENDER_EVERY_MS = 60_000;
 
 /** Bytes of console excerpt a case keeps in run.json (the whole console is in consoles/). */
 export const EXCERPT_MAX_BYTES = 256 * 1024;
