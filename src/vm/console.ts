@@ -7,8 +7,7 @@
 //  - a bounded in-memory tail for error messages and waitForLine.
 // A panic cannot lose the last lines: once QEMU exited the file is read to its end (a stream to its
 // EOF), and the partial last line is emitted.
-// File writes are batched (one write per file every FLUSH_MS): QEMU's UART hands us a few bytes at
-// a time, and a write per chunk or per line was most of the harness's CPU while a guest printed.
+// Our file writes are batched too: one per file every FLUSH_MS, not one per chunk and per line.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
