@@ -183,13 +183,18 @@ int shell_run(const char *command, double timeout_ms, struct sbuf *out, char *er
 	close(po[0]);
 	close(pe[0]);
 
-	char sig[16];
-	if (reaped && WIFEXITED(status))
+	if (reaped && WIFEXITED(status)) {
 		sb_printf(out, ",\"code\":%d,\"signal\":null", WEXITSTATUS(status));
-	else if (reaped && WIFSIGNALED(status))
-		sb_printf(out, ",\"code\":null,\"signal\":\"%s\"", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : (snprintf(sig, sizeof(sig), "%d", WTERMSIG(status)), sig));
-	else
+	} else if (reaped && WIFSIGNALED(status)) {
+		/* named as SSH names exit signals: KILL, TERM, ... (a number when unnamed) */
+		const char *name = sigabbrev_np(WTERMSIG(status));
+		if (name)
+			sb_printf(out, ",\"code\":null,\"signal\":\"%s\"", name);
+		else
+			sb_printf(out, ",\"code\":null,\"signal\":\"%d\"", WTERMSIG(status));
+	} else {
 		sb_puts(out, ",\"code\":null,\"signal\":null");
+	}
 	sb_puts(out, ",\"stdout\":");
 	sb_json_str(out, cap[0].buf.p ? cap[0].buf.p : "", cap[0].buf.len);
 	sb_puts(out, ",\"stderr\":");

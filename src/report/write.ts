@@ -2,7 +2,8 @@
 // consoles/,cases/<case>/} and the reports/latest symlink. Called after every case during a run,
 // so each file is replaced atomically (temp file + fsync + rename): a run that dies part-way leaves
 // a complete, readable report of what was measured.
-import { access, copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
+import { pathExists } from '../util/files.js';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
@@ -94,14 +95,6 @@ async function copyFileAtomic(from: string, to: string): Promise<boolean> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function sameContent(file: string, data: string): Promise<boolean> {
   try {
@@ -241,7 +234,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
     const target = path.join(dir, rel);
     if (!render) {
       // copied at the next render; one already copied stays listed
-      if (await exists(target)) listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
+      if (await pathExists(target)) listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
       continue;
     }
     if (con.text !== undefined) await writeFileAtomic(target, con.text);

@@ -2,7 +2,8 @@
 // report (html, junit, kcidb) and the shards' consoles, under <out>/reports/<merged-run-id>/.
 // Exit 0 nothing failing, 1 failures per --fail-on (control cases excepted, as in `run`), 2 bad
 // input, 3 a shard did not finish or its controls are not trusted.
-import { access, readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
+import { pathExists } from '../../util/files.js';
 import path from 'node:path';
 import process from 'node:process';
 import { ConfigError, errorMessage } from '../../errors.js';
@@ -68,14 +69,6 @@ async function readShards(dirs: readonly string[], note: (line: string) => void)
   return out;
 }
 
-async function exists(f: string): Promise<boolean> {
-  try {
-    await access(f);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function merge(dirs: readonly string[], opts: MergeCommandOptions = {}): Promise<number> {
   const stdout = opts.stdout ?? process.stdout;
@@ -91,7 +84,7 @@ export async function merge(dirs: readonly string[], opts: MergeCommandOptions =
   const missing = new Set<string>();
   for (const c of mergedConsoles(runs, { files })) {
     const src = path.resolve(path.dirname(files[c.from.run]!), c.from.file);
-    if (await exists(src)) consoles.push({ vm: c.vm, image: c.image, file: src });
+    if (await pathExists(src)) consoles.push({ vm: c.vm, image: c.image, file: src });
     else {
       missing.add(c.vm);
       stderr.write(`hotunplug-ci: merge: ${src}: console of ${c.vm} not found, not copied\n`);
