@@ -47,7 +47,9 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
       try {
         r = await s.agent.request({ op: 'sh', command, timeoutMs }, { timeoutMs: timeoutMs + 1000 });
       } catch (e) {
-        throw lost(e);
+        // as agent(): a dead channel is a lost guest; a request the protocol refuses is our bug
+        if (e instanceof InfraError) throw lost(e);
+        throw e;
       }
       if (r.ok) return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, timedOut: r.timedOut };
       return { code: null, stdout: '', stderr: r.error ?? r.errno, ms: r.ms, timedOut: 'timedOut' in r && r.timedOut === true };
