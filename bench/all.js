@@ -143,7 +143,7 @@ const results = { date: new Date().toISOString(), machine: { cpus: os.cpus().len
 // ---- 1. boot ----
 if (!skip.has('boot')) {
   const { resolveImage } = await import(join(root, 'dist', 'image', 'resolve.js'));
-  const { bootGuest } = await import(join(root, 'dist', 'scenario', 'vm-session.js'));
+  const { bootTimes } = await import('./boot-times.js');
   const runs = quick ? 1 : 3;
   results.boot = [];
   for (const name of ['kasan-6.12', 'debian-6.12']) {
@@ -154,16 +154,7 @@ if (!skip.has('boot')) {
       log(`boot ${name}: not built (${e.message.split('\n')[0]}); run \`hotunplug-ci image build ${name}\``);
       continue;
     }
-    const ssh = [];
-    const agent = [];
-    let accel = '';
-    for (let i = 0; i < runs; i++) {
-      const s = await bootGuest({ image });
-      accel = s.accel;
-      ssh.push(s.timings.sshReadyMs / 1000);
-      agent.push(s.timings.agentReadyMs / 1000);
-      await s.stop();
-    }
+    const { accel, ssh, agent } = await bootTimes(image, runs);
     const r = { image: name, accelerator: accel, sshReadySeconds: round(median(ssh)), agentReadySeconds: round(median(agent)), runs: agent.map((x) => round(x)) };
     results.boot.push(r);
     log(`boot   ${name.padEnd(12)} ${accel}  sshd ${r.sshReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${runs}: ${r.runs.join(', ')})`);

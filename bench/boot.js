@@ -2,7 +2,7 @@
 // npm run bench:boot — median of 3 boots per image: QEMU start → sshd ready → agent ready.
 // Usage: node bench/boot.js [--json] [image...]   (default: debian-6.12, and kasan-6.12 when cached)
 import { resolveImage } from '../dist/image/resolve.js';
-import { bootGuest } from '../dist/scenario/vm-session.js';
+import { bootTimes } from './boot-times.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -21,16 +21,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
 for (const name of images) {
   const image = await resolveImage(name, { build: true });
-  const ssh = [];
-  const agent = [];
-  let accel = '';
-  for (let i = 0; i < RUNS; i++) {
-    const s = await bootGuest({ image });
-    accel = s.accel;
-    ssh.push(s.timings.sshReadyMs / 1000);
-    agent.push(s.timings.agentReadyMs / 1000);
-    await s.stop();
-  }
+  const { accel, ssh, agent } = await bootTimes(image, RUNS);
   const r = { image: name, accelerator: accel, sshReadySeconds: median(ssh), agentReadySeconds: median(agent), runs: agent };
   results.push(r);
   if (!json) {
