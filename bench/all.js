@@ -154,10 +154,10 @@ if (!skip.has('boot')) {
       log(`boot ${name}: not built (${e.message.split('\n')[0]}); run \`hotunplug-ci image build ${name}\``);
       continue;
     }
-    const { accel, ssh, agent } = await bootTimes(image, runs);
-    const r = { image: name, accelerator: accel, sshReadySeconds: round(median(ssh)), agentReadySeconds: round(median(agent)), runs: agent.map((x) => round(x)) };
+    const { accel, ready, agent } = await bootTimes(image, runs);
+    const r = { image: name, accelerator: accel, initReadySeconds: round(median(ready)), agentReadySeconds: round(median(agent)), runs: agent.map((x) => round(x)) };
     results.boot.push(r);
-    log(`boot   ${name.padEnd(12)} ${accel}  sshd ${r.sshReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${runs}: ${r.runs.join(', ')})`);
+    log(`boot   ${name.padEnd(12)} ${accel}  init ${r.initReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${runs}: ${r.runs.join(', ')})`);
   }
   const def = results.boot.find((b) => b.image === 'kasan-6.12') ?? results.boot[0];
   results.agentReadySeconds = def?.agentReadySeconds ?? null;

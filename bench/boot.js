@@ -21,12 +21,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
 for (const name of images) {
   const image = await resolveImage(name, { build: true });
-  const { accel, ssh, agent } = await bootTimes(image, RUNS);
-  const r = { image: name, accelerator: accel, sshReadySeconds: median(ssh), agentReadySeconds: median(agent), runs: agent };
+  const { accel, ready, agent } = await bootTimes(image, RUNS);
+  const r = { image: name, accelerator: accel, initReadySeconds: median(ready), agentReadySeconds: median(agent), runs: agent };
   results.push(r);
   if (!json) {
     console.log(
-      `${name.padEnd(12)} accel=${accel}  sshd ready ${r.sshReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${RUNS}: ${agent.map((x) => x.toFixed(2)).join(', ')})`,
+      `${name.padEnd(12)} accel=${accel}  init ready ${r.initReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${RUNS}: ${agent.map((x) => x.toFixed(2)).join(', ')})`,
     );
   }
 }

@@ -1,4 +1,4 @@
-// The real GuestPort: a GuestSession (src/scenario/vm-session.ts: Machine + SshGuest + AgentClient)
+// The real GuestPort: a GuestSession (src/scenario/vm-session.ts: Machine + AgentClient + SSH on demand)
 // seen through the engine's port, and a SessionFactory that boots one per VM configuration.
 import { rmSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
@@ -56,7 +56,10 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
     },
     async execApart(command: string, timeoutMs: number): Promise<ShellResult> {
       try {
-        const r = await s.ssh.exec(command, { timeoutMs });
+        // connected on demand (the agent does not need SSH): the connect counts against timeoutMs
+        const t0 = performance.now();
+        const ssh = await s.ssh(timeoutMs);
+        const r = await ssh.exec(command, { timeoutMs: Math.max(1000, timeoutMs - (performance.now() - t0)) });
         return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, timedOut: r.timedOut };
       } catch (e) {
         throw lost(e);

@@ -1,7 +1,10 @@
-// A booted guest ready for work: QEMU (Machine) + sshd reached (SshGuest) + the agent running on
-// a long-lived SSH channel (AgentClient). Every path out of bootGuest either returns a session
-// whose stop() kills QEMU, or kills QEMU itself before throwing.
+// A booted guest ready for work: QEMU (Machine) + the agent (AgentClient) + SSH on demand. The
+// agent talks over a virtio-serial port (agent.sock on the host): no SSH handshake per boot and no
+// crypto per request. A kernel without virtio_console gets the agent on an SSH channel instead.
+// Every path out of bootGuest either returns a session whose stop() kills QEMU, or kills QEMU
+// itself before throwing.
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfraError, TimeoutError, errorMessage } from '../errors.js';
@@ -11,11 +14,15 @@ import type { ImageArtifacts } from '../image/resolve.js';
 import { chooseAccelerator } from '../vm/accel.js';
 import { freeLoopbackPort } from '../vm/free-port.js';
 import { Machine } from '../vm/machine.js';
-import type { MachineSpecInput } from '../vm/machine-spec.js';
+import { agentPortIds, runFiles, type MachineSpecInput } from '../vm/machine-spec.js';
 
 export const AGENT_PATH = '/usr/bin/huci-agent';
-/** what images/rootfs/init prints on the console once sshd listens */
+/** what images/rootfs/init prints on the console once sshd listens (and the agent runs, if on its port) */
 const READY_LINE = /^huci: ready\s*$/;
+/** the virtio-serial port's name (init finds it by this name: huci.agent=) */
+export const AGENT_PORT_NAME = 'huci.agent';
+/** what init prints when it started the agent on its port */
+const AGENT_LINE = /^huci: agent on (\/dev\/\S+)\s*$/;
 
 export interface BootOptions {
   image: ImageArtifacts;
@@ -35,16 +42,21 @@ export interface BootOptions {
 }
 
 export interface BootTimings {
-  /** ms from spawning QEMU until sshd answered */
-  sshReadyMs: number;
+  /** ms from spawning QEMU until init said ready (sshd listens) */
+  readyMs: number;
   /** ms from spawning QEMU until the agent answered a ping */
   agentReadyMs: number;
 }
 
+/** How the agent's requests travel: its virtio-serial port, or an SSH channel (fallback). */
+export type AgentTransport = 'virtio-serial' | 'ssh';
+
 export interface GuestSession {
   readonly machine: Machine;
-  readonly ssh: SshGuest;
+  /** An SSH connection to the guest, made on first use (and again after it was lost). */
+  ssh(timeoutMs?: number): Promise<SshGuest>;
   readonly agent: AgentClient;
+  readonly transport: AgentTransport;
   readonly accel: 'kvm' | 'tcg';
   readonly accelReason: string;
   readonly image: ImageArtifacts;
@@ -77,12 +89,19 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
       machine = await Machine.start({
         kernel: opts.image.kernel,
         initrd: opts.image.initrd,
-        append: [...GUEST_APPEND, ...opts.image.append, ...(opts.append ?? []), `huci.sshkey=${key.publicBlob}`],
+        append: [
+          ...GUEST_APPEND,
+          ...opts.image.append,
+          ...(opts.append ?? []),
+          `huci.sshkey=${key.publicBlob}`,
+          `huci.agent=${AGENT_PORT_NAME}`,
+        ],
         memMiB: opts.memMiB ?? 1024,
         cpus: opts.cpus ?? 1,
         accel,
         runDir,
         sshHostPort,
+        agentPort: AGENT_PORT_NAME,
         devices: opts.devices ?? [],
         chardevs: opts.chardevs ?? [],
         drives: opts.drives ?? [],
@@ -92,54 +111,109 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
       if (attempt >= 3 || !/host forwarding rule|hostfwd/i.test(errorMessage(e))) throw e;
     }
   }
+  const m = machine;
   let ssh: SshGuest | null = null;
+  let portSocket: net.Socket | null = null;
+  let agentDevice: string | null = null;
+  const offAgentLine = ((): (() => void) => {
+    const onLine = (l: { text: string }): void => {
+      agentDevice ??= AGENT_LINE.exec(l.text)?.[1] ?? null;
+    };
+    m.console.on('line', onLine);
+    return () => void m.console.off('line', onLine);
+  })();
   try {
-    // Knock only once init says :22 listens: an SSH attempt made while the guest's eth0/sshd is not
-    // up yet stalls in slirp's SYN retransmits (measured: ready→sshd 1.5–3 s late under TCG).
-    // Not seeing the line (a console that does not work) falls through to plain retries.
+    // The host end is connected before the guest boots: a port without one reads EOF in the guest,
+    // and the agent would take that for the end of its input.
+    portSocket = await connectUnix(join(runDir, runFiles.agentSocket)).catch(() => null);
     const sshTimeoutMs = opts.sshTimeoutMs ?? 90_000;
     progress('waiting for the guest (huci: ready)');
-    await machine.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(() => undefined);
-    progress('waiting for sshd');
-    const m = machine;
-    ssh = await connectInRounds(
-      { port: sshHostPort, key, timeoutMs: sshTimeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited },
-      () => m.exitStatus !== null && m.exitStatus !== undefined,
-    );
-    const sshReadyMs = performance.now() - t0;
-    progress('starting the agent');
-    const channel = await ssh.channel(AGENT_PATH);
-    const agent = new AgentClient(channel, channel);
+    // Init says ready once :22 listens and (with its port) the agent runs. Not seeing the line (a
+    // console that does not work) falls through to SSH retries.
+    await m.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(() => undefined);
+    const readyMs = performance.now() - t0;
+    const connectSsh = (timeoutMs: number): Promise<SshGuest> =>
+      connectInRounds({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited }, () => m.exitStatus !== null && m.exitStatus !== undefined);
+    let agent: AgentClient;
+    let transport: AgentTransport;
+    if (portSocket && agentDevice !== null) {
+      progress(`agent on ${agentDevice}`);
+      const sock = portSocket;
+      agent = new AgentClient(sock, sock);
+      transport = 'virtio-serial';
+      // The guest closing its end (the agent died) leaves our socket open: end it, so pending and
+      // later requests fail at once as they did when the agent's SSH channel closed.
+      m.qmp.onEvent((ev) => {
+        if (ev.event === 'VSERPORT_CHANGE' && ev.data?.id === agentPortIds.port && ev.data?.open === false) sock.destroy();
+      });
+    } else {
+      portSocket?.destroy();
+      progress('waiting for sshd');
+      ssh = await connectSsh(sshTimeoutMs);
+      progress('starting the agent');
+      const channel = await ssh.channel(AGENT_PATH);
+      agent = new AgentClient(channel, channel);
+      transport = 'ssh';
+    }
+    offAgentLine();
     const pong = await agent.ping({ timeoutMs: 20_000 });
     if (!pong.ok) {
-      throw new TimeoutError(`the guest agent did not answer a ping (${pong.errno})`, 20, machine.console.tail(20));
+      throw new TimeoutError(`the guest agent did not answer a ping (${pong.errno})`, 20, m.console.tail(20));
     }
     const agentReadyMs = performance.now() - t0;
-    const sshGuest = ssh;
+    let sshGuest: Promise<SshGuest> | null = ssh ? Promise.resolve(ssh) : null;
     let stopping: Promise<void> | null = null;
+    const sock = portSocket;
     return {
-      machine,
-      ssh: sshGuest,
+      machine: m,
+      ssh: async (timeoutMs = 60_000) => {
+        const current = sshGuest ? await sshGuest.catch(() => null) : null;
+        if (current && current.lost === null) return current;
+        // one connection at a time; a failed or lost one is tried again on the next call
+        sshGuest = stopping ? Promise.reject(new InfraError('the guest session is stopping')) : SshGuest.connect({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited });
+        return sshGuest;
+      },
       agent,
+      transport,
       accel,
       accelReason,
       image: opts.image,
       runDir,
       key,
-      timings: { sshReadyMs, agentReadyMs },
+      timings: { readyMs, agentReadyMs },
       stop: () =>
         (stopping ??= (async () => {
-          sshGuest.close();
-          await machine.stop();
+          void sshGuest?.then(
+            (g) => g.close(),
+            () => undefined,
+          );
+          sock?.destroy();
+          await m.stop();
           if (ownRunDir) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
         })()),
     };
   } catch (e) {
+    offAgentLine();
     ssh?.close();
-    await machine.stop();
+    portSocket?.destroy();
+    await m.stop();
     if (e instanceof InfraError) throw e;
-    throw new InfraError(`booting ${opts.image.name}: ${errorMessage(e)}`, machine.console.tail(20), { cause: e });
+    throw new InfraError(`booting ${opts.image.name}: ${errorMessage(e)}`, m.console.tail(20), { cause: e });
   }
+}
+
+/** A connected unix socket (QEMU's chardev server listens once QMP is up). */
+function connectUnix(file: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection({ path: file });
+    sock.once('connect', () => {
+      sock.off('error', reject);
+      // until the agent client listens: a reset when QEMU dies must not be an unhandled 'error'
+      sock.on('error', () => undefined);
+      resolve(sock);
+    });
+    sock.once('error', reject);
+  });
 }
 
 type ConnectOptions = Parameters<typeof SshGuest.connect>[0];

@@ -46,6 +46,11 @@ export const MachineSpecSchema = z
     runDir: z.string().min(1),
     /** Omitted: no network at all (probe/panic boots need none). */
     sshHostPort: z.number().int().min(1).max(65535).optional(),
+    /**
+     * Name of a virtio-serial port for the guest agent, its host end the unix socket agent.sock in
+     * runDir (its own controller, last on the bus). Omitted: no such port.
+     */
+    agentPort: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "-", "_", "."').optional(),
     devices: z.array(DeviceSpecSchema).default([]),
     spareRootPorts: z.number().int().min(0).max(16).default(0),
     chardevs: z.array(ChardevSpecSchema).default([]),
@@ -71,10 +76,14 @@ export const MachineSpecSchema = z
     for (let n = 0; n < spec.spareRootPorts; n++) claim(`rp-spare-${n}`, 'a spare root port', ['spareRootPorts']);
     spec.chardevs.forEach((c, i) => claim(c.id, `chardevs[${i}]`, ['chardevs', i, 'id']));
     spec.drives.forEach((d, i) => claim(d.id, `drives[${i}]`, ['drives', i, 'id']));
-    for (const reserved of ['con', 'net0']) {
-      if (seen.has(reserved)) ctx.addIssue({ code: 'custom', path: [], message: `id "${reserved}" is reserved for the console/network` });
+    for (const reserved of ['con', 'net0', ...AGENT_PORT_IDS]) {
+      if (seen.has(reserved)) ctx.addIssue({ code: 'custom', path: [], message: `id "${reserved}" is reserved for the console/network/agent port` });
     }
   });
+
+/** QEMU ids of the agent port's chardev, controller and port (reserved in every spec). */
+export const agentPortIds = { chardev: 'huci-agent-chr', controller: 'huci-vser', port: 'huci-agent' } as const;
+const AGENT_PORT_IDS = Object.values(agentPortIds);
 
 /** What callers write (defaults optional). */
 export type MachineSpecInput = z.input<typeof MachineSpecSchema>;
@@ -88,6 +97,7 @@ export type Accel = z.output<typeof AccelSchema>;
 /** Files a machine leaves in its runDir. */
 export const runFiles = {
   qmpSocket: 'qmp.sock',
+  agentSocket: 'agent.sock',
   console: 'console.log',
   consoleLines: 'console.jsonl',
   qemuStderr: 'qemu-stderr.txt',

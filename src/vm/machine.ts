@@ -92,6 +92,7 @@ export class Machine {
     }
     fs.mkdirSync(runDir, { recursive: true });
     fs.rmSync(qmpPath, { force: true });
+    fs.rmSync(path.join(runDir, runFiles.agentSocket), { force: true });
 
     const resolved = { ...spec, runDir };
     const argv = qemuArgv(resolved);

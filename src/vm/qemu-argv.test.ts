@@ -60,6 +60,20 @@ describe('qemuArgv invariants', () => {
     const argv = qemuArgv(MachineSpecSchema.parse({ ...base, sshHostPort: 2222 }));
     expect(argOf(argv, '-netdev')).toEqual(['user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22']);
   });
+  it('puts the agent port last, on its own controller, so other devices keep their slots', () => {
+    const spec = { ...base, sshHostPort: 2222, devices: [{ id: 'a', driver: 'virtio-rng-pci', hotplug: true }] };
+    const without = qemuArgv(MachineSpecSchema.parse(spec));
+    const withPort = qemuArgv(MachineSpecSchema.parse({ ...spec, agentPort: 'huci.agent' }));
+    expect(withPort.slice(0, without.length)).toEqual(without);
+    expect(withPort.slice(without.length)).toEqual([
+      '-chardev',
+      'socket,id=huci-agent-chr,path=/tmp/r/agent.sock,server=on,wait=off',
+      '-device',
+      'virtio-serial-pci,id=huci-vser',
+      '-device',
+      'virtserialport,bus=huci-vser.0,chardev=huci-agent-chr,id=huci-agent,name=huci.agent',
+    ]);
+  });
   it('device_add arguments match the -device option', () => {
     const d = MachineSpecSchema.parse({ ...base, devices: [{ id: 'x', driver: 'usb-serial', bus: 'xhci.0', props: { chardev: 'c' } }] }).devices[0]!;
     expect(deviceAddArgs(d)).toEqual({ driver: 'usb-serial', id: 'x', bus: 'xhci.0', chardev: 'c' });
@@ -75,6 +89,8 @@ describe('MachineSpec rejects bad specs with a path', () => {
     ['duplicate id', { ...base, devices: [{ id: 'a', driver: 'd' }], drives: [{ id: 'a', file: '/f' }] }, 'drives.0.id', /already used/],
     ['device id clashes with a root port', { ...base, devices: [{ id: 'x', driver: 'd', hotplug: true }, { id: 'rp-x', driver: 'd' }] }, 'devices.1.id', /already used/],
     ['reserved id', { ...base, chardevs: [{ id: 'con', backend: 'null' }] }, '', /reserved/],
+    ['agent port id', { ...base, devices: [{ id: 'huci-vser', driver: 'virtio-serial-pci' }] }, '', /reserved/],
+    ['bad agent port name', { ...base, agentPort: 'a b' }, 'agentPort', /letters/],
     ['id in props', { ...base, devices: [{ id: 'a', driver: 'd', props: { id: 'b' } }] }, 'devices.0.props.id', /not in props/],
     ['bad id', { ...base, devices: [{ id: '0a', driver: 'd' }] }, 'devices.0.id', /QEMU id/],
     ['tiny memory', { ...base, memMiB: 8 }, 'memMiB', /64/],

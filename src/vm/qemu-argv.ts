@@ -1,6 +1,6 @@
 // QEMU's argv as a pure function of the spec: same spec, same argv (golden-tested), no I/O.
 import path from 'node:path';
-import { runFiles, rootPortId, spareRootPortId, type ChardevSpec, type DeviceSpec, type DriveSpec, type MachineSpec } from './machine-spec.js';
+import { agentPortIds, runFiles, rootPortId, spareRootPortId, type ChardevSpec, type DeviceSpec, type DriveSpec, type MachineSpec } from './machine-spec.js';
 
 /** Cmdline words every boot gets: the console on the serial port, and panic → reboot → (-no-reboot) QEMU exits. */
 export const BASE_APPEND = ['console=ttyS0', 'panic=-1'] as const;
@@ -36,6 +36,14 @@ export function qemuArgv(spec: MachineSpec): string[] {
   for (const d of spec.devices) if (d.hotplug) argv.push('-device', port(rootPortId(d.id)));
   for (let n = 0; n < spec.spareRootPorts; n++) argv.push('-device', port(spareRootPortId(n)));
   for (const d of spec.devices) argv.push('-device', deviceOpt(d));
+  if (spec.agentPort !== undefined) {
+    // The agent's channel: a virtio-serial port on a controller of its own, cold-plugged on pcie.0
+    // (not removable) and last, so every other device keeps the PCI slot it would have without it.
+    const ids = agentPortIds;
+    argv.push('-chardev', `socket,id=${ids.chardev},path=${opt(path.join(spec.runDir, runFiles.agentSocket))},server=on,wait=off`);
+    argv.push('-device', `virtio-serial-pci,id=${ids.controller}`);
+    argv.push('-device', `virtserialport,bus=${ids.controller}.0,chardev=${ids.chardev},id=${ids.port},name=${opt(spec.agentPort)}`);
+  }
   return argv;
 }
 

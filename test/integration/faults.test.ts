@@ -1,4 +1,4 @@
-// Fault injection on real guests (debian-6.12): a kernel panic, a dropped SSH connection and a
+// Fault injection on real guests (debian-6.12): a kernel panic, SSH and the agent's channel dropped, a
 // printk flood from inside the guest (test/fixtures/fault-suites/faults.yaml), QEMU killed or frozen
 // from the host, and SIGINT/SIGTERM to the CLI (slow.yaml). Each asserts the run goes on (or stops
 // cleanly), run.json keeps everything measured before the fault, the verdict, and that no QEMU is left.
@@ -127,7 +127,7 @@ const runDirOfCase = (c: RunResult['cases'][number]): string | undefined =>
   c.vm?.qemuArgv.map((a) => /unix:(\/[^,]+)\/qmp\.sock/.exec(a)?.[1]).find(Boolean);
 
 describe('faults inside the guest', () => {
-  it('panic → crashed and a fresh VM; SSH dropped → hung, no wedge; printk flood → panic still found, memory bounded', async () => {
+  it('panic → crashed and a fresh VM; SSH and agent channel dropped → hung, no wedge; printk flood → panic still found, memory bounded', async () => {
     const t0 = Date.now();
     const { child, out } = startRun('faults.yaml');
     // peak RSS of the CLI, sampled until it exits (VmHWM is the kernel's high-water mark)
@@ -150,7 +150,7 @@ describe('faults inside the guest', () => {
     expect(run.cases.map((c) => c.verdict)).toEqual(['handled', 'crashed', 'hung', 'crashed', 'handled']);
     expect(by.b_panic!.reason).toMatch(/sysrq triggered crash/);
     expect(by.b_panic!.findings.map((f) => f.kind)).toContain('panic');
-    expect(by.c_sshdrop!.reason).toMatch(/guest stopped answering/);
+    expect(by.c_chandrop!.reason).toMatch(/guest stopped answering/);
     expect(by.d_flood!.reason).toMatch(/sysrq triggered crash/);
     // the flood really reached the harness (~4000 records of 999 zeros before the panic), but the
     // case's excerpt in run.json is capped: dropped stretches are one line each, the panic kept

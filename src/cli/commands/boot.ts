@@ -20,11 +20,11 @@ export async function boot(opts: BootCommandOptions): Promise<number> {
   const session = await bootGuest({ image, onProgress: progress.update });
   try {
     progress.done(
-      `${image.name} (${image.kernelRelease}) ready under ${session.accel}: sshd ${(session.timings.sshReadyMs / 1000).toFixed(1)} s, agent ${(session.timings.agentReadyMs / 1000).toFixed(1)} s; console ${session.machine.console.file}`,
+      `${image.name} (${image.kernelRelease}) ready under ${session.accel}: init ${(session.timings.readyMs / 1000).toFixed(1)} s, agent ${(session.timings.agentReadyMs / 1000).toFixed(1)} s (${session.transport}); console ${session.machine.console.file}`,
     );
     let code = 0;
     if (opts.exec) {
-      const r = await session.ssh.exec(opts.exec, { timeoutMs: 120_000 });
+      const r = await (await session.ssh()).exec(opts.exec, { timeoutMs: 120_000 });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       if (r.timedOut) process.stderr.write(`hotunplug-ci: "${opts.exec}" timed out after 120 s\n`);

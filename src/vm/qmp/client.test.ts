@@ -282,6 +282,27 @@ describe('events', () => {
     expect(replayed).toEqual(['EARLY', 'ONE', 'TWO']);
   });
 
+  it('onEvent sees every event from subscription on without consuming it, until unsubscribed', async () => {
+    let push: (n: string, d?: Record<string, unknown>) => void = () => {};
+    const q = await serve(async (c) => {
+      await c.handshake();
+      c.event('EARLY');
+      push = (n, d) => c.event(n, d);
+      await hold(c);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const seen: string[] = [];
+    const off = q.onEvent((e) => seen.push(`${e.event}${e.data ? JSON.stringify(e.data) : ''}`));
+    push('VSERPORT_CHANGE', { id: 'p', open: false });
+    push('STOP');
+    await new Promise((r) => setTimeout(r, 50));
+    off();
+    push('RESUME');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual(['VSERPORT_CHANGE{"id":"p","open":false}', 'STOP']);
+    expect((await q.waitForEvent('VSERPORT_CHANGE', { id: 'p' }, 50)).data).toEqual({ id: 'p', open: false });
+  });
+
   it('pending waits fail with QmpClosedError on EOF', async () => {
     let end: () => void = () => {};
     const q = await serve(async (c) => {

@@ -63,6 +63,7 @@ export class QmpClient {
   private readonly backlog: { ev: QmpEvent; consumed: boolean }[] = [];
   private readonly waiters = new Set<EventWaiter>();
   private readonly streams = new Set<EventStream>();
+  private readonly eventListeners = new Set<(ev: QmpEvent) => void>();
   private seq = 0;
   private greetingWaiter: { resolve: (g: QmpGreeting) => void; reject: (e: Error) => void } | null = null;
   private isClosed = false;
@@ -190,6 +191,12 @@ export class QmpClient {
     });
   }
 
+  /** Calls `cb` for every event from now on (it consumes nothing); returns an unsubscribe function. */
+  onEvent(cb: (ev: QmpEvent) => void): () => void {
+    this.eventListeners.add(cb);
+    return () => void this.eventListeners.delete(cb);
+  }
+
   /** Events as they arrive; with replay, the backlog first. Ends when the connection closes. */
   events(opts: { replay?: boolean } = {}): AsyncIterable<QmpEvent> {
     return {
@@ -286,7 +293,7 @@ export class QmpClient {
         this.greetingWaiter = null;
         return;
       case 'event':
-        return this.onEvent({ ...m.msg, hostMs: this.now(), seq: ++this.seq });
+        return this.deliverEvent({ ...m.msg, hostMs: this.now(), seq: ++this.seq });
       case 'return':
       case 'error': {
         const p = this.takePending(m.id);
@@ -310,7 +317,7 @@ export class QmpClient {
     return p;
   }
 
-  private onEvent(ev: QmpEvent): void {
+  private deliverEvent(ev: QmpEvent): void {
     let consumed = false;
     for (const w of this.waiters) {
       if (ev.seq > w.afterSeq && matches(ev, w.name, w.match)) {
@@ -327,6 +334,7 @@ export class QmpClient {
       s.queue.push(ev);
       s.wake?.();
     }
+    for (const cb of this.eventListeners) cb(ev);
   }
 
   private onClose(): void {
