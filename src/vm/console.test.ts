@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InfraError, TimeoutError } from '../errors.js';
 import { ConsoleCapture, FLUSH_MS, FOLLOW_MS, readConsoleLines, type ConsoleLine } from './console.js';
 
@@ -107,6 +107,28 @@ describe('ConsoleCapture', () => {
     expect(fs.readFileSync(file, 'utf8').startsWith('[    0.1] Linux version 6.12\r\n')).toBe(true);
     expect(c.byteCount).toBe(fs.statSync(file).size);
     expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).length).toBe(seen.length);
+  });
+
+  it('does not read an idle followed file again until it changes, then sees the write at once', async () => {
+    const file = path.join(dir, 'qemu-console.log');
+    fs.writeFileSync(file, 'boot\n');
+    const c = new ConsoleCapture(file, { linesFile: path.join(dir, 'console.jsonl'), writeRaw: false }).follow();
+    const seen: ConsoleLine[] = [];
+    c.on('line', (l: ConsoleLine) => seen.push(l));
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    expect(seen.map((l) => l.text)).toEqual(['boot']);
+    // idle: what was read is in console.jsonl already, and nothing polls the file
+    expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).map((l) => l.text)).toEqual(['boot']);
+    const reads = vi.spyOn(fs, 'readSync');
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 12));
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+    // the change itself wakes the capture (no poll is left that could have found it)
+    fs.appendFileSync(file, 'later\n');
+    for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen.map((l) => l.text)).toEqual(['boot', 'later']);
+    c.end();
+    await c.closed;
   });
 
   it('keeps a bounded tail', () => {
