@@ -73,8 +73,10 @@ describe('writeRunReports', () => {
     await expect(writeRunReports(tmp(), bad)).rejects.toBeInstanceOf(InfraError);
   });
 
-  it('between renders (render: false) only run.json changes: consoles are not copied, those already copied stay listed', async () => {
+  // with a memo, a save between renders takes the synchronous run.json-only path (saveRunJson)
+  it.each([['without', false], ['with', true]])('between renders (render: false) only run.json changes (%s a memo): consoles are not copied, those already copied stay listed', async (_, withMemo) => {
     const root = tmp();
+    const memo = withMemo ? { memo: newReportMemo() } : {};
     const full = { ...loadFixture('run-two-images'), consoles: [] };
     const con = path.join(root, 'vm1-console.log');
     writeFileSync(con, 'first\n');
@@ -82,10 +84,12 @@ describe('writeRunReports', () => {
       { vm: 'vm1', image: 'debian-6.12', file: con },
       { vm: 'vm2', image: 'kasan-6.12', file: con },
     ];
-    const res = await writeRunReports(root, { ...full, cases: full.cases.slice(0, 1), complete: false }, consoles.slice(0, 1));
+    const res = await writeRunReports(root, { ...full, cases: full.cases.slice(0, 1), complete: false }, consoles.slice(0, 1), memo);
     const html = readFileSync(path.join(res.dir, 'index.html'), 'utf8');
     writeFileSync(con, 'first\nsecond\n');
-    await writeRunReports(root, { ...full, cases: full.cases.slice(0, 3), complete: false }, consoles, { render: false });
+    const saved = await writeRunReports(root, { ...full, cases: full.cases.slice(0, 3), complete: false }, consoles, { render: false, ...memo });
+    expect(saved.files).toEqual(['run.json']);
+    expect(readdirSync(res.dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     const back = await readRunFile(res.dir);
     expect(back.run.cases).toHaveLength(3);
     expect(back.run.consoles.map((c) => c.vm)).toEqual(['vm1']); // vm2 not copied yet: not listed
@@ -93,7 +97,7 @@ describe('writeRunReports', () => {
     expect(readFileSync(path.join(res.dir, 'index.html'), 'utf8')).toBe(html);
     expect(readdirSync(path.join(res.dir, 'cases'))).toHaveLength(1);
     // the next render catches up
-    await writeRunReports(root, { ...full, cases: full.cases.slice(0, 3), complete: false }, consoles);
+    await writeRunReports(root, { ...full, cases: full.cases.slice(0, 3), complete: false }, consoles, memo);
     expect((await readRunFile(res.dir)).run.consoles.map((c) => c.vm)).toEqual(['vm1', 'vm2']);
     expect(readFileSync(path.join(res.dir, 'consoles/vm1.log'), 'utf8')).toBe('first\nsecond\n');
     expect(readdirSync(path.join(res.dir, 'cases'))).toHaveLength(3);
