@@ -248,6 +248,43 @@ describe('settle window', () => {
     };
     expect(await settleMs(opaque)).toBeGreaterThanOrEqual(900);
   });
+  it('a line during the settle moves the quiet window on, counted from the line', async () => {
+    // a clock that runs scheduled guest output at its own time inside a sleep
+    class EventClock extends FakeClock {
+      readonly at: Array<[number, () => void]> = [];
+      override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+        return new Promise((r) =>
+          setImmediate(() => {
+            if (signal?.aborted) return r();
+            const end = this.t + ms;
+            for (const e of this.at.filter(([t]) => t > this.t && t <= end).sort((x, y) => x[0] - y[0])) {
+              this.t = e[0];
+              e[1]();
+              this.at.splice(this.at.indexOf(e), 1);
+            }
+            this.t = end;
+            r();
+          }),
+        );
+      }
+    }
+    const settle = async (late: boolean): Promise<{ startMs: number; ms: number }> => {
+      const clock = new EventClock();
+      const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+      // deterministic: the first run tells when the settle starts, the second prints 300 ms into it
+      if (late) clock.at.push([clock.t + quiet.startMs + 300, () => guest.printk('late: a message after the restore')]);
+      const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector: realDetector, iteration: 1, clock });
+      const i = r.timeline.findIndex((e) => e.label === 'settled');
+      return { startMs: r.timeline[i - 1]!.relMs, ms: r.timeline[i]!.relMs - r.timeline[i - 1]!.relMs };
+    };
+    const quiet = await settle(false);
+    const late = await settle(true);
+    expect(late.startMs).toBe(quiet.startMs);
+    expect(quiet.ms).toBeLessThan(700);
+    // 300 ms to the line, then the 500 ms of quiet a detector with nothing open asks for
+    expect(late.ms).toBeGreaterThanOrEqual(800);
+    expect(late.ms).toBeLessThan(1000);
+  });
   it('a cancelled bound does not hold the process: realClock.sleep resolves on abort', async () => {
     const ac = new AbortController();
     const t0 = Date.now();

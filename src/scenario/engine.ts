@@ -81,6 +81,8 @@ class CaseExecution {
   private readonly handles = new Map<string, number>();
   private readonly loopIds: Array<{ decl: Loop; id: number }> = [];
   private readonly consoleLines: string[] = [];
+  /** Engine-clock time the last console line came in (settle measures quiet from it). */
+  private lastLineMs = 0;
   private readonly record: CaseRecord;
   private readonly tag: string;
   /** set when the case is over: background polls stop */
@@ -106,6 +108,7 @@ class CaseExecution {
     const live = this.ctx.detector.live();
     const unsubscribe = this.port.onConsoleLine((l) => {
       this.consoleLines.push(l.text);
+      this.lastLineMs = this.clock.now();
       for (const f of live.push(l.text, l.hostMs)) this.note('finding', f.title, f.kind);
     });
     let pendingRemoval: Promise<RemovalEnd> | null = null;
@@ -588,16 +591,14 @@ class CaseExecution {
    */
   private async settle(live: ReturnType<DetectorPort['live']>): Promise<void> {
     const end = this.clock.now() + this.c.timeouts.settleMs;
-    let count = this.consoleLines.length;
     let quietSince = this.clock.now();
     while (this.clock.now() < end) {
-      await this.clock.sleep(SETTLE_POLL_MS);
+      // Sleep until the console could have been quiet long enough, not in fixed polls: each
+      // wake-up costs CPU (~0.2 ms on PVM hosts). Lines that came meanwhile move quietSince on.
+      const idleNow = live.oldestOpenLine === null ? QUIET_IDLE_MS : QUIET_MS;
+      await this.clock.sleep(Math.max(SETTLE_POLL_MS, Math.min(end, quietSince + idleNow) - this.clock.now()));
       for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
-      if (this.consoleLines.length !== count) {
-        count = this.consoleLines.length;
-        quietSince = this.clock.now();
-        continue;
-      }
+      quietSince = Math.max(quietSince, this.lastLineMs);
       const idle = live.oldestOpenLine === null ? QUIET_IDLE_MS : QUIET_MS;
       if (this.clock.now() - quietSince >= idle) break;
     }
