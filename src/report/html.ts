@@ -284,7 +284,7 @@ function loopsBlock(c: CaseResult): Html | null {
 }
 
 const KIND_COLOURS: Readonly<Record<TimelineEvent['kind'], string>> = {
-  step: '#0969da', agent: '#1a7f37', qmp: '#8250df', ssh: '#57606a', console: '#8c959f', finding: '#cf222e', note: '#b7791f',
+  step: '#0969da', agent: '#1a7f37', qmp: '#8250df', shell: '#57606a', ssh: '#57606a', console: '#8c959f', finding: '#cf222e', note: '#b7791f',
 };
 
 function timelineSvg(events: readonly TimelineEvent[]): Html | null {

@@ -59,7 +59,8 @@ export const TimelineEventSchema = z.strictObject({
   hostMs: z.number(),
   /** ms since the case started */
   relMs: z.number(),
-  kind: z.enum(['step', 'agent', 'qmp', 'ssh', 'console', 'finding', 'note']),
+  // 'shell': a guest command (the agent's sh op); 'ssh' is what runs before 2026-11-22 called it
+  kind: z.enum(['step', 'agent', 'qmp', 'shell', 'ssh', 'console', 'finding', 'note']),
   label: z.string(),
   detail: z.string().optional(),
 });

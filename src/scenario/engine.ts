@@ -199,7 +199,7 @@ class CaseExecution {
 
   private async shell(cmd: string, timeoutMs: number, label: string): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
     const r = await this.port.exec(cmd, timeoutMs);
-    this.note('ssh', label, `${cmd} → ${r.timedOut ? 'timed out' : `exit ${r.code}`}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
+    this.note('shell', label, `${cmd} → ${r.timedOut ? 'timed out' : `exit ${r.code}`}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
     return r;
   }
 
@@ -492,7 +492,7 @@ class CaseExecution {
       pending = Promise.race([event, this.leftPeripherals(id, horizon)]);
     } else {
       const cmd = this.removalCommand();
-      this.note('ssh', `removal: ${method}`, cmd);
+      this.note('shell', `removal: ${method}`, cmd);
       // Issued asynchronously: an unbind may block in the kernel until the fds close.
       pending = this.port.exec(cmd, horizon).then(
         (x) => ({
@@ -613,7 +613,7 @@ class CaseExecution {
       if (r.code !== 0) return [];
       const lines = r.stdout.split('\n');
       const slice = sliceBetween(lines, `huci: begin ${this.tag}`, `huci: end ${this.tag}`);
-      this.note('ssh', 'dmesg harvested', slice ? `${slice.length} lines in the case` : 'begin marker not found; console only');
+      this.note('shell', 'dmesg harvested', slice ? `${slice.length} lines in the case` : 'begin marker not found; console only');
       return slice ?? [];
     } catch {
       return [];
