@@ -149,7 +149,9 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     } else {
       portSocket?.destroy();
       progress('waiting for sshd');
-      ssh = await connectSsh(sshTimeoutMs);
+      // what is left of the boot's bound (a guest that never said ready has used it up), with a
+      // floor for sshd to answer a guest whose console is silent
+      ssh = await connectSsh(Math.max(sshTimeoutMs - readyMs, Math.min(sshTimeoutMs, 5_000)));
       progress('starting the agent');
       const channel = await ssh.channel(AGENT_PATH);
       agent = new AgentClient(channel, channel);
