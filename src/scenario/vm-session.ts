@@ -89,13 +89,8 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
       machine = await Machine.start({
         kernel: opts.image.kernel,
         initrd: opts.image.initrd,
-        append: [
-          ...GUEST_APPEND,
-          ...opts.image.append,
-          ...(opts.append ?? []),
-          `huci.sshkey=${key.publicBlob}`,
-          `huci.agent=${AGENT_PORT_NAME}`,
-        ],
+        // the caller's words after huci.agent=: a later one wins in init (tests name a missing port)
+        append: [...GUEST_APPEND, ...opts.image.append, `huci.agent=${AGENT_PORT_NAME}`, ...(opts.append ?? []), `huci.sshkey=${key.publicBlob}`],
         memMiB: opts.memMiB ?? 1024,
         cpus: opts.cpus ?? 1,
         accel,
