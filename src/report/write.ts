@@ -1,7 +1,7 @@
 // Writing a run's reports to disk: reports/<run-id>/{run.json,index.html,junit.xml,kcidb.json,
 // consoles/,cases/<case>/} and the reports/latest symlink. Called after every case during a run,
-// so each file is replaced atomically (temp file + fsync + rename): a run that dies part-way leaves
-// a complete, readable report of what was measured.
+// so each file is replaced atomically (temp file + rename; renders fsync too, the per-case run.json
+// does not): a run that dies part-way leaves a complete, readable report of what was measured.
 import fs from 'node:fs';
 import { copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { pathExists } from '../util/files.js';
