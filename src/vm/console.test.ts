@@ -1,10 +1,11 @@
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InfraError, TimeoutError } from '../errors.js';
-import { ConsoleCapture, FLUSH_MS, FOLLOW_MS, readConsoleLines, type ConsoleLine } from './console.js';
+import { ConsoleCapture, FLUSH_MS, FOLLOW_MS, IDLE_CHECK_MS, readConsoleLines, type ConsoleLine } from './console.js';
 
 let dir: string;
 beforeEach(() => {
@@ -127,6 +128,25 @@ describe('ConsoleCapture', () => {
     fs.appendFileSync(file, 'later\n');
     for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(seen.map((l) => l.text)).toEqual(['boot', 'later']);
+    c.end();
+    await c.closed;
+  });
+
+  it('an idle watch that never fires (no inotify events) delays a write by at most IDLE_CHECK_MS', async () => {
+    const file = path.join(dir, 'qemu-console.log');
+    fs.writeFileSync(file, 'boot\n');
+    const deaf = vi.spyOn(fs, 'watch').mockImplementation(() => Object.assign(new EventEmitter(), { close: () => undefined }) as unknown as fs.FSWatcher);
+    const c = new ConsoleCapture(file, { linesFile: null, writeRaw: false }).follow();
+    const seen: string[] = [];
+    c.on('line', (l: ConsoleLine) => seen.push(l.text));
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    expect(deaf).toHaveBeenCalled();
+    fs.appendFileSync(file, 'later\n');
+    const t0 = Date.now();
+    while (seen.length < 2 && Date.now() - t0 < IDLE_CHECK_MS * 3) await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual(['boot', 'later']);
+    expect(Date.now() - t0).toBeLessThan(IDLE_CHECK_MS * 2);
+    deaf.mockRestore();
     c.end();
     await c.closed;
   });

@@ -27,6 +27,8 @@ export interface ConsoleLine {
 
 /** How often a followed console file is read while bytes come (a line's host time is at most this late). */
 export const FOLLOW_MS = 25;
+/** How often an idle followed file is read anyway: a watch that never fires must not freeze the console. */
+export const IDLE_CHECK_MS = 1000;
 
 export interface ConsoleCaptureOptions {
   /** false: someone else (QEMU) writes `file`; follow() reads it. Default true: push()ed bytes are written to it. */
@@ -54,6 +56,7 @@ export class ConsoleCapture extends EventEmitter {
   private followTimer: NodeJS.Timeout | null = null;
   /** Set while the followed file is idle: an inotify watch that ends the idle. */
   private followWatch: fs.FSWatcher | null = null;
+  private idleCheck: NodeJS.Timeout | null = null;
   private lastFlushMs = 0;
   private readonly followBuf = Buffer.allocUnsafe(64 * 1024);
   private readonly jsonl: fs.WriteStream | null;
@@ -122,14 +125,25 @@ export class ConsoleCapture extends EventEmitter {
       this.followTimer = setTimeout(this.followTick, FOLLOW_MS);
       return;
     }
+    this.idleCheck = setTimeout(this.idleTick, IDLE_CHECK_MS);
     // bytes written between the empty read and the watch would wait for the next write: look again
     if (this.readNew() > 0) this.wakeFollow();
+  };
+
+  /** A slow look while idle, in case the file system gives no inotify events for QEMU's writes. */
+  private readonly idleTick = (): void => {
+    this.idleCheck = null;
+    if (this.ended || this.followWatch === null) return;
+    if (this.readNew() > 0) this.wakeFollow();
+    else this.idleCheck = setTimeout(this.idleTick, IDLE_CHECK_MS);
   };
 
   /** The followed file changed: back to reading it every FOLLOW_MS (this read stamps the first lines). */
   private wakeFollow(): void {
     this.followWatch?.close();
     this.followWatch = null;
+    if (this.idleCheck) clearTimeout(this.idleCheck);
+    this.idleCheck = null;
     if (this.ended || this.followTimer) return;
     this.readNew();
     this.followTimer = setTimeout(this.followTick, FOLLOW_MS);
@@ -198,6 +212,8 @@ export class ConsoleCapture extends EventEmitter {
     this.followTimer = null;
     this.followWatch?.close();
     this.followWatch = null;
+    if (this.idleCheck) clearTimeout(this.idleCheck);
+    this.idleCheck = null;
     if (this.followFd !== null) {
       // the followed file is complete (QEMU exited): what is left in it still counts
       this.readNew();
