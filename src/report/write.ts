@@ -4,7 +4,6 @@
 // does not): a run that dies part-way leaves a complete, readable report of what was measured.
 import fs from 'node:fs';
 import { copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
-import { pathExists } from '../util/files.js';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
@@ -250,21 +249,18 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
     throw new InfraError(`cannot create ${dir}: ${errorMessage(e)}`, [], { cause: e });
   }
   const files: string[] = [];
-  const listed = new Map(valid.consoles.map((c) => [c.vm, c] as const));
-  for (const con of consoles) {
-    const rel = path.join('consoles', `${slug(con.vm)}.log`);
-    const target = path.join(dir, rel);
-    if (!render) {
-      // copied at the next render; one already copied stays listed
-      if (await pathExists(target)) listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
-      continue;
+  if (render) {
+    const listed = new Map(valid.consoles.map((c) => [c.vm, c] as const));
+    for (const con of consoles) {
+      const rel = consoleRel(con.vm);
+      const target = path.join(dir, rel);
+      if (con.text !== undefined) await writeFileAtomic(target, con.text);
+      else if (con.file === undefined || !(await copyFileAtomic(con.file, target))) continue;
+      files.push(rel);
+      listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
     }
-    if (con.text !== undefined) await writeFileAtomic(target, con.text);
-    else if (con.file === undefined || !(await copyFileAtomic(con.file, target))) continue;
-    files.push(rel);
-    listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
-  }
-  valid = { ...valid, consoles: [...listed.values()] };
+    valid = { ...valid, consoles: [...listed.values()] };
+  } else valid = withCopiedConsoles(dir, valid, consoles);
   await writeFileAtomic(path.join(dir, RUN_FILE), runJsonText(valid, opts.memo?.caseJson));
   files.push(RUN_FILE);
   if (render) files.push(...(await renderRunDir(dir, valid, opts)));
@@ -279,12 +275,19 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
  * the next render.
  */
 function saveRunJson(dir: string, run: RunResult, consoles: readonly ConsoleInput[], memo: ReportMemo): WrittenReports {
-  const listed = new Map(run.consoles.map((c) => [c.vm, c] as const));
-  for (const con of consoles) {
-    const rel = path.join('consoles', `${slug(con.vm)}.log`);
-    if (fs.existsSync(path.join(dir, rel))) listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
-  }
-  const valid = { ...run, consoles: [...listed.values()] };
+  const valid = withCopiedConsoles(dir, run, consoles);
   writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonText(valid, memo.caseJson));
   return { dir, files: [RUN_FILE], run: valid, latest: true };
+}
+
+const consoleRel = (vm: string): string => path.join('consoles', `${slug(vm)}.log`);
+
+/** `run` listing the consoles a render already copied into `dir`; the rest are copied at the next render. */
+function withCopiedConsoles(dir: string, run: RunResult, consoles: readonly ConsoleInput[]): RunResult {
+  const listed = new Map(run.consoles.map((c) => [c.vm, c] as const));
+  for (const con of consoles) {
+    const rel = consoleRel(con.vm);
+    if (fs.existsSync(path.join(dir, rel))) listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
+  }
+  return { ...run, consoles: [...listed.values()] };
 }
