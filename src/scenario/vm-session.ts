@@ -127,8 +127,6 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     // console that does not work) falls through to SSH retries.
     await m.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(() => undefined);
     const readyMs = performance.now() - t0;
-    const connectSsh = (timeoutMs: number): Promise<SshGuest> =>
-      connectInRounds({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited }, () => m.exitStatus !== null && m.exitStatus !== undefined);
     let agent: AgentClient;
     let transport: AgentTransport;
     if (portSocket && agentDevice !== null) {
@@ -146,7 +144,8 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
       progress('waiting for sshd');
       // what is left of the boot's bound (a guest that never said ready has used it up), with a
       // floor for sshd to answer a guest whose console is silent
-      ssh = await connectSsh(Math.max(sshTimeoutMs - readyMs, Math.min(sshTimeoutMs, 5_000)));
+      const timeoutMs = Math.max(sshTimeoutMs - readyMs, Math.min(sshTimeoutMs, 5_000));
+      ssh = await connectInRounds({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited }, () => m.exitStatus !== null && m.exitStatus !== undefined);
       progress('starting the agent');
       const channel = await ssh.channel(AGENT_PATH);
       agent = new AgentClient(channel, channel);
@@ -160,7 +159,7 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     const agentReadyMs = performance.now() - t0;
     let sshGuest: Promise<SshGuest> | null = ssh ? Promise.resolve(ssh) : null;
     let stopping: Promise<void> | null = null;
-    const sock = portSocket;
+    const agentSocket = portSocket;
     return {
       machine: m,
       ssh: async (timeoutMs = 60_000) => {
@@ -184,7 +183,7 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
             (g) => g.close(),
             () => undefined,
           );
-          sock?.destroy();
+          agentSocket?.destroy();
           await m.stop();
           if (ownRunDir) await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
         })()),
