@@ -57,7 +57,7 @@ describe('Machine (real QEMU, TCG)', () => {
     const m = await Machine.start({ kernel, accel: 'tcg', runDir, memMiB: 512 });
     machines.push(m);
     const started = Date.now() - t0;
-    expect(m.argv).toEqual(expect.arrayContaining(['-accel', 'tcg', '-cpu', 'max', '-no-reboot']));
+    expect(m.argv).toEqual(expect.arrayContaining(['-accel', 'tcg', '-cpu', 'max,la57=off', '-no-reboot']));
     expect(m.argv[m.argv.indexOf('-append') + 1]).toBe('console=ttyS0 panic=-1');
 
     const panic = await m.console.waitForLine(/Kernel panic - not syncing/, { timeoutMs: 180_000 });
