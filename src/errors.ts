@@ -1,6 +1,8 @@
 // Typed errors. Commands throw these; only src/cli/main.ts turns them into exit codes.
 // Exit codes (README, --help): 0 ok, 1 failures/regressions/findings, 2 usage/config, 3 infrastructure.
 
+import type { Finding } from './detect/finding.js';
+
 export const ExitCode = {
   ok: 0,
   failures: 1,
@@ -65,6 +67,31 @@ export class TimeoutError extends InfraError {
   ) {
     super(message, transcript);
   }
+}
+
+/**
+ * How a boot failed, as syzkaller keeps BootError apart from InfraError: the kernel reported a bug
+ * on the console (crash), the guest went away (exited: a panic with panic=-1 reboots, and QEMU runs
+ * with -no-reboot), or it never became ready within its bound (timeout).
+ */
+export type BootFailureKind = 'crash' | 'exited' | 'timeout';
+
+/** The kernel failed to boot: a finding about the kernel, not about the machinery (InfraError). */
+export class BootError extends HotunplugError {
+  readonly exitCode = ExitCode.failures;
+  constructor(
+    readonly kind: BootFailureKind,
+    /** the report's title (crash), or what was seen instead */
+    readonly title: string,
+    /** the last console lines */
+    readonly consoleTail: readonly string[],
+    /** the kernel reports seen while booting */
+    readonly findings: readonly Finding[] = [],
+  ) {
+    super(title);
+  }
+  /** host time (ms since epoch) the first report's first line arrived, when known */
+  reportHostMs: number | null = null;
 }
 
 /** A run was interrupted by SIGINT/SIGTERM: exit 128+signo after cleanup, partial reports written. */

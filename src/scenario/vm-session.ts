@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InfraError, TimeoutError, errorMessage } from '../errors.js';
+import { BootError, InfraError, TimeoutError, errorMessage } from '../errors.js';
 import { AgentClient } from '../guest/agent.js';
 import { SshGuest, createRunKey, type SshKey } from '../guest/ssh.js';
 import type { ImageArtifacts } from '../image/resolve.js';
@@ -15,6 +15,7 @@ import { chooseAccelerator } from '../vm/accel.js';
 import { freeLoopbackPort } from '../vm/free-port.js';
 import { Machine } from '../vm/machine.js';
 import { agentPortIds, runFiles, type MachineSpecInput } from '../vm/machine-spec.js';
+import { BOOT_TAIL_LINES, watchBoot } from './boot-watch.js';
 
 export const AGENT_PATH = '/usr/bin/huci-agent';
 /** what images/rootfs/init prints on the console once sshd listens (and the agent runs, if on its port) */
@@ -107,6 +108,11 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     }
   }
   const m = machine;
+  // from the first console line: a kernel report before the agent is ready fails the boot at once
+  const watch = watchBoot(m.console, m.exited);
+  const failure = watch.failed.then((e) => Promise.reject(e));
+  failure.catch(() => undefined);
+  const guarded = <T>(p: Promise<T>): Promise<T> => Promise.race([p, failure]);
   let ssh: SshGuest | null = null;
   let portSocket: net.Socket | null = null;
   let agentDevice: string | null = null;
@@ -117,15 +123,20 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     m.console.on('line', onLine);
     return () => void m.console.off('line', onLine);
   })();
+  const sshTimeoutMs = opts.sshTimeoutMs ?? 90_000;
   try {
     // The host end is connected before the guest boots: a port without one reads EOF in the guest,
     // and the agent would take that for the end of its input.
-    portSocket = await connectUnix(join(runDir, runFiles.agentSocket)).catch(() => null);
-    const sshTimeoutMs = opts.sshTimeoutMs ?? 90_000;
+    portSocket = await guarded(connectUnix(join(runDir, runFiles.agentSocket)).catch(() => null));
     progress('waiting for the guest (huci: ready)');
     // Init says ready once :22 listens and (with its port) the agent runs. Not seeing the line (a
-    // console that does not work) falls through to SSH retries.
-    await m.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(() => undefined);
+    // console that does not work) falls through to SSH retries; a console that ended (QEMU gone)
+    // waits for the watch's verdict on why.
+    await guarded(
+      m.console.waitForLine(READY_LINE, { timeoutMs: sshTimeoutMs }).catch(async () => {
+        if (m.console.isEnded) await failure;
+      }),
+    );
     const readyMs = performance.now() - t0;
     let agent: AgentClient;
     let transport: AgentTransport;
@@ -145,17 +156,20 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
       // what is left of the boot's bound (a guest that never said ready has used it up), with a
       // floor for sshd to answer a guest whose console is silent
       const timeoutMs = Math.max(sshTimeoutMs - readyMs, Math.min(sshTimeoutMs, 5_000));
-      ssh = await connectInRounds({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited }, () => m.exitStatus !== null && m.exitStatus !== undefined);
+      ssh = await guarded(connectInRounds({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited }, () => m.exitStatus !== null && m.exitStatus !== undefined));
       progress('starting the agent');
-      const channel = await ssh.channel(AGENT_PATH);
+      const channel = await guarded(ssh.channel(AGENT_PATH));
       agent = new AgentClient(channel, channel);
       transport = 'ssh';
     }
     offAgentLine();
-    const pong = await agent.ping({ timeoutMs: 20_000 });
+    const pong = await guarded(agent.ping({ timeoutMs: 20_000 }));
     if (!pong.ok) {
       throw new TimeoutError(`the guest agent did not answer a ping (${pong.errno})`, 20, m.console.tail(20));
     }
+    // a report that began before the agent was ready still fails the boot
+    const late = watch.stop();
+    if (late) throw late;
     const agentReadyMs = performance.now() - t0;
     let sshGuest: Promise<SshGuest> | null = ssh ? Promise.resolve(ssh) : null;
     let stopping: Promise<void> | null = null;
@@ -190,9 +204,18 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     };
   } catch (e) {
     offAgentLine();
+    // what the watch knows beats what timed out meanwhile (a crash makes the ping time out, too)
+    const seen = watch.stop();
     ssh?.close();
     portSocket?.destroy();
+    // the run dir stays: its console.log is the evidence
     await m.stop();
+    if (e instanceof BootError) throw e;
+    if (seen) throw seen;
+    if (e instanceof TimeoutError) {
+      const title = m.console.lineCount === 0 ? 'no output from the guest while booting' : `guest not ready within ${Math.round(sshTimeoutMs / 1000)} s: ${e.message}`;
+      throw new BootError('timeout', title, m.console.tail(BOOT_TAIL_LINES));
+    }
     if (e instanceof InfraError) throw e;
     throw new InfraError(`booting ${opts.image.name}: ${errorMessage(e)}`, m.console.tail(20), { cause: e });
   }
