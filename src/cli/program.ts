@@ -104,6 +104,7 @@ export function buildProgram(): Command {
     .option('--jobs <n>', 'VMs running at once (default: from cores and memory)')
     .option('--shard <i/n>', 'run only shard i of n (a case\'s shard is a hash of its id)')
     .option('--no-controls', 'do not add the canary calibration cases a run gets when it selects none')
+    .option('--boot-attempts <n>', 'boots of a VM on fresh QEMUs before its cases are given up', '3')
     .action(async (opts) => done(await (await import('./commands/run.js')).runCommand(opts)));
 
   program

@@ -1,5 +1,6 @@
 // Progress for long steps: an ora spinner on a TTY, plain timestamped lines on stderr otherwise
-// (CI logs), never on stdout (which carries --json output).
+// (CI logs), never on stdout (which carries --json output). A CI log must show life: a step that
+// prints nothing new for HEARTBEAT_MS gets its line again, with how long it has been running.
 import process from 'node:process';
 import ora from 'ora';
 
@@ -9,7 +10,15 @@ export interface ProgressReporter {
   fail(message: string): void;
 }
 
-export function progressReporter(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+/** Longest a non-TTY log goes without a line while something is in progress. */
+export const HEARTBEAT_MS = 30_000;
+
+export interface ProgressOptions {
+  heartbeatMs?: number;
+  now?: () => number;
+}
+
+export function progressReporter(stream: NodeJS.WriteStream = process.stderr, opts: ProgressOptions = {}): ProgressReporter {
   if (stream.isTTY && !process.env.CI) {
     const spinner = ora({ stream, text: 'starting' }).start();
     return {
@@ -18,11 +27,42 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): P
       fail: (m) => void spinner.fail(m),
     };
   }
-  const t0 = Date.now();
-  const stamp = (): string => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s]`;
+  const now = opts.now ?? Date.now;
+  const every = opts.heartbeatMs ?? HEARTBEAT_MS;
+  const t0 = now();
+  const stamp = (): string => `[${((now() - t0) / 1000).toFixed(1).padStart(6)} s]`;
+  let last = '';
+  let lastAt = t0;
+  let since = t0;
+  let timer: NodeJS.Timeout | null = null;
+  const write = (text: string): void => {
+    stream.write(`${stamp()} ${text}\n`);
+    lastAt = now();
+  };
+  const beat = (): void => {
+    timer = null;
+    if (now() - lastAt >= every) write(`${last} (still at it, ${Math.round((now() - since) / 1000)} s)`);
+    arm();
+  };
+  const arm = (): void => {
+    if (timer) return;
+    timer = setTimeout(beat, Math.max(1, every - (now() - lastAt)));
+    // the beat never keeps a finished command alive
+    timer.unref();
+  };
+  const end = (text: string): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    write(text);
+  };
   return {
-    update: (s) => void stream.write(`${stamp()} ${s}\n`),
-    done: (m) => void stream.write(`${stamp()} ${m}\n`),
-    fail: (m) => void stream.write(`${stamp()} failed: ${m}\n`),
+    update: (s) => {
+      if (s !== last) since = now();
+      last = s;
+      write(s);
+      arm();
+    },
+    done: (m) => end(m),
+    fail: (m) => end(`failed: ${m}`),
   };
 }

@@ -51,6 +51,8 @@ export const SourceImageSchema = z.strictObject({
   fragments: z.array(z.string().min(1)),
   /** Out-of-tree module sets built with the kernel, directories under images/ ("canary"). */
   extraModules: z.array(z.string().min(1)).default([]),
+  /** Objects a full build of this kernel compiles (measured): the total a cold build's progress shows. */
+  expectedObjects: z.number().int().positive().optional(),
 });
 
 export const ImageDefSchema = z.discriminatedUnion('kind', [DebianImageSchema, SourceImageSchema]);

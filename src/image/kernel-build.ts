@@ -54,6 +54,8 @@ export interface BuildKernelOptions {
   /** How long to wait for another process building in the same object dir (default 45 min). */
   lockWaitMs?: number;
   onProgress?: (p: KernelBuildProgress) => void;
+  /** The object total to show when this object dir has no full build on record (a cold build). */
+  expectedObjects?: number;
   /** Every command and output line (the build log is written regardless). */
   log?: KernelLog;
 }
@@ -212,7 +214,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     if (droppedOptions.length) progress('configure', `dropped ${droppedOptions.length} option(s) this kernel lacks`);
 
     // compile
-    expectedObjects = await readExpectedObjects(objDir);
+    expectedObjects = (await readExpectedObjects(objDir)) ?? opts.expectedObjects ?? null;
     progress('compile');
     // Callers print some updates as plain lines (CI logs): one per 15 s keeps a 15-minute build to ~60 lines.
     let lastEmit = Date.now();

@@ -106,7 +106,9 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
     const compiler = (await run('gcc', ['--version']).catch(() => 'no gcc')).split('\n')[0] ?? '';
     kernelPart = { fragments, extra, compiler };
   }
-  const hash = hashInputs({ ...common.parts, def, kernel: kernelPart });
+  // a progress hint, not an input: changing it rebuilds nothing
+  const { expectedObjects: _hint, ...identity } = def as SourceImageDef;
+  const hash = hashInputs({ ...common.parts, def: identity, kernel: kernelPart });
   return { hash, dir: imageDirFor(def.name, hash), packages, agent: common.agent };
 }
 
@@ -192,6 +194,7 @@ async function buildSourceKernel(def: SourceImageDef, outDir: string, log: Build
       : { srcDir: def.source.dir }),
     fragments: def.fragments.map((f) => resolvePath(IMAGES_DIR, f)),
     canary: def.extraModules.includes('canary'),
+    ...(def.expectedObjects ? { expectedObjects: def.expectedObjects } : {}),
     onProgress: (p) => progress(formatProgress(p)),
   });
   // the kernel build keeps its own (long) log; point at it rather than copying it here

@@ -196,6 +196,8 @@ export function mergeRuns(runs: readonly RunResult[], opts: MergeOptions = {}): 
     subsystems: summaries(cases),
     controls: controls(ins),
     consoles: consolesOf(ins).map(({ vm, image, file }) => ({ vm, image, file })),
+    // named as their consoles are (label-vm)
+    boots: ins.flatMap((i) => i.run.boots.map((b) => ({ ...b, vm: `${i.label}-${b.vm}` }))),
   };
   return merged;
 }
@@ -203,11 +205,16 @@ export function mergeRuns(runs: readonly RunResult[], opts: MergeOptions = {}): 
 /**
  * Exit code of a finished run, as `run` decides it: untrusted controls → 3 (no verdict stands),
  * a verdict in failOn → 1 (control cases excepted: they are judged by run.controls, the buggy canary
- * is meant to crash), a run that did not finish → 3, else 0.
+ * is meant to crash) or a failed boot whose verdict is in failOn → 1, a VM the machinery could not
+ * boot at all or a run that did not finish → 3, else 0.
  */
 export function runExitCode(run: RunResult, failOn: readonly Verdict[], controlIds: ReadonlySet<string> = new Set()): ExitCode {
   if (run.controls.ran && !run.controls.trusted) return ExitCode.infra;
   if (run.cases.some((c) => !controlIds.has(c.id) && failOn.includes(c.verdict))) return ExitCode.failures;
+  // a kernel that failed to boot is a finding even when a retry booted (crashed or hung, as a case)
+  if (run.boots.some((b) => b.failure && failOn.includes(b.failure.verdict))) return ExitCode.failures;
+  // a VM that never booted for the machinery's reasons: its cases were not measured
+  if (run.boots.some((b) => b.gaveUp && b.failure?.kind === 'infra')) return ExitCode.infra;
   if (!run.complete) return ExitCode.infra;
   return ExitCode.ok;
 }

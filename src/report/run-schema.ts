@@ -125,6 +125,39 @@ export const CaseResultSchema = z.strictObject({
 });
 export type CaseResult = z.infer<typeof CaseResultSchema>;
 
+/** How a boot failed (errors.ts BootError's kinds, and the machinery's), and the verdict it counts as. */
+export const BOOT_FAILURE_KINDS = ['crash', 'exited', 'timeout', 'infra'] as const;
+export const BOOT_FAILURE_VERDICT = { crash: 'crashed', exited: 'crashed', timeout: 'hung', infra: 'error' } as const satisfies Record<(typeof BOOT_FAILURE_KINDS)[number], Verdict>;
+
+/** One boot of a VM: every attempt is kept, a failed one with its title and console (added in v1.2). */
+export const BootRecordSchema = z.strictObject({
+  /** the VM's name, as in `consoles` (its console is there, failed boots' too) */
+  vm: z.string(),
+  image: z.string(),
+  /** 1-based: which try of this boot (a failed boot is retried on a fresh QEMU), of `attempts` at most */
+  attempt: z.number().int().min(1),
+  attempts: z.number().int().min(1),
+  ok: z.boolean(),
+  startedAt: z.string(),
+  /** from asking for the VM to the agent answering, or to the failure */
+  ms: z.number(),
+  failure: z
+    .strictObject({
+      kind: z.enum(BOOT_FAILURE_KINDS),
+      verdict: z.enum(['crashed', 'hung', 'error']),
+      /** the kernel report's title (crash), or what was seen instead */
+      title: z.string(),
+      /** ms from the first report line's arrival to the boot error (crash) */
+      msAfterReport: z.number().nullable().default(null),
+      consoleTail: z.array(z.string()).default([]),
+    })
+    .optional(),
+  findings: z.array(FindingRecordSchema).default([]),
+  /** the last of the attempts, all failed: the VM's cases did not run */
+  gaveUp: z.boolean().default(false),
+});
+export type BootRecord = z.infer<typeof BootRecordSchema>;
+
 export const SubsystemSummarySchema = z.strictObject({
   subsystem: z.string(),
   image: z.string(),
@@ -156,6 +189,8 @@ export const RunResultSchema = z.strictObject({
   }),
   /** console file of every VM, relative to the run directory */
   consoles: z.array(z.strictObject({ vm: z.string(), image: z.string(), file: z.string() })).default([]),
+  /** every boot attempt, failed ones with their findings (added in v1.2) */
+  boots: z.array(BootRecordSchema).default([]),
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
 

@@ -156,6 +156,7 @@ function expandSuite(suite: SuiteFile, file: string, locate: (p: (string | numbe
         description: body.description ?? suite.description,
         file,
         images: suite.images,
+        kernelArgs: suite.kernelArgs,
         requires: [...new Set([...suite.requires, ...(body.requires ?? [])])].sort(),
         devices,
         prepare: body.prepare ?? [],

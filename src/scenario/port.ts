@@ -71,14 +71,24 @@ export interface GuestPort {
 /** What a group of cases needs from the VM at boot. */
 export interface VmConfig {
   image: string;
+  /** kernel words the suite's guests boot with (suite `kernelArgs`) */
+  kernelArgs: string[];
   devices: DeviceDecl[];
   /** empty pcie-root-ports for `device_add` of new PCI devices during preparation */
   spareRootPorts: number;
 }
 
+export interface BootHooks {
+  /** where this boot's console will be, called before QEMU starts: a boot that fails keeps it */
+  onConsole?(file: string): void;
+}
+
 export interface SessionFactory {
-  /** Boots a guest for `cfg` (image, devices at boot) and returns it once SSH and the agent answer. */
-  boot(cfg: VmConfig): Promise<GuestPort>;
+  /**
+   * Boots a guest for `cfg` (image, devices at boot) and returns it once the agent answers. Rejects
+   * with a BootError when the kernel fails to boot, an InfraError when the machinery does.
+   */
+  boot(cfg: VmConfig, hooks?: BootHooks): Promise<GuestPort>;
 }
 
 /** Console-report detection, injectable so engine tests can script findings. */

@@ -3,9 +3,9 @@
 // crash, a hang, a failed restore or a harness error. Every case result is appended to the run and
 // the run is written at once, so a run that dies part-way keeps what was measured.
 import os from 'node:os';
-import { errorMessage } from '../errors.js';
+import { BootError, InfraError, errorMessage } from '../errors.js';
 import { classifyCase, judgeControls, subsystemVerdict, type ControlExpectation } from '../classify/verdict.js';
-import { RUN_SCHEMA_VERSION, VERDICTS, type CaseResult, type RunResult, type Verdict, type VmInfo } from '../report/run-schema.js';
+import { BOOT_FAILURE_VERDICT, RUN_SCHEMA_VERSION, VERDICTS, type BootRecord, type CaseResult, type RunResult, type Verdict, type VmInfo } from '../report/run-schema.js';
 import { reproCommand, toCaseResult } from './case-result.js';
 import { runCase, skippedRun, type CaseRun } from './engine.js';
 import type { LoadedSuite } from './load-suites.js';
@@ -82,6 +82,8 @@ export interface RunLoopOptions {
   command: string[];
   images: string[];
   jobs: number;
+  /** boots of a VM before its cases are given up (a failed boot is retried on a fresh QEMU); default 3 */
+  bootAttempts?: number;
   /** repro line for a case (the CLI knows how it was invoked) */
   repro?(c: ResolvedCase, image: string): string;
   onCase?(r: CaseResult, done: number, total: number): void;
@@ -106,7 +108,9 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     subsystems: [],
     controls: { ran: false, trusted: false, detail: 'canary controls did not run: verdicts are not calibrated' },
     consoles: [],
+    boots: [],
   };
+  const bootAttempts = Math.max(1, o.bootAttempts ?? DEFAULT_BOOT_ATTEMPTS);
   const consoles: Array<{ vm: string; image: string; file: string }> = [];
   const configs = new Map<string, Promise<ReadonlyMap<string, string> | null>>();
   const configOf = (image: string): Promise<ReadonlyMap<string, string> | null> => {
@@ -177,6 +181,41 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
         await p.stop().catch(() => undefined);
       }
     };
+    /** A fresh VM, on up to bootAttempts QEMUs; every attempt is recorded, a failed one with its console. */
+    const boot = async (): Promise<GuestPort | null> => {
+      let last: BootRecord | null = null;
+      for (let attempt = 1; attempt <= bootAttempts; attempt++) {
+        // named by group (and boot), not by boot order, so names do not depend on scheduling
+        const vm = `vm${g.index + 1}${++boots > 1 ? `.${boots}` : ''}-${g.cfg.image}`;
+        let console: string | null = null;
+        const noteConsole = (file: string): void => {
+          if (console !== null) return;
+          console = file;
+          consoles.push({ vm, image: g.cfg.image, file });
+        };
+        const startedAt = new Date().toISOString();
+        const t0 = performance.now();
+        const record = (r: Partial<BootRecord>): BootRecord => {
+          const b: BootRecord = { vm, image: g.cfg.image, attempt, attempts: bootAttempts, ok: false, startedAt, ms: Math.round(performance.now() - t0), findings: [], gaveUp: false, ...r };
+          run.boots.push(b);
+          return b;
+        };
+        try {
+          const p = await o.sessions.boot(g.cfg, { onConsole: noteConsole });
+          if (p.consoleFile) noteConsole(p.consoleFile);
+          record({ ok: true });
+          return p;
+        } catch (e) {
+          last = record(bootFailureRecord(e));
+          o.onNote?.(`${vm}: boot ${attempt} of ${bootAttempts} failed: ${last.failure!.title}`);
+          await persist();
+        }
+      }
+      last!.gaveUp = true;
+      bootFailure = `${g.cfg.image} ${GAVE_UP_PHRASE[last!.failure!.kind]}: ${last!.failure!.title} (${bootAttempts} of ${bootAttempts} boots)`;
+      o.onNote?.(bootFailure);
+      return null;
+    };
     try {
       for (const item of g.items) {
         const missing = missingOptions(item.c.requires, config);
@@ -184,22 +223,10 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
           await append(item, skippedRun(item.c, missing), null);
           continue;
         }
-        if (bootFailure !== null) {
+        if (bootFailure === null && !port) port = await boot();
+        if (bootFailure !== null || !port) {
           await append(item, harnessErrorRun(item.c, `VM did not boot: ${bootFailure}`), null);
           continue;
-        }
-        if (!port) {
-          try {
-            port = await o.sessions.boot(g.cfg);
-            // named by group (and restart), not by boot order, so names do not depend on scheduling
-            const vm = `vm${g.index + 1}${++boots > 1 ? `.${boots}` : ''}-${g.cfg.image}`;
-            if (port.consoleFile) consoles.push({ vm, image: g.cfg.image, file: port.consoleFile });
-          } catch (e) {
-            bootFailure = errorMessage(e);
-            o.onNote?.(`${g.cfg.image}: boot failed: ${bootFailure}`);
-            await append(item, harnessErrorRun(item.c, `VM did not boot: ${bootFailure}`), null);
-            continue;
-          }
         }
         const current: GuestPort = port;
         let caseRun: CaseRun;
@@ -227,6 +254,36 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   run.finishedAt = new Date().toISOString();
   await persist(true);
   return run;
+}
+
+/** Boots of one VM before its cases are given up. */
+export const DEFAULT_BOOT_ATTEMPTS = 3;
+
+/** What the run says of an image whose every boot failed, by how the last one failed. */
+const GAVE_UP_PHRASE: Record<NonNullable<BootRecord['failure']>['kind'], string> = {
+  crash: 'crashes while booting',
+  exited: 'goes away while booting',
+  timeout: 'does not finish booting',
+  infra: 'could not be booted (QEMU or the host failed)',
+};
+
+/** A failed boot attempt as run.json keeps it: a BootError is the kernel's, anything else the machinery's. */
+export function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'findings'> {
+  if (e instanceof BootError) {
+    return {
+      failure: {
+        kind: e.kind,
+        verdict: BOOT_FAILURE_VERDICT[e.kind],
+        title: e.title,
+        msAfterReport: e.reportHostMs === null ? null : Math.max(0, Date.now() - e.reportHostMs),
+        consoleTail: [...e.consoleTail],
+      },
+      findings: e.findings.map((f) => ({ ...f })),
+    };
+  }
+  const message = errorMessage(e);
+  const tail = e instanceof InfraError ? e.transcript.slice(-40) : [];
+  return { failure: { kind: 'infra', verdict: 'error', title: message.split('\n')[0]!, msAfterReport: null, consoleTail: tail }, findings: [] };
 }
 
 /**

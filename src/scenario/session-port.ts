@@ -10,8 +10,9 @@ import { QmpClosedError, QmpTimeoutError } from '../vm/qmp/errors.js';
 import type { ConsoleLine } from '../vm/console.js';
 import type { QemuExitPort } from './run-loop.js';
 import { bootGuest, type GuestSession } from './vm-session.js';
-import { GuestLostError, type AgentAnswer, type AgentCall, type GuestPort, type SessionFactory, type ShellResult, type VmConfig } from './port.js';
+import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type GuestPort, type SessionFactory, type ShellResult, type VmConfig } from './port.js';
 import { machineDevices } from './vm-config.js';
+import { runFiles } from '../vm/machine-spec.js';
 
 export function portFromSession(s: GuestSession, image: string): GuestPort & QemuExitPort {
   const lost = (e: unknown): GuestLostError => new GuestLostError(errorMessage(e));
@@ -102,6 +103,8 @@ export interface RealSessionOptions {
   image(name: string): Promise<ImageArtifacts>;
   onProgress?: (step: string) => void;
   memMiB?: number;
+  /** kernel words every guest of these sessions gets, after the suite's */
+  append?: string[];
 }
 
 /** Boots real guests; keeps each VM's run dir (console.log) until dispose() so reports can copy it. */
@@ -114,12 +117,13 @@ export class RealSessions implements SessionFactory {
   };
   constructor(private readonly opts: RealSessionOptions) {}
 
-  async boot(cfg: VmConfig): Promise<GuestPort> {
+  async boot(cfg: VmConfig, hooks: BootHooks = {}): Promise<GuestPort> {
     const image = await this.opts.image(cfg.image);
     // short path: the QMP unix socket path must fit in 108 bytes
     const runDir = await mkdtemp(path.join(tmpdir(), 'huci-run-'));
     if (this.dirs.length === 0) process.on('exit', this.onExit);
     this.dirs.push(runDir);
+    hooks.onConsole?.(path.join(runDir, runFiles.console));
     const m = machineDevices(cfg.devices);
     const drives = [];
     for (const d of m.drives) {
@@ -135,6 +139,7 @@ export class RealSessions implements SessionFactory {
       chardevs: m.chardevs,
       drives,
       spareRootPorts: cfg.spareRootPorts,
+      append: [...cfg.kernelArgs, ...(this.opts.append ?? [])],
       memMiB: this.opts.memMiB ?? 1536,
       sshTimeoutMs: 240_000,
       runDir,

@@ -225,6 +225,12 @@ export const CaseEntrySchema = z
   });
 export type CaseEntry = z.infer<typeof CaseEntrySchema>;
 
+/** A kernel command-line word; huci.* are the harness's own (init reads them). */
+const KernelArg = z
+  .string()
+  .regex(/^[^\s"']+$/, 'must be one word without quotes')
+  .refine((w) => !w.startsWith('huci.'), 'huci.* words are the harness\'s own');
+
 export const SuiteFileSchema = z.strictObject({
   /** the subsystem; case ids start with it */
   suite: Name,
@@ -232,6 +238,8 @@ export const SuiteFileSchema = z.strictObject({
   /** images the suite is meant for when the command line names none */
   images: z.array(z.string()).min(1),
   requires: z.array(KernelOption).default([]),
+  /** kernel command-line words the suite's guests boot with */
+  kernelArgs: z.array(KernelArg).default([]),
   fds: z.record(Name, FdKindSchema),
   ops: z.record(Name, OpTemplateSchema),
   templates: z.record(Name, TemplateSchema).default({}),
@@ -252,6 +260,7 @@ export interface ResolvedCase {
   file: string;
   images: string[];
   requires: string[];
+  kernelArgs: string[];
   devices: DeviceDecl[];
   prepare: Step[];
   holders: Holder[];

@@ -42,13 +42,13 @@ export function machineDevices(devices: readonly DeviceDecl[]): {
 /** The VM a case needs: its image and devices at boot (spare root ports for new PCI devices added later). */
 export function vmConfigFor(c: ResolvedCase, image: string): VmConfig {
   const spare = [...c.prepare, ...c.restore].filter((s) => typeof s.device_add === 'object' && s.device_add.hotplug).length;
-  return { image, devices: c.devices, spareRootPorts: spare };
+  return { image, kernelArgs: c.kernelArgs, devices: c.devices, spareRootPorts: spare };
 }
 
 /** Cases with equal keys can share one boot. */
 export function vmConfigKey(cfg: VmConfig): string {
   const devices = [...cfg.devices].sort((a, b) => a.id.localeCompare(b.id)).map((d) => canonical(d));
-  return `${cfg.image}|${cfg.spareRootPorts}|${devices.join(';')}`;
+  return `${cfg.image}|${cfg.kernelArgs.join(' ')}|${cfg.spareRootPorts}|${devices.join(';')}`;
 }
 
 function canonical(v: unknown): string {

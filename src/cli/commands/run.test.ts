@@ -149,7 +149,7 @@ describe('list', () => {
 
 describe('summaryTable', () => {
   it('marks untrusted controls', () => {
-    const run = { subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }], controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' } } as unknown as RunResult;
+    const run = { subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }], controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' }, boots: [] } as unknown as RunResult;
     expect(summaryTable(run, '/r')).toMatch(/controls: NOT TRUSTED \(CONTROLS FAILED: x\)/);
   });
 });

@@ -12,6 +12,7 @@ import { parseDotConfig } from '../../image/kernel-fragments.js';
 import { readKernelConfig } from '../../image/kernel-config-check.js';
 import { knownImagesLine, resolveImage, resolveUserKernel, type ImageArtifacts } from '../../image/resolve.js';
 import { checkBaseline } from '../../report/compare.js';
+import { runExitCode } from '../../report/merge.js';
 import { parseFailOn } from '../../report/fail-on.js';
 import { VERDICTS, type RunResult } from '../../report/run-schema.js';
 import { readRunFile } from '../../report/run-file.js';
@@ -19,7 +20,7 @@ import { REPORTS_DIR, newReportMemo, writeRunReports } from '../../report/write.
 import { reproCommand } from '../../scenario/case-result.js';
 import { defaultSuitesDir, loadSuites, type LoadedSuite } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
-import { planCases, runLoop, type PlannedCase } from '../../scenario/run-loop.js';
+import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop, type PlannedCase } from '../../scenario/run-loop.js';
 import { parseShard } from '../../scenario/shard.js';
 import { progressReporter } from '../progress.js';
 import { onInterrupt } from '../../util/reaper.js';
@@ -40,6 +41,7 @@ export interface RunCommandOptions {
   shard?: string;
   /** commander's --no-controls sets this to false */
   controls?: boolean;
+  bootAttempts?: string;
 }
 
 export interface RunDeps {
@@ -59,10 +61,14 @@ const detector: DetectorPort = { live: () => new StreamDetector(), detect };
 
 export function defaultRunDeps(): RunDeps {
   const images = new Map<string, Promise<ImageArtifacts>>();
-  const imageOf = (name: string, custom: { kernel: string; modules: string } | null, onProgress?: (s: string) => void): Promise<ImageArtifacts> => {
+  // Whoever asks first (the kernel-option check, before any boot) starts the build: its progress
+  // goes to the run's reporter, whichever caller that is.
+  let report: ((s: string) => void) | null = null;
+  const onProgress = (s: string): void => report?.(s);
+  const imageOf = (name: string, custom: { kernel: string; modules: string } | null): Promise<ImageArtifacts> => {
     let p = images.get(name);
     if (!p) {
-      p = custom ? resolveUserKernel({ ...custom, ...(onProgress ? { onProgress } : {}) }) : resolveImage(name, { build: true, ...(onProgress ? { onProgress } : {}) });
+      p = custom ? resolveUserKernel({ ...custom, onProgress }) : resolveImage(name, { build: true, onProgress });
       images.set(name, p);
     }
     return p;
@@ -70,13 +76,14 @@ export function defaultRunDeps(): RunDeps {
   // what this process last wrote to each report file (keys are absolute paths, so runs do not mix)
   const memo = newReportMemo();
   return {
-    sessions: ({ custom, onProgress }) => {
+    sessions: ({ custom, onProgress: progress }) => {
+      report = progress;
       let real: (SessionFactory & { dispose(): Promise<void> }) | null = null;
       // loaded on first boot: a run whose cases are all skipped starts no QEMU at all
       const load = async (): Promise<SessionFactory & { dispose(): Promise<void> }> => {
         if (!real) {
           const { RealSessions } = await import('../../scenario/session-port.js');
-          real = new RealSessions({ image: (name) => imageOf(name, custom, onProgress), onProgress });
+          real = new RealSessions({ image: (name) => imageOf(name, custom), onProgress: progress });
         }
         return real;
       };
@@ -115,6 +122,7 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   if (opts.kernel && opts.image && opts.image.length > 0) throw new UsageError('give either --image or --kernel/--modules, not both');
   const iterations = positiveInt(opts.iterations, '--iterations', 1);
   const jobs = positiveInt(opts.jobs, '--jobs', defaultJobs());
+  const bootAttempts = positiveInt(opts.bootAttempts, '--boot-attempts', DEFAULT_BOOT_ATTEMPTS);
   const shard = parseShard(opts.shard);
   const failOn = parseFailOn(opts.failOn);
   const names = opts.suite.split(',').map((s) => s.trim()).filter(Boolean);
@@ -174,6 +182,7 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
       command,
       images,
       jobs,
+      bootAttempts,
       version: deps.version,
       repro: (c, image) => reproCommand(c, image, custom ?? undefined),
       onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),
@@ -197,10 +206,8 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
     (opts.json ? deps.stderr : deps.stdout).write(b.text);
     return b.exitCode;
   }
-  if (run.controls.ran && !run.controls.trusted) return ExitCode.infra;
   // controls are judged by run.controls, not --fail-on: the buggy canary is meant to crash
-  const controls = new Set(plan.filter((p) => p.c.control).map((p) => p.c.id));
-  return run.cases.some((c) => !controls.has(c.id) && failOn.includes(c.verdict)) ? ExitCode.failures : ExitCode.ok;
+  return runExitCode(run, failOn, new Set(plan.filter((p) => p.c.control).map((p) => p.c.id)));
 }
 
 /**
@@ -254,6 +261,7 @@ export function summaryJson(run: RunResult, dir: string): unknown {
     dir,
     complete: run.complete,
     controls: run.controls,
+    boots: run.boots.map((b) => ({ vm: b.vm, image: b.image, attempt: b.attempt, ok: b.ok, ms: b.ms, ...(b.failure ? { failure: { kind: b.failure.kind, verdict: b.failure.verdict, title: b.failure.title } } : {}), gaveUp: b.gaveUp })),
     subsystems: run.subsystems,
     cases: run.cases.map((c) => ({ id: c.id, image: c.image, iteration: c.iteration, verdict: c.verdict, reason: c.reason })),
   };
@@ -267,6 +275,11 @@ export function summaryTable(run: RunResult, dir: string): string {
   const fmt = (r: string[]): string => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const lines = [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
   lines.push('', `controls: ${run.controls.ran ? (run.controls.trusted ? 'trusted' : 'NOT TRUSTED') : 'not run'} (${run.controls.detail})`);
+  const failed = run.boots.filter((b) => b.failure);
+  if (failed.length > 0) {
+    lines.push(`boots: ${run.boots.length}, ${failed.length} failed:`);
+    for (const b of failed) lines.push(`  ${b.vm} (attempt ${b.attempt} of ${b.attempts}${b.gaveUp ? ', gave up' : ''}): ${b.failure!.verdict.toUpperCase()} ${b.failure!.title}`);
+  }
   lines.push(`reports: ${dir}`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 // A scripted guest for engine tests: implements GuestPort with a tiny model of a device that can be
 // removed under held fds, a console with printk timestamps, dmesg, QMP and a virtual clock.
-import { GuestLostError, type AgentAnswer, type AgentCall, type Clock, type GuestPort, type PortConsoleLine, type SessionFactory, type ShellResult, type VmConfig } from '../port.js';
+import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type Clock, type GuestPort, type PortConsoleLine, type SessionFactory, type ShellResult, type VmConfig } from '../port.js';
 import type { VmInfo } from '../../report/run-schema.js';
 
 export interface FakeBehaviour {
@@ -22,6 +22,8 @@ export interface FakeBehaviour {
   restoreFails?: boolean;
   /** a blocked reader loop is woken with ENODEV by the removal */
   loopWoken?: boolean;
+  /** this boot fails with this error (BootError: the kernel's, InfraError: the machinery's) */
+  bootFails?: Error;
 }
 
 export class FakeClock implements Clock {
@@ -240,9 +242,16 @@ export class FakeSessions implements SessionFactory {
     private readonly behaviours: FakeBehaviour[],
     readonly clock: FakeClock,
   ) {}
-  async boot(cfg: VmConfig): Promise<GuestPort> {
+  /** consoles announced through the boot hooks, failed boots' too */
+  readonly consoles: string[] = [];
+  private boots = 0;
+  async boot(cfg: VmConfig, hooks: BootHooks = {}): Promise<GuestPort> {
     this.configs.push(cfg);
-    const b = this.behaviours[Math.min(this.booted.length, this.behaviours.length - 1)]!;
+    const b = this.behaviours[Math.min(this.boots++, this.behaviours.length - 1)]!;
+    const console = `/fake/boot${this.boots}/console.log`;
+    this.consoles.push(console);
+    hooks.onConsole?.(console);
+    if (b.bootFails) throw b.bootFails;
     const g = new FakeGuest(b, this.clock);
     this.booted.push(g);
     return g;
