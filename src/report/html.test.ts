@@ -169,3 +169,16 @@ describe('finding lines in the excerpt', () => {
     expect(html).toMatch(/<span class="ln hl"><span class="no">1403<\/span>\[   88.410037\] BUG: KASAN: slab-use-after-free in lineevent_poll/);
   });
 });
+
+describe('boot section', () => {
+  it('lists the failed boots with title, verdict, report and a link to each console; a VM that never booted gets a banner', () => {
+    const html = renderHtml(loadFixture('run-boot-failures'), { linkCaseFiles: true });
+    const boot = html.slice(html.indexOf('<section id="boot">'), html.indexOf('</section>', html.indexOf('<section id="boot">')));
+    expect(boot).toContain('4 boot attempt(s), 3 failed');
+    for (const vm of ['vm1-debian-6.12', 'vm1.2-debian-6.12', 'vm1.3-debian-6.12']) expect(boot).toContain(`<a href="consoles/${vm}.log">${vm}</a>`);
+    expect(boot.match(/<b>kernel panic: Attempted to kill init!<\/b>/g)).toHaveLength(3);
+    expect(boot).toContain('Kernel panic - not syncing: Attempted to kill init!');
+    expect(html).toContain('id="boot-banner"');
+    expect(renderHtml(loadFixture('run-two-images'))).not.toContain('<section id="boot">');
+  });
+});

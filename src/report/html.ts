@@ -51,6 +51,7 @@ export function renderHtml(run: RunResult, opts: HtmlOptions = {}): string {
     header(run, opts),
     banners(run),
     summarySection(run),
+    bootSection(run, opts),
     matrixSection(run),
     flakySection(run),
     casesSection(run, opts),
@@ -120,6 +121,13 @@ function banners(run: RunResult): Html {
         : '⚠ CONTROLS DID NOT RUN: without the canaries no verdict in this report can be trusted. ',
       run.controls.detail));
   }
+  const gaveUp = run.boots.filter((b) => b.gaveUp && b.failure);
+  if (gaveUp.length > 0) {
+    out.push(h('div', { class: 'banner untrusted', role: 'alert', id: 'boot-banner' },
+      '⚠ A VM never booted, so its cases did not run: ',
+      gaveUp.map((b, i) => fragment(i ? '; ' : '', `${b.image}: ${b.failure!.title} (${b.attempts} of ${b.attempts} boots)`)),
+      ' — see Boot below.'));
+  }
   if (!run.complete) {
     out.push(h('div', { class: 'banner incomplete', role: 'status', id: 'incomplete-banner' },
       'This run did not finish: what is shown was measured, the rest was not.',
@@ -149,6 +157,34 @@ function summarySection(run: RunResult): Html {
         images.length > 1 ? images.map((img) => h('th', null, img)) : h('th', null, 'cases')),
       rows),
     h('p', { class: 'meta' }, 'Worst first: ', VERDICT_SEVERITY.map((v, i) => fragment(i ? ' > ' : '', badge(v))), '.'));
+}
+
+/** Every boot: the failed ones with their verdict, title, report or console tail, and console link. */
+function bootSection(run: RunResult, opts: HtmlOptions): Html | null {
+  if (run.boots.length === 0) return null;
+  const failed = run.boots.filter((b) => b.failure);
+  const consoleOf = (vm: string): Html | string => {
+    const c = run.consoles.find((x) => x.vm === vm);
+    if (!c) return vm;
+    return opts.linkCaseFiles && isSafeHref(c.file) ? h('a', { href: c.file }, vm) : fragment(vm, ' (', h('code', null, c.file), ')');
+  };
+  return h('section', { id: 'boot' },
+    h('h2', null, 'Boot'),
+    h('p', { class: 'meta' }, `${run.boots.length} boot attempt(s), ${failed.length} failed`,
+      failed.length ? '; a failed boot is retried on a fresh QEMU, and every attempt\'s whole console is kept' : ''),
+    failed.length === 0 ? null : h('table', null,
+      h('tr', null, h('th', null, 'VM (console)'), h('th', null, 'attempt'), h('th', null, 'verdict'), h('th', null, 'what'), h('th', null, 'failed after')),
+      failed.map((b) => {
+        const f = b.failure!;
+        return h('tr', { class: b.gaveUp ? 'gave-up' : null },
+          h('td', null, consoleOf(b.vm)),
+          h('td', null, `${b.attempt} of ${b.attempts}${b.gaveUp ? ' (gave up: its cases did not run)' : ''}`),
+          h('td', null, badge(f.verdict)),
+          h('td', null, h('b', null, f.title), ` — ${f.kind}`,
+            h('details', null, h('summary', null, b.findings.length ? 'kernel report' : 'console tail'),
+              h('pre', null, b.findings[0]?.report ?? f.consoleTail.join('\n')))),
+          h('td', null, `${fmtMs(b.ms)}${f.msAfterReport !== null ? ` (${fmtMs(f.msAfterReport)} after the report)` : ''}`));
+      })));
 }
 
 /** Subsystem × kernel matrix, inline SVG, a cell per (subsystem, image) coloured by verdict. */

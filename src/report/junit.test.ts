@@ -22,10 +22,14 @@ describe.each(fixtureNames())('junit %s', (name) => {
   ])('%s: counts match the cases', (_label, failOn) => {
     const doc = parse(renderJunit(run, { failOn }));
     const harness = (run.complete ? 0 : 1) + (run.controls.trusted ? 0 : 1);
+    // every boot attempt is a testcase; a failed one fails or errs as a case with its verdict would
+    const boots = run.boots.length;
+    const bootFailures = run.boots.filter((b) => b.failure && failOn.includes(b.failure.verdict)).length;
+    const bootErrors = run.boots.filter((b) => b.failure?.verdict === 'error' && !failOn.includes('error')).length;
     const root = doc.testsuites;
-    expect(Number(root['@_tests'])).toBe(run.cases.length + harness);
-    expect(Number(root['@_failures'])).toBe(run.cases.filter((c) => failOn.includes(c.verdict)).length);
-    expect(Number(root['@_errors'])).toBe(run.cases.filter((c) => c.verdict === 'error').length + harness);
+    expect(Number(root['@_tests'])).toBe(run.cases.length + harness + boots);
+    expect(Number(root['@_failures'])).toBe(run.cases.filter((c) => failOn.includes(c.verdict)).length + bootFailures);
+    expect(Number(root['@_errors'])).toBe(run.cases.filter((c) => c.verdict === 'error').length + harness + bootErrors);
     expect(Number(root['@_skipped'])).toBe(run.cases.filter((c) => c.verdict === 'skipped').length);
     // element counts agree with the attributes, suite by suite
     let cases = 0;
@@ -37,7 +41,21 @@ describe.each(fixtureNames())('junit %s', (name) => {
       expect(Number(s['@_errors'])).toBe(tc.filter((c) => c.error !== undefined).length);
       expect(Number(s['@_skipped'])).toBe(tc.filter((c) => c.skipped !== undefined).length);
     }
-    expect(cases).toBe(run.cases.length + harness);
+    expect(cases).toBe(run.cases.length + harness + boots);
+  });
+});
+
+describe('junit boots', () => {
+  it('every boot attempt is a testcase of suite "boot"; a crash while booting is a <failure> with its title', () => {
+    const doc = parse(renderJunit(loadFixture('run-boot-failures')));
+    const boot = doc.testsuites.testsuite.find((s) => s['@_name'] === 'boot')!;
+    expect(boot.testcase.map((c) => [c['@_name'], c.failure?.['@_message'] ?? null])).toEqual([
+      ['vm1-debian-6.12 attempt 1', 'kernel panic: Attempted to kill init!'],
+      ['vm1.2-debian-6.12 attempt 2', 'kernel panic: Attempted to kill init!'],
+      ['vm1.3-debian-6.12 attempt 3', 'kernel panic: Attempted to kill init!'],
+      ['vm2-debian-6.12 attempt 1', null],
+    ]);
+    expect(boot.testcase[2]!.failure!['#text']).toMatch(/attempt 3 of 3: the last, the VM's cases did not run[\s\S]*Kernel panic - not syncing: Attempted to kill init!/);
   });
 });
 

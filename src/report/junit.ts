@@ -3,7 +3,7 @@
 // every other verdict passes (its verdict is in the testcase's properties and system-out).
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, caseName, findingTitles, iterationsOf, runImages, runSubsystems } from './model.js';
-import type { CaseResult, RunResult, Verdict } from './run-schema.js';
+import type { BootRecord, CaseResult, RunResult, Verdict } from './run-schema.js';
 import { xmlDocument, type XmlNode } from './xml.js';
 
 export interface JunitOptions {
@@ -65,6 +65,18 @@ function testcase(run: RunResult, c: CaseResult, failOn: readonly Verdict[]): Xm
   };
 }
 
+function bootTestcase(b: BootRecord, failOn: readonly Verdict[]): XmlNode {
+  const children: XmlNode[] = [];
+  const f = b.failure;
+  if (f) {
+    const body = [`verdict: ${f.verdict} (${f.kind})`, `attempt ${b.attempt} of ${b.attempts}${b.gaveUp ? ': the last, the VM\'s cases did not run' : ''}`, ...b.findings.map((x) => `finding: ${x.title}`), '', ...(b.findings[0] ? [b.findings[0].report] : ['console tail:', ...f.consoleTail]), '', `whole console: consoles/ (${b.vm})`].join('\n');
+    const tag = failOn.includes(f.verdict) ? 'failure' : f.verdict === 'error' ? 'error' : null;
+    if (tag) children.push({ name: tag, attrs: { type: f.verdict, message: f.title }, text: tail(body, EXCERPT_MAX) });
+    else children.push({ name: 'system-out', text: tail(body, EXCERPT_MAX) });
+  }
+  return { name: 'testcase', attrs: { name: `${b.vm} attempt ${b.attempt}`, classname: `hotunplug.boot.${b.image}`, time: seconds(b.ms) }, children };
+}
+
 export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
   const failOn = opts.failOn ?? DEFAULT_FAIL_ON;
   const images = runImages(run);
@@ -97,6 +109,19 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
       children: g.cases.map((c) => testcase(run, c, failOn)),
     };
   });
+  // Every boot is a testcase of suite "boot": a failed one fails as a case with its verdict would
+  // (a crash while booting is <failure> with the default failOn), the machinery's is <error>.
+  if (run.boots.length > 0) {
+    const bootCases = run.boots.map((b) => bootTestcase(b, failOn));
+    const f = run.boots.filter((b) => b.failure && failOn.includes(b.failure.verdict)).length;
+    const e = run.boots.filter((b) => b.failure && !failOn.includes(b.failure.verdict) && b.failure.verdict === 'error').length;
+    const t = run.boots.reduce((a, b) => a + b.ms, 0);
+    suites.push({ name: 'testsuite', attrs: { name: 'boot', tests: bootCases.length, failures: f, errors: e, skipped: 0, time: seconds(t), timestamp: run.boots[0]!.startedAt, hostname: run.host.hostname }, children: bootCases });
+    tests += bootCases.length;
+    failures += f;
+    errors += e;
+    time += t;
+  }
   // A run that died or whose controls failed is itself an error CI must see.
   const harness: XmlNode[] = [];
   const harnessCase = (name: string, msg: string): XmlNode => ({

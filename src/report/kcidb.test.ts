@@ -91,3 +91,20 @@ describe('kcidb content', () => {
     expect(() => renderKcidb(run, { origin: 'Hot-Unplug' })).toThrow(ConfigError);
   });
 });
+
+describe('kcidb boots', () => {
+  it('every boot attempt is a KCIDB boot test (path "boot"); a crash while booting is FAIL with an incident of its issue', () => {
+    const data = renderKcidb(loadFixture('run-boot-failures'));
+    const boots = data.tests.filter((t) => t.path === 'boot');
+    expect(boots.map((t) => [t.status, t.comment])).toEqual([
+      ['FAIL', 'boot attempt 1 of 3: kernel panic: Attempted to kill init!'],
+      ['FAIL', 'boot attempt 2 of 3: kernel panic: Attempted to kill init!'],
+      ['FAIL', 'boot attempt 3 of 3: kernel panic: Attempted to kill init!'],
+      ['PASS', 'boot attempt 1 of 3'],
+    ]);
+    expect(boots[0]!.log_excerpt).toContain('Kernel panic - not syncing: Attempted to kill init!');
+    const issue = data.issues.find((i) => i.report_subject === 'kernel panic: Attempted to kill init!')!;
+    expect(issue.categories).toEqual(['runtime.panic']);
+    expect(data.incidents.filter((i) => i.issue_id === issue.id).map((i) => i.test_id)).toEqual(boots.slice(0, 3).map((t) => t.id));
+  });
+});

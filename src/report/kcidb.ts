@@ -163,6 +163,34 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
       });
     });
   }
+  // KCIDB's own boot tests (path "boot"): one per boot attempt, its findings as incidents
+  run.boots.forEach((b, k) => {
+    const buildId = buildOf.get(b.image);
+    if (!buildId) return;
+    const testId = `${origin}:${runPart}:${str(b.image)}:boot:${k + 1}`;
+    const f = b.failure;
+    const status: KcidbStatus = !f ? 'PASS' : f.verdict === 'error' ? 'ERROR' : 'FAIL';
+    const excerpt = f ? str(b.findings[0]?.report ?? f.consoleTail.join('\n')).slice(-LOG_EXCERPT_MAX) : '';
+    out.tests.push({
+      id: testId, origin, build_id: buildId, path: 'boot', status,
+      comment: str(f ? `boot attempt ${b.attempt} of ${b.attempts}: ${f.title}` : `boot attempt ${b.attempt} of ${b.attempts}`),
+      ...(excerpt ? { log_excerpt: excerpt } : {}),
+      ...(dateTime(b.startedAt) ? { start_time: dateTime(b.startedAt) } : {}),
+      duration: Math.max(0, b.ms) / 1000,
+      misc: { vm: str(b.vm), image: str(b.image), attempt: b.attempt, attempts: b.attempts, gave_up: b.gaveUp, ...(f ? { kind: f.kind, verdict: f.verdict } : {}) },
+    });
+    [...new Set(b.findings.map((x) => x.title))].forEach((title, j) => {
+      const x = b.findings.find((y) => y.title === title)!;
+      const id = issueId(origin, title);
+      if (!issues.has(id)) {
+        issues.set(id, {
+          id, version: 1, origin, report_subject: str(title), comment: str(title), categories: [`runtime.${pathPart(x.kind)}`],
+          culprit: { code: true, tool: false, harness: false }, misc: { kind: str(x.kind), ...(x.frame ? { frame: str(x.frame) } : {}) },
+        });
+      }
+      out.incidents.push({ id: `${testId}:${j + 1}`, origin, issue_id: id, issue_version: 1, build_id: buildId, test_id: testId, present: true, comment: str(`${title} while booting ${b.image}`) });
+    });
+  });
   out.issues = [...issues.values()];
   return out;
 }

@@ -131,6 +131,8 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   // results are kept in plan order whatever the scheduling (--jobs), so reports are deterministic
   const planIndex = new Map<PlannedCase, number>(o.plan.map((p, i) => [p, i]));
   const resultIndex = new Map<CaseResult, number>();
+  // boots too, by group and boot, not by when they happened (--jobs)
+  const bootOrder = new Map<BootRecord, number>();
 
   let writing: Promise<void> = Promise.resolve();
   let lastFull = -Infinity;
@@ -140,6 +142,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     const full = final || now - lastFull >= RENDER_EVERY_MS;
     if (full) lastFull = now;
     run.cases.sort((a, b) => resultIndex.get(a)! - resultIndex.get(b)!);
+    run.boots.sort((a, b) => bootOrder.get(a)! - bootOrder.get(b)!);
     run.subsystems = summarise(run.cases);
     run.controls = controlsOf(o.plan, run.cases);
     // A case is never changed once appended, so a shallow copy is a snapshot (and lets the report
@@ -198,6 +201,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
         const record = (r: Partial<BootRecord>): BootRecord => {
           const b: BootRecord = { vm, image: g.cfg.image, attempt, attempts: bootAttempts, ok: false, startedAt, ms: Math.round(performance.now() - t0), findings: [], gaveUp: false, ...r };
           run.boots.push(b);
+          bootOrder.set(b, g.index * 1e6 + boots);
           return b;
         };
         try {

@@ -88,7 +88,7 @@ export function defaultRunDeps(): RunDeps {
         return real;
       };
       return {
-        boot: async (cfg) => (await load()).boot(cfg),
+        boot: async (cfg, hooks) => (await load()).boot(cfg, hooks),
         dispose: async () => void (await real?.dispose()),
       };
     },
