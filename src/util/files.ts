@@ -1,5 +1,7 @@
 // Small file-system questions shared across layers.
+import fs from 'node:fs';
 import { access } from 'node:fs/promises';
+import path from 'node:path';
 
 /** Whether `file` exists (anything access(2) can see). */
 export async function pathExists(file: string): Promise<boolean> {
@@ -9,4 +11,41 @@ export async function pathExists(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** statfs(2) magic numbers of file systems that show the kernel's state and cannot hold our files. */
+const PSEUDO_FS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'procfs'],
+  [0x62656572, 'sysfs'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x62656570, 'configfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x1cd1, 'devpts'],
+  [0x6165676c, 'pstore'],
+  [0xde5e81e4, 'efivarfs'],
+]);
+
+/**
+ * Creates `dir` and its missing parents one level at a time, so a path that cannot exist fails with
+ * the first level's error (recursive mkdir on procfs loops on EEXIST forever); refuses a directory
+ * on a kernel pseudo file system. Throws an Error whose message names the path and what is wrong.
+ */
+export function makeDirFor(dir: string): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p)) {
+    missing.push(p);
+    const up = path.dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) throw new Error(`${p} is not a directory`);
+  const pseudo = PSEUDO_FS.get(Number(fs.statfsSync(p).type));
+  if (pseudo) throw new Error(`${p} is on ${pseudo}, which holds the kernel's state, not files`);
+  for (const m of missing.reverse()) fs.mkdirSync(m);
 }

@@ -14,6 +14,7 @@ import type { RunResult } from '../../report/run-schema.js';
 import { writeRunReports } from '../../report/write.js';
 import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
 import { summaryJson, summaryTable } from './run.js';
+import { checkWritable } from '../out-dir.js';
 
 export interface MergeCommandOptions {
   out?: string;
@@ -69,7 +70,6 @@ async function readShards(dirs: readonly string[], note: (line: string) => void)
   return out;
 }
 
-
 export async function merge(dirs: readonly string[], opts: MergeCommandOptions = {}): Promise<number> {
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
@@ -93,6 +93,8 @@ export async function merge(dirs: readonly string[], opts: MergeCommandOptions =
   const run: RunResult = { ...merged, consoles: merged.consoles.filter((c) => !missing.has(c.vm)) };
 
   const root = opts.out ?? process.cwd();
+  // after the shards were read and merged: bad input must leave nothing behind
+  await checkWritable(root, opts.out !== undefined ? '--out' : 'the current directory');
   const written = await writeRunReports(root, run, consoles, { failOn, ...(opts.origin !== undefined ? { origin: opts.origin } : {}) });
   if (opts.json) {
     const inputs = shards.map((s) => ({ file: s.file, runId: s.run.runId, cases: s.run.cases.length, complete: s.run.complete, controls: s.run.controls }));

@@ -147,6 +147,26 @@ describe('list', () => {
   });
 });
 
+describe('--out that cannot hold reports', () => {
+  const file = path.join(tmpDir('huci-out-file-'), 'a-file');
+  writeFileSync(file, 'x');
+  it.each([
+    ['/proc/1', /--out \/proc\/1: cannot write reports in \/proc\/1\/reports: \/proc\/1 is on procfs/],
+    ['/proc/1/deeper/still', /--out \/proc\/1\/deeper\/still: .*\/proc\/1 is on procfs/],
+    ['/sys/kernel', /--out \/sys\/kernel: .*is on sysfs/],
+    [file, /--out .*a-file: cannot write reports in .*a-file\/reports: .*a-file is not a directory/],
+  ])('%s: one line, exit 2, nothing booted', async (out, msg) => {
+    const h = harness(SUITE);
+    const t0 = Date.now();
+    const e = await runCommand({ suite: 'demo', out }, h.deps).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toMatch(msg);
+    expect((e as Error).message).not.toContain('\n');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(h.sessions.booted).toHaveLength(0);
+  });
+});
+
 describe('summaryTable', () => {
   it('marks untrusted controls', () => {
     const run = { subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }], controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' }, boots: [] } as unknown as RunResult;

@@ -24,6 +24,7 @@ import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop, type PlannedCase } from '../
 import { parseShard } from '../../scenario/shard.js';
 import { progressReporter } from '../progress.js';
 import { onInterrupt } from '../../util/reaper.js';
+import { checkWritable } from '../out-dir.js';
 import { userKernelGaps } from '../user-kernel.js';
 
 export interface RunCommandOptions {
@@ -240,19 +241,6 @@ export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: s
   return images.flatMap((image) =>
     canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })),
   );
-}
-
-/** Creates <root>/reports and proves a file can be written there, before any guest boots. */
-async function checkWritable(root: string, what: string): Promise<void> {
-  const dir = path.join(root, REPORTS_DIR);
-  const probe = path.join(dir, `.write-test-${process.pid}`);
-  try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(probe, '');
-    await rm(probe, { force: true });
-  } catch (e) {
-    throw new UsageError(`${what} ${root}: cannot write reports in ${dir}: ${errorMessage(e)}`);
-  }
 }
 
 export function summaryJson(run: RunResult, dir: string): unknown {
