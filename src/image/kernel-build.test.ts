@@ -1,6 +1,6 @@
 // buildKernel's orchestration against a stand-in tree (testdata/kernel/fake-tree: a Makefile with
 // the targets kbuild offers): caching, verification, atomic results, failure leftovers.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,12 +98,22 @@ describe('buildKernel (stand-in tree)', () => {
     await expect(build({ fragments: [bad] })).rejects.toThrow(`${bad}: line 2: not a Kconfig assignment`);
   });
 
-  it('a user tree (--kernel-src) is rebuilt incrementally every time, never served blind from the cache', async () => {
+  it('a user tree (--kernel-src) is keyed by its contents: unchanged is cached, an edit is rebuilt in the same object dir', async () => {
     const first = await buildKernel({ srcDir: tree, fragments: [base], jobs: 1 });
     const second = await buildKernel({ srcDir: tree, fragments: [base], jobs: 1 });
     expect(first.sourceId).toBe(`dir:${tree}`);
-    expect([first.cached, second.cached]).toEqual([false, false]);
+    expect([first.cached, second.cached]).toEqual([false, true]);
     expect(second.key).toBe(first.key);
+    expect(first.objects).toBe(5);
+    // an edit of the tree: a new key, built by make in the object dir of the path
+    const edited = join(tree, 'Kconfig');
+    writeFileSync(edited, `${readFileSync(edited, 'utf8')}# edited\n`);
+    utimesSync(edited, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    const third = await buildKernel({ srcDir: tree, fragments: [base], jobs: 1 });
+    expect(third.cached).toBe(false);
+    expect(third.key).not.toBe(first.key);
+    const objDir = join(work, 'cache', 'hotunplug-ci', 'kernel-obj', objectDirName(`dir:${tree}`, ['base.config']));
+    expect(readFileSync(join(objDir, 'make-invocations'), 'utf8').trim().split('\n')).toHaveLength(2);
     await expect(buildKernel({ srcDir: join(work, 'nowhere'), fragments: [base] })).rejects.toThrow(/^--kernel-src: .*nowhere is not a kernel source tree/);
   });
 

@@ -77,6 +77,8 @@ export interface KernelBuildResult {
   droppedOptions: string[];
   /** Wall seconds of the build that produced this result (not of a cache hit). */
   buildSeconds: number;
+  /** objects make compiled when this result was built */
+  objects?: number;
   cached: boolean;
 }
 
@@ -90,6 +92,8 @@ const ManifestSchema = z.strictObject({
   canaryModules: z.array(z.string()),
   droppedOptions: z.array(z.string()),
   buildSeconds: z.number(),
+  /** objects make compiled for this result (an incremental build: only what changed) */
+  objects: z.number().int().optional(),
   builtAt: z.string(),
 });
 
@@ -149,8 +153,10 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const compiler = (await kernelExec('gcc', ['--version'])).split('\n')[0] ?? 'gcc';
   const withCanary = opts.canary ?? true;
   const canaryFiles = withCanary ? await readCanarySources() : [];
+  // a user tree is keyed by its contents: an edit makes a new key, built incrementally in the same
+  // object dir (named by path); an unchanged tree is a cache hit
   const key = kernelCacheKey({
-    sourceId: source.id,
+    sourceId: source.fingerprint ? `${source.id}@${source.fingerprint}` : source.id,
     fragments: fragments.map((f) => ({ name: basename(f.path), content: f.text })),
     compiler,
     canary: canaryFiles,
@@ -158,8 +164,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const kernelCache = join(root, 'kernel');
   const dir = join(kernelCache, key);
 
-  // A user's tree can change under the same path: always run (incremental) make for it.
-  if (!opts.force && !source.id.startsWith('dir:')) {
+  if (!opts.force) {
     const hit = await readCachedResult(dir);
     if (hit) return hit;
   }
@@ -172,7 +177,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     progress('source', `waiting for another build of this kernel (pid ${holder})`),
   );
   // That other build may just have produced our result.
-  if (!opts.force && !source.id.startsWith('dir:')) {
+  if (!opts.force) {
     const hit = await readCachedResult(dir);
     if (hit) {
       await releaseLock();
@@ -273,6 +278,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
       canaryModules: canaryModules.map((p) => basename(p)),
       droppedOptions,
       buildSeconds,
+      objects,
       builtAt: new Date().toISOString(),
     };
     log(`kernel ${kernelRelease} built in ${buildSeconds}s (${objects} objects), key ${key}`);
@@ -381,6 +387,7 @@ async function readCachedResult(dir: string): Promise<KernelBuildResult | null> 
     sourceId: m.sourceId,
     droppedOptions: m.droppedOptions,
     buildSeconds: m.buildSeconds,
+    ...(m.objects !== undefined ? { objects: m.objects } : {}),
     cached: true,
   };
   for (const p of [result.bzImage, result.config, join(result.modulesDir, 'modules.dep'), ...result.canaryModules]) {

@@ -14,6 +14,8 @@ export interface KernelSource {
   id: string;
   /** Debian package version, or null for a user tree. */
   packageVersion: string | null;
+  /** A user tree's contents now (treeFingerprint): part of the cache key, not of the object dir's name. */
+  fingerprint?: string;
 }
 
 /** Version apt would install (the candidate), e.g. `6.12.117-1~deb12u1`. */
@@ -103,7 +105,7 @@ export async function userKernelSource(dir: string): Promise<KernelSource> {
   if (!ok || !existsSync(join(tree, 'scripts', 'kconfig', 'merge_config.sh'))) {
     throw new ConfigError('--kernel-src', '', `${tree} is not a kernel source tree (no Makefile or scripts/kconfig/merge_config.sh)`);
   }
-  return { tree, id: `dir:${tree}`, packageVersion: null };
+  return { tree, id: `dir:${tree}`, packageVersion: null, fingerprint: await treeFingerprint(tree) };
 }
 
 /**

@@ -14,6 +14,7 @@ import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
 import { run, type BuildLog } from './run.js';
 import { buildKernel } from './kernel-build.js';
 import { formatProgress } from './kernel-progress.js';
+import { treeFingerprint } from './kernel-source.js';
 
 export interface ImageArtifacts {
   name: string;
@@ -104,7 +105,9 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
       }
     }
     const compiler = (await run('gcc', ['--version']).catch(() => 'no gcc')).split('\n')[0] ?? '';
-    kernelPart = { fragments, extra, compiler };
+    // a user's tree can change under the same path: its contents are an input
+    const tree = 'dir' in def.source ? await treeFingerprint(resolvePath(def.source.dir)) : undefined;
+    kernelPart = { fragments, extra, compiler, ...(tree ? { tree } : {}) };
   }
   // a progress hint, not an input: changing it rebuilds nothing
   const { expectedObjects: _hint, ...identity } = def as SourceImageDef;
@@ -147,9 +150,8 @@ export async function resolveImageDef(def: ImageDef, opts: ResolveOptions = {}):
   const progress = opts.onProgress ?? (() => {});
   progress('checking inputs (guest agent, host packages)');
   const inputs = await imageInputs(def);
-  // A user's own tree can change under us; its build is incremental (make), so always go through it.
-  const mutableSource = def.kind === 'source' && 'dir' in def.source;
-  if (!opts.force && !mutableSource) {
+  // a user's own tree is keyed by its contents (imageInputs): an edit misses the cache
+  if (!opts.force) {
     const cached = await cachedImage(inputs.dir);
     if (cached) return cached;
   }
@@ -199,6 +201,7 @@ async function buildSourceKernel(def: SourceImageDef, outDir: string, log: Build
   });
   // the kernel build keeps its own (long) log; point at it rather than copying it here
   log(`kernel ${k.cached ? 'cached' : 'built'}: ${k.bzImage} (key ${k.key}, kernel build log ${k.buildLog})`);
+  progress(k.cached ? 'kernel cached' : `kernel ${'dir' in def.source ? 'rebuilt' : 'built'} (${k.objects ?? '?'} objects compiled)`);
   await copyFile(k.bzImage, join(outDir, 'bzImage'));
   await copyFile(k.config, join(outDir, 'config'));
   const packages: Record<string, string> = {};
