@@ -65,10 +65,10 @@ export function defaultRunDeps(): RunDeps {
   // Whoever asks first (the kernel-option check, before any boot) starts the build: its progress
   // goes to the run's reporter, whichever caller that is.
   let report: ((s: string) => void) | null = null;
-  const onProgress = (s: string): void => report?.(s);
   const imageOf = (name: string, custom: { kernel: string; modules: string } | null): Promise<ImageArtifacts> => {
     let p = images.get(name);
     if (!p) {
+      const onProgress = (s: string): void => report?.(`${name}: ${s}`);
       p = custom ? resolveUserKernel({ ...custom, onProgress }) : resolveImage(name, { build: true, onProgress });
       images.set(name, p);
     }
