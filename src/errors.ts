@@ -76,6 +76,12 @@ export class TimeoutError extends InfraError {
  */
 export type BootFailureKind = 'crash' | 'exited' | 'timeout';
 
+const BOOT_FAILURE_PHRASE: Record<BootFailureKind, string> = {
+  crash: 'the kernel crashed while booting',
+  exited: 'the guest went away while booting',
+  timeout: 'the guest did not finish booting',
+};
+
 /** The kernel failed to boot: a finding about the kernel, not about the machinery (InfraError). */
 export class BootError extends HotunplugError {
   readonly exitCode = ExitCode.failures;
@@ -88,7 +94,7 @@ export class BootError extends HotunplugError {
     /** the kernel reports seen while booting */
     readonly findings: readonly Finding[] = [],
   ) {
-    super(title);
+    super(`${BOOT_FAILURE_PHRASE[kind]}: ${title}`);
   }
   /** host time (ms since epoch) the first report's first line arrived, when known */
   reportHostMs: number | null = null;

@@ -210,11 +210,15 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     portSocket?.destroy();
     // the run dir stays: its console.log is the evidence
     await m.stop();
-    if (e instanceof BootError) throw e;
-    if (seen) throw seen;
+    const withConsole = (b: BootError): BootError => {
+      b.message = `${b.message} (console: ${m.console.file})`;
+      return b;
+    };
+    if (e instanceof BootError) throw withConsole(e);
+    if (seen) throw withConsole(seen);
     if (e instanceof TimeoutError) {
       const title = m.console.lineCount === 0 ? 'no output from the guest while booting' : `guest not ready within ${Math.round(sshTimeoutMs / 1000)} s: ${e.message}`;
-      throw new BootError('timeout', title, m.console.tail(BOOT_TAIL_LINES));
+      throw withConsole(new BootError('timeout', title, m.console.tail(BOOT_TAIL_LINES)));
     }
     if (e instanceof InfraError) throw e;
     throw new InfraError(`booting ${opts.image.name}: ${errorMessage(e)}`, m.console.tail(20), { cause: e });
