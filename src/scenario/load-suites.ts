@@ -2,8 +2,9 @@
 // resolved cases, and check cross-references. Runs before any machine exists, so a bad suite file
 // costs one line naming file and path, never a boot.
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import { formatPath, parseLocated } from '../util/yaml-file.js';
+export { formatPath };
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { projectPath } from '../util/paths.js';
@@ -92,24 +93,15 @@ export function loadSuiteFile(file: string): LoadedSuite {
 
 /** Parse + validate + expand one suite's text; `file` is only used in messages and records. */
 export function parseSuiteText(text: string, file: string): LoadedSuite {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-    throw new ConfigError(file, pos ? `line ${pos.line}` : '', `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${e.message.split('\n')[0]}`);
-  }
-  const raw: unknown = doc.toJS();
-  const parsed = SuiteFileSchema.safeParse(raw);
+  const doc = parseLocated(text, file);
+  const parsed = SuiteFileSchema.safeParse(doc.data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const { where, message } = describeIssue(issue);
-    const line = lineOf(doc, lineCounter, where);
-    throw new ConfigError(file, formatPath(where) + (line ? ` (line ${line})` : ''), message);
+    const { where, message } = describeIssue(parsed.error.issues[0]!);
+    throw doc.error(where, message);
   }
   const suite = parsed.data;
   const locate = (p: (string | number)[]): string => {
-    const line = lineOf(doc, lineCounter, p);
+    const line = doc.lineOf(p);
     return formatPath(p) + (line ? ` (line ${line})` : '');
   };
   return { name: suite.suite, file, description: suite.description, images: suite.images, cases: expandSuite(suite, file, locate) };
@@ -242,20 +234,3 @@ function describeIssue(issue: z.core.$ZodIssue): { where: (string | number)[]; m
   return { where, message: issue.message };
 }
 
-export function formatPath(p: readonly (string | number)[]): string {
-  let s = '';
-  for (const k of p) {
-    if (typeof k === 'number') s += `[${k}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(k)) s += s ? `.${k}` : k;
-    else s += `[${JSON.stringify(k)}]`;
-  }
-  return s || '(top level)';
-}
-
-function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, p: (string | number)[]): number | null {
-  for (let n = p.length; n >= 0; n--) {
-    const node = doc.getIn(p.slice(0, n), true);
-    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
-  }
-  return null;
-}

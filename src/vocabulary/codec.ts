@@ -1,0 +1,193 @@
+// Values ↔ bytes for a laid-out type (little-endian, x86_64). The host encodes a call's arguments and
+// decodes the reply; the agent only runs ioctl(2) on the bytes. A ptr<T> field points at a T placed
+// after the main buffer: the encoding lists where each pointer is and what it points at, and the agent
+// patches in the buffer's address before the call (and reports the bytes back unpatched).
+import { SCALAR_SIZE, typeSize, typeText, type Scalar, type StructLayout, type TypeRef } from './layout.js';
+
+/** Named bits of an integer field: encode takes names (or a number), decode gives names. */
+export type FlagSet = ReadonlyMap<string, bigint>;
+
+export interface CodecContext {
+  structs: ReadonlyMap<string, StructLayout>;
+  flags: ReadonlyMap<string, FlagSet>;
+}
+
+export interface Relocation {
+  /** offset of the 8-byte pointer in the buffer */
+  at: number;
+  /** offset in the same buffer of what it points at */
+  to: number;
+}
+
+export interface Encoded {
+  bytes: Buffer;
+  relocations: Relocation[];
+}
+
+export class CodecError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path}: ${message}`);
+  }
+}
+
+const RANGE: Readonly<Record<Scalar, [bigint, bigint]>> = {
+  u8: [0n, 0xffn], u16: [0n, 0xffffn], u32: [0n, 0xffffffffn], u64: [0n, 0xffffffffffffffffn],
+  s8: [-0x80n, 0x7fn], s16: [-0x8000n, 0x7fffn], s32: [-0x80000000n, 0x7fffffffn], s64: [-0x8000000000000000n, 0x7fffffffffffffffn],
+};
+
+interface Pending {
+  at: number;
+  type: TypeRef;
+  value: unknown;
+  path: string;
+}
+
+/** Encodes `value` as `type`; pointer targets follow the main object, each 8-aligned. */
+export function encode(type: TypeRef, value: unknown, ctx: CodecContext, path = 'args'): Encoded {
+  const main = typeSize(type, ctx.structs).size;
+  const chunks: Buffer[] = [Buffer.alloc(main)];
+  let length = main;
+  const relocations: Relocation[] = [];
+  const pending: Pending[] = [];
+  const write = (buf: Buffer, base: number, t: TypeRef, v: unknown, p: string, flags?: string): void => {
+    switch (t.kind) {
+      case 'scalar': return writeScalar(buf, base, t.scalar, toInteger(v, t.scalar, p, flags ? ctx.flags.get(flags) : undefined), p);
+      case 'chars': {
+        if (v === undefined) return;
+        if (typeof v !== 'string') throw new CodecError(p, `expected a string (${typeText(t)})`);
+        const b = Buffer.from(v, 'utf8');
+        if (b.length >= t.length) throw new CodecError(p, `"${v}" is ${b.length} bytes; ${typeText(t)} holds ${t.length - 1} and the NUL`);
+        b.copy(buf, base);
+        return;
+      }
+      case 'array': {
+        if (v === undefined) return;
+        if (!Array.isArray(v)) throw new CodecError(p, `expected a list (${typeText(t)})`);
+        if (v.length > t.length) throw new CodecError(p, `${v.length} elements; ${typeText(t)} holds ${t.length}`);
+        const step = typeSize(t.of, ctx.structs).size;
+        v.forEach((e, i) => write(buf, base + i * step, t.of, e, `${p}[${i}]`, flags));
+        return;
+      }
+      case 'struct': {
+        if (v === undefined) return;
+        const s = ctx.structs.get(t.name)!;
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CodecError(p, `expected the fields of ${t.name}`);
+        const known = new Set(s.fields.map((f) => f.name));
+        for (const k of Object.keys(v)) {
+          if (!known.has(k)) throw new CodecError(`${p}.${k}`, `${t.name} has no field ${k} (fields: ${[...known].join(', ')})`);
+        }
+        const given = s.fields.filter((f) => (v as Record<string, unknown>)[f.name] !== undefined);
+        if (s.union && given.length > 1) throw new CodecError(p, `union ${t.name} takes one member, got ${given.map((f) => f.name).join(', ')}`);
+        for (const f of s.fields) write(buf, base + f.offset, f.type, (v as Record<string, unknown>)[f.name], `${p}.${f.name}`, f.flags);
+        return;
+      }
+      case 'ptr': {
+        pending.push({ at: base, type: t.to, value: v, path: p });
+        return;
+      }
+    }
+  };
+  write(chunks[0]!, 0, type, value, path);
+  // pointer targets (and theirs) after the main buffer, in order
+  for (let i = 0; i < pending.length; i++) {
+    const ptr = pending[i]!;
+    const sa = typeSize(ptr.type, ctx.structs);
+    const to = Math.ceil(length / Math.max(8, sa.align)) * Math.max(8, sa.align);
+    const chunk = Buffer.alloc(to - length + sa.size);
+    chunks.push(chunk);
+    const whole = Buffer.concat(chunks);
+    write(whole, to, ptr.type, ptr.value, ptr.path);
+    chunks.splice(0, chunks.length, whole);
+    length = whole.length;
+    relocations.push({ at: ptr.at, to });
+  }
+  return { bytes: Buffer.concat(chunks), relocations };
+}
+
+/** Decodes `bytes` as `type`: integers as numbers (bigint past 2^53), char[N] up to the NUL, flag fields as names. */
+export function decode(type: TypeRef, bytes: Buffer, ctx: CodecContext, relocations: readonly Relocation[] = []): unknown {
+  const targets = new Map(relocations.map((r) => [r.at, r.to] as const));
+  const read = (base: number, t: TypeRef, flags?: string): unknown => {
+    switch (t.kind) {
+      case 'scalar': {
+        const n = readScalar(bytes, base, t.scalar);
+        const set = flags ? ctx.flags.get(flags) : undefined;
+        return set ? flagNames(n, set) : safe(n);
+      }
+      case 'chars': {
+        const b = bytes.subarray(base, base + t.length);
+        const nul = b.indexOf(0);
+        return b.subarray(0, nul === -1 ? b.length : nul).toString('utf8');
+      }
+      case 'array': {
+        const step = typeSize(t.of, ctx.structs).size;
+        return Array.from({ length: t.length }, (_, i) => read(base + i * step, t.of, flags));
+      }
+      case 'struct': {
+        const s = ctx.structs.get(t.name)!;
+        return Object.fromEntries(s.fields.map((f) => [f.name, read(base + f.offset, f.type, f.flags)]));
+      }
+      case 'ptr': {
+        const to = targets.get(base);
+        return to === undefined ? null : read(to, t.to);
+      }
+    }
+  };
+  return read(0, type);
+}
+
+function toInteger(v: unknown, scalar: Scalar, p: string, flags: FlagSet | undefined): bigint {
+  let n: bigint;
+  if (v === undefined) return 0n;
+  if (Array.isArray(v) && flags) {
+    n = 0n;
+    for (const name of v) {
+      const bit = typeof name === 'string' ? flags.get(name) : undefined;
+      if (bit === undefined) throw new CodecError(p, `unknown flag ${JSON.stringify(name)} (known: ${[...flags.keys()].join(', ')})`);
+      n |= bit;
+    }
+  } else if (typeof v === 'number' && Number.isInteger(v)) n = BigInt(v);
+  else if (typeof v === 'bigint') n = v;
+  else if (typeof v === 'boolean') n = v ? 1n : 0n;
+  else if (typeof v === 'string' && /^-?(0x[0-9a-f]+|\d+)$/i.test(v)) n = v.startsWith('-') ? -BigInt(v.slice(1)) : BigInt(v);
+  else throw new CodecError(p, `expected an integer${flags ? ' or a list of flag names' : ''} (${scalar}), got ${JSON.stringify(v)}`);
+  const [lo, hi] = RANGE[scalar];
+  if (n < lo || n > hi) throw new CodecError(p, `${n} does not fit ${scalar}`);
+  return n;
+}
+
+function writeScalar(buf: Buffer, at: number, s: Scalar, n: bigint, p: string): void {
+  const size = SCALAR_SIZE[s];
+  if (at + size > buf.length) throw new CodecError(p, 'past the end of the buffer');
+  const signed = s.startsWith('s');
+  switch (size) {
+    case 1: return void (signed ? buf.writeInt8(Number(n), at) : buf.writeUInt8(Number(n), at));
+    case 2: return void (signed ? buf.writeInt16LE(Number(n), at) : buf.writeUInt16LE(Number(n), at));
+    case 4: return void (signed ? buf.writeInt32LE(Number(n), at) : buf.writeUInt32LE(Number(n), at));
+    default: return void (signed ? buf.writeBigInt64LE(n, at) : buf.writeBigUInt64LE(n, at));
+  }
+}
+
+function readScalar(buf: Buffer, at: number, s: Scalar): bigint {
+  const signed = s.startsWith('s');
+  switch (SCALAR_SIZE[s]) {
+    case 1: return BigInt(signed ? buf.readInt8(at) : buf.readUInt8(at));
+    case 2: return BigInt(signed ? buf.readInt16LE(at) : buf.readUInt16LE(at));
+    case 4: return BigInt(signed ? buf.readInt32LE(at) : buf.readUInt32LE(at));
+    default: return signed ? buf.readBigInt64LE(at) : buf.readBigUInt64LE(at);
+  }
+}
+
+function safe(n: bigint): number | bigint {
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+/** Names of the single bits set in `n` (multi-bit aliases are not repeated), in declaration order. */
+function flagNames(n: bigint, set: FlagSet): string[] {
+  const out: string[] = [];
+  for (const [name, bit] of set) if (bit !== 0n && (bit & (bit - 1n)) === 0n && (n & bit) !== 0n) out.push(name);
+  return out;
+}
