@@ -54,7 +54,10 @@ export function encode(type: TypeRef, value: unknown, ctx: CodecContext, path = 
   const pending: Pending[] = [];
   const write = (buf: Buffer, base: number, t: TypeRef, v: unknown, p: string, flags?: string): void => {
     switch (t.kind) {
-      case 'scalar': return writeScalar(buf, base, t.scalar, toInteger(v, t.scalar, p, flags ? ctx.flags.get(flags) : undefined), p);
+      case 'scalar':
+        // the buffer starts zeroed; writing a zero for an absent value would clobber a union's other member
+        if (v === undefined) return;
+        return writeScalar(buf, base, t.scalar, toInteger(v, t.scalar, p, flags ? ctx.flags.get(flags) : undefined), p);
       case 'chars': {
         if (v === undefined) return;
         if (typeof v !== 'string') throw new CodecError(p, `expected a string (${typeText(t)})`);
@@ -75,13 +78,21 @@ export function encode(type: TypeRef, value: unknown, ctx: CodecContext, path = 
         if (v === undefined) return;
         const s = ctx.structs.get(t.name)!;
         if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CodecError(p, `expected the fields of ${t.name}`);
-        const known = new Set(s.fields.map((f) => f.name));
-        for (const k of Object.keys(v)) {
+        const obj = v as Record<string, unknown>;
+        const known = memberNames(s, ctx.structs);
+        for (const k of Object.keys(obj)) {
           if (!known.has(k)) throw new CodecError(`${p}.${k}`, `${t.name} has no field ${k} (fields: ${[...known].join(', ')})`);
         }
-        const given = s.fields.filter((f) => (v as Record<string, unknown>)[f.name] !== undefined);
+        // an anonymous member takes the parent's keys that are its own
+        const valueOf = (f: (typeof s.fields)[number]): unknown => {
+          if (!f.anonymous || f.type.kind !== 'struct') return obj[f.name];
+          const inner = memberNames(ctx.structs.get(f.type.name)!, ctx.structs);
+          const picked = Object.fromEntries(Object.entries(obj).filter(([k]) => inner.has(k)));
+          return Object.keys(picked).length ? picked : undefined;
+        };
+        const given = s.fields.filter((f) => valueOf(f) !== undefined);
         if (s.union && given.length > 1) throw new CodecError(p, `union ${t.name} takes one member, got ${given.map((f) => f.name).join(', ')}`);
-        for (const f of s.fields) write(buf, base + f.offset, f.type, (v as Record<string, unknown>)[f.name], `${p}.${f.name}`, f.flags);
+        for (const f of s.fields) write(buf, base + f.offset, f.type, valueOf(f), f.anonymous ? p : `${p}.${f.name}`, f.flags);
         return;
       }
       case 'ptr': {
@@ -128,7 +139,13 @@ export function decode(type: TypeRef, bytes: Buffer, ctx: CodecContext, relocati
       }
       case 'struct': {
         const s = ctx.structs.get(t.name)!;
-        return Object.fromEntries(s.fields.map((f) => [f.name, read(base + f.offset, f.type, f.flags)]));
+        const out: Record<string, unknown> = {};
+        for (const f of s.fields) {
+          const v = read(base + f.offset, f.type, f.flags);
+          if (f.anonymous) Object.assign(out, v);
+          else out[f.name] = v;
+        }
+        return out;
       }
       case 'ptr': {
         const to = targets.get(base);
@@ -137,6 +154,16 @@ export function decode(type: TypeRef, bytes: Buffer, ctx: CodecContext, relocati
     }
   };
   return read(0, type);
+}
+
+/** The keys a struct's value takes: its fields, an anonymous member's fields in its place. */
+function memberNames(s: StructLayout, structs: ReadonlyMap<string, StructLayout>): Set<string> {
+  const out = new Set<string>();
+  for (const f of s.fields) {
+    if (f.anonymous && f.type.kind === 'struct') for (const n of memberNames(structs.get(f.type.name)!, structs)) out.add(n);
+    else out.add(f.name);
+  }
+  return out;
 }
 
 function toInteger(v: unknown, scalar: Scalar, p: string, flags: FlagSet | undefined): bigint {

@@ -18,6 +18,8 @@ export interface FieldDecl {
   type: TypeRef;
   /** flag set whose names encode into (and decode from) this integer field */
   flags?: string;
+  /** a C anonymous struct/union member: its fields are named as the parent's */
+  anonymous?: boolean;
 }
 
 export interface StructDecl {

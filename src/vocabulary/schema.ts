@@ -17,8 +17,8 @@ export const FieldSchema = z.union([
 ]);
 
 export const StructSchema = z.strictObject({
-  /** `struct NAME` unless given (`union NAME`, or a typedef) */
-  c: z.string().optional(),
+  /** `struct NAME` unless given (`union NAME`, a typedef), or false: anonymous in C (a member of another) */
+  c: z.union([z.string(), z.literal(false)]).optional(),
   union: z.boolean().default(false),
   /** sizeof in the kernel's headers: the computed layout must agree */
   size: z.number().int().positive().optional(),
@@ -54,7 +54,8 @@ export const VocabularyFileSchema = z.strictObject({
   /** UAPI headers that declare these (the layout test compiles sizeof/offsetof against them) */
   headers: z.array(z.string().regex(/^[a-z0-9_/.-]+\.h$/, 'a header like linux/gpio.h')).min(1),
   constants: z.record(CName, Integer).default({}),
-  flags: z.record(CName, z.record(CName, Integer)).default({}),
+  /** named bits; `c` is the headers' prefix of their macros (GPIO_V2_LINE_FLAG_ + USED), checked by the layout test */
+  flags: z.record(CName, z.strictObject({ c: CName.optional(), values: z.record(CName, Integer) })).default({}),
   structs: z.record(CName, StructSchema).default({}),
   ioctls: z.record(CName, IoctlSchema).default({}),
 });
