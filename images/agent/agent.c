@@ -25,7 +25,7 @@
 #include "ops.h"
 #include "shell.h"
 
-#define PROTOCOL_VERSION 2
+#define PROTOCOL_VERSION 3
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {

@@ -1,5 +1,4 @@
-/* Named ioctls: each entry knows how to build its argument from the request's
- * JSON fields and how to decode the kernel's answer into reply fields. */
+/* Generic ioctl(2) on a buffer the host encoded (src/vocabulary); see ioctls.c. */
 #ifndef HUCI_IOCTLS_H
 #define HUCI_IOCTLS_H
 
@@ -7,13 +6,13 @@
 
 struct ioctl_call {
 	int fd;
-	const struct jnode *req; /* the whole request: named args sit beside "request" */
+	const struct jnode *req; /* the whole request: "request" holds the step(s) */
 	struct sbuf *out;        /* reply fields, each written as ",\"key\":value" */
-	int newfd;               /* an fd the ioctl returned (line request…), else -1 */
+	int newfd;               /* an fd the call returned (fdAt/fdReturn), else -1 */
 	char error[160];         /* why the agent refused the arguments (EINVAL before any syscall) */
 };
 
-/* Runs the ioctl the request names ("request": NAME | {raw, arg?|hex?|size?}).
+/* Runs "request": {number, arg?|hex?|size?, relocs?, fdAt?, fdReturn?} or a list of them.
  * Returns 0 or a positive errno; argument errors return EINVAL with call->error set. */
 int ioctl_run(struct ioctl_call *call);
 

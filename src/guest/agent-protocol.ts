@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -22,90 +22,32 @@ export const PollEventSchema = z.enum([
 ]);
 export type PollEvent = z.infer<typeof PollEventSchema>;
 
-export const GpioV2FlagSchema = z.enum([
-  'USED', 'ACTIVE_LOW', 'INPUT', 'OUTPUT', 'EDGE_RISING', 'EDGE_FALLING', 'OPEN_DRAIN', 'OPEN_SOURCE',
-  'BIAS_PULL_UP', 'BIAS_PULL_DOWN', 'BIAS_DISABLED', 'EVENT_CLOCK_REALTIME', 'EVENT_CLOCK_HTE',
-]);
-export const GpioV1HandleFlagSchema = z.enum([
-  'INPUT', 'OUTPUT', 'ACTIVE_LOW', 'OPEN_DRAIN', 'OPEN_SOURCE', 'BIAS_PULL_UP', 'BIAS_PULL_DOWN', 'BIAS_DISABLE',
-]);
-export const GpioV1EventFlagSchema = z.enum(['RISING_EDGE', 'FALLING_EDGE', 'BOTH_EDGES', 'EDGE_RISING', 'EDGE_FALLING']);
-export const GpioV1LineFlagSchema = z.enum([
-  'KERNEL', 'IS_OUT', 'ACTIVE_LOW', 'OPEN_DRAIN', 'OPEN_SOURCE', 'BIAS_PULL_UP', 'BIAS_PULL_DOWN', 'BIAS_DISABLE',
-]);
-
 const uint = z.number().int().nonnegative();
 const u32 = uint.max(0xffffffff);
 const handle = uint;
 const hex = z.string().regex(/^(?:[0-9a-fA-F]{2})*$/);
 const lineList = z.array(u32).min(1).max(64);
 
-/** Arguments of each named ioctl (they travel beside `request` in the ioctl request). */
-export const IoctlArgsSchemas = {
-  GPIO_GET_CHIPINFO_IOCTL: z.strictObject({}),
-  GPIO_V2_GET_LINEINFO_IOCTL: z.strictObject({ offset: u32 }),
-  GPIO_V2_GET_LINE_IOCTL: z.strictObject({
-    offsets: lineList,
-    flags: z.array(GpioV2FlagSchema).optional(),
-    consumer: z.string().max(31).optional(),
-    values: z.array(z.union([z.literal(0), z.literal(1)])).max(64).optional(),
-    eventBufferSize: u32.optional(),
-  }),
-  GPIO_V2_LINE_GET_VALUES_IOCTL: z.strictObject({ mask: uint.max(Number.MAX_SAFE_INTEGER).optional() }),
-  GPIO_V2_LINE_SET_VALUES_IOCTL: z.strictObject({ values: z.array(z.union([z.literal(0), z.literal(1)])).min(1).max(64) }),
-  GPIO_V2_GET_LINEINFO_WATCH_IOCTL: z.strictObject({ offset: u32 }),
-  GPIO_GET_LINEINFO_UNWATCH_IOCTL: z.strictObject({ offset: u32 }),
-  GPIO_GET_LINEHANDLE_IOCTL: z.strictObject({
-    offsets: lineList,
-    flags: z.array(GpioV1HandleFlagSchema).optional(),
-    consumer: z.string().max(31).optional(),
-    values: z.array(z.union([z.literal(0), z.literal(1)])).max(64).optional(),
-  }),
-  GPIOHANDLE_GET_LINE_VALUES_IOCTL: z.strictObject({ count: uint.max(64).optional() }),
-  GPIOHANDLE_SET_LINE_VALUES_IOCTL: z.strictObject({ values: z.array(z.union([z.literal(0), z.literal(1)])).max(64) }),
-  GPIO_GET_LINEEVENT_IOCTL: z.strictObject({
-    offset: u32,
-    flags: z.array(GpioV1HandleFlagSchema).optional(),
-    eventFlags: z.array(GpioV1EventFlagSchema).optional(),
-    consumer: z.string().max(31).optional(),
-  }),
-  GPIO_GET_LINEINFO_IOCTL: z.strictObject({ offset: u32 }),
-  I2C_SMBUS_READ_BYTE: z.strictObject({
-    addr: uint.max(0x3ff),
-    force: z.boolean().optional(),
-    command: uint.max(255).optional(),
-  }),
-  I2C_FUNCS: z.strictObject({}),
-  TCGETS: z.strictObject({}),
-} as const;
-export type IoctlName = keyof typeof IoctlArgsSchemas;
-export type IoctlArgs<N extends IoctlName> = z.infer<(typeof IoctlArgsSchemas)[N]>;
-export const IoctlNameSchema = z.enum(Object.keys(IoctlArgsSchemas) as [IoctlName, ...IoctlName[]]);
-
-/** A numeric ioctl: `arg` passed as an integer, or a buffer (`hex` bytes / `size` zero bytes) passed and returned. */
-export const RawIoctlSchema = z.strictObject({
-  raw: u32,
+/**
+ * One ioctl(2) call (protocol 3): the request number and its argument, an integer (`arg`) or a
+ * buffer (`hex`, or `size` zero bytes) the host encoded from the vocabulary (src/vocabulary) and
+ * gets back after the call. `relocs` [[at, to]]: the 8 bytes at `at` point at byte `to` of the same
+ * buffer during the call. A new fd comes back in the buffer's 32-bit field at `fdAt`, or as
+ * ioctl(2)'s result (`fdReturn`).
+ */
+export const IoctlStepSchema = z.strictObject({
+  number: u32,
   arg: uint.optional(),
   hex: hex.optional(),
   size: uint.max(1 << 20).optional(),
+  relocs: z.array(z.tuple([uint, uint])).max(16).optional(),
+  fdAt: uint.optional(),
+  fdReturn: z.boolean().optional(),
 });
-export type RawIoctl = z.infer<typeof RawIoctlSchema>;
-
-// Every named ioctl's arguments may appear in an ioctl request; the agent checks which apply.
-const ioctlArgFields = {
-  offset: u32.optional(),
-  offsets: lineList.optional(),
-  flags: z.array(z.string()).optional(),
-  eventFlags: z.array(GpioV1EventFlagSchema).optional(),
-  consumer: z.string().max(31).optional(),
-  values: z.array(z.union([z.literal(0), z.literal(1)])).max(64).optional(),
-  eventBufferSize: u32.optional(),
-  mask: uint.max(Number.MAX_SAFE_INTEGER).optional(),
-  count: uint.max(64).optional(),
-  addr: uint.max(0x3ff).optional(),
-  force: z.boolean().optional(),
-  command: uint.max(255).optional(),
-};
+export type IoctlStep = z.infer<typeof IoctlStepSchema>;
+/** One call, or calls run in order that stop at the first failure (its index is the reply's `stage`). */
+export const IoctlRequestSchema = z.union([IoctlStepSchema, z.array(IoctlStepSchema).min(1).max(8)]);
+export type IoctlRequest = z.infer<typeof IoctlRequestSchema>;
 
 // The fd operations, without a handle: the shape a loop repeats.
 const readOp = z.strictObject({ op: z.literal('read'), size: uint.max(1 << 20).optional() });
@@ -116,11 +58,7 @@ const pollOp = z.strictObject({
   events: z.array(PollEventSchema).optional(),
   timeoutMs: uint.max(2147483647).optional(),
 });
-const ioctlOp = z.strictObject({
-  op: z.literal('ioctl'),
-  request: z.union([IoctlNameSchema, RawIoctlSchema]),
-  ...ioctlArgFields,
-});
+const ioctlOp = z.strictObject({ op: z.literal('ioctl'), request: IoctlRequestSchema });
 
 export const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp]);
 export type LoopOp = z.infer<typeof LoopOpSchema>;
@@ -194,25 +132,12 @@ export const LoopStatsSchema = z.strictObject({
 });
 export type LoopStats = z.infer<typeof LoopStatsSchema>;
 
+/** the last call's result and buffer; a new fd's handle */
 const ioctlReplyFields = {
+  ret: z.number().int(),
+  hex: hex.optional(),
   handle: handle.optional(),
   fd: uint.optional(),
-  name: z.string().optional(),
-  label: z.string().optional(),
-  lines: uint.optional(),
-  consumer: z.string().optional(),
-  offset: uint.optional(),
-  flags: z.array(z.string()).optional(),
-  bits: uint.optional(),
-  values: z.array(uint).optional(),
-  value: uint.optional(),
-  funcs: uint.optional(),
-  iflag: uint.optional(),
-  oflag: uint.optional(),
-  cflag: uint.optional(),
-  lflag: uint.optional(),
-  ret: z.number().int().optional(),
-  hex: hex.optional(),
 };
 
 export const ReplySchemas = {
@@ -223,7 +148,7 @@ export const ReplySchemas = {
   pread: reply({ n: uint, hex }),
   write: reply({ n: uint }),
   poll: reply({ ready: uint, revents: z.array(PollEventSchema) }),
-  ioctl: reply(ioctlReplyFields, { stage: z.enum(['I2C_SLAVE', 'I2C_SLAVE_FORCE', 'I2C_SMBUS']).optional() }),
+  ioctl: reply(ioctlReplyFields, { stage: uint.optional() }),
   spawn: reply({ loop: uint }),
   stop: reply({ ...LoopStatsSchema.shape, interrupted: z.boolean(), stuck: z.boolean() }),
   loops: reply({ loops: z.array(LoopStatsSchema) }),

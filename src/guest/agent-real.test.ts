@@ -10,6 +10,10 @@ import { InfraError } from '../errors.js';
 import { buildAgent } from '../image/agent-binary.js';
 import { AgentClient, replyBytes } from './agent.js';
 import type { LoopStats, OpenFlag, SuccessFor } from './agent-protocol.js';
+import { agentCall, loadVocabulary } from '../vocabulary/load.js';
+
+const vocab = loadVocabulary();
+const call = (name: string, args?: unknown) => agentCall(vocab, name, args).request;
 
 let binary: string;
 let dir: string;
@@ -104,31 +108,26 @@ describe('huci-agent: operations on files and character devices', () => {
     { name: 'pread a FIFO', path: () => fifo('pread.fifo'), flags: ['O_RDWR'],
       run: (c, h) => c.pread(h, 1, 0), expect: { ok: false, errno: 'ESPIPE' } },
     { name: 'TCGETS on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, 'TCGETS'), expect: { ok: false, errno: 'ENOTTY' } },
+      run: (c, h) => c.ioctl(h, call('TCGETS')), expect: { ok: false, errno: 'ENOTTY' } },
     { name: 'GPIO chip info on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, 'GPIO_GET_CHIPINFO_IOCTL'), expect: { ok: false, errno: 'ENOTTY' } },
+      run: (c, h) => c.ioctl(h, call('GPIO_GET_CHIPINFO_IOCTL')), expect: { ok: false, errno: 'ENOTTY' } },
     { name: 'GPIO v2 line request on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
-      run: (c, h) => c.ioctl(h, 'GPIO_V2_GET_LINE_IOCTL', { offsets: [0, 3], flags: ['INPUT', 'EDGE_RISING'] }),
+      run: (c, h) => c.ioctl(h, call('GPIO_V2_GET_LINE_IOCTL', { offsets: [0, 3], num_lines: 2, config: { flags: ['INPUT', 'EDGE_RISING'] } })),
       expect: { ok: false, errno: 'ENOTTY' } },
     { name: 'GPIO v2 set values on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
-      run: (c, h) => c.ioctl(h, 'GPIO_V2_LINE_SET_VALUES_IOCTL', { values: [1, 0] }), expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'GPIO v2 lineinfo watch on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
-      run: (c, h) => c.ioctl(h, 'GPIO_V2_GET_LINEINFO_WATCH_IOCTL', { offset: 0 }), expect: { ok: false, errno: 'ENOTTY' } },
+      run: (c, h) => c.ioctl(h, call('GPIO_V2_LINE_SET_VALUES_IOCTL', { bits: 1, mask: 3 })), expect: { ok: false, errno: 'ENOTTY' } },
     { name: 'GPIO v1 line event on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
-      run: (c, h) => c.ioctl(h, 'GPIO_GET_LINEEVENT_IOCTL', { offset: 1, eventFlags: ['EDGE_FALLING'] }),
+      run: (c, h) => c.ioctl(h, call('GPIO_GET_LINEEVENT_IOCTL', { lineoffset: 1, eventflags: ['FALLING_EDGE'] })),
       expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'I2C read byte stops at I2C_SLAVE on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDWR'],
-      run: (c, h) => c.ioctl(h, 'I2C_SMBUS_READ_BYTE', { addr: 0x50 }),
-      expect: { ok: false, errno: 'ENOTTY', stage: 'I2C_SLAVE' } },
-    { name: 'I2C read byte (forced) stops at I2C_SLAVE_FORCE', path: () => '/dev/null', flags: ['O_RDWR'],
-      run: (c, h) => c.ioctl(h, 'I2C_SMBUS_READ_BYTE', { addr: 0x50, force: true, command: 0 }),
-      expect: { ok: false, errno: 'ENOTTY', stage: 'I2C_SLAVE_FORCE' } },
+    { name: 'a sequence stops at its first failing step (I2C_SLAVE on a file)', path: () => join(dir, 'hello.txt'), flags: ['O_RDWR'],
+      run: (c, h) => c.ioctl(h, call('I2C_SMBUS_READ_BYTE', { addr: 0x50 })),
+      expect: { ok: false, errno: 'ENOTTY', stage: 0 } },
     { name: 'I2C_FUNCS on /dev/null', path: () => '/dev/null', flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, 'I2C_FUNCS'), expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'raw ioctl with an integer arg (FIONREAD on a file)', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, { raw: 0x541b, size: 4 }), expect: { ok: true, ret: 0, hex: '06000000' } },
-    { name: 'raw ioctl the file does not know', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, { raw: 0xb401, size: 68 }), expect: { ok: false, errno: 'ENOTTY' } },
+      run: (c, h) => c.ioctl(h, call('I2C_FUNCS')), expect: { ok: false, errno: 'ENOTTY' } },
+    { name: 'a bare number with a buffer (FIONREAD on a file)', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, { number: 0x541b, size: 4 }), expect: { ok: true, ret: 0, hex: '06000000' } },
+    { name: 'a bare number the file does not know', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, { number: 0xb401, size: 68 }), expect: { ok: false, errno: 'ENOTTY' } },
   ];
 
   it.each(cases)('$name', async ({ path, flags, run, expect: want }) => {
@@ -153,14 +152,16 @@ describe('huci-agent: operations on files and character devices', () => {
   it('TCGETS on a pty master decodes termios', async () => {
     const { client } = startAgent();
     const h = await openOk(client, '/dev/ptmx', ['O_RDWR', 'O_NOCTTY']);
-    const r = ok(await client.ioctl(h, 'TCGETS'));
+    const tcgets = agentCall(vocab, 'TCGETS', undefined);
+    const r = ok(await client.ioctl(h, tcgets.request));
+    const t = tcgets.decode(r.hex) as { c_cflag: number; c_lflag: number };
     // a fresh pty has CREAD (0o200) and a CS8 character size (0o60) set; ICANON (2) in lflag
-    expect((r.cflag ?? 0) & 0o200).toBe(0o200);
-    expect((r.cflag ?? 0) & 0o60).toBe(0o60);
-    expect((r.lflag ?? 0) & 2).toBe(2);
-    const raw = ok(await client.ioctl(h, { raw: 0x5401, size: 60 }));
+    expect(t.c_cflag & 0o200).toBe(0o200);
+    expect(t.c_cflag & 0o60).toBe(0o60);
+    expect(t.c_lflag & 2).toBe(2);
+    const raw = ok(await client.ioctl(h, { number: 0x5401, size: 60 }));
     expect(raw.ret).toBe(0);
-    expect(Buffer.from(raw.hex ?? '', 'hex').readUInt32LE(8)).toBe(r.cflag);
+    expect(Buffer.from(raw.hex ?? '', 'hex').readUInt32LE(8)).toBe(t.c_cflag);
   });
 });
 
@@ -225,15 +226,15 @@ describe('huci-agent: robustness', () => {
       ['{"id":6,"op":"stop","loop":99}', { id: 6, errno: 'EINVAL', error: 'no loop 99' }],
       ['{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}', { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll or ioctl' }],
       ['{"id":8,"op":"open","path":"/dev/null"} trailing', { id: null, errno: 'EINVAL', error: 'invalid JSON at byte 40: trailing characters' }],
-      ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: 2 }],
+      ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: 3 }],
       ['{"id":9,"op":"open","path":"/dev/null"}', { id: 9, ok: true, handle: 2 }],
       ['{"id":10,"op":"write","handle":1,"hex":"abc"}', { id: 10, errno: 'EINVAL', error: 'hex must be an even-length hex string' }],
-      ['{"id":11,"op":"ioctl","handle":1,"request":"NOT_AN_IOCTL"}', { id: 11, errno: 'EINVAL', error: 'unknown ioctl NOT_AN_IOCTL' }],
-      ['{"id":12,"op":"ioctl","handle":1,"request":"GPIO_V2_GET_LINE_IOCTL","offsets":[]}', { id: 12, errno: 'EINVAL', error: 'offsets must not be empty' }],
-      ['{"id":13,"op":"ioctl","handle":1,"request":"GPIO_V2_GET_LINE_IOCTL","offsets":[1],"flags":["SIDEWAYS"]}', { id: 13, errno: 'EINVAL', error: 'unknown flag SIDEWAYS in flags' }],
+      ['{"id":11,"op":"ioctl","handle":1,"request":"NOT_AN_IOCTL"}', { id: 11, errno: 'EINVAL', error: 'request must be an object {number, arg?|hex?}' }],
+      ['{"id":12,"op":"ioctl","handle":1,"request":{"number":1,"hex":"00","relocs":[[0,0]]}}', { id: 12, errno: 'EINVAL', error: 'request.relocs must be a list of up to 16 [at, to] offsets inside the buffer' }],
+      ['{"id":13,"op":"ioctl","handle":1,"request":{"number":1,"hex":"00","fdAt":0}}', { id: 13, errno: 'EINVAL', error: 'request.fdAt must be the offset of a 32-bit field of the buffer' }],
       ['{"id":14,"op":"poll","handle":1,"events":["POLLWHAT"]}', { id: 14, errno: 'EINVAL', error: 'unknown name in events: POLLWHAT' }],
       ['{"id":15,"op":"read","handle":1,"size":2000000}', { id: 15, errno: 'EINVAL' }],
-      ['{"id":16,"op":"ioctl","handle":1,"request":{"raw":21505,"hex":"zz"}}', { id: 16, errno: 'EINVAL', error: 'request.hex must be an even-length hex string' }],
+      ['{"id":16,"op":"ioctl","handle":1,"request":{"number":21505,"hex":"zz"}}', { id: 16, errno: 'EINVAL', error: 'request.hex must be an even-length hex string' }],
       ['{"id":17,"op":"sh"}', { id: 17, errno: 'EINVAL', error: 'sh needs a string command' }],
       ['{"id":18,"op":"sh","command":"true","timeoutMs":-1}', { id: 18, errno: 'EINVAL', error: 'timeoutMs must be a non-negative number' }],
     ];
@@ -296,7 +297,7 @@ describe('huci-agent: concurrency and loops', () => {
     const zero = await openOk(client, '/dev/zero', ['O_RDONLY']);
     const file = await openOk(client, join(dir, 'hello.txt'), ['O_RDONLY']);
     const jobs = Array.from({ length: 300 }, (_, i) => {
-      if (i % 3 === 0) return client.ping().then((r) => expect(r).toMatchObject({ ok: true, protocol: 2 }));
+      if (i % 3 === 0) return client.ping().then((r) => expect(r).toMatchObject({ ok: true, protocol: 3 }));
       if (i % 3 === 1) return client.read(zero, i).then((r) => expect(r).toMatchObject({ ok: true, n: i, hex: '00'.repeat(i) }));
       return client.pread(file, 2, i % 5).then((r) => expect(replyBytes(ok(r)).toString()).toBe('hello\n'.slice(i % 5, (i % 5) + 2)));
     });

@@ -13,13 +13,11 @@ import {
   ReplySchemas,
   RequestSchema,
   type AgentRequest,
-  type IoctlArgs,
-  type IoctlName,
+  type IoctlRequest,
   type LoopOp,
   type OpenFlag,
   type Op,
   type PollEvent,
-  type RawIoctl,
   type ReplyFor,
   type RequestFor,
   type TimedOutReply,
@@ -181,10 +179,9 @@ export class AgentClient {
     );
   }
 
-  ioctl<N extends IoctlName>(handle: number, request: N, args?: IoctlArgs<N>, opts?: RequestOptions): Promise<ReplyFor<'ioctl'>>;
-  ioctl(handle: number, request: RawIoctl, args?: undefined, opts?: RequestOptions): Promise<ReplyFor<'ioctl'>>;
-  ioctl(handle: number, request: IoctlName | RawIoctl, args?: object, opts?: RequestOptions): Promise<ReplyFor<'ioctl'>> {
-    return this.request({ op: 'ioctl', handle, request, ...args } as RequestFor<'ioctl'>, opts);
+  /** ioctl(2) on a held fd: one call or calls in a row, encoded by the host (src/vocabulary). */
+  ioctl(handle: number, request: IoctlRequest, opts?: RequestOptions): Promise<ReplyFor<'ioctl'>> {
+    return this.request({ op: 'ioctl', handle, request }, opts);
   }
 
   spawn(handle: number, loop: LoopOp, opts?: RequestOptions & { intervalMs?: number }) {

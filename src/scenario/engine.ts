@@ -11,6 +11,8 @@ import { mergeKernelLog, sliceBetween } from './kernel-log.js';
 import { GuestLostError, realClock, type AgentAnswer, type AgentCall, type Clock, type DetectorPort, type FindingLike, type GuestPort } from './port.js';
 import { removalMethodOf, type DeviceDecl, type Discover, type Holder, type Loop, type Probe, type ResolvedCase, type Step } from './suite-schema.js';
 import { deviceAddArgs } from './vm-config.js';
+import { vocabulary } from './load-suites.js';
+import { agentCall } from '../vocabulary/load.js';
 
 export interface CaseContext {
   port: GuestPort;
@@ -338,7 +340,7 @@ class CaseExecution {
       const io = h.ioctl!;
       const on = this.handles.get(io.on)!;
       what = `ioctl ${typeof io.request === 'string' ? io.request : `raw ${io.request.raw}`} on ${io.on}`;
-      r = await this.agent({ op: 'ioctl', handle: on, request: io.request, ...this.subArgs(io.args) } as AgentCall, `hold ${h.name}: ${what}`);
+      r = await this.agent({ op: 'ioctl', handle: on, request: this.ioctlRequest(io.request, io.args) } as AgentCall, `hold ${h.name}: ${what}`);
     }
     if (r.timedOut) await this.lostIfSilent();
     if (!r.ok || typeof r.handle !== 'number') {
@@ -347,8 +349,19 @@ class CaseExecution {
     this.handles.set(h.name, r.handle);
   }
 
-  private subArgs(args: Record<string, unknown> | undefined): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(args ?? {}).map(([k, v]) => [k, typeof v === 'string' ? this.sub(v) : v]));
+  /** "${var}" substituted in every string of a suite's ioctl args. */
+  private subArgs(v: unknown): unknown {
+    if (typeof v === 'string') return this.sub(v);
+    if (Array.isArray(v)) return v.map((x) => this.subArgs(x));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.subArgs(x)]));
+    return v;
+  }
+
+  /** What the agent runs for a suite's ioctl: the vocabulary encodes a named one; {raw} is a bare number. */
+  private ioctlRequest(request: Probe['request'], args: unknown): unknown {
+    if (request === undefined) return { number: 0 };
+    if (typeof request !== 'string') return { number: request.raw, ...(request.arg !== undefined ? { arg: request.arg } : {}), ...(request.size !== undefined ? { size: request.size } : {}) };
+    return agentCall(vocabulary(), request, this.subArgs(args)).request;
   }
 
   private opCall(o: Probe | Loop): Record<string, unknown> {
@@ -362,7 +375,7 @@ class CaseExecution {
       case 'poll':
         return { op: 'poll', events: o.events ?? ['POLLIN'], timeoutMs: o.timeoutMs ?? 0 };
       case 'ioctl':
-        return { op: 'ioctl', request: o.request ?? { raw: 0 }, ...this.subArgs(o.args) };
+        return { op: 'ioctl', request: this.ioctlRequest(o.request, o.args) };
     }
   }
 

@@ -3,12 +3,12 @@
 // costs one line naming file and path, never a boot.
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { formatPath, parseLocated } from '../util/yaml-file.js';
+import { agentCall, loadVocabulary, type Vocabulary } from '../vocabulary/load.js';
 export { formatPath };
 import path from 'node:path';
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { projectPath } from '../util/paths.js';
-import { IoctlArgsSchemas } from '../guest/agent-protocol.js';
 import {
   SuiteFileSchema,
   DEFAULT_TIMEOUTS,
@@ -104,6 +104,9 @@ export function parseSuiteText(text: string, file: string): LoadedSuite {
     const line = doc.lineOf(p);
     return formatPath(p) + (line ? ` (line ${line})` : '');
   };
+  checkIoctlsWhereWritten(doc.data, [], (where, msg) => {
+    throw doc.error(where, msg);
+  });
   return { name: suite.suite, file, description: suite.description, images: suite.images, cases: expandSuite(suite, file, locate) };
 }
 
@@ -190,9 +193,9 @@ function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
     if (h.ioctl && !held.has(h.ioctl.on)) fail(`holder "${h.name}" ioctls on "${h.ioctl.on}", which is not held before it`);
     held.add(h.name);
   }
-  for (const h of c.holders) if (h.ioctl) checkIoctlArgs(h.ioctl.request, h.ioctl.args, `holder "${h.name}"`, fail);
-  for (const l of c.loops) checkIoctlArgs(l.request, l.args, `loop on "${l.on}"`, fail);
-  for (const p of c.probes) checkIoctlArgs(p.request, p.args, `probe ${p.op} on "${p.on}"`, fail);
+  for (const h of c.holders) if (h.ioctl) checkIoctl(h.ioctl.request, h.ioctl.args, `holder "${h.name}"`, fail, true);
+  for (const l of c.loops) checkIoctl(l.request, l.args, `loop on "${l.on}"`, fail);
+  for (const p of c.probes) checkIoctl(p.request, p.args, `probe ${p.op} on "${p.on}"`, fail);
   for (const l of c.loops) if (!held.has(l.on)) fail(`loop on "${l.on}", which no holder provides`);
   for (const p of c.probes) if (!held.has(p.on)) fail(`probe on "${p.on}", which no holder provides`);
   if (c.probes.length === 0) fail('no probes');
@@ -206,15 +209,55 @@ function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
   if (del && !devices.has(del.device)) fail(`qmp-device-del of "${del.device}", which is not a declared device`);
 }
 
-/** Named ioctls' arguments must be what the agent accepts (src/guest/agent-protocol.ts). */
-function checkIoctlArgs(request: Probe['request'], args: Probe['args'], what: string, fail: (msg: string) => never): void {
+/**
+ * A named ioctl must be in the vocabulary and its args must encode ("${var}" taken as 0 or ""); a
+ * holder's ioctl must return an fd.
+ */
+function checkIoctl(request: Probe['request'], args: unknown, what: string, fail: (msg: string) => never, holder = false): void {
   if (request === undefined || typeof request !== 'string') return;
-  const r = IoctlArgsSchemas[request].safeParse(args ?? {});
-  if (!r.success) {
-    const iss = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
-    const key = iss.code === 'unrecognized_keys' ? iss.keys[0] : iss.path.join('.');
-    fail(`${what}: ${request} args${key ? `.${key}` : ''}: ${iss.code === 'unrecognized_keys' ? 'unknown argument' : iss.message}`);
+  let call;
+  try {
+    call = agentCall(vocabulary(), request, withPlaceholders(args));
+  } catch (e) {
+    fail(`${what}: ${request} ${errorMessage(e).replace(/^[^:]*: unknown ioctl/, 'unknown ioctl')}`);
   }
+  if (holder && !call.returnsFd) fail(`${what}: ${request} returns no fd to hold`);
+}
+
+/**
+ * Every named ioctl where the file writes it (an op, an fd kind's override, a holder, a loop, a
+ * probe) against the vocabulary, so the error names that very line; a holder's must return an fd.
+ */
+function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (where: (string | number)[], msg: string) => never): void {
+  if (Array.isArray(v)) return v.forEach((x, i) => checkIoctlsWhereWritten(x, [...at, i], fail));
+  if (!v || typeof v !== 'object') return;
+  const o = v as Record<string, unknown>;
+  if (typeof o.request === 'string') {
+    let call;
+    try {
+      call = agentCall(vocabulary(), o.request, withPlaceholders(o.args));
+    } catch (e) {
+      const msg = errorMessage(e);
+      if (/unknown ioctl/.test(msg)) fail([...at, 'request'], `unknown ioctl "${o.request}" (see suites/vocabulary)`);
+      fail([...at, 'args'], `${o.request} ${msg}`);
+    }
+    if (at[at.length - 1] === 'ioctl' && at.includes('holders') && !call.returnsFd) fail([...at, 'request'], `${o.request} returns no fd to hold`);
+  }
+  for (const [k, x] of Object.entries(o)) checkIoctlsWhereWritten(x, [...at, k], fail);
+}
+
+/** Suite args before their "${var}" are known: a whole-value reference as 0, inside a string as "". */
+function withPlaceholders(v: unknown): unknown {
+  if (typeof v === 'string') return /^\$\{[^}]+\}$/.test(v) ? 0 : v.replace(/\$\{[^}]+\}/g, '');
+  if (Array.isArray(v)) return v.map(withPlaceholders);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withPlaceholders(x)]));
+  return v;
+}
+
+let loaded: Vocabulary | null = null;
+/** The guest's vocabulary (suites/vocabulary), loaded once per process. */
+export function vocabulary(): Vocabulary {
+  return (loaded ??= loadVocabulary());
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

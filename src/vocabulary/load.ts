@@ -23,8 +23,16 @@ export interface IoctlDef {
   fd: { from: 'return' } | { from: 'field'; field: string; offset: number } | null;
 }
 
+export interface SequenceDef {
+  name: string;
+  file: string;
+  params: string[];
+  steps: Array<{ ioctl: string; args: unknown }>;
+}
+
 export interface Vocabulary {
   files: string[];
+  sequences: ReadonlyMap<string, SequenceDef>;
   headers: string[];
   constants: ReadonlyMap<string, number>;
   /** with the C type each lays out like (false: anonymous in C) */
@@ -166,8 +174,22 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
       ioctls.set(name, { name, file: p.doc.file, number, arg, byValue: io.byValue, fd });
     }
   }
-  return {
+  const sequences = new Map<string, SequenceDef>();
+  for (const p of parsed) {
+    for (const [name, seq] of Object.entries(p.v.sequences)) {
+      define('ioctl', name, p, ['sequences', name]);
+      seq.steps.forEach((st, k) => {
+        if (!ioctls.has(st.ioctl)) throw p.doc.error(['sequences', name, 'steps', k, 'ioctl'], `unknown ioctl ${st.ioctl}`);
+        for (const ref of placeholders(st.args)) {
+          if (!seq.params.includes(ref)) throw p.doc.error(['sequences', name, 'steps', k, 'args'], `\${${ref}} is not one of params (${seq.params.join(', ') || 'none'})`);
+        }
+      });
+      sequences.set(name, { name, file: p.doc.file, params: seq.params, steps: seq.steps.map((st) => ({ ioctl: st.ioctl, args: st.args })) });
+    }
+  }
+  const vocab: Vocabulary = {
     files: parsed.map((p) => p.doc.file),
+    sequences,
     headers: [...new Set(parsed.flatMap((p) => p.v.headers))],
     constants,
     structs,
@@ -175,6 +197,89 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
     ioctls,
     codec: { structs: laid, flags },
   };
+  // every sequence's steps encode (params as zeros): a bad field is caught here, with its line
+  for (const seq of sequences.values()) {
+    const p = parsed.find((x) => x.doc.file === seq.file)!;
+    try {
+      agentCall(vocab, seq.name, Object.fromEntries(seq.params.map((n) => [n, 0])));
+    } catch (e) {
+      throw p.doc.error(['sequences', seq.name], (e as Error).message);
+    }
+  }
+  return vocab;
+}
+
+/** "${name}" references in a value. */
+function placeholders(v: unknown): string[] {
+  if (typeof v === 'string') return [...v.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
+  if (Array.isArray(v)) return v.flatMap(placeholders);
+  if (v && typeof v === 'object') return Object.values(v).flatMap(placeholders);
+  return [];
+}
+
+/** `value` with every "${param}" replaced: a whole-string reference keeps the argument's type. */
+function fillIn(v: unknown, params: Readonly<Record<string, unknown>>): unknown {
+  if (typeof v === 'string') {
+    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(v);
+    if (whole) return params[whole[1]!];
+    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, n: string) => String(params[n] ?? ''));
+  }
+  if (Array.isArray(v)) return v.map((x) => fillIn(x, params));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fillIn(x, params)]));
+  return v;
+}
+
+/** One ioctl(2) as the agent runs it (the wire form of src/guest/agent-protocol.ts's IoctlStep). */
+export interface AgentIoctlStep {
+  number: number;
+  arg?: number;
+  hex?: string;
+  relocs?: Array<[number, number]>;
+  fdAt?: number;
+  fdReturn?: boolean;
+}
+
+/** A suite's ioctl (one, or a sequence), encoded: what the agent runs, and how to read its reply. */
+export interface AgentCall {
+  request: AgentIoctlStep | AgentIoctlStep[];
+  /** the call that returns a new fd, if any (the last) */
+  returnsFd: boolean;
+  /** the last call's argument after it ran, from the reply's hex */
+  decode(hex: string | undefined): unknown;
+  /** the name of each step, for the reply's `stage` */
+  steps: string[];
+}
+
+/** Encodes a named ioctl or sequence with a suite's arguments; unknown names and fields throw with what is wrong. */
+export function agentCall(vocab: Vocabulary, name: string, args: unknown): AgentCall {
+  const seq = vocab.sequences.get(name);
+  if (seq) {
+    const params = (args ?? {}) as Record<string, unknown>;
+    if (typeof params !== 'object' || Array.isArray(params)) throw new Error(`${name} takes its arguments by name (${seq.params.join(', ')})`);
+    for (const k of Object.keys(params)) if (!seq.params.includes(k)) throw new Error(`args.${k}: ${name} takes ${seq.params.join(', ') || 'no arguments'}`);
+    const calls = seq.steps.map((st) => encodeCall(vocab, st.ioctl, fillIn(st.args, params), name));
+    const steps = calls.map(stepOf);
+    const last = calls[calls.length - 1]!;
+    return { request: steps, returnsFd: last.ioctl.fd !== null, decode: (hex) => decodeHex(vocab, last, hex), steps: seq.steps.map((st) => st.ioctl) };
+  }
+  const call = encodeCall(vocab, name, args, name);
+  return { request: stepOf(call), returnsFd: call.ioctl.fd !== null, decode: (hex) => decodeHex(vocab, call, hex), steps: [name] };
+}
+
+function stepOf(c: EncodedCall): AgentIoctlStep {
+  const s: AgentIoctlStep = { number: c.number };
+  if (c.value !== null) s.arg = c.value;
+  if (c.buffer) {
+    s.hex = c.buffer.bytes.toString('hex');
+    if (c.buffer.relocations.length) s.relocs = c.buffer.relocations.map((r) => [r.at, r.to]);
+  }
+  if (c.ioctl.fd?.from === 'return') s.fdReturn = true;
+  else if (c.ioctl.fd?.from === 'field') s.fdAt = c.ioctl.fd.offset;
+  return s;
+}
+
+function decodeHex(vocab: Vocabulary, call: EncodedCall, hex: string | undefined): unknown {
+  return hex === undefined ? null : decodeReply(vocab, call, Buffer.from(hex, 'hex'));
 }
 
 function isIntegerish(t: TypeRef): boolean {

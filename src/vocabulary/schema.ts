@@ -50,6 +50,14 @@ export const IoctlSchema = z.union([
   }),
 ]);
 
+/** Calls in a row on one fd, as a tool makes them (i2cget: I2C_SLAVE, then I2C_SMBUS). */
+export const SequenceSchema = z.strictObject({
+  description: z.string().optional(),
+  /** the arguments a suite gives; "${name}" in a step's args stands for one */
+  params: z.array(CName).default([]),
+  steps: z.array(z.strictObject({ ioctl: CName, args: z.unknown().optional() })).min(1).max(8),
+});
+
 export const VocabularyFileSchema = z.strictObject({
   /** UAPI headers that declare these (the layout test compiles sizeof/offsetof against them) */
   headers: z.array(z.string().regex(/^[a-z0-9_/.-]+\.h$/, 'a header like linux/gpio.h')).min(1),
@@ -58,5 +66,6 @@ export const VocabularyFileSchema = z.strictObject({
   flags: z.record(CName, z.strictObject({ c: CName.optional(), values: z.record(CName, Integer) })).default({}),
   structs: z.record(CName, StructSchema).default({}),
   ioctls: z.record(CName, IoctlSchema).default({}),
+  sequences: z.record(CName, SequenceSchema).default({}),
 });
 export type VocabularyFile = z.infer<typeof VocabularyFileSchema>;

@@ -14,6 +14,7 @@ import { resolveImage, type ImageArtifacts } from '../../src/image/resolve.js';
 import { projectPath } from '../../src/util/paths.js';
 import { bootGuest, type GuestSession } from '../../src/scenario/vm-session.js';
 import type { Machine } from '../../src/vm/machine.js';
+import { agentCall, loadVocabulary } from '../../src/vocabulary/load.js';
 
 let image: ImageArtifacts;
 let session: GuestSession;
@@ -103,9 +104,15 @@ describe.each(IMAGES)('%s image', (name) => {
     const opened = await agent.open(`/dev/${chip}`, ['O_RDWR']);
     expect(opened.ok).toBe(true);
     if (!opened.ok) return;
-    const info = await agent.ioctl(opened.handle, 'GPIO_GET_CHIPINFO_IOCTL');
+    // encoded and decoded by the vocabulary (suites/vocabulary/gpio.yaml); the agent only runs ioctl(2)
+    const chipinfo = agentCall(loadVocabulary(), 'GPIO_GET_CHIPINFO_IOCTL', undefined);
+    const info = await agent.ioctl(opened.handle, chipinfo.request);
     expect(info.ok).toBe(true);
-    expect(JSON.stringify(info)).toContain('"lines":8');
+    expect(chipinfo.decode(info.ok ? info.hex : undefined)).toMatchObject({ name: chip, lines: 8 });
+    // a line request returns its fd through a field of the struct: the agent holds it as a handle
+    const line = await agent.ioctl(opened.handle, agentCall(loadVocabulary(), 'GPIO_V2_GET_LINE_IOCTL', { offsets: [1], num_lines: 1, consumer: 'huci', config: { flags: ['INPUT'] } }).request);
+    expect(line).toMatchObject({ ok: true, ret: 0 });
+    if (line.ok) await agent.close(line.handle!);
     await agent.close(opened.handle);
     await sh(`echo 0 > ${d}/live && rmdir ${d}/bank0 ${d}`);
   });
@@ -142,7 +149,7 @@ describe.each(IMAGES)('%s image', (name) => {
     await sh('echo canary-fixed.0 > /sys/bus/platform/drivers/canary-fixed/unbind');
     const after = await agent.read(fd.handle, 16);
     expect(after).toMatchObject({ ok: false, errno: 'ENODEV' });
-    const ioctl = await agent.ioctl(fd.handle, { raw: 0x80084301, size: 8 }); // CANARY_IOC_GET_BINDING
+    const ioctl = await agent.ioctl(fd.handle, { number: 0x80084301, size: 8 }); // CANARY_IOC_GET_BINDING
     expect(ioctl).toMatchObject({ ok: false, errno: 'ENODEV' });
     const closed = await agent.close(fd.handle);
     expect(closed.ok).toBe(true);

@@ -134,9 +134,12 @@ export class FakeGuest implements GuestPort {
       if (call.op === 'write') this.printk((call.text ?? '').trimEnd());
       return ok({ n: (call as { text?: string }).text?.length ?? 0 });
     }
-    if (call.op === 'ioctl' && typeof call.request === 'string' && /GET_LINE(HANDLE|EVENT)?_IOCTL$/.test(call.request) && !this.removed) {
+    // an ioctl that returns an fd says so in its request (the vocabulary's fd field or result)
+    const steps = call.op === 'ioctl' ? [call.request].flat() : [];
+    const last = steps[steps.length - 1];
+    if (last && (last.fdAt !== undefined || last.fdReturn) && !this.removed) {
       const nh = this.nextHandle++;
-      this.handles.set(nh, { path: `${h.path}:${call.request}`, kmsg: false });
+      this.handles.set(nh, { path: `${h.path}:ioctl 0x${last.number.toString(16)}`, kmsg: false });
       return ok({ handle: nh, fd: nh });
     }
     if (!this.removed) return call.op === 'poll' ? ok({ ready: 0, revents: [] }) : ok({ n: 1, hex: '00' });
