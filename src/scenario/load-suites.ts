@@ -1,8 +1,8 @@
 // Suite loader: parse YAML/JSON, validate strictly, expand `use:` templates and `matrix:` into
 // resolved cases, and check cross-references. Runs before any machine exists, so a bad suite file
 // costs one line naming file and path, never a boot.
-import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
-import { formatPath, parseLocated } from '../util/yaml-file.js';
+import { readdirSync, existsSync, statSync } from 'node:fs';
+import { formatPath, parseLocated, readLocated, type LocatedDoc } from '../util/yaml-file.js';
 import { agentCall, loadVocabulary, type Vocabulary } from '../vocabulary/load.js';
 export { formatPath };
 import path from 'node:path';
@@ -82,18 +82,16 @@ function resolveSuiteFile(name: string, dir: string): string {
 }
 
 export function loadSuiteFile(file: string): LoadedSuite {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`);
-  }
-  return parseSuiteText(text, file);
+  return suiteFromDoc(readLocated(file));
 }
 
 /** Parse + validate + expand one suite's text; `file` is only used in messages and records. */
 export function parseSuiteText(text: string, file: string): LoadedSuite {
-  const doc = parseLocated(text, file);
+  return suiteFromDoc(parseLocated(text, file));
+}
+
+function suiteFromDoc(doc: LocatedDoc): LoadedSuite {
+  const file = doc.file;
   const parsed = SuiteFileSchema.safeParse(doc.data);
   if (!parsed.success) {
     const { where, message } = describeIssue(parsed.error.issues[0]!);

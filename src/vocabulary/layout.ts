@@ -80,21 +80,7 @@ export function layoutStructs(decls: readonly StructDecl[]): Map<string, StructL
   const done = new Map<string, StructLayout>();
   const visiting = new Set<string>();
 
-  const sizeAlign = (t: TypeRef, where: string): { size: number; align: number } => {
-    switch (t.kind) {
-      case 'scalar': return { size: SCALAR_SIZE[t.scalar], align: SCALAR_SIZE[t.scalar] };
-      case 'chars': return { size: t.length, align: 1 };
-      case 'ptr': return { size: 8, align: 8 };
-      case 'array': {
-        const e = sizeAlign(t.of, where);
-        return { size: e.size * t.length, align: e.align };
-      }
-      case 'struct': {
-        const s = layout(t.name, where);
-        return { size: s.size, align: s.align };
-      }
-    }
-  };
+  const sizeAlign = (t: TypeRef, where: string): { size: number; align: number } => sizeOf(t, (name) => layout(name, where));
 
   const layout = (name: string, where: string): StructLayout => {
     const have = done.get(name);
@@ -131,17 +117,24 @@ function roundUp(n: number, to: number): number {
 
 /** Size and alignment of any type once the structs are laid out. */
 export function typeSize(t: TypeRef, structs: ReadonlyMap<string, StructLayout>): { size: number; align: number } {
+  return sizeOf(t, (name) => {
+    const s = structs.get(name);
+    if (!s) throw new Error(`unknown struct ${name}`);
+    return s;
+  });
+}
+
+function sizeOf(t: TypeRef, struct: (name: string) => { size: number; align: number }): { size: number; align: number } {
   switch (t.kind) {
     case 'scalar': return { size: SCALAR_SIZE[t.scalar], align: SCALAR_SIZE[t.scalar] };
     case 'chars': return { size: t.length, align: 1 };
     case 'ptr': return { size: 8, align: 8 };
     case 'array': {
-      const e = typeSize(t.of, structs);
+      const e = sizeOf(t.of, struct);
       return { size: e.size * t.length, align: e.align };
     }
     case 'struct': {
-      const s = structs.get(t.name);
-      if (!s) throw new Error(`unknown struct ${t.name}`);
+      const s = struct(t.name);
       return { size: s.size, align: s.align };
     }
   }
