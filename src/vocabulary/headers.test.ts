@@ -40,7 +40,7 @@ function probes(v: Vocabulary): Probe[] {
     out.push({ key: `_Alignof(${s.c})`, expr: `_Alignof(${s.c})`, want: s.align });
     fieldsOf(s, 0, s.c, '');
   }
-  for (const io of v.ioctls.values()) out.push({ key: io.name, expr: `(unsigned long)(${io.name})`, want: io.number });
+  for (const io of v.ioctls.values()) out.push({ key: io.name, expr: `(unsigned long)(${io.c})`, want: io.number });
   for (const [name, value] of v.constants) out.push({ key: name, expr: `(unsigned long)(${name})`, want: value });
   for (const [set, prefix] of v.flagPrefixes) {
     for (const [name, bit] of v.codec.flags.get(set)!) out.push({ key: `${prefix}${name}`, expr: `(unsigned long long)(${prefix}${name})`, want: bit });

@@ -25,6 +25,8 @@ export interface FieldDecl {
 export interface StructDecl {
   name: string;
   union: boolean;
+  /** no padding, alignment 1 (__attribute__((packed))) */
+  packed?: boolean;
   fields: FieldDecl[];
 }
 
@@ -94,7 +96,8 @@ export function layoutStructs(decls: readonly StructDecl[]): Map<string, StructL
     let size = 0;
     const fields: FieldLayout[] = [];
     for (const f of d.fields) {
-      const sa = sizeAlign(f.type, `${name}.${f.name}`);
+      const natural = sizeAlign(f.type, `${name}.${f.name}`);
+      const sa = d.packed ? { size: natural.size, align: 1 } : natural;
       const at = d.union ? 0 : roundUp(offset, sa.align);
       fields.push({ ...f, offset: at, size: sa.size, align: sa.align });
       offset = at + sa.size;

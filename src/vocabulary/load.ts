@@ -14,6 +14,8 @@ import { VocabularyFileSchema, type VocabularyFile } from './schema.js';
 export interface IoctlDef {
   name: string;
   file: string;
+  /** how the headers spell the number (the name, or EVIOCGNAME(256) for a function-like macro) */
+  c: string;
   /** the request number ioctl(2) gets */
   number: number;
   /** what the argument points at (or is, byValue); null: no argument */
@@ -113,7 +115,7 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
         if (spec.anonymous && type.kind !== 'struct') throw p.doc.error([...where, 'anonymous'], 'only a struct or union member can be anonymous');
         return { name: fname, type, ...(spec.flags ? { flags: spec.flags } : {}), ...(spec.anonymous ? { anonymous: true } : {}) };
       });
-      decls.push({ name, union: s.union, fields });
+      decls.push({ name, union: s.union, packed: s.packed, fields });
       origin.set(name, { p, c: s.c ?? `${s.union ? 'union' : 'struct'} ${name}`, ...(s.size !== undefined ? { declaredSize: s.size } : {}) });
     }
   }
@@ -171,7 +173,7 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
         if (f.size !== 4) throw p.doc.error([...where, 'fd'], `field ${io.fd} is ${f.size} bytes; an fd is a 32-bit integer`);
         fd = { from: 'field', field: io.fd, offset: f.offset };
       }
-      ioctls.set(name, { name, file: p.doc.file, number, arg, byValue: io.byValue, fd });
+      ioctls.set(name, { name, file: p.doc.file, c: io.c ?? name, number, arg, byValue: io.byValue, fd });
     }
   }
   const sequences = new Map<string, SequenceDef>();

@@ -20,6 +20,8 @@ export const StructSchema = z.strictObject({
   /** `struct NAME` unless given (`union NAME`, a typedef), or false: anonymous in C (a member of another) */
   c: z.union([z.string(), z.literal(false)]).optional(),
   union: z.boolean().default(false),
+  /** __attribute__((packed)): no padding, alignment 1 */
+  packed: z.boolean().default(false),
   /** sizeof in the kernel's headers: the computed layout must agree */
   size: z.number().int().positive().optional(),
   fields: z.record(CName, FieldSchema),
@@ -38,6 +40,8 @@ export const IoctlSchema = z.union([
     byValue: z.boolean().default(false),
     /** field of the argument that returns a new fd, or "return" when ioctl(2)'s result is the fd */
     fd: z.string().optional(),
+    /** the C expression for the number when the name is a function-like macro: EVIOCGNAME(256) */
+    c: z.string().optional(),
     description: z.string().optional(),
   }),
   z.strictObject({
@@ -46,6 +50,7 @@ export const IoctlSchema = z.union([
     arg: z.string().optional(),
     byValue: z.boolean().default(false),
     fd: z.string().optional(),
+    c: z.string().optional(),
     description: z.string().optional(),
   }),
 ]);

@@ -32,6 +32,9 @@ describe('layout (x86_64)', () => {
     ['gpio_v2_line_request', 'fd', 588],
     ['gpio_v2_line_config', 'attrs', 32],
     ['gpiohandle_request', 'consumer_label', 324],
+    // packed: the union right after a u32, though it aligns to 8 by itself
+    ['uhid_event', 'u', 4],
+    ['uhid_create2_req', 'rd_data', 276],
   ])('%s.%s at %d', (s, f, off) => expect(vocab.structs.get(s)!.fields.find((x) => x.name === f)!.offset).toBe(off));
   it('a union is as large as its largest member, rounded to its alignment', () => {
     expect(vocab.structs.get('i2c_smbus_data')).toMatchObject({ size: 34, align: 2, union: true });
