@@ -13,6 +13,7 @@ import { removalMethodOf, type DeviceDecl, type Discover, type Holder, type Loop
 import { deviceAddArgs } from './vm-config.js';
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
+import { encode } from '../vocabulary/codec.js';
 
 export interface CaseContext {
   port: GuestPort;
@@ -252,11 +253,51 @@ class CaseExecution {
       await this.discover(s.discover, phase);
       return;
     }
+    if (s.hold || s.ioctl || s.send) {
+      await this.agentStep(s, phase, timeoutMs);
+      return;
+    }
     const cmd = this.stepCommand(s);
     const r = await this.shell(cmd, timeoutMs, `${phase}: ${stepKind(s)}`);
     if ((r.code !== 0 || r.timedOut) && !s.optional) {
       throw new HarnessFailure(`${phase} step "${cmd}" ${r.timedOut ? `timed out after ${timeoutMs} ms` : `failed (exit ${r.code})`}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
     }
+  }
+
+  /** A step through the agent: hold an fd for the case, or an ioctl / a struct written on a held one. */
+  private async agentStep(s: Step, phase: 'prepare' | 'restore', timeoutMs: number): Promise<void> {
+    let call: AgentCall;
+    let label: string;
+    if (s.hold) {
+      const path = this.sub(s.hold.open.path);
+      call = { op: 'open', path, flags: s.hold.open.flags };
+      label = `${phase}: hold ${s.hold.name} (${path})`;
+    } else if (s.ioctl) {
+      call = { op: 'ioctl', handle: this.handleOf(s.ioctl.on, phase), request: this.ioctlRequest(s.ioctl.request, s.ioctl.args) } as AgentCall;
+      label = `${phase}: ioctl ${typeof s.ioctl.request === 'string' ? s.ioctl.request : `raw ${s.ioctl.request.raw}`} on ${s.ioctl.on}`;
+    } else {
+      const send = s.send!;
+      call = { op: 'write', handle: this.handleOf(send.on, phase), hex: this.structHex(send.struct, send.value) };
+      label = `${phase}: send ${send.struct} to ${send.on}`;
+    }
+    const r = await this.agent(call, label, timeoutMs);
+    if (r.timedOut) await this.lostIfSilent();
+    if (!r.ok) {
+      if (s.optional) return;
+      throw new HarnessFailure(`${label} failed: ${r.errno}${typeof r.error === 'string' ? ` (${r.error})` : ''}`);
+    }
+    if (s.hold && typeof r.handle === 'number') this.handles.set(s.hold.name, r.handle);
+  }
+
+  private handleOf(name: string, phase: string): number {
+    const h = this.handles.get(name);
+    if (h === undefined) throw new HarnessFailure(`${phase}: no fd named ${name} is held`);
+    return h;
+  }
+
+  /** A vocabulary struct's bytes, "${var}" filled in. */
+  private structHex(struct: string, value: unknown): string {
+    return encode({ kind: 'struct', name: struct }, this.subArgs(value), vocabulary().codec).bytes.toString('hex');
   }
 
   private stepCommand(s: Step): string {
@@ -503,6 +544,21 @@ class CaseExecution {
         (e: unknown): RemovalEnd => ({ at: this.clock.now(), ok: false, errno: null, lost: errorMessage(e) }),
       );
       pending = Promise.race([event, this.leftPeripherals(id, horizon)]);
+    } else if (r.ioctl || r.send || r.close) {
+      // through an fd the agent holds: done when the call returns (a destroy may block in the kernel)
+      const on = (r.ioctl ?? r.send ?? r.close)!.on;
+      const handle = this.handleOf(on, 'removal');
+      const call: AgentCall = r.ioctl
+        ? ({ op: 'ioctl', handle, request: this.ioctlRequest(r.ioctl.request, r.ioctl.args) } as AgentCall)
+        : r.send
+          ? { op: 'write', handle, hex: this.structHex(r.send.struct, r.send.value) }
+          : { op: 'close', handle };
+      if (r.close) this.handles.delete(on);
+      this.note('agent', `removal: ${method} on ${on}`);
+      pending = this.port.agent(call, horizon).then(
+        (a): RemovalEnd => ({ at: this.clock.now(), ok: a.ok, errno: a.ok ? null : a.errno, ...(a.timedOut ? { timedOut: true } : {}) }),
+        (e: unknown): RemovalEnd => ({ at: this.clock.now(), ok: false, errno: null, lost: e instanceof GuestLostError ? e.reason : errorMessage(e) }),
+      );
     } else {
       const cmd = this.removalCommand();
       this.note('shell', `removal: ${method}`, cmd);

@@ -4,6 +4,7 @@
 import { readdirSync, existsSync, statSync } from 'node:fs';
 import { formatPath, parseLocated, readLocated, type LocatedDoc } from '../util/yaml-file.js';
 import { agentCall, loadVocabulary, type Vocabulary } from '../vocabulary/load.js';
+import { encode } from '../vocabulary/codec.js';
 export { formatPath };
 import path from 'node:path';
 import type { z } from 'zod';
@@ -185,7 +186,18 @@ function mergeTemplates(suite: SuiteFile, entry: CaseEntry, fail: (msg: string) 
 
 /** Holders, loops, probes and device ids must name things that exist, in order. */
 function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
-  const held = new Set<string>();
+  // fds held from a prepare step on: later steps, the holders and the removal may act through them
+  const prepared = new Set<string>();
+  for (const st of c.prepare) {
+    const on = st.ioctl?.on ?? st.send?.on;
+    if (on !== undefined && !prepared.has(on)) fail(`prepare acts on "${on}", which no earlier prepare step holds`);
+    if (st.hold) {
+      if (prepared.has(st.hold.name)) fail(`prepare holds "${st.hold.name}" twice`);
+      prepared.add(st.hold.name);
+    }
+  }
+  for (const st of c.restore) if (st.hold || st.ioctl || st.send) fail('restore runs after every fd is closed: no hold, ioctl or send there');
+  const held = new Set<string>(prepared);
   for (const h of c.holders) {
     if (held.has(h.name)) fail(`holder "${h.name}" declared twice`);
     if (h.ioctl && !held.has(h.ioctl.on)) fail(`holder "${h.name}" ioctls on "${h.ioctl.on}", which is not held before it`);
@@ -203,6 +215,8 @@ function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
     if (typeof s.device_add === 'string' && !devices.has(s.device_add)) fail(`device_add "${s.device_add}" is not a declared device`);
     if (s.device_add && typeof s.device_add === 'object') devices.set(s.device_add.id, s.device_add);
   }
+  const through = (c.removal.ioctl ?? c.removal.send ?? c.removal.close)?.on;
+  if (through !== undefined && !held.has(through)) fail(`removal through "${through}", which nothing holds`);
   const del = c.removal['qmp-device-del'];
   if (del && !devices.has(del.device)) fail(`qmp-device-del of "${del.device}", which is not a declared device`);
 }
@@ -230,6 +244,13 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
   if (Array.isArray(v)) return v.forEach((x, i) => checkIoctlsWhereWritten(x, [...at, i], fail));
   if (!v || typeof v !== 'object') return;
   const o = v as Record<string, unknown>;
+  if (typeof o.struct === 'string' && at.includes('send')) {
+    try {
+      encode({ kind: 'struct', name: o.struct }, withPlaceholders(o.value), vocabulary().codec, 'value');
+    } catch (e) {
+      fail([...at, vocabulary().structs.has(o.struct) ? 'value' : 'struct'], vocabulary().structs.has(o.struct) ? `${o.struct} ${errorMessage(e)}` : `unknown struct ${o.struct} (see suites/vocabulary)`);
+    }
+  }
   if (typeof o.request === 'string') {
     let call;
     try {

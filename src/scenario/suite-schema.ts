@@ -58,6 +58,11 @@ export const DiscoverSchema = z
   .refine((d) => !d.contentEquals || d.glob, 'contentEquals needs glob');
 export type Discover = z.infer<typeof DiscoverSchema>;
 
+/** An ioctl on an fd the agent holds (a prepare `hold`, or a holder): UI_DEV_SETUP, UI_DEV_DESTROY… */
+const AgentIoctl = z.strictObject({ on: Name, request: IoctlRequest, args: IoctlArgs.optional() });
+/** A struct of the vocabulary written to a held fd (a uhid event): encoded by the host, written whole. */
+const AgentSend = z.strictObject({ on: Name, struct: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), value: z.unknown().optional() });
+
 /** A preparation or restore step: exactly one kind key. */
 export const StepSchema = z
   .strictObject({
@@ -72,6 +77,12 @@ export const StepSchema = z
     device_add: z.union([z.string(), DeviceChecked]).optional(),
     discover: DiscoverSchema.optional(),
     shell: z.string().optional(),
+    /** an fd the agent opens now and holds for the whole case (/dev/uinput, /dev/uhid): later steps and the removal act through it */
+    hold: z.strictObject({ name: Name, open: z.strictObject({ path: z.string(), flags: z.array(OpenFlag).min(1) }) }).optional(),
+    /** an ioctl on a held fd */
+    ioctl: AgentIoctl.optional(),
+    /** a struct written to a held fd */
+    send: AgentSend.optional(),
     /** a failure of this step does not fail the case (cleanup of what may already be gone) */
     optional: z.boolean().default(false),
     timeoutMs: Ms.optional(),
@@ -82,7 +93,7 @@ export const StepSchema = z
       ctx.addIssue({ code: 'custom', message: `a step needs exactly one of ${STEP_KINDS.join(', ')} (got ${kinds.join(', ') || 'none'})` });
     if (s.params && !s.modprobe) ctx.addIssue({ code: 'custom', message: 'params only go with modprobe' });
   });
-export const STEP_KINDS = ['modprobe', 'rmmod', 'mkdir', 'rmdir', 'write', 'new_device', 'delete_device', 'device_add', 'discover', 'shell'] as const;
+export const STEP_KINDS = ['modprobe', 'rmmod', 'mkdir', 'rmdir', 'write', 'new_device', 'delete_device', 'device_add', 'discover', 'shell', 'hold', 'ioctl', 'send'] as const;
 export type Step = z.infer<typeof StepSchema>;
 
 /** An fd the agent holds: opened from a path, or returned by an ioctl on another held fd. */
@@ -135,7 +146,7 @@ export const LoopSchema = z.strictObject({
 });
 export type Loop = z.infer<typeof LoopSchema>;
 
-export const REMOVAL_METHODS = ['qmp-device-del', 'sysfs-unbind', 'sysfs-remove', 'rmmod', 'configfs', 'i2c-delete-device'] as const;
+export const REMOVAL_METHODS = ['qmp-device-del', 'sysfs-unbind', 'sysfs-remove', 'rmmod', 'configfs', 'i2c-delete-device', 'ioctl', 'send', 'close'] as const;
 export type RemovalMethod = (typeof REMOVAL_METHODS)[number];
 export const RemovalSchema = z
   .strictObject({
@@ -148,6 +159,10 @@ export const RemovalSchema = z
     /** gpio-sim chip directory: live=0, then rmdir of its lines, banks and itself */
     configfs: z.strictObject({ dir: z.string() }).optional(),
     'i2c-delete-device': z.strictObject({ adapter: z.string(), addr: z.number().int().min(0).max(0x7f) }).optional(),
+    /** through an fd the agent holds: an ioctl (uinput UI_DEV_DESTROY), a struct written (uhid UHID_DESTROY), or closing it */
+    ioctl: AgentIoctl.optional(),
+    send: AgentSend.optional(),
+    close: z.strictObject({ on: Name }).optional(),
     /**
      * the removal must finish within this while the fds are held. Removals that do not block take
      * 50–150 ms under TCG (measured); one that waits for the fds waits forever, so a longer bound

@@ -24,6 +24,12 @@ export interface FakeBehaviour {
   loopWoken?: boolean;
   /** this boot fails with this error (BootError: the kernel's, InfraError: the machinery's) */
   bootFails?: Error;
+  /**
+   * fds on these paths create the device (/dev/uinput): calls on them succeed, and the one that
+   * matches removeBy (an ioctl number, a write starting with these hex bytes, a close) removes it
+   */
+  creators?: string[];
+  removeBy?: { ioctl?: number; writeHexPrefix?: string; close?: boolean };
 }
 
 export class FakeClock implements Clock {
@@ -93,7 +99,36 @@ export class FakeGuest implements GuestPort {
   }
 
   private deviceHandles(): number {
-    return [...this.handles.values()].filter((h) => !h.kmsg).length;
+    return [...this.handles.values()].filter((h) => !h.kmsg && !this.b.creators?.includes(h.path)).length;
+  }
+
+  private isCreator(handle: number): boolean {
+    const h = this.handles.get(handle);
+    return h !== undefined && (this.b.creators?.includes(h.path) ?? false);
+  }
+
+  /** The device goes, as the behaviour says: 'done' once it is gone, or the errno of a refusal. */
+  private async remove(): Promise<'done' | string> {
+    if (this.b.loseAt === 'removal') {
+      this.lost = 'ssh connection closed';
+      throw new GuestLostError(this.lost);
+    }
+    switch (this.b.removal) {
+      case 'completes':
+        this.removed = true;
+        this.printk('fake 0000:00:01.0: removed');
+        return 'done';
+      case 'refuses-ebusy':
+        return 'EBUSY';
+      case 'blocks-until-close':
+        this.removed = true;
+        await new Promise<void>((r) => this.closeWaiters.push(r));
+        return 'done';
+      case 'blocks-forever':
+        this.removed = true;
+        await new Promise<void>(() => undefined);
+        return 'done';
+    }
   }
 
   async agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer> {
@@ -113,7 +148,12 @@ export class FakeGuest implements GuestPort {
         return ok({ handle: h, fd: h });
       }
       case 'close': {
+        const creator = this.isCreator(call.handle);
         this.handles.delete(call.handle);
+        if (creator && this.b.removeBy?.close) {
+          const r = await this.remove();
+          if (r !== 'done') return fail(r);
+        }
         if (this.deviceHandles() === 0) for (const w of this.closeWaiters.splice(0)) w();
         return ok({ deferred: false });
       }
@@ -130,6 +170,16 @@ export class FakeGuest implements GuestPort {
     }
     const h = this.handles.get(call.handle);
     if (!h) return fail('EBADF');
+    if (this.isCreator(call.handle)) {
+      const rm = this.b.removeBy;
+      const first = call.op === 'ioctl' ? [call.request].flat()[0] : undefined;
+      const removes =
+        (call.op === 'ioctl' && rm?.ioctl !== undefined && first?.number === rm.ioctl) ||
+        (call.op === 'write' && rm?.writeHexPrefix !== undefined && (call.hex ?? '').startsWith(rm.writeHexPrefix));
+      if (!removes) return ok({ ret: 0, n: 1 });
+      const r = await this.remove();
+      return r === 'done' ? ok({ ret: 0, n: 1 }) : fail(r);
+    }
     if (h.kmsg) {
       if (call.op === 'write') this.printk((call.text ?? '').trimEnd());
       return ok({ n: (call as { text?: string }).text?.length ?? 0 });
@@ -183,26 +233,8 @@ export class FakeGuest implements GuestPort {
     if (command.startsWith('end=$(')) return done(0, '/sys/fake/devices/fake0\n');
     const isRemoval = this.deviceHandles() > 0 && !this.removed && /unbind|\/remove|rmmod|\/live|delete_device/.test(command);
     if (isRemoval) {
-      if (this.b.loseAt === 'removal') {
-        this.lost = 'ssh connection closed';
-        throw new GuestLostError(this.lost);
-      }
-      switch (this.b.removal) {
-        case 'completes':
-          this.removed = true;
-          this.printk('fake 0000:00:01.0: removed');
-          return done(0);
-        case 'refuses-ebusy':
-          return done(1, '', 'rmmod: ERROR: Module fake is in use');
-        case 'blocks-until-close':
-          this.removed = true;
-          await new Promise<void>((r) => this.closeWaiters.push(r));
-          return done(0);
-        case 'blocks-forever':
-          this.removed = true;
-          await new Promise<void>(() => undefined);
-          return done(0);
-      }
+      const r = await this.remove();
+      return r === 'done' ? done(0) : done(1, '', 'rmmod: ERROR: Module fake is in use');
     }
     if (this.removed && this.b.restoreFails) return done(1, '', 'sh: write error: No such device');
     void timeoutMs;
