@@ -55,6 +55,16 @@ describe('removal through an fd the agent holds', () => {
     expect(agentCalls.indexOf('agent open')).toBeLessThan(agentCalls.indexOf('agent ioctl'));
   });
 
+  it('gone: the removal completes once the path is gone in the guest', async () => {
+    const [c] = parseSuiteText(suite('{ close: { on: uinput }, gone: "/dev/input/${event}" }'), 'u.yaml').cases;
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ ...UINPUT, removeBy: { close: true } }, clock);
+    const r = await runCase(c!, { port: guest, detector, iteration: 1, clock });
+    expect(r.record.removal).toMatchObject({ completed: true });
+    expect(r.timeline.map((e) => e.label)).toContain('removal: /dev/input/fake0 gone');
+    expect(guest.calls).toContain("exec while [ -e '/dev/input/fake0' ]; do sleep 0.02; done");
+  });
+
   it('a refused destroy is the removal\'s errno', async () => {
     const [c] = parseSuiteText(suite('{ ioctl: { on: uinput, request: UI_DEV_DESTROY }, refused: [EBUSY] }'), 'u.yaml').cases;
     const clock = new FakeClock();

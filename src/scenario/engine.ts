@@ -574,6 +574,10 @@ class CaseExecution {
         (e: unknown) => ({ at: this.clock.now(), ok: false, errno: null, lost: e instanceof GuestLostError ? e.reason : errorMessage(e) }),
       );
     }
+    if (r.gone !== undefined) {
+      const path = this.sub(r.gone);
+      pending = pending.then((end) => (end.ok && !end.lost ? this.whenGone(path, horizon, end) : end));
+    }
     outcome.issued = true;
     const end = await this.within(pending, r.timeoutMs);
     if (end?.lost) throw new GuestLostError(end.lost);
@@ -622,6 +626,16 @@ class CaseExecution {
       return `echo 0x${d.addr.toString(16)} > ${shq(`/sys/bus/i2c/devices/${this.sub(d.adapter)}/delete_device`)}`;
     }
     throw new HarnessFailure('removal without a method');
+  }
+
+  /** The removal's end once `path` no longer exists in the guest (the guest's side of it has run). */
+  private async whenGone(path: string, horizonMs: number, end: RemovalEnd): Promise<RemovalEnd> {
+    const r = await this.port
+      .exec(`while [ -e ${shq(path)} ]; do sleep 0.02; done`, horizonMs)
+      .catch((e: unknown) => ({ lost: e instanceof GuestLostError ? e.reason : errorMessage(e), timedOut: false }));
+    if ('lost' in r) return { ...end, ok: false, lost: r.lost };
+    this.note('step', `removal: ${path} gone`);
+    return { ...end, at: this.clock.now(), ...(r.timedOut ? { timedOut: true } : {}) };
   }
 
   private async within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

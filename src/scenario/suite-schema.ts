@@ -173,6 +173,11 @@ export const RemovalSchema = z
     closeWaitMs: Ms.default(15000),
     /** errnos with which refusing the removal counts as handled (rmmod while held: EBUSY) */
     refused: z.array(Errno).default([]),
+    /**
+     * a guest path that exists until the guest has processed the removal: it completes when the
+     * path is gone. QEMU reports a USB device deleted before the guest's disconnect has run.
+     */
+    gone: z.string().optional(),
   })
   .superRefine((r, ctx) => {
     const kinds = REMOVAL_METHODS.filter((k) => r[k] !== undefined);
