@@ -217,7 +217,9 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     if (e instanceof BootError) throw withConsole(e);
     if (seen) throw withConsole(seen);
     if (e instanceof TimeoutError) {
-      const title = m.console.lineCount === 0 ? 'no output from the guest while booting' : `guest not ready within ${Math.round(sshTimeoutMs / 1000)} s: ${e.message}`;
+      // the title is one short line; the console tail travels beside it
+      const why = e.message.replace(/;? console tail:.*$/s, '');
+      const title = m.console.lineCount === 0 ? 'no output from the guest while booting' : `guest not ready within ${Math.round(sshTimeoutMs / 1000)} s: ${why}`;
       throw withConsole(new BootError('timeout', title, m.console.tail(BOOT_TAIL_LINES)));
     }
     if (e instanceof InfraError) throw e;
