@@ -14,6 +14,7 @@ import { deviceAddArgs } from './vm-config.js';
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
+import { mapStrings } from '../vocabulary/substitute.js';
 
 export interface CaseContext {
   port: GuestPort;
@@ -392,10 +393,7 @@ class CaseExecution {
 
   /** "${var}" substituted in every string of a suite's ioctl args. */
   private subArgs(v: unknown): unknown {
-    if (typeof v === 'string') return this.sub(v);
-    if (Array.isArray(v)) return v.map((x) => this.subArgs(x));
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.subArgs(x)]));
-    return v;
+    return mapStrings(v, (str) => this.sub(str));
   }
 
   /** What the agent runs for a suite's ioctl: the vocabulary encodes a named one; {raw} is a bare number. */

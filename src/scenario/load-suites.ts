@@ -3,7 +3,8 @@
 // costs one line naming file and path, never a boot.
 import { readdirSync, existsSync, statSync } from 'node:fs';
 import { formatPath, parseLocated, readLocated, type LocatedDoc } from '../util/yaml-file.js';
-import { agentCall, loadVocabulary, type Vocabulary } from '../vocabulary/load.js';
+import { agentCall, knowsCall, loadVocabulary, type Vocabulary } from '../vocabulary/load.js';
+import { mapStrings, REFERENCE, WHOLE_REFERENCE } from '../vocabulary/substitute.js';
 import { encode } from '../vocabulary/codec.js';
 export { formatPath };
 import path from 'node:path';
@@ -227,11 +228,12 @@ function checkReferences(c: ResolvedCase, fail: (msg: string) => never): void {
  */
 function checkIoctl(request: Probe['request'], args: unknown, what: string, fail: (msg: string) => never, holder = false): void {
   if (request === undefined || typeof request !== 'string') return;
+  if (!knowsCall(vocabulary(), request)) fail(`${what}: unknown ioctl "${request}" (see suites/vocabulary)`);
   let call;
   try {
     call = agentCall(vocabulary(), request, withPlaceholders(args));
   } catch (e) {
-    fail(`${what}: ${request} ${errorMessage(e).replace(/^[^:]*: unknown ioctl/, 'unknown ioctl')}`);
+    fail(`${what}: ${request} ${errorMessage(e)}`);
   }
   if (holder && !call.returnsFd) fail(`${what}: ${request} returns no fd to hold`);
 }
@@ -252,13 +254,12 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
     }
   }
   if (typeof o.request === 'string') {
+    if (!knowsCall(vocabulary(), o.request)) fail([...at, 'request'], `unknown ioctl "${o.request}" (see suites/vocabulary)`);
     let call;
     try {
       call = agentCall(vocabulary(), o.request, withPlaceholders(o.args));
     } catch (e) {
-      const msg = errorMessage(e);
-      if (/unknown ioctl/.test(msg)) fail([...at, 'request'], `unknown ioctl "${o.request}" (see suites/vocabulary)`);
-      fail([...at, 'args'], `${o.request} ${msg}`);
+      fail([...at, 'args'], `${o.request} ${errorMessage(e)}`);
     }
     if (at[at.length - 1] === 'ioctl' && at.includes('holders') && !call.returnsFd) fail([...at, 'request'], `${o.request} returns no fd to hold`);
   }
@@ -267,10 +268,7 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
 
 /** Suite args before their "${var}" are known: a whole-value reference as 0, inside a string as "". */
 function withPlaceholders(v: unknown): unknown {
-  if (typeof v === 'string') return /^\$\{[^}]+\}$/.test(v) ? 0 : v.replace(/\$\{[^}]+\}/g, '');
-  if (Array.isArray(v)) return v.map(withPlaceholders);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withPlaceholders(x)]));
-  return v;
+  return mapStrings(v, (str) => (WHOLE_REFERENCE.test(str) ? 0 : str.replace(REFERENCE, '')));
 }
 
 let loaded: Vocabulary | null = null;

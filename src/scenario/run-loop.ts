@@ -190,10 +190,10 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
       for (let attempt = 1; attempt <= bootAttempts; attempt++) {
         // named by group (and boot), not by boot order, so names do not depend on scheduling
         const vm = `vm${g.index + 1}${++boots > 1 ? `.${boots}` : ''}-${g.cfg.image}`;
-        let console: string | null = null;
+        let consoleFile: string | null = null;
         const noteConsole = (file: string): void => {
-          if (console !== null) return;
-          console = file;
+          if (consoleFile !== null) return;
+          consoleFile = file;
           consoles.push({ vm, image: g.cfg.image, file });
         };
         const startedAt = new Date().toISOString();

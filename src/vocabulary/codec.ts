@@ -47,9 +47,7 @@ interface Pending {
 
 /** Encodes `value` as `type`; pointer targets follow the main object, each 8-aligned. */
 export function encode(type: TypeRef, value: unknown, ctx: CodecContext, path = 'args'): Encoded {
-  const main = typeSize(type, ctx.structs).size;
-  const chunks: Buffer[] = [Buffer.alloc(main)];
-  let length = main;
+  let bytes = Buffer.alloc(typeSize(type, ctx.structs).size);
   const relocations: Relocation[] = [];
   const pending: Pending[] = [];
   const write = (buf: Buffer, base: number, t: TypeRef, v: unknown, p: string, flags?: string): void => {
@@ -101,21 +99,20 @@ export function encode(type: TypeRef, value: unknown, ctx: CodecContext, path = 
       }
     }
   };
-  write(chunks[0]!, 0, type, value, path);
-  // pointer targets (and theirs) after the main buffer, in order
+  write(bytes, 0, type, value, path);
+  // pointer targets (and theirs) after the main buffer, in order, each aligned to at least 8
   for (let i = 0; i < pending.length; i++) {
     const ptr = pending[i]!;
     const sa = typeSize(ptr.type, ctx.structs);
-    const to = Math.ceil(length / Math.max(8, sa.align)) * Math.max(8, sa.align);
-    const chunk = Buffer.alloc(to - length + sa.size);
-    chunks.push(chunk);
-    const whole = Buffer.concat(chunks);
-    write(whole, to, ptr.type, ptr.value, ptr.path);
-    chunks.splice(0, chunks.length, whole);
-    length = whole.length;
+    const align = Math.max(8, sa.align);
+    const to = Math.ceil(bytes.length / align) * align;
+    const grown = Buffer.alloc(to + sa.size);
+    bytes.copy(grown);
+    bytes = grown;
+    write(bytes, to, ptr.type, ptr.value, ptr.path);
     relocations.push({ at: ptr.at, to });
   }
-  return { bytes: Buffer.concat(chunks), relocations };
+  return { bytes, relocations };
 }
 
 /** Decodes `bytes` as `type`: integers as numbers (bigint past 2^53), char[N] up to the NUL, flag fields as names. */

@@ -10,6 +10,7 @@ import { decode, encode, type CodecContext, type Encoded, type FlagSet } from '.
 import { ioctlNumber } from './ioctl-number.js';
 import { layoutStructs, parseType, typeSize, typeText, type FieldDecl, type StructDecl, type StructLayout, type TypeRef } from './layout.js';
 import { VocabularyFileSchema, type VocabularyFile } from './schema.js';
+import { mapStrings, REFERENCE, WHOLE_REFERENCE } from './substitute.js';
 
 export interface IoctlDef {
   name: string;
@@ -213,7 +214,7 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
 
 /** "${name}" references in a value. */
 function placeholders(v: unknown): string[] {
-  if (typeof v === 'string') return [...v.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
+  if (typeof v === 'string') return [...v.matchAll(REFERENCE)].map((m) => m[1]!);
   if (Array.isArray(v)) return v.flatMap(placeholders);
   if (v && typeof v === 'object') return Object.values(v).flatMap(placeholders);
   return [];
@@ -221,14 +222,15 @@ function placeholders(v: unknown): string[] {
 
 /** `value` with every "${param}" replaced: a whole-string reference keeps the argument's type. */
 function fillIn(v: unknown, params: Readonly<Record<string, unknown>>): unknown {
-  if (typeof v === 'string') {
-    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(v);
-    if (whole) return params[whole[1]!];
-    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, n: string) => String(params[n] ?? ''));
-  }
-  if (Array.isArray(v)) return v.map((x) => fillIn(x, params));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fillIn(x, params)]));
-  return v;
+  return mapStrings(v, (str) => {
+    const whole = WHOLE_REFERENCE.exec(str);
+    return whole ? params[whole[1]!] : str.replace(REFERENCE, (_, n: string) => String(params[n] ?? ''));
+  });
+}
+
+/** Whether `name` is an ioctl or a sequence of the vocabulary. */
+export function knowsCall(vocab: Vocabulary, name: string): boolean {
+  return vocab.ioctls.has(name) || vocab.sequences.has(name);
 }
 
 /** One ioctl(2) as the agent runs it (the wire form of src/guest/agent-protocol.ts's IoctlStep). */
