@@ -6,11 +6,12 @@ import { errorMessage } from '../errors.js';
 import type { TimelineEvent } from '../report/run-schema.js';
 import { probeAccepted } from '../classify/accept.js';
 import type { CaseRecord, LoopOutcome, ProbeOutcome, RemovalOutcome } from '../classify/record.js';
-import { errnoFromMessage } from './errno.js';
+import { describeOp, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { mergeKernelLog, sliceBetween } from './kernel-log.js';
 import { GuestLostError, realClock, type AgentAnswer, type AgentCall, type Clock, type DetectorPort, type FindingLike, type GuestPort } from './port.js';
-import { removalMethodOf, type DeviceDecl, type Discover, type Holder, type Loop, type Probe, type ResolvedCase, type Step } from './suite-schema.js';
-import { deviceAddArgs } from './vm-config.js';
+import type { Holder, Loop, Probe, ResolvedCase } from './suite-schema.js';
+import { HarnessFailure, type KindContext, type Phase, type RemovalEnd } from './kinds/kind.js';
+import { removalKindOf, runStep, type Step } from './kinds/registry.js';
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
@@ -34,26 +35,13 @@ export interface CaseRun {
   needsRestart: boolean;
 }
 
-/** The harness could not do what the case asked (not a kernel verdict). */
-export class HarnessFailure extends Error {}
-
-interface RemovalEnd {
-  at: number;
-  ok: boolean;
-  errno: string | null;
-  detail?: string;
-  lost?: string;
-  timedOut?: boolean;
-}
+export { HarnessFailure };
 
 const AGENT_MS = 5000;
 const QUIET_MS = 1000;
 /** console quiet that ends the settle window when no report is open in the detector */
 const QUIET_IDLE_MS = 500;
 const SETTLE_POLL_MS = 100;
-/** awk: the lines from the last one containing $B on (none when it is absent) */
-const DMESG_FROM_BEGIN = 'index($0, ENVIRON["B"]) { buf = ""; keep = 1 } keep { buf = buf $0 "\\n" } END { printf "%s", buf }';
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export async function runCase(c: ResolvedCase, ctx: CaseContext): Promise<CaseRun> {
   return new CaseExecution(c, ctx).run();
@@ -201,9 +189,10 @@ class CaseExecution {
     return r;
   }
 
-  private async shell(cmd: string, timeoutMs: number, label: string): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-    const r = await this.port.exec(cmd, timeoutMs);
-    this.note('shell', label, `${cmd} → ${r.timedOut ? 'timed out' : `exit ${r.code}`}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
+  private async guest(op: GuestOp, timeoutMs: number, label: string): Promise<OpResult> {
+    const r = await this.port.run(op, timeoutMs);
+    const what = r.timedOut ? 'timed out' : r.ok ? 'ok' : `failed${r.errno ? ` (${r.errno})` : ''}`;
+    this.note('shell', label, `${describeOp(op)} → ${what}${!r.ok && r.out.trim() ? `: ${r.out.trim()}` : ''}`);
     return r;
   }
 
@@ -217,8 +206,8 @@ class CaseExecution {
     }
     try {
       // apart from the agent's channel: a silent agent in a live guest is not a lost guest
-      const r = await (this.port.execApart ?? this.port.exec).call(this.port, 'true', 8000);
-      return r.timedOut ? 'neither the agent nor SSH answered within 8 s' : null;
+      const answered = this.port.answersApart ? await this.port.answersApart(8000) : !(await this.port.run({ op: 'sh', command: 'true' }, 8000)).timedOut;
+      return answered ? null : 'neither the agent nor SSH answered within 8 s';
     } catch (e) {
       if (e instanceof GuestLostError) return e.reason;
       throw e;
@@ -228,8 +217,8 @@ class CaseExecution {
   /** A marker in the kernel log (console and dmesg) that delimits this case. */
   private async mark(text: string): Promise<void> {
     // one guest command, not open/write/close on the agent: three round trips per marker, two
-    // markers per case; printf's newline ends the printk record
-    await this.port.exec(`printf '%s\\n' ${shq(text)} > /dev/kmsg`, 3000);
+    // markers per case
+    await this.port.run({ op: 'mark', text }, 3000);
   }
 
   private sub(s: string): string {
@@ -242,52 +231,32 @@ class CaseExecution {
 
   // ---- steps ----
 
-  private async step(s: Step, phase: 'prepare' | 'restore'): Promise<void> {
-    const timeoutMs = s.timeoutMs ?? this.c.timeouts.stepMs;
-    if (s.device_add !== undefined) {
-      const decl = typeof s.device_add === 'string' ? this.c.devices.find((d) => d.id === s.device_add) : s.device_add;
-      if (!decl) throw new HarnessFailure(`${phase}: device_add of unknown device ${String(s.device_add)}`);
-      await this.deviceAdd(decl, phase, s.optional, timeoutMs);
-      return;
-    }
-    if (s.discover) {
-      await this.discover(s.discover, phase);
-      return;
-    }
-    if (s.hold || s.ioctl || s.send) {
-      await this.agentStep(s, phase, timeoutMs);
-      return;
-    }
-    const cmd = this.stepCommand(s);
-    const r = await this.shell(cmd, timeoutMs, `${phase}: ${stepKind(s)}`);
-    if ((r.code !== 0 || r.timedOut) && !s.optional) {
-      throw new HarnessFailure(`${phase} step "${cmd}" ${r.timedOut ? `timed out after ${timeoutMs} ms` : `failed (exit ${r.code})`}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
-    }
+  /** What a step or removal kind may do through this case. */
+  private kindContext(phase: Phase): KindContext {
+    return {
+      phase,
+      port: this.port,
+      clock: this.clock,
+      sub: (str) => this.sub(str),
+      subArgs: (v) => this.subArgs(v),
+      guest: (op, timeoutMs) => this.guest(op, timeoutMs, `${phase}: ${op.op}`),
+      agent: (call, label, timeoutMs) => this.agent(call, label, timeoutMs),
+      note: (kind, label, detail) => this.note(kind, label, detail),
+      device: (id) => this.c.devices.find((d) => d.id === id),
+      setVar: (name, value) => void this.vars.set(name, value),
+      handle: (name) => this.handleOf(name, phase),
+      hold: (name, handle) => void this.handles.set(name, handle),
+      release: (name) => void this.handles.delete(name),
+      ioctlRequest: (request, args) => this.ioctlRequest(request as Probe['request'], args),
+      structHex: (struct, value) => this.structHex(struct, value),
+      lostIfSilent: () => this.lostIfSilent(),
+      finished: () => this.finished,
+    };
   }
 
-  /** A step through the agent: hold an fd for the case, or an ioctl / a struct written on a held one. */
-  private async agentStep(s: Step, phase: 'prepare' | 'restore', timeoutMs: number): Promise<void> {
-    let call: AgentCall;
-    let label: string;
-    if (s.hold) {
-      const path = this.sub(s.hold.open.path);
-      call = { op: 'open', path, flags: s.hold.open.flags };
-      label = `${phase}: hold ${s.hold.name} (${path})`;
-    } else if (s.ioctl) {
-      call = { op: 'ioctl', handle: this.handleOf(s.ioctl.on, phase), request: this.ioctlRequest(s.ioctl.request, s.ioctl.args) } as AgentCall;
-      label = `${phase}: ioctl ${typeof s.ioctl.request === 'string' ? s.ioctl.request : `raw ${s.ioctl.request.raw}`} on ${s.ioctl.on}`;
-    } else {
-      const send = s.send!;
-      call = { op: 'write', handle: this.handleOf(send.on, phase), hex: this.structHex(send.struct, send.value) };
-      label = `${phase}: send ${send.struct} to ${send.on}`;
-    }
-    const r = await this.agent(call, label, timeoutMs);
-    if (r.timedOut) await this.lostIfSilent();
-    if (!r.ok) {
-      if (s.optional) return;
-      throw new HarnessFailure(`${label} failed: ${r.errno}${typeof r.error === 'string' ? ` (${r.error})` : ''}`);
-    }
-    if (s.hold && typeof r.handle === 'number') this.handles.set(s.hold.name, r.handle);
+  private async step(s: Step, phase: 'prepare' | 'restore'): Promise<void> {
+    const r = await runStep(s, this.kindContext(phase), s.timeoutMs ?? this.c.timeouts.stepMs);
+    if (!r.ok && !s.optional) throw new HarnessFailure(r.message);
   }
 
   private handleOf(name: string, phase: string): number {
@@ -299,74 +268,6 @@ class CaseExecution {
   /** A vocabulary struct's bytes, "${var}" filled in. */
   private structHex(struct: string, value: unknown): string {
     return encode({ kind: 'struct', name: struct }, this.subArgs(value), vocabulary().codec).bytes.toString('hex');
-  }
-
-  private stepCommand(s: Step): string {
-    if (s.modprobe !== undefined) {
-      const params = Object.entries(s.params ?? {}).map(([k, v]) => `${k}=${shq(this.sub(String(v)))}`);
-      return ['modprobe', shq(this.sub(s.modprobe)), ...params].join(' ');
-    }
-    if (s.rmmod !== undefined) return `rmmod ${shq(this.sub(s.rmmod))}`;
-    if (s.mkdir !== undefined) return `mkdir ${shq(this.sub(s.mkdir))}`;
-    if (s.rmdir !== undefined) return `rmdir ${shq(this.sub(s.rmdir))}`;
-    if (s.write !== undefined) return `echo ${shq(this.sub(String(s.write.value)))} > ${shq(this.sub(s.write.path))}`;
-    if (s.new_device !== undefined) {
-      const d = s.new_device;
-      return `echo ${shq(`${this.sub(d.name)} 0x${d.addr.toString(16)}`)} > ${shq(`/sys/bus/i2c/devices/${this.sub(d.adapter)}/new_device`)}`;
-    }
-    if (s.delete_device !== undefined) {
-      const d = s.delete_device;
-      return `echo 0x${d.addr.toString(16)} > ${shq(`/sys/bus/i2c/devices/${this.sub(d.adapter)}/delete_device`)}`;
-    }
-    if (s.shell !== undefined) return this.sub(s.shell);
-    throw new HarnessFailure(`step without a kind: ${JSON.stringify(s)}`);
-  }
-
-  private async deviceAdd(decl: DeviceDecl, phase: string, optional: boolean, timeoutMs: number): Promise<void> {
-    const args = deviceAddArgs(decl);
-    const until = this.clock.now() + timeoutMs;
-    for (;;) {
-      try {
-        await this.port.qmp('device_add', args, timeoutMs);
-        this.note('qmp', `${phase}: device_add ${decl.id}`, JSON.stringify(args));
-        return;
-      } catch (e) {
-        if (e instanceof GuestLostError) throw e;
-        // QEMU frees a removed device's backends (chardev, id) a little after the guest ejected it
-        if (/is in use|Duplicate (ID|device)|already exists/i.test(errorMessage(e)) && this.clock.now() < until) {
-          await this.clock.sleep(250);
-          continue;
-        }
-        this.note('qmp', `${phase}: device_add ${decl.id} failed`, errorMessage(e));
-        if (!optional) throw new HarnessFailure(`${phase}: device_add ${decl.id} failed: ${errorMessage(e)}`);
-        return;
-      }
-    }
-  }
-
-  /** Finds a value in the guest, waiting (bounded) for it to appear: device nodes come and go asynchronously. */
-  private async discover(d: Discover, phase: string): Promise<void> {
-    const secs = Math.max(1, Math.ceil(d.timeoutMs / 1000));
-    const wait = (test: string): string =>
-      `end=$(( $(date +%s) + ${secs} )); while :; do ${test} [ "$(date +%s)" -ge "$end" ] && exit 1; sleep 0.1; done`;
-    let cmd: string;
-    if (d.file !== undefined) {
-      const f = shq(this.sub(d.file));
-      cmd = wait(`if [ -e ${f} ]; then cat ${f}; exit 0; fi;`);
-    } else {
-      // the glob stays unquoted so the guest shell expands it
-      const glob = this.sub(d.glob!).replace(/[^A-Za-z0-9_./*?:\[\]-]/g, (ch) => `\\${ch}`);
-      const want = d.contentEquals !== undefined ? `[ "$(cat "$f" 2>/dev/null)" = ${shq(d.contentEquals)} ] || continue; f=$(dirname "$f");` : '';
-      cmd = wait(`for f in ${glob}; do [ -e "$f" ] || continue; ${want} echo "$f"; exit 0; done;`);
-    }
-    const r = await this.shell(cmd, d.timeoutMs + 10000, `${phase}: discover ${d.var}`);
-    const out = r.stdout.trim().split('\n')[0] ?? '';
-    if (r.code !== 0 || out === '') {
-      throw new HarnessFailure(`${phase}: discover ${d.var}: nothing matched ${d.file ?? d.glob}${d.contentEquals !== undefined ? ` with content "${d.contentEquals}"` : ''} within ${d.timeoutMs} ms`);
-    }
-    const value = d.file !== undefined || d.take === 'path' ? out : out.slice(out.lastIndexOf('/') + 1);
-    this.vars.set(d.var, value);
-    this.note('step', `${phase}: ${d.var} = ${value}`);
   }
 
   // ---- fds ----
@@ -509,9 +410,9 @@ class CaseExecution {
   /** Issues the removal and waits for it up to its timeout; `pending` settles when it finally completes. */
   private async removeWhileHeld(): Promise<{ pending: Promise<RemovalEnd> }> {
     const r = this.c.removal;
-    const method = removalMethodOf(r);
+    const kind = removalKindOf(r);
     const outcome: RemovalOutcome = {
-      method,
+      method: kind.key,
       issued: false,
       completed: false,
       ms: null,
@@ -522,56 +423,9 @@ class CaseExecution {
     };
     this.record.removal = outcome;
     const horizon = r.timeoutMs + r.closeWaitMs + 120_000;
-    let pending: Promise<RemovalEnd>;
     const t = this.clock.now();
-    if (r['qmp-device-del']) {
-      const id = r['qmp-device-del'].device;
-      const deleted = this.port.waitForQmpEvent('DEVICE_DELETED', { device: id }, horizon);
-      try {
-        await this.port.qmp('device_del', { id }, 10_000);
-      } catch (e) {
-        void deleted.catch(() => undefined);
-        if (e instanceof GuestLostError) throw e;
-        throw new HarnessFailure(`device_del ${id} failed: ${errorMessage(e)}`);
-      }
-      this.note('qmp', `removal: device_del ${id}`);
-      // QEMU 7.2 never emits DEVICE_DELETED for some devices (qemu-xhci) although the guest ejected
-      // them and they left /machine/peripheral: that counts as completed too.
-      const event = deleted.then(
-        (ok): RemovalEnd => ({ at: this.clock.now(), ok, errno: null, ...(ok ? {} : { timedOut: true }) }),
-        (e: unknown): RemovalEnd => ({ at: this.clock.now(), ok: false, errno: null, lost: errorMessage(e) }),
-      );
-      pending = Promise.race([event, this.leftPeripherals(id, horizon)]);
-    } else if (r.ioctl || r.send || r.close) {
-      // through an fd the agent holds: done when the call returns (a destroy may block in the kernel)
-      const on = (r.ioctl ?? r.send ?? r.close)!.on;
-      const handle = this.handleOf(on, 'removal');
-      const call: AgentCall = r.ioctl
-        ? ({ op: 'ioctl', handle, request: this.ioctlRequest(r.ioctl.request, r.ioctl.args) } as AgentCall)
-        : r.send
-          ? { op: 'write', handle, hex: this.structHex(r.send.struct, r.send.value) }
-          : { op: 'close', handle };
-      if (r.close) this.handles.delete(on);
-      this.note('agent', `removal: ${method} on ${on}`);
-      pending = this.port.agent(call, horizon).then(
-        (a): RemovalEnd => ({ at: this.clock.now(), ok: a.ok, errno: a.ok ? null : a.errno, ...(a.timedOut ? { timedOut: true } : {}) }),
-        (e: unknown): RemovalEnd => ({ at: this.clock.now(), ok: false, errno: null, lost: e instanceof GuestLostError ? e.reason : errorMessage(e) }),
-      );
-    } else {
-      const cmd = this.removalCommand();
-      this.note('shell', `removal: ${method}`, cmd);
-      // Issued asynchronously: an unbind may block in the kernel until the fds close.
-      pending = this.port.exec(cmd, horizon).then(
-        (x) => ({
-          at: this.clock.now(),
-          ok: x.code === 0 && !x.timedOut,
-          errno: x.code === 0 || x.timedOut ? null : errnoFromMessage(x.stderr) ?? `EXIT${x.code}`,
-          detail: x.stderr.trim() || undefined,
-          ...(x.timedOut ? { timedOut: true } : {}),
-        }),
-        (e: unknown) => ({ at: this.clock.now(), ok: false, errno: null, lost: e instanceof GuestLostError ? e.reason : errorMessage(e) }),
-      );
-    }
+    this.note('step', `removal: ${kind.key}`, kind.label(r));
+    let { pending } = await kind.issue(r, this.kindContext('removal'), horizon);
     if (r.gone !== undefined) {
       const path = this.sub(r.gone);
       pending = pending.then((end) => (end.ok && !end.lost ? this.whenGone(path, horizon, end) : end));
@@ -591,46 +445,9 @@ class CaseExecution {
     return { pending };
   }
 
-  /** Resolves once `id` is no longer a child of /machine/peripheral (polled; stops when the case ends). */
-  private async leftPeripherals(id: string, horizonMs: number): Promise<RemovalEnd> {
-    const until = this.clock.now() + horizonMs;
-    while (!this.finished && this.clock.now() < until) {
-      await this.clock.sleep(100);
-      if (this.finished) break;
-      try {
-        const list = (await this.port.qmp('qom-list', { path: '/machine/peripheral' }, 5000)) as Array<{ name: string }>;
-        if (Array.isArray(list) && !list.some((p) => p.name === id)) {
-          return { at: this.clock.now(), ok: true, errno: null, detail: `${id} left /machine/peripheral without a DEVICE_DELETED event` };
-        }
-      } catch (e) {
-        if (e instanceof GuestLostError) return { at: this.clock.now(), ok: false, errno: null, lost: e.reason };
-      }
-    }
-    return new Promise<RemovalEnd>(() => undefined);
-  }
-
-  private removalCommand(): string {
-    const r = this.c.removal;
-    if (r['sysfs-unbind']) return `echo ${shq(this.sub(r['sysfs-unbind'].device))} > ${shq(`${this.sub(r['sysfs-unbind'].driver)}/unbind`)}`;
-    if (r['sysfs-remove']) return `echo 1 > ${shq(`${this.sub(r['sysfs-remove'].device)}/remove`)}`;
-    if (r.rmmod) return `rmmod ${shq(this.sub(r.rmmod.module))}`;
-    if (r.configfs) {
-      const dir = shq(this.sub(r.configfs.dir));
-      // gpio-sim: take the chip down, then remove lines, banks and the chip directory
-      return `echo 0 > ${dir}/live && for b in ${dir}/*/; do for l in "$b"line*/; do [ -d "$l" ] && rmdir "$l"; done; rmdir "$b" || exit 1; done && rmdir ${dir}`;
-    }
-    if (r['i2c-delete-device']) {
-      const d = r['i2c-delete-device'];
-      return `echo 0x${d.addr.toString(16)} > ${shq(`/sys/bus/i2c/devices/${this.sub(d.adapter)}/delete_device`)}`;
-    }
-    throw new HarnessFailure('removal without a method');
-  }
-
   /** The removal's end once `path` no longer exists in the guest (the guest's side of it has run). */
   private async whenGone(path: string, horizonMs: number, end: RemovalEnd): Promise<RemovalEnd> {
-    const r = await this.port
-      .exec(`while [ -e ${shq(path)} ]; do sleep 0.02; done`, horizonMs)
-      .catch((e: unknown) => ({ lost: e instanceof GuestLostError ? e.reason : errorMessage(e), timedOut: false }));
+    const r = await this.port.run({ op: 'gone', path }, horizonMs).catch((e: unknown) => ({ lost: e instanceof GuestLostError ? e.reason : errorMessage(e) }));
     if ('lost' in r) return { ...end, ok: false, lost: r.lost };
     this.note('step', `removal: ${path} gone`);
     return { ...end, at: this.clock.now(), ...(r.timedOut ? { timedOut: true } : {}) };
@@ -690,9 +507,9 @@ class CaseExecution {
     try {
       // Only this case's part leaves the guest (from the last begin marker on): the whole log,
       // every boot message and every earlier case, was most of what a case read back.
-      const r = await this.port.exec(`dmesg | B=${shq(`huci: begin ${this.tag}`)} awk ${shq(DMESG_FROM_BEGIN)}`, 15000);
-      if (r.code !== 0) return [];
-      const lines = r.stdout.split('\n');
+      const r = await this.port.run({ op: 'dmesgFrom', marker: `huci: begin ${this.tag}` }, 15000);
+      if (!r.ok) return [];
+      const lines = r.out.split('\n');
       const slice = sliceBetween(lines, `huci: begin ${this.tag}`, `huci: end ${this.tag}`);
       this.note('shell', 'dmesg harvested', slice ? `${slice.length} lines in the case` : 'begin marker not found; console only');
       return slice ?? [];
@@ -700,13 +517,4 @@ class CaseExecution {
       return [];
     }
   }
-}
-
-function stepKind(s: Step): string {
-  for (const k of ['modprobe', 'rmmod', 'mkdir', 'rmdir', 'write', 'new_device', 'delete_device', 'shell'] as const) {
-    const v = s[k];
-    // the timeline's detail carries the command with variables filled in
-    if (v !== undefined) return typeof v === 'string' && k !== 'shell' ? `${k} ${v}` : k;
-  }
-  return 'step';
 }

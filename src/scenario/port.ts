@@ -1,7 +1,8 @@
-// The engine's view of a running guest (and of how to get one). The lead's GuestSession
-// (src/scenario/vm-session.ts) implements GuestPort with Machine (QMP, console), SshGuest (exec) and
-// AgentClient; engine tests implement it with a scripted fake. Nothing here starts a process.
+// The engine's view of a running guest (and of how to get one). session-port.ts implements GuestPort
+// with a GuestSession (src/scenario/vm-session.ts: Machine for QMP and console, the agent, SSH on
+// demand); engine tests implement it with a scripted fake. Nothing here starts a process.
 import type { AgentRequest } from '../guest/agent-protocol.js';
+import type { GuestOp, OpResult } from '../guest/guest-ops.js';
 import type { VmInfo } from '../report/run-schema.js';
 import type { DeviceDecl } from './suite-schema.js';
 
@@ -18,14 +19,6 @@ export interface AgentAnswer {
   ms: number;
   timedOut?: boolean;
   [field: string]: unknown;
-}
-
-export interface ShellResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-  timedOut: boolean;
 }
 
 export interface PortConsoleLine {
@@ -47,12 +40,15 @@ export interface GuestPort {
   /** One agent request. Never rejects for kernel errors; rejects with GuestLostError if the agent's channel is gone. */
   agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer>;
   /**
-   * A shell command in the guest (the real port runs it through the agent). Resolves with timedOut
-   * on timeout; rejects with GuestLostError when the guest's channel is gone.
+   * One domain operation in the guest (a sysfs write, a module load, a kernel-log marker…).
+   * Resolves with timedOut on timeout; rejects with GuestLostError when the guest's channel is gone.
    */
-  exec(command: string, timeoutMs: number): Promise<ShellResult>;
-  /** The same over a channel of its own (SSH), apart from the agent: a second opinion when the agent is silent. */
-  execApart?(command: string, timeoutMs: number): Promise<ShellResult>;
+  run(op: GuestOp, timeoutMs: number): Promise<OpResult>;
+  /**
+   * Whether the guest answers on a channel of its own (SSH), apart from the agent: a second opinion
+   * when the agent is silent. false: no answer within timeoutMs; rejects with GuestLostError.
+   */
+  answersApart?(timeoutMs: number): Promise<boolean>;
   /** A QMP command; rejects with the QMP error's text. */
   qmp(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown>;
   /**

@@ -10,7 +10,9 @@ import { QmpClosedError, QmpTimeoutError } from '../vm/qmp/errors.js';
 import type { ConsoleLine } from '../vm/console.js';
 import type { QemuExitPort } from './run-loop.js';
 import { bootGuest, type GuestSession } from './vm-session.js';
-import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type GuestPort, type SessionFactory, type ShellResult, type VmConfig } from './port.js';
+import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type GuestPort, type SessionFactory, type VmConfig } from './port.js';
+import { shellFor, type GuestOp, type OpResult } from '../guest/guest-ops.js';
+import { errnoFromMessage } from './errno.js';
 import { machineDevices } from './vm-config.js';
 import { runFiles } from '../vm/machine-spec.js';
 
@@ -40,28 +42,35 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
         throw e;
       }
     },
-    async exec(command: string, timeoutMs: number): Promise<ShellResult> {
+    async run(op: GuestOp, timeoutMs: number): Promise<OpResult> {
       // On the agent's channel, not an SSH exec channel of its own: a fraction of the host CPU per
-      // command (a case runs a dozen), and the same guest shell. The agent bounds the command
+      // operation (a case runs a dozen), and the same guest shell. The agent bounds the command
       // itself; the extra second covers the reply's trip.
       let r;
       try {
-        r = await s.agent.request({ op: 'sh', command, timeoutMs }, { timeoutMs: timeoutMs + 1000 });
+        r = await s.agent.request({ op: 'sh', command: shellFor(op), timeoutMs }, { timeoutMs: timeoutMs + 1000 });
       } catch (e) {
         // as agent(): a dead channel is a lost guest; a request the protocol refuses is our bug
         if (e instanceof InfraError) throw lost(e);
         throw e;
       }
-      if (r.ok) return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, timedOut: r.timedOut };
-      return { code: null, stdout: '', stderr: r.error ?? r.errno, ms: r.ms, timedOut: 'timedOut' in r && r.timedOut === true };
+      if (!r.ok) return { ok: false, errno: null, out: r.error ?? r.errno, ms: r.ms, timedOut: 'timedOut' in r && r.timedOut === true };
+      const ok = r.code === 0 && !r.timedOut;
+      return {
+        ok,
+        errno: ok || r.timedOut ? null : (errnoFromMessage(r.stderr) ?? `EXIT${r.code}`),
+        out: ok ? r.stdout : r.stderr,
+        ms: r.ms,
+        timedOut: r.timedOut,
+      };
     },
-    async execApart(command: string, timeoutMs: number): Promise<ShellResult> {
+    async answersApart(timeoutMs: number): Promise<boolean> {
       try {
         // connected on demand (the agent does not need SSH): the connect counts against timeoutMs
         const t0 = performance.now();
         const ssh = await s.ssh(timeoutMs);
-        const r = await ssh.exec(command, { timeoutMs: Math.max(1000, timeoutMs - (performance.now() - t0)) });
-        return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, timedOut: r.timedOut };
+        const r = await ssh.exec('true', { timeoutMs: Math.max(1000, timeoutMs - (performance.now() - t0)) });
+        return !r.timedOut;
       } catch (e) {
         throw lost(e);
       }

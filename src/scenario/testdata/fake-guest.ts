@@ -1,6 +1,7 @@
 // A scripted guest for engine tests: implements GuestPort with a tiny model of a device that can be
 // removed under held fds, a console with printk timestamps, dmesg, QMP and a virtual clock.
-import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type Clock, type GuestPort, type PortConsoleLine, type SessionFactory, type ShellResult, type VmConfig } from '../port.js';
+import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type Clock, type GuestPort, type PortConsoleLine, type SessionFactory, type VmConfig } from '../port.js';
+import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
 import type { VmInfo } from '../../report/run-schema.js';
 
 export interface FakeBehaviour {
@@ -165,6 +166,9 @@ export class FakeGuest implements GuestPort {
         const woken = this.removed && this.b.loopWoken !== false;
         return ok({ loop: call.loop, iterations: 3, counts: woken ? { OK: 2, ENODEV: 1 } : { OK: 2 }, stuck: !woken && this.removed, interrupted: false });
       }
+      case 'sh':
+        // the engine's guest operations come through run(), never as agent shell text
+        return fail('ENOSYS');
       default:
         break;
     }
@@ -211,34 +215,41 @@ export class FakeGuest implements GuestPort {
     }
   }
 
-  async exec(command: string, timeoutMs: number): Promise<ShellResult> {
-    this.calls.push(`exec ${command.slice(0, 60)}`);
+  /** The kernel's side of the domain operations: which of them take the fake device away. */
+  private removes(op: GuestOp): boolean {
+    if (op.op === 'rmmod') return true;
+    if (op.op !== 'write') return false;
+    // sysfs: a driver's unbind, a device's remove, an adapter's delete_device; configfs: live = 0
+    return /\/(unbind|remove|delete_device)$/.test(op.path) || (op.path.endsWith('/live') && op.value === '0');
+  }
+
+  async run(op: GuestOp, timeoutMs: number): Promise<OpResult> {
+    this.calls.push(`${op.op} ${JSON.stringify(op).slice(0, 80)}`);
     if (this.lost) throw new GuestLostError(this.lost);
-    const done = (code: number, stdout = '', stderr = ''): ShellResult => ({ code, stdout, stderr, ms: 1, timedOut: false });
-    if (command === 'true') return done(0);
-    // the engine's case markers: printf '%s\n' '<text>' > /dev/kmsg
-    const kmsg = /^printf '%s\\n' '((?:[^']|'\\'')*)' > \/dev\/kmsg$/.exec(command);
-    if (kmsg) {
-      this.printk(kmsg[1]!.replaceAll(`'\\''`, `'`));
-      return done(0);
+    const done = (out = ''): OpResult => ({ ok: true, errno: null, out, ms: 1, timedOut: false });
+    const fail = (errno: string, out: string): OpResult => ({ ok: false, errno, out, ms: 1, timedOut: false });
+    switch (op.op) {
+      case 'mark':
+        this.printk(op.text);
+        return done();
+      case 'dmesgFrom': {
+        const at = this.dmesgLines.findLastIndex((l) => l.includes(op.marker));
+        return done(at < 0 ? '' : this.dmesgLines.slice(at).join('\n') + '\n');
+      }
+      case 'find':
+        return done('/sys/fake/devices/fake0\n');
+      case 'gone':
+        return done();
+      default:
+        break;
     }
-    if (command === 'dmesg') return done(0, this.dmesgLines.join('\n') + '\n');
-    // the engine's `dmesg | B='<begin marker>' awk …`: the lines from the last marker on
-    const fromMarker = /^dmesg \| B='((?:[^']|'\\'')*)' awk /.exec(command);
-    if (fromMarker) {
-      const begin = fromMarker[1]!.replaceAll(`'\\''`, `'`);
-      const at = this.dmesgLines.findLastIndex((l) => l.includes(begin));
-      return done(0, at < 0 ? '' : this.dmesgLines.slice(at).join('\n') + '\n');
-    }
-    if (command.startsWith('end=$(')) return done(0, '/sys/fake/devices/fake0\n');
-    const isRemoval = this.deviceHandles() > 0 && !this.removed && /unbind|\/remove|rmmod|\/live|delete_device/.test(command);
-    if (isRemoval) {
+    if (this.deviceHandles() > 0 && !this.removed && this.removes(op)) {
       const r = await this.remove();
-      return r === 'done' ? done(0) : done(1, '', 'rmmod: ERROR: Module fake is in use');
+      return r === 'done' ? done() : fail(r, 'rmmod: ERROR: Module fake is in use');
     }
-    if (this.removed && this.b.restoreFails) return done(1, '', 'sh: write error: No such device');
+    if (this.removed && this.b.restoreFails) return fail('ENODEV', 'sh: write error: No such device');
     void timeoutMs;
-    return done(0);
+    return done();
   }
 
   async qmp(command: string, args: Record<string, unknown> | undefined): Promise<unknown> {

@@ -1,0 +1,37 @@
+// `device_add: ID | {device}`: a QEMU device plugged in over QMP (a declared one by id, or one given here).
+import { z } from 'zod';
+import { errorMessage } from '../../errors.js';
+import { GuestLostError } from '../port.js';
+import { DeviceChecked, type DeviceDecl } from '../suite-atoms.js';
+import { deviceAddArgs } from '../vm-config.js';
+import { stepKind } from './kind.js';
+
+/** QEMU frees a removed device's backends (chardev, id) a little after the guest ejected it. */
+const STILL_IN_USE = /is in use|Duplicate (ID|device)|already exists/i;
+
+export const deviceAddStep = stepKind({
+  key: 'device_add',
+  fields: { device_add: z.union([z.string(), DeviceChecked]).optional() },
+  label: (s) => `device_add ${typeof s.device_add === 'string' ? s.device_add : s.device_add!.id}`,
+  run: async (s, ctx, timeoutMs) => {
+    const decl = typeof s.device_add === 'string' ? ctx.device(s.device_add) : s.device_add;
+    if (!decl) return { ok: false, message: `${ctx.phase}: device_add of unknown device ${String(s.device_add)}` };
+    const args = deviceAddArgs(decl);
+    const until = ctx.clock.now() + timeoutMs;
+    for (;;) {
+      try {
+        await ctx.port.qmp('device_add', args, timeoutMs);
+        ctx.note('qmp', `${ctx.phase}: device_add ${decl.id}`, JSON.stringify(args));
+        return { ok: true };
+      } catch (e) {
+        if (e instanceof GuestLostError) throw e;
+        if (STILL_IN_USE.test(errorMessage(e)) && ctx.clock.now() < until) {
+          await ctx.clock.sleep(250);
+          continue;
+        }
+        ctx.note('qmp', `${ctx.phase}: device_add ${decl.id} failed`, errorMessage(e));
+        return { ok: false, message: `${ctx.phase}: device_add ${decl.id} failed: ${errorMessage(e)}` };
+      }
+    }
+  },
+});

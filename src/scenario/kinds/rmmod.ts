@@ -1,0 +1,18 @@
+// `rmmod`: unload a module — a step (`rmmod: NAME`) or a removal (`rmmod: {module}`; refused with
+// EBUSY while a held fd pins it, which the suite's `refused:` may count as handled).
+import { z } from 'zod';
+import { endOf, opStep, removalKind, stepKind } from './kind.js';
+
+export const rmmodStep = stepKind({
+  key: 'rmmod',
+  fields: { rmmod: z.string().optional() },
+  label: (s) => `rmmod ${s.rmmod}`,
+  run: (s, ctx, timeoutMs) => opStep(ctx, { op: 'rmmod', module: ctx.sub(s.rmmod!) }, timeoutMs),
+});
+
+export const rmmodRemoval = removalKind({
+  key: 'rmmod',
+  fields: { rmmod: z.strictObject({ module: z.string() }).optional() },
+  label: (r) => `rmmod ${r.rmmod!.module}`,
+  issue: async (r, ctx, horizonMs) => ({ pending: endOf(ctx, ctx.guest({ op: 'rmmod', module: ctx.sub(r.rmmod!.module) }, horizonMs)) }),
+});

@@ -1,0 +1,20 @@
+// `write: {path, value}`: a sysfs/configfs file written whole — a step, or a removal (gpio-sim's
+// `live` = 0, a driver's `unbind`, any file whose write takes the device away).
+import { z } from 'zod';
+import { endOf, opStep, removalKind, stepKind } from './kind.js';
+
+const Write = z.strictObject({ path: z.string(), value: z.union([z.string(), z.number()]) });
+
+export const writeStep = stepKind({
+  key: 'write',
+  fields: { write: Write.optional() },
+  label: (s) => `write ${s.write!.path}`,
+  run: (s, ctx, timeoutMs) => opStep(ctx, { op: 'write', path: ctx.sub(s.write!.path), value: ctx.sub(String(s.write!.value)) }, timeoutMs),
+});
+
+export const writeRemoval = removalKind({
+  key: 'write',
+  fields: { write: Write.optional() },
+  label: (r) => `write ${r.write!.value} > ${r.write!.path}`,
+  issue: async (r, ctx, horizonMs) => ({ pending: endOf(ctx, ctx.guest({ op: 'write', path: ctx.sub(r.write!.path), value: ctx.sub(String(r.write!.value)) }, horizonMs)) }),
+});
