@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@
 #include "ops.h"
 #include "shell.h"
 
-#define PROTOCOL_VERSION 3
+#define PROTOCOL_VERSION 4
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {
@@ -185,6 +186,65 @@ static int op_open(struct request *r)
 	return 0;
 }
 
+/* A socket(2) and the calls that set it up, each on host-encoded bytes (a sockaddr, an option
+ * value): {domain, type, protocol, calls: [{call: bind|connect, hex} | {call: setsockopt, level,
+ * name, hex}]}. The first failing call fails the op (its name in "error"); the socket is closed. */
+static int socket_call(int fd, const struct jnode *c, char *error, size_t errlen)
+{
+	const char *call = json_get_str(c, "call"), *hex = json_get_str(c, "hex");
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	double level = 0, name = 0;
+	int rc;
+	if (!call || !hex || !hex_decode(hex, &buf, &len)) {
+		snprintf(error, errlen, "a socket call needs call and an even-length hex");
+		return EINVAL;
+	}
+	if (strcmp(call, "bind") == 0)
+		rc = bind(fd, (const struct sockaddr *)buf, (socklen_t)len);
+	else if (strcmp(call, "connect") == 0)
+		rc = connect(fd, (const struct sockaddr *)buf, (socklen_t)len);
+	else if (strcmp(call, "setsockopt") == 0 && json_get_num(c, "level", &level) && json_get_num(c, "name", &name))
+		rc = setsockopt(fd, (int)level, (int)name, buf, (socklen_t)len);
+	else {
+		free(buf);
+		snprintf(error, errlen, "unknown socket call %.32s (bind, connect, setsockopt with level and name)", call);
+		return EINVAL;
+	}
+	int err = rc < 0 ? errno : 0;
+	if (err)
+		snprintf(error, errlen, "%s", call);
+	free(buf);
+	return err;
+}
+
+static int op_socket(struct request *r)
+{
+	int domain, type, protocol;
+	if (!get_int(r, "domain", &domain) || !get_int(r, "type", &type) || !get_int(r, "protocol", &protocol))
+		return refuse(r, "socket needs numeric domain, type and protocol");
+	int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+	if (fd < 0) {
+		snprintf(r->error, sizeof(r->error), "socket");
+		return errno;
+	}
+	const struct jnode *calls = json_get(r->root, "calls");
+	for (const struct jnode *c = calls && calls->type == J_ARR ? calls->kids : NULL; c; c = c->next) {
+		int err = socket_call(fd, c, r->error, sizeof(r->error));
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
+	int h = handle_add(fd);
+	if (h < 0) {
+		close(fd);
+		return refuse(r, "handle table full");
+	}
+	sb_printf(&r->fields, ",\"handle\":%d,\"fd\":%d", h, fd);
+	return 0;
+}
+
 static int op_close(struct request *r)
 {
 	int h;
@@ -261,7 +321,7 @@ static const struct op {
 	const char *name;
 	int (*run)(struct request *r);
 } ops[] = {
-	{ "ping", op_ping }, { "open", op_open }, { "close", op_close },
+	{ "ping", op_ping }, { "open", op_open }, { "socket", op_socket }, { "close", op_close },
 	{ "spawn", op_spawn }, { "stop", op_stop }, { "loops", op_loops },
 	{ "sh", op_sh },
 };

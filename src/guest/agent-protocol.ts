@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -64,6 +64,11 @@ export const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp
 export type LoopOp = z.infer<typeof LoopOpSchema>;
 
 const withHandle = { handle };
+export const SocketCallSchema = z.discriminatedUnion('call', [
+  z.strictObject({ call: z.literal('bind'), hex }),
+  z.strictObject({ call: z.literal('connect'), hex }),
+  z.strictObject({ call: z.literal('setsockopt'), level: uint, name: uint, hex }),
+]);
 export const RequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('ping') }),
   z.strictObject({
@@ -72,6 +77,8 @@ export const RequestSchema = z.discriminatedUnion('op', [
     flags: z.array(OpenFlagSchema).optional(),
     mode: uint.optional(),
   }),
+  // socket(2) and the calls that set it up (protocol 4), each on host-encoded bytes
+  z.strictObject({ op: z.literal('socket'), domain: uint, type: uint, protocol: uint, calls: z.array(SocketCallSchema).optional() }),
   z.strictObject({ op: z.literal('close'), ...withHandle }),
   readOp.extend(withHandle),
   preadOp.extend(withHandle),
@@ -143,6 +150,7 @@ const ioctlReplyFields = {
 export const ReplySchemas = {
   ping: reply({ pid: uint, protocol: uint }),
   open: reply({ handle, fd: uint }),
+  socket: reply({ handle, fd: uint }),
   close: reply({ deferred: z.boolean() }),
   read: reply({ n: uint, hex }),
   pread: reply({ n: uint, hex }),

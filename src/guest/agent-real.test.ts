@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InfraError } from '../errors.js';
 import { buildAgent } from '../image/agent-binary.js';
 import { AgentClient, replyBytes } from './agent.js';
-import type { LoopStats, OpenFlag, SuccessFor } from './agent-protocol.js';
+import { PROTOCOL_VERSION, type LoopStats, type OpenFlag, type SuccessFor } from './agent-protocol.js';
 import { agentCall, loadVocabulary } from '../vocabulary/load.js';
 
 const vocab = loadVocabulary();
@@ -165,6 +165,28 @@ describe('huci-agent: operations on files and character devices', () => {
   });
 });
 
+describe('huci-agent: sockets', () => {
+  // sockaddr_in 127.0.0.1, port 0: a UDP socket bound on loopback sends nothing anywhere
+  const loopback = Buffer.from('0200' + '0000' + '7f000001' + '00'.repeat(8), 'hex').toString('hex');
+  it('socket + bind + setsockopt on host-encoded bytes gives a handle', async () => {
+    const { client } = startAgent();
+    // SOL_SOCKET (1), SO_RCVBUF (8): an int
+    const r = await client.request({ op: 'socket', domain: 2, type: 2, protocol: 0, calls: [{ call: 'setsockopt', level: 1, name: 8, hex: '00100000' }, { call: 'bind', hex: loopback }] }, { timeoutMs: 5000 });
+    expect(r).toMatchObject({ ok: true, handle: expect.any(Number) });
+    const h = (r as { handle: number }).handle;
+    expect(await client.request({ op: 'poll', handle: h, events: ['POLLOUT'], timeoutMs: 0 }, { timeoutMs: 5000 })).toMatchObject({ ok: true, revents: ['POLLOUT'] });
+    expect(await client.close(h)).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ['a call the kernel refuses names it', { domain: 1, type: 1, protocol: 0, calls: [{ call: 'connect' as const, hex: Buffer.from('\x01\x00/nonexistent/huci.sock\0').toString('hex') }] }, { ok: false, errno: 'ENOENT', error: 'connect' }],
+    ['socket(2) itself', { domain: 4242, type: 2, protocol: 0 }, { ok: false, errno: 'EAFNOSUPPORT', error: 'socket' }],
+  ])('%s', async (_what, req, want) => {
+    const { client } = startAgent();
+    expect(await client.request({ op: 'socket', ...req }, { timeoutMs: 5000 })).toMatchObject(want);
+  });
+});
+
 describe('huci-agent: poll', () => {
   it('reports POLLIN with data, then POLLHUP once the writer is gone', async () => {
     const { client } = startAgent();
@@ -226,7 +248,7 @@ describe('huci-agent: robustness', () => {
       ['{"id":6,"op":"stop","loop":99}', { id: 6, errno: 'EINVAL', error: 'no loop 99' }],
       ['{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}', { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll or ioctl' }],
       ['{"id":8,"op":"open","path":"/dev/null"} trailing', { id: null, errno: 'EINVAL', error: 'invalid JSON at byte 40: trailing characters' }],
-      ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: 3 }],
+      ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: PROTOCOL_VERSION }],
       ['{"id":9,"op":"open","path":"/dev/null"}', { id: 9, ok: true, handle: 2 }],
       ['{"id":10,"op":"write","handle":1,"hex":"abc"}', { id: 10, errno: 'EINVAL', error: 'hex must be an even-length hex string' }],
       ['{"id":11,"op":"ioctl","handle":1,"request":"NOT_AN_IOCTL"}', { id: 11, errno: 'EINVAL', error: 'request must be an object {number, arg?|hex?}' }],
@@ -297,7 +319,7 @@ describe('huci-agent: concurrency and loops', () => {
     const zero = await openOk(client, '/dev/zero', ['O_RDONLY']);
     const file = await openOk(client, join(dir, 'hello.txt'), ['O_RDONLY']);
     const jobs = Array.from({ length: 300 }, (_, i) => {
-      if (i % 3 === 0) return client.ping().then((r) => expect(r).toMatchObject({ ok: true, protocol: 3 }));
+      if (i % 3 === 0) return client.ping().then((r) => expect(r).toMatchObject({ ok: true, protocol: PROTOCOL_VERSION }));
       if (i % 3 === 1) return client.read(zero, i).then((r) => expect(r).toMatchObject({ ok: true, n: i, hex: '00'.repeat(i) }));
       return client.pread(file, 2, i % 5).then((r) => expect(replyBytes(ok(r)).toString()).toBe('hello\n'.slice(i % 5, (i % 5) + 2)));
     });

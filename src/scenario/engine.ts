@@ -279,6 +279,18 @@ class CaseExecution {
       const path = this.sub(h.open.path);
       what = `open ${path}`;
       r = await this.agent({ op: 'open', path, flags: h.open.flags }, `hold ${h.name}: ${what}`);
+    } else if (h.socket) {
+      const so = h.socket;
+      // names were checked against the vocabulary when the suite loaded
+      const num = (v: number | string): number => (typeof v === 'number' ? v : vocabulary().constants.get(v)!);
+      const calls = [
+        ...(so.bind ? [{ call: 'bind' as const, hex: this.structHex(so.bind.struct, so.bind.value) }] : []),
+        ...so.setsockopt.map((o) => ({ call: 'setsockopt' as const, level: num(o.level), name: num(o.name), hex: this.structHex(o.struct, o.value) })),
+        ...(so.connect ? [{ call: 'connect' as const, hex: this.structHex(so.connect.struct, so.connect.value) }] : []),
+      ];
+      what = `socket ${so.domain} ${so.type}${so.bind ? ` bound to ${so.bind.struct}` : ''}`;
+      const type = [so.type].flat().reduce<number>((acc, t) => acc | num(t), 0);
+      r = await this.agent({ op: 'socket', domain: num(so.domain), type, protocol: num(so.protocol), calls }, `hold ${h.name}: ${what}`);
     } else {
       const io = h.ioctl!;
       const on = this.handles.get(io.on)!;

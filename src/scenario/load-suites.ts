@@ -246,7 +246,12 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
   if (Array.isArray(v)) return v.forEach((x, i) => checkIoctlsWhereWritten(x, [...at, i], fail));
   if (!v || typeof v !== 'object') return;
   const o = v as Record<string, unknown>;
-  if (typeof o.struct === 'string' && at.includes('send')) {
+  if (at[at.length - 1] === 'socket' || (at[at.length - 2] === 'setsockopt' && at.includes('socket'))) {
+    for (const k of ['domain', 'type', 'protocol', 'level', 'name'])
+      for (const [i, x] of [o[k]].flat().entries())
+        if (typeof x === 'string' && !vocabulary().constants.has(x)) fail(Array.isArray(o[k]) ? [...at, k, i] : [...at, k], `unknown constant ${x} (see suites/vocabulary)`);
+  }
+  if (typeof o.struct === 'string' && (at.includes('send') || at.includes('socket'))) {
     try {
       encode({ kind: 'struct', name: o.struct }, withPlaceholders(o.value), vocabulary().codec, 'value');
     } catch (e) {

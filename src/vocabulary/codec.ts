@@ -10,6 +10,8 @@ export type FlagSet = ReadonlyMap<string, bigint>;
 export interface CodecContext {
   structs: ReadonlyMap<string, StructLayout>;
   flags: ReadonlyMap<string, FlagSet>;
+  /** named numbers an integer field may take by name (AF_PACKET) */
+  constants?: ReadonlyMap<string, number>;
 }
 
 export interface Relocation {
@@ -36,6 +38,7 @@ export class CodecError extends Error {
 const RANGE: Readonly<Record<Scalar, [bigint, bigint]>> = {
   u8: [0n, 0xffn], u16: [0n, 0xffffn], u32: [0n, 0xffffffffn], u64: [0n, 0xffffffffffffffffn],
   s8: [-0x80n, 0x7fn], s16: [-0x8000n, 0x7fffn], s32: [-0x80000000n, 0x7fffffffn], s64: [-0x8000000000000000n, 0x7fffffffffffffffn],
+  be16: [0n, 0xffffn], be32: [0n, 0xffffffffn],
 };
 
 interface Pending {
@@ -55,7 +58,7 @@ export function encode(type: TypeRef, value: unknown, ctx: CodecContext, path = 
       case 'scalar':
         // the buffer starts zeroed; writing a zero for an absent value would clobber a union's other member
         if (v === undefined) return;
-        return writeScalar(buf, base, t.scalar, toInteger(v, t.scalar, p, flags ? ctx.flags.get(flags) : undefined), p);
+        return writeScalar(buf, base, t.scalar, toInteger(v, t.scalar, p, flags ? ctx.flags.get(flags) : undefined, ctx.constants), p);
       case 'chars': {
         if (v === undefined) return;
         if (typeof v !== 'string') throw new CodecError(p, `expected a string (${typeText(t)})`);
@@ -163,7 +166,7 @@ function memberNames(s: StructLayout, structs: ReadonlyMap<string, StructLayout>
   return out;
 }
 
-function toInteger(v: unknown, scalar: Scalar, p: string, flags: FlagSet | undefined): bigint {
+function toInteger(v: unknown, scalar: Scalar, p: string, flags: FlagSet | undefined, constants?: ReadonlyMap<string, number>): bigint {
   let n: bigint;
   if (v === undefined) return 0n;
   if (Array.isArray(v) && flags) {
@@ -177,6 +180,7 @@ function toInteger(v: unknown, scalar: Scalar, p: string, flags: FlagSet | undef
   else if (typeof v === 'bigint') n = v;
   else if (typeof v === 'boolean') n = v ? 1n : 0n;
   else if (typeof v === 'string' && /^-?(0x[0-9a-f]+|\d+)$/i.test(v)) n = v.startsWith('-') ? -BigInt(v.slice(1)) : BigInt(v);
+  else if (typeof v === 'string' && constants?.has(v)) n = BigInt(constants.get(v)!);
   else throw new CodecError(p, `expected an integer${flags ? ' or a list of flag names' : ''} (${scalar}), got ${JSON.stringify(v)}`);
   const [lo, hi] = RANGE[scalar];
   if (n < lo || n > hi) throw new CodecError(p, `${n} does not fit ${scalar}`);
@@ -187,6 +191,8 @@ function writeScalar(buf: Buffer, at: number, s: Scalar, n: bigint, p: string): 
   const size = SCALAR_SIZE[s];
   if (at + size > buf.length) throw new CodecError(p, 'past the end of the buffer');
   const signed = s.startsWith('s');
+  if (s === 'be16') return void buf.writeUInt16BE(Number(n), at);
+  if (s === 'be32') return void buf.writeUInt32BE(Number(n), at);
   switch (size) {
     case 1: return void (signed ? buf.writeInt8(Number(n), at) : buf.writeUInt8(Number(n), at));
     case 2: return void (signed ? buf.writeInt16LE(Number(n), at) : buf.writeUInt16LE(Number(n), at));
@@ -197,6 +203,8 @@ function writeScalar(buf: Buffer, at: number, s: Scalar, n: bigint, p: string): 
 
 function readScalar(buf: Buffer, at: number, s: Scalar): bigint {
   const signed = s.startsWith('s');
+  if (s === 'be16') return BigInt(buf.readUInt16BE(at));
+  if (s === 'be32') return BigInt(buf.readUInt32BE(at));
   switch (SCALAR_SIZE[s]) {
     case 1: return BigInt(signed ? buf.readInt8(at) : buf.readUInt8(at));
     case 2: return BigInt(signed ? buf.readInt16LE(at) : buf.readUInt16LE(at));

@@ -2,8 +2,9 @@
 // element, a struct's fields sit at the next multiple of their alignment and its size rounds up to
 // its largest alignment; a union's members all sit at 0. Pure: types in, sizes and offsets out.
 
-export type Scalar = 'u8' | 'u16' | 'u32' | 'u64' | 's8' | 's16' | 's32' | 's64';
-export const SCALAR_SIZE: Readonly<Record<Scalar, number>> = { u8: 1, s8: 1, u16: 2, s16: 2, u32: 4, s32: 4, u64: 8, s64: 8 };
+/** be16/be32: network byte order (__be16, __be32: a sockaddr's port or protocol) */
+export type Scalar = 'u8' | 'u16' | 'u32' | 'u64' | 's8' | 's16' | 's32' | 's64' | 'be16' | 'be32';
+export const SCALAR_SIZE: Readonly<Record<Scalar, number>> = { u8: 1, s8: 1, u16: 2, s16: 2, u32: 4, s32: 4, u64: 8, s64: 8, be16: 2, be32: 4 };
 
 /** A type expression, parsed: `u32`, `char[32]`, `u64[5]`, `gpio_v2_line_attribute[10]`, `ptr<i2c_smbus_data>`. */
 export type TypeRef =
@@ -49,7 +50,7 @@ const TYPE = /^(?:(?<ptr>ptr<(?<inner>[a-z0-9_]+(?:\[[A-Za-z0-9_]+\])?)>)|(?<bas
 /** Parses a type expression; `constant` resolves a named array length. Throws Error with what is wrong. */
 export function parseType(text: string, constant: (name: string) => number | undefined): TypeRef {
   const m = TYPE.exec(text.trim());
-  if (!m?.groups) throw new Error(`"${text}" is not a type (u8…u64, s8…s64, char[N], T[N], a struct name, ptr<T>)`);
+  if (!m?.groups) throw new Error(`"${text}" is not a type (u8…u64, s8…s64, be16, be32, char[N], T[N], a struct name, ptr<T>)`);
   if (m.groups.ptr) return { kind: 'ptr', to: parseType(m.groups.inner!, constant) };
   const base = m.groups.base!;
   const lenText = m.groups.len;

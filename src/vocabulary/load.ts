@@ -198,7 +198,7 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
     structs,
     flagPrefixes,
     ioctls,
-    codec: { structs: laid, flags },
+    codec: { structs: laid, flags, constants },
   };
   // every sequence's steps encode (params as zeros): a bad field is caught here, with its line
   for (const seq of sequences.values()) {

@@ -77,6 +77,13 @@ describe('codec', () => {
     expect(decode({ kind: 'struct', name: 'gpiochip_info' }, b, vocab.codec)).toEqual({ name: 'gpiochip0', label: 'gpio-sim.0-node0', lines: 16 });
   });
 
+  it('a network-order field is big-endian; an integer field takes a constant by name', () => {
+    const { bytes } = encode({ kind: 'struct', name: 'sockaddr_ll' }, { sll_family: 'AF_PACKET', sll_protocol: 'ETH_P_ALL', sll_ifindex: 2 }, vocab.codec);
+    expect(bytes.toString('hex')).toBe('1100' + '0003' + '02000000' + '0000' + '00' + '00' + '0000000000000000');
+    expect(decode({ kind: 'struct', name: 'sockaddr_ll' }, bytes, vocab.codec)).toMatchObject({ sll_family: 17, sll_protocol: 3, sll_ifindex: 2 });
+    expect(() => encode({ kind: 'struct', name: 'sockaddr_ll' }, { sll_family: 'AF_NOPE' }, vocab.codec)).toThrow(/sll_family: expected an integer/);
+  });
+
   it('an integer passed by value is range-checked as its type', () => {
     expect(encodeCall(vocab, 'I2C_SLAVE', 0x50, 's').value).toBe(0x50);
     expect(() => encodeCall(vocab, 'I2C_SLAVE', -1, 's')).toThrow('-1 does not fit u64');

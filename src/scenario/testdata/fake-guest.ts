@@ -31,6 +31,8 @@ export interface FakeBehaviour {
    */
   creators?: string[];
   removeBy?: { ioctl?: number; writeHexPrefix?: string; close?: boolean };
+  /** what `discover: { file }` finds in these files (others: a device path, as for a glob) */
+  files?: Record<string, string>;
 }
 
 export class FakeClock implements Clock {
@@ -56,6 +58,8 @@ export class FakeGuest implements GuestPort {
   readonly consoleFile = null;
   readonly calls: string[] = [];
   readonly dmesgLines: string[] = [];
+  /** the socket requests the agent got, as sent */
+  readonly sockets: Array<Extract<AgentCall, { op: 'socket' }>> = [];
   stopped = false;
   private lines = 0;
   private readonly subs = new Set<(l: PortConsoleLine) => void>();
@@ -148,6 +152,13 @@ export class FakeGuest implements GuestPort {
         this.handles.set(h, { path: call.path, kmsg });
         return ok({ handle: h, fd: h });
       }
+      case 'socket': {
+        // a socket bound to the fake device: a device fd like an opened node
+        const h = this.nextHandle++;
+        this.handles.set(h, { path: `socket:${call.domain}:${(call.calls ?? []).map((c) => c.call).join(',')}`, kmsg: false });
+        this.sockets.push(call);
+        return ok({ handle: h, fd: h });
+      }
       case 'close': {
         const creator = this.isCreator(call.handle);
         this.handles.delete(call.handle);
@@ -237,7 +248,7 @@ export class FakeGuest implements GuestPort {
         return done(at < 0 ? '' : this.dmesgLines.slice(at).join('\n') + '\n');
       }
       case 'find':
-        return done('/sys/fake/devices/fake0\n');
+        return done(op.file !== undefined && this.b.files?.[op.file] !== undefined ? `${this.b.files[op.file]}\n` : '/sys/fake/devices/fake0\n');
       case 'gone':
         return done();
       default:
