@@ -175,11 +175,17 @@ describe('summaryTable', () => {
 });
 
 describe('calibration controls', () => {
-  const suites = loadSuites(['canary', 'i2c', 'gpio']);
+  const suites = loadSuites(['canary', 'i2c', 'gpio', 'input']);
   const rows: { name: string; images: string[]; caseGlob?: string; want: string[] }[] = [
     { name: 'a KASAN run without controls gets the two read controls first', images: ['kasan-6.12'], caseGlob: 'i2c/*', want: ['kasan-6.12 canary/buggy-unbind-read', 'kasan-6.12 canary/fixed-unbind-read'] },
     { name: 'an image the canary cannot run on gets none', images: ['debian-6.12'], caseGlob: 'i2c/*', want: [] },
     { name: 'a run that selects a control itself gets no extra', images: ['kasan-6.12'], caseGlob: 'canary/fixed-*', want: [] },
+    {
+      name: "a suite's own control (EVIOCREVOKE) does not stand in for the canary",
+      images: ['kasan-6.12'],
+      caseGlob: 'input/uinput-revoke-*',
+      want: ['kasan-6.12 canary/buggy-unbind-read', 'kasan-6.12 canary/fixed-unbind-read'],
+    },
   ];
   it.each(rows)('$name', ({ images, caseGlob, want }) => {
     const selected = planCases(suites, { images, iterations: 1, ...(caseGlob ? { caseGlob } : {}) });

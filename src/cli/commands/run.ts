@@ -225,19 +225,21 @@ export const CONTROL_SUITE = 'canary';
 export const AUTO_CONTROLS = /^canary\/(buggy|fixed)-unbind-read$/;
 
 /**
- * A run that selects no control case still gets the read controls, first, on every planned image
- * the canary suite can run on: without them no verdict of the run can be trusted. --no-controls
- * opts out; a shard leaves controls to whichever shard their cases hash to.
+ * A run that selects no canary control on an image still gets the read controls there, first, on
+ * every planned image the canary suite can run on: without them no verdict of the run can be
+ * trusted. A suite's own controls (input's EVIOCREVOKE) calibrate that suite's probes, not the
+ * detector: they do not stand in for the canary. --no-controls opts out; a shard leaves controls to
+ * whichever shard their cases hash to.
  */
 export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: string): PlannedCase[] {
-  if (selected.some((p) => p.c.control)) return [];
+  const calibrated = new Set(selected.filter((p) => p.c.control && p.c.suite === CONTROL_SUITE).map((p) => p.image));
   let canary: LoadedSuite;
   try {
     [canary] = loadSuites([CONTROL_SUITE], suitesDir) as [LoadedSuite];
   } catch {
     return []; // a suites dir without the canary (e.g. test fixtures): nothing to calibrate with
   }
-  const images = [...new Set(selected.map((p) => p.image))].filter((img) => canary.images.includes(img));
+  const images = [...new Set(selected.map((p) => p.image))].filter((img) => canary.images.includes(img) && !calibrated.has(img));
   return images.flatMap((image) =>
     canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })),
   );
