@@ -164,6 +164,18 @@ static int op_ping(struct request *r)
 	return 0;
 }
 
+/* A new fd becomes a handle in the reply (closed again when the table is full). */
+static int hand_out(struct request *r, int fd)
+{
+	int h = handle_add(fd);
+	if (h < 0) {
+		close(fd);
+		return refuse(r, "handle table full");
+	}
+	sb_printf(&r->fields, ",\"handle\":%d,\"fd\":%d", h, fd);
+	return 0;
+}
+
 static int op_open(struct request *r)
 {
 	const char *path = json_get_str(r->root, "path");
@@ -177,13 +189,7 @@ static int op_open(struct request *r)
 	int fd = open(path, flags | O_CLOEXEC, mode);
 	if (fd < 0)
 		return errno;
-	int h = handle_add(fd);
-	if (h < 0) {
-		close(fd);
-		return refuse(r, "handle table full");
-	}
-	sb_printf(&r->fields, ",\"handle\":%d,\"fd\":%d", h, fd);
-	return 0;
+	return hand_out(r, fd);
 }
 
 /* A socket(2) and the calls that set it up, each on host-encoded bytes (a sockaddr, an option
@@ -236,13 +242,7 @@ static int op_socket(struct request *r)
 			return err;
 		}
 	}
-	int h = handle_add(fd);
-	if (h < 0) {
-		close(fd);
-		return refuse(r, "handle table full");
-	}
-	sb_printf(&r->fields, ",\"handle\":%d,\"fd\":%d", h, fd);
-	return 0;
+	return hand_out(r, fd);
 }
 
 static int op_close(struct request *r)
