@@ -90,6 +90,19 @@ describe('every suite on the default image (kasan-6.12)', () => {
       for (const c of cases.filter((x) => x.image !== 'kasan-6.12')) expect(`${c.id}@${c.image}: ${c.verdict} — ${c.reason}`).toMatch(/: handled — /);
     }
   });
+
+  it('netdev (a packet socket held by the agent) revokes as af_packet.c says, on both Debian kernels', () => {
+    const cases = o.run.cases.filter((c) => c.subsystem === 'netdev');
+    expect(new Set(cases.map((c) => c.image))).toEqual(new Set(['debian-6.12', 'debian-6.1']));
+    for (const c of cases) expectEvidence(c);
+    const got = (c: CaseResult): string => `${c.id}: ${c.verdict} ${c.probes.map((p) => p.errno ?? p.revents?.join('|')).join(',')}`;
+    for (const c of cases.filter((x) => x.fdKind === 'packet')) expect(got(c)).toMatch(/: handled (ENETDOWN|ENXIO|.*POLLERR)/);
+    // the blocked reader is woken with the error; the read after it blocks for good (packet_recvmsg)
+    for (const c of cases.filter((x) => x.fdKind === 'packetwait')) {
+      expect(c.loops[0]?.counts, got(c)).toMatchObject({ ENETDOWN: 1 });
+      expect(c.verdict, got(c)).toBe('silent');
+    }
+  });
 });
 
 describe('debian-6.12 (the known truth is stated for Debian\'s kernel): i2c', () => {
