@@ -1,5 +1,6 @@
 // Declares commands and options only; each verb's code is lazy-loaded from ./commands/<verb>.js
 // and is a function over a typed options object, so tests call it directly.
+import { toolVersion } from '../version.js';
 import { Command } from 'commander';
 
 export const EXIT_CODES_HELP = `
@@ -14,7 +15,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function buildProgram(): Command {
   const program = new Command('hotunplug-ci')
     .description('Remove devices from a QEMU guest while user space holds their fds; classify what the kernel does.')
-    .version('0.1.0')
+    .version(toolVersion())
     .exitOverride()
     .showSuggestionAfterError()
     .addHelpText('after', EXIT_CODES_HELP);
