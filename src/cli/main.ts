@@ -4,9 +4,11 @@ import process from 'node:process';
 import { CommanderError } from 'commander';
 import { HotunplugError, ExitCode, errorMessage } from '../errors.js';
 import { buildProgram } from './program.js';
-import { killAll } from '../util/reaper.js';
+import { killAll, setInterruptExit } from '../util/reaper.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // SIGINT/SIGTERM end the process here, 128 + n, once the commands' last words are written
+  setInterruptExit((code) => process.exit(code));
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -7,7 +7,16 @@ type Killable = { pid?: number | undefined; kill(signal?: NodeJS.Signals | numbe
 
 const live = new Set<Killable>();
 let installed = false;
-const interruptHandlers = new Set<(signal: NodeJS.Signals) => void>();
+/** A handler's last words (a partial report) may take this long before the process exits. */
+const LAST_WORDS_MS = 5_000;
+type InterruptHandler = (signal: NodeJS.Signals) => void | Promise<unknown>;
+const interruptHandlers = new Set<InterruptHandler>();
+/** How the process ends after an interrupt: the CLI's entry point sets it; by default the signal is re-raised. */
+let exitAfterInterrupt: ((code: number) => void) | null = null;
+
+export function setInterruptExit(exit: (code: number) => void): void {
+  exitAfterInterrupt = exit;
+}
 
 export function track(child: Killable): () => void {
   install();
@@ -30,8 +39,11 @@ export function liveCount(): number {
   return live.size;
 }
 
-/** Register a callback run on SIGINT/SIGTERM before the process exits (e.g. write partial reports). */
-export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
+/**
+ * Register a callback run on SIGINT/SIGTERM before the process exits (e.g. write partial reports);
+ * a promise it returns is waited for, up to LAST_WORDS_MS.
+ */
+export function onInterrupt(handler: InterruptHandler): () => void {
   install();
   interruptHandlers.add(handler);
   return () => interruptHandlers.delete(handler);
@@ -44,15 +56,24 @@ function install(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
       killAll();
+      const words: Array<Promise<unknown>> = [];
       for (const h of interruptHandlers) {
         try {
-          h(sig);
+          const w = h(sig);
+          if (w) words.push(w.catch(() => undefined));
         } catch {
           // a failing handler must not stop the others
         }
       }
-      // If a handler scheduled async work (report write) it sets process.exitCode and exits itself.
-      if (interruptHandlers.size === 0) process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+      const code = 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1);
+      const end = (): void => {
+        if (exitAfterInterrupt) return exitAfterInterrupt(code);
+        process.removeAllListeners(sig);
+        process.kill(process.pid, sig);
+      };
+      if (words.length === 0) return end();
+      setTimeout(end, LAST_WORDS_MS).unref();
+      void Promise.all(words).then(end);
     });
   }
 }
