@@ -7,7 +7,8 @@ import { ConfigError, UsageError } from '../../errors.js';
 import type { RunResult } from '../../report/run-schema.js';
 import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testdata/fake-guest.js';
 import { listData } from './list.js';
-import { calibrationCases, defaultJobs, runCommand, summaryTable, type RunDeps } from './run.js';
+import { defaultJobs, runCommand, summaryTable, type RunDeps } from './run.js';
+import { calibrationCases } from '../../scenario/run-plan.js';
 import { planCases } from '../../scenario/run-loop.js';
 import { loadSuites } from '../../scenario/load-suites.js';
 

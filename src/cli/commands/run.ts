@@ -21,7 +21,9 @@ import { reproCommand } from '../../scenario/case-result.js';
 import { defaultSuitesDir, loadSuites, type LoadedSuite } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
 import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop, type PlannedCase } from '../../scenario/run-loop.js';
+import { CONTROL_SUITE, calibrationCases, newRunId } from '../../scenario/run-plan.js';
 import { parseShard } from '../../scenario/shard.js';
+import { toolVersion } from '../../version.js';
 import { progressReporter } from '../progress.js';
 import { onInterrupt } from '../../util/reaper.js';
 import { checkWritable } from '../out-dir.js';
@@ -106,7 +108,7 @@ export function defaultRunDeps(): RunDeps {
     stdout: process.stdout,
     stderr: process.stderr,
     suitesDir: defaultSuitesDir(),
-    version: '0.1.0',
+    version: toolVersion(),
   };
 }
 
@@ -151,21 +153,19 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
     progress.update(`calibrating with ${calibration.map((p) => p.c.id).join(', ')} on ${[...new Set(calibration.map((p) => p.image))].join(', ')}`);
   }
   const sessions = deps.sessions({ custom, onProgress: (s) => progress.update(s) });
-  const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${suites.map((s) => s.name).join('+')}${shard ? `-shard${shard.index}of${shard.count}` : ''}`;
+  const runId = newRunId(suites.map((s) => s.name), shard);
   let dir = '';
   const command = ['hotunplug-ci', 'run', ...process.argv.slice(3)];
   let run: RunResult;
   let last: { run: RunResult; consoles: ReadonlyArray<{ vm: string; image: string; file: string }> } | null = null;
-  // SIGINT/SIGTERM: QEMU is already killed by the reaper; render what was measured, then exit 128+n
+  // SIGINT/SIGTERM: QEMU is already killed by the reaper; render what was measured (the reaper
+  // waits for it, bounded, then the process exits 128+n)
   let interrupted = false;
   const offInterrupt = onInterrupt((signal) => {
     interrupted = true;
-    const code = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
-    const exit = (): never => process.exit(code);
-    if (!last) exit();
-    const partial: RunResult = { ...last!.run, complete: false, interruption: `interrupted by ${signal}` };
-    setTimeout(exit, 5_000).unref();
-    void deps.writeReports(root, partial, last!.consoles, true).then(exit, exit);
+    if (!last) return;
+    const partial: RunResult = { ...last.run, complete: false, interruption: `interrupted by ${signal}` };
+    return deps.writeReports(root, partial, last.consoles, true);
   });
   try {
     run = await runLoop({
@@ -217,32 +217,6 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
  */
 export function defaultJobs(cpus = os.cpus().length, memGiB = os.totalmem() / 2 ** 30): number {
   return Math.max(1, Math.min(cpus, Math.floor((memGiB - 1) / 1.5)));
-}
-
-/** The canary suite: known-buggy and known-fixed drivers whose verdicts calibrate the harness. */
-export const CONTROL_SUITE = 'canary';
-/** The controls a run gets when it selects none itself: one positive and one negative. */
-export const AUTO_CONTROLS = /^canary\/(buggy|fixed)-unbind-read$/;
-
-/**
- * A run that selects no canary control on an image still gets the read controls there, first, on
- * every planned image the canary suite can run on: without them no verdict of the run can be
- * trusted. A suite's own controls (input's EVIOCREVOKE) calibrate that suite's probes, not the
- * detector: they do not stand in for the canary. --no-controls opts out; a shard leaves controls to
- * whichever shard their cases hash to.
- */
-export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: string): PlannedCase[] {
-  const calibrated = new Set(selected.filter((p) => p.c.control && p.c.suite === CONTROL_SUITE).map((p) => p.image));
-  let canary: LoadedSuite;
-  try {
-    [canary] = loadSuites([CONTROL_SUITE], suitesDir) as [LoadedSuite];
-  } catch {
-    return []; // a suites dir without the canary (e.g. test fixtures): nothing to calibrate with
-  }
-  const images = [...new Set(selected.map((p) => p.image))].filter((img) => canary.images.includes(img) && !calibrated.has(img));
-  return images.flatMap((image) =>
-    canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })),
-  );
 }
 
 export function summaryJson(run: RunResult, dir: string): unknown {
