@@ -82,7 +82,7 @@ function cpuSampler(rootPid, everyMs = 500) {
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
       const st = readStat(name);
-      if (!st || !st.comm.startsWith('qemu-system') || st.ppid !== rootPid) continue;
+      if (!st?.comm.startsWith('qemu-system') || st.ppid !== rootPid) continue;
       qemus.add(`${name}@${st.start}`);
       live += st.ticks;
     }

@@ -33,7 +33,7 @@ export function describeProbe(p: { op: string; fd: string; ok: boolean; errno: s
   const on = `${p.op} on ${p.fd}`;
   if (p.timedOut) return `${on} did not return within ${Math.round(p.ms)} ms`;
   if (!p.ok) return `${on} got ${p.errno}`;
-  if (p.op === 'poll') return `${on} returned ${p.revents && p.revents.length ? p.revents.join('|') : 'no events'}`;
+  if (p.op === 'poll') return `${on} returned ${p.revents?.length ? p.revents.join('|') : 'no events'}`;
   if (p.bytes !== undefined) return `${on} succeeded (${p.bytes} bytes)`;
   return `${on} succeeded`;
 }

@@ -30,10 +30,10 @@ export function classifyCase(r: CaseRecord): Classification {
     return { verdict: 'hung', reason: `${why}${silence}${report}` };
   }
   const rm = r.removal;
-  if (r.harnessError !== null && rm && rm.issued && !rm.completed && rm.completedAfterCloseMs == null) {
+  if (r.harnessError && rm?.issued && !rm.completed && rm.completedAfterCloseMs == null) {
     return { verdict: 'error', reason: r.harnessError };
   }
-  if (rm && rm.issued && !rm.completed && rm.errno === null) {
+  if (rm?.issued && !rm.completed && rm.errno === null) {
     const waited =
       rm.completedAfterCloseMs !== null
         ? `completed ${Math.round(rm.completedAfterCloseMs)} ms after the fds were closed`
@@ -41,7 +41,7 @@ export function classifyCase(r: CaseRecord): Classification {
     return { verdict: 'blocked', reason: `${rm.method} did not complete within ${rm.timeoutMs} ms while fds were held; ${waited}` };
   }
   if (r.harnessError !== null) return { verdict: 'error', reason: r.harnessError };
-  if (!rm || !rm.issued) return { verdict: 'error', reason: 'the removal was never issued' };
+  if (!rm?.issued) return { verdict: 'error', reason: 'the removal was never issued' };
   if (rm.errno !== null) {
     if (rm.refusedOk.includes(rm.errno)) {
       if (r.restore && !r.restore.ok) return { verdict: 'error', reason: `restore failed: ${r.restore.detail ?? 'unknown'}` };

@@ -69,6 +69,6 @@ describe.skipIf(!present)('syzkaller corpus agreement', () => {
   });
 });
 
-describe.skipIf(present)('syzkaller corpus agreement', () => {
+describe.skipIf(present)('syzkaller corpus agreement (corpus absent)', () => {
   it.skip(`skipped: corpus not found at ${corpusDir} (needs ../shared beside the repo)`, () => {});
 });

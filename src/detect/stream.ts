@@ -182,7 +182,7 @@ export class StreamDetector {
 }
 
 function buildFinding(rep: OpenReport): Finding {
-  const text = rep.lines.join('\n') + '\n';
+  const text = `${rep.lines.join('\n')}\n`;
   const desc = describe(text, rep.oops);
   let rawTitle = desc.title;
   if (rawTitle === '') rawTitle = rep.lines[0] ?? rep.oops.header;

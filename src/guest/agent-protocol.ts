@@ -26,7 +26,7 @@ const uint = z.number().int().nonnegative();
 const u32 = uint.max(0xffffffff);
 const handle = uint;
 const hex = z.string().regex(/^(?:[0-9a-fA-F]{2})*$/);
-const lineList = z.array(u32).min(1).max(64);
+const _lineList = z.array(u32).min(1).max(64);
 
 /**
  * One ioctl(2) call (protocol 3): the request number and its argument, an integer (`arg`) or a
@@ -113,7 +113,7 @@ const failureBase = {
 const successBase = { id: idSchema, ok: z.literal(true), errno: z.null(), ms: z.number() };
 
 /** A reply for one op: the success shape (fields required) or a failure with optional extras. */
-function reply<S extends z.core.$ZodLooseShape, F extends z.core.$ZodLooseShape = {}>(ok: S, fail?: F) {
+function reply<S extends z.core.$ZodLooseShape, F extends z.core.$ZodLooseShape = Record<never, never>>(ok: S, fail?: F) {
   return z.discriminatedUnion('ok', [
     z.strictObject({ ...successBase, ...ok }),
     z.strictObject({ ...failureBase, ...((fail ?? {}) as F) }),

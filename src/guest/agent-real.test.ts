@@ -167,7 +167,7 @@ describe('huci-agent: operations on files and character devices', () => {
 
 describe('huci-agent: sockets', () => {
   // sockaddr_in 127.0.0.1, port 0: a UDP socket bound on loopback sends nothing anywhere
-  const loopback = Buffer.from('0200' + '0000' + '7f000001' + '00'.repeat(8), 'hex').toString('hex');
+  const loopback = Buffer.from(`020000007f000001${'00'.repeat(8)}`, 'hex').toString('hex');
   it('socket + bind + setsockopt on host-encoded bytes gives a handle', async () => {
     const { client } = startAgent();
     // SOL_SOCKET (1), SO_RCVBUF (8): an int

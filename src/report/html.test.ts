@@ -166,7 +166,7 @@ describe('finding lines in the excerpt', () => {
   it('are marked in the page', () => {
     const html = renderHtml(run);
     expect(html).toContain('Console excerpt (25 lines of kernel reports highlighted)');
-    expect(html).toMatch(/<span class="ln hl"><span class="no">1403<\/span>\[   88.410037\] BUG: KASAN: slab-use-after-free in lineevent_poll/);
+    expect(html).toMatch(/<span class="ln hl"><span class="no">1403<\/span>\[ {3}88.410037\] BUG: KASAN: slab-use-after-free in lineevent_poll/);
   });
 });
 

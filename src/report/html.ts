@@ -5,7 +5,7 @@ import { describeErrno } from './errno.js';
 import { fragment, h, isSafeHref, raw, type Child, type Html } from './html-builder.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
 import {
-  caseDirName, caseHeadline, caseImage, caseName, controlsUntrusted, findingLinesInExcerpt, flakyCases,
+  caseDirName, caseHeadline, caseImage, controlsUntrusted, findingLinesInExcerpt, flakyCases,
   iterationsOf, runImages, runSubsystems, subsystemSummary, subsystemVerdict,
 } from './model.js';
 import { VERDICT_SEVERITY, VERDICTS, type CaseResult, type RunResult, type TimelineEvent, type Verdict, type VmInfo } from './run-schema.js';

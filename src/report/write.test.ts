@@ -30,7 +30,7 @@ describe('writeRunReports', () => {
     expect(readFileSync(path.join(crashDir, 'repro.sh'), 'utf8')).toContain('hotunplug-ci run --image kasan-6.12 --suite gpio --case gpio/sim-rmdir-lineevent-poll\n');
     expect(statSync(path.join(crashDir, 'repro.sh')).mode & 0o111).not.toBe(0);
     expect(readFileSync(path.join(crashDir, 'console.txt'), 'utf8')).toContain('BUG: KASAN: slab-use-after-free in lineevent_poll');
-    expect(readFileSync(path.join(crashDir, 'timeline.txt'), 'utf8')).toMatch(/\+ +2332\.6 ms  step +removal completed/);
+    expect(readFileSync(path.join(crashDir, 'timeline.txt'), 'utf8')).toMatch(/\+ +2332\.6 ms {2}step +removal completed/);
     expect(readFileSync(path.join(crashDir, 'findings.txt'), 'utf8')).toContain('Freed by task 201:');
     // run.json round-trips through the reader and lists the consoles
     const back = await readRunFile(res.dir);

@@ -130,7 +130,7 @@ export function runReportDir(root: string, runId: string): string {
 }
 
 function timelineText(c: CaseResult): string {
-  return c.timeline.map((e) => `+${e.relMs.toFixed(1).padStart(9)} ms  ${e.kind.padEnd(7)} ${e.label}${e.detail ? ` — ${e.detail}` : ''}`).join('\n') + '\n';
+  return `${c.timeline.map((e) => `+${e.relMs.toFixed(1).padStart(9)} ms  ${e.kind.padEnd(7)} ${e.label}${e.detail ? ` — ${e.detail}` : ''}`).join('\n')}\n`;
 }
 
 function reproScript(run: RunResult, c: CaseResult): string {

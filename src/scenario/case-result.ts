@@ -34,7 +34,7 @@ export function toCaseResult(
     probes: run.record.probes.map((p) => ({ ...p })),
     loops: run.record.loops.map((l) => ({ fd: l.fd, op: l.op, iterations: l.iterations, counts: l.counts })),
     removal:
-      rm && rm.issued
+      rm?.issued
         ? {
             method: rm.method,
             completed: rm.completed,

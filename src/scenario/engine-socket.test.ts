@@ -50,9 +50,9 @@ describe('socket holders', () => {
         protocol: 0,
         calls: [
           // sockaddr_ll: family 17, protocol ETH_P_ALL in network order, ifindex 3
-          { call: 'bind', hex: '1100' + '0003' + '03000000' + '0000' + '00' + '00' + '00'.repeat(8) },
+          { call: 'bind', hex: `110000030300000000000000${'00'.repeat(8)}` },
           // packet_mreq: ifindex 3, PACKET_MR_PROMISC
-          { call: 'setsockopt', level: 263, name: 1, hex: '03000000' + '0100' + '0000' + '00'.repeat(8) },
+          { call: 'setsockopt', level: 263, name: 1, hex: `0300000001000000${'00'.repeat(8)}` },
         ],
       },
     ]);

@@ -346,7 +346,7 @@ class CaseExecution {
       const stats = Array.isArray(r.loops) ? (r.loops as Array<{ loop: number; iterations: number; elapsedMs: number; running: boolean }>) : [];
       const ready = this.loopIds.every(({ id, decl }) => {
         const s = stats.find((x) => x.loop === id);
-        return s !== undefined && s.running && (decl.expectWake ? s.elapsedMs >= 200 : s.iterations > 0);
+        return s?.running && (decl.expectWake ? s.elapsedMs >= 200 : s.iterations > 0);
       });
       if (ready || this.clock.now() >= until) {
         this.note('agent', 'loops in flight', ready ? 'all loops running' : `not all loops running: ${JSON.stringify(stats.map((s) => [s.loop, s.iterations]))}`);

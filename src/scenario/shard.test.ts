@@ -122,7 +122,7 @@ describe('shardCases', () => {
     ];
     for (const v of variants) {
       const got = shardIn(v);
-      for (const [id, s] of got) if (ref.has(id)) expect(got.get(id), id).toBe(ref.get(id));
+      for (const [id, _s] of got) if (ref.has(id)) expect(got.get(id), id).toBe(ref.get(id));
     }
   });
 

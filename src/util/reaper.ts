@@ -9,7 +9,7 @@ const live = new Set<Killable>();
 let installed = false;
 /** A handler's last words (a partial report) may take this long before the process exits. */
 const LAST_WORDS_MS = 5_000;
-type InterruptHandler = (signal: NodeJS.Signals) => void | Promise<unknown>;
+type InterruptHandler = (signal: NodeJS.Signals) => undefined | Promise<unknown>;
 const interruptHandlers = new Set<InterruptHandler>();
 /** How the process ends after an interrupt: the CLI's entry point sets it; by default the signal is re-raised. */
 let exitAfterInterrupt: ((code: number) => void) | null = null;

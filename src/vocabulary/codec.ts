@@ -85,15 +85,15 @@ export function encode(type: TypeRef, value: unknown, ctx: CodecContext, path = 
           if (!known.has(k)) throw new CodecError(`${p}.${k}`, `${t.name} has no field ${k} (fields: ${[...known].join(', ')})`);
         }
         // an anonymous member takes the parent's keys that are its own
-        const valueOf = (f: (typeof s.fields)[number]): unknown => {
+        const fieldValue = (f: (typeof s.fields)[number]): unknown => {
           if (!f.anonymous || f.type.kind !== 'struct') return obj[f.name];
           const inner = memberNames(ctx.structs.get(f.type.name)!, ctx.structs);
           const picked = Object.fromEntries(Object.entries(obj).filter(([k]) => inner.has(k)));
           return Object.keys(picked).length ? picked : undefined;
         };
-        const given = s.fields.filter((f) => valueOf(f) !== undefined);
+        const given = s.fields.filter((f) => fieldValue(f) !== undefined);
         if (s.union && given.length > 1) throw new CodecError(p, `union ${t.name} takes one member, got ${given.map((f) => f.name).join(', ')}`);
-        for (const f of s.fields) write(buf, base + f.offset, f.type, valueOf(f), f.anonymous ? p : `${p}.${f.name}`, f.flags);
+        for (const f of s.fields) write(buf, base + f.offset, f.type, fieldValue(f), f.anonymous ? p : `${p}.${f.name}`, f.flags);
         return;
       }
       case 'ptr': {

@@ -89,7 +89,7 @@ describe('run: malformed suite files → exit 2, one line naming the file, no QE
     { name: 'unknown op', text: (b) => b.replace('fd: fifo, op: read', 'fd: fifo, op: nosuchop'), message: /nosuchop/ },
     { name: 'unknown open flag', text: (b) => b.replace('flags: [O_RDWR]', 'flags: [O_MAGIC]'), message: /O_MAGIC|flags/ },
     { name: 'bad suite name', text: (b) => b.replace('suite: bad', 'suite: Bad Suite'), message: /suite/ },
-    { name: 'no cases', text: (b) => b.slice(0, b.indexOf('cases:')) + 'cases: []\n', message: /cases/ },
+    { name: 'no cases', text: (b) => `${b.slice(0, b.indexOf('cases:'))}cases: []\n`, message: /cases/ },
     { name: 'no images', text: (b) => b.replace('images: [debian-6.12]', 'images: []'), message: /images/ },
     { name: 'bad kernel option', text: (b) => b.replace('images: [debian-6.12]', 'images: [debian-6.12]\nrequires: [GPIO]'), message: /CONFIG_NAME|requires/ },
     { name: 'matrix and fd together', text: (b) => b.replace('fd: fifo, op: read,', 'fd: fifo, op: read, matrix: { fd: [fifo], op: [read] },'), message: /matrix/ },

@@ -1,11 +1,10 @@
 // `hotunplug-ci run`: load suites (before anything boots), plan cases, run them on guests grouped by
 // the VM they need, write reports after every case, print a per-subsystem summary, and exit by
 // --fail-on / --baseline. The guest side is injectable (RunDeps) so tests drive it with fakes.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import process from 'node:process';
-import { ExitCode, UsageError, errorMessage } from '../../errors.js';
+import { UsageError, } from '../../errors.js';
 import { detect, StreamDetector } from '../../detect/index.js';
 import { findImage } from '../../image/catalog.js';
 import { parseDotConfig } from '../../image/kernel-fragments.js';
@@ -16,11 +15,11 @@ import { runExitCode } from '../../report/merge.js';
 import { parseFailOn } from '../../report/fail-on.js';
 import { VERDICTS, type RunResult } from '../../report/run-schema.js';
 import { readRunFile } from '../../report/run-file.js';
-import { REPORTS_DIR, newReportMemo, writeRunReports } from '../../report/write.js';
+import { newReportMemo, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
-import { defaultSuitesDir, loadSuites, type LoadedSuite } from '../../scenario/load-suites.js';
+import { defaultSuitesDir, loadSuites, } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
-import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop, type PlannedCase } from '../../scenario/run-loop.js';
+import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop, } from '../../scenario/run-loop.js';
 import { CONTROL_SUITE, calibrationCases, newRunId } from '../../scenario/run-plan.js';
 import { parseShard } from '../../scenario/shard.js';
 import { toolVersion } from '../../version.js';

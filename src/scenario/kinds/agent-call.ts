@@ -8,7 +8,6 @@ import { lostReason, type KindContext, type RemovalEnd, removalKind, stepKind, t
 
 type Ioctl = z.infer<typeof AgentIoctl>;
 type Send = z.infer<typeof AgentSend>;
-type Hold = { name: string; open: { path: string; flags: Array<z.infer<typeof OpenFlag>> } };
 
 const requestName = (request: Ioctl['request']): string => (typeof request === 'string' ? request : `raw ${request.raw}`);
 const ioctlCall = (ctx: KindContext, io: Ioctl): AgentCall => ({ op: 'ioctl', handle: ctx.handle(io.on), request: ctx.ioctlRequest(io.request, io.args) }) as AgentCall;

@@ -17,8 +17,8 @@ import { writeRemoval, writeStep } from './write.js';
 import { Errno, Ms } from '../suite-atoms.js';
 
 // the lists dispatch on the key present; each kind's own fields were checked by the schema
-type AnyStep = StepKind<any>;
-type AnyRemoval = RemovalKind<any>;
+type AnyStep = StepKind<z.ZodRawShape>;
+type AnyRemoval = RemovalKind<z.ZodRawShape>;
 
 const stepKinds = [modprobeStep, rmmodStep, mkdirStep, rmdirStep, writeStep, newDeviceStep, deleteDeviceStep, deviceAddStep, discoverStep, shellStep, holdStep, ioctlStep, sendStep] as const;
 export const STEP_KINDS: readonly string[] = stepKinds.map((k) => k.key);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InfraError } from '../../errors.js';
 import { QmpClient } from './client.js';
-import { QmpClosedError, QmpCommandError, QmpError, QmpProtocolError, QmpTimeoutError } from './errors.js';
+import { QmpClosedError, QmpCommandError, type QmpError, QmpProtocolError, QmpTimeoutError } from './errors.js';
 import { QueryStatusSchema } from './messages.js';
 import { FakeQmpServer, readTranscript, replayScript, type FakeConn } from './testing/fake-qmp-server.js';
 
