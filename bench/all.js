@@ -138,7 +138,10 @@ async function cliRun(runArgs, { sampleCpu = false } = {}) {
   return { wallSeconds, cpu, run, code };
 }
 
-const results = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, memGiB: round(os.totalmem() / 2 ** 30, 1), loadavg1: round(os.loadavg()[0]) } };
+const results = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, memGiB: round(os.totalmem() / 2 ** 30, 1), loadavg1: round(os.loadavg()[0]) },
+};
 
 // ---- 1. boot ----
 if (!skip.has('boot')) {
@@ -155,9 +158,17 @@ if (!skip.has('boot')) {
       continue;
     }
     const { accel, ready, agent } = await bootTimes(image, runs);
-    const r = { image: name, accelerator: accel, initReadySeconds: round(median(ready)), agentReadySeconds: round(median(agent)), runs: agent.map((x) => round(x)) };
+    const r = {
+      image: name,
+      accelerator: accel,
+      initReadySeconds: round(median(ready)),
+      agentReadySeconds: round(median(agent)),
+      runs: agent.map((x) => round(x)),
+    };
     results.boot.push(r);
-    log(`boot   ${name.padEnd(12)} ${accel}  init ${r.initReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${runs}: ${r.runs.join(', ')})`);
+    log(
+      `boot   ${name.padEnd(12)} ${accel}  init ${r.initReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${runs}: ${r.runs.join(', ')})`,
+    );
   }
   const def = results.boot.find((b) => b.image === 'kasan-6.12') ?? results.boot[0];
   results.agentReadySeconds = def?.agentReadySeconds ?? null;
@@ -183,7 +194,9 @@ if (!skip.has('cases')) {
       reused.push(c.timings.durationMs / 1000);
       ids.push({ suite: set.suite, id: c.id, verdict: c.verdict });
     }
-    log(`cases  reused VM: ${set.glob}: ${mine.length} cases in ${r.wallSeconds.toFixed(1)} s wall, ${r.run.cases.length} with controls (${mine.map((c) => `${(c.timings.durationMs / 1000).toFixed(2)}`).join(', ')} s each)`);
+    log(
+      `cases  reused VM: ${set.glob}: ${mine.length} cases in ${r.wallSeconds.toFixed(1)} s wall, ${r.run.cases.length} with controls (${mine.map((c) => `${(c.timings.durationMs / 1000).toFixed(2)}`).join(', ')} s each)`,
+    );
   }
   const freshIds = quick ? [ids[0], ids[ids.length - 1]].filter(Boolean) : ids;
   const fresh = [];
@@ -192,7 +205,12 @@ if (!skip.has('cases')) {
     fresh.push(r.wallSeconds);
     log(`cases  fresh VM:  ${c.id}: ${r.wallSeconds.toFixed(1)} s wall (boot + case + shutdown)`);
   }
-  results.cases = { ids: ids.map((c) => c.id), reusedSeconds: reused.map((x) => round(x)), freshSeconds: fresh.map((x) => round(x)), reusedRunWallSeconds: round(reusedWall) };
+  results.cases = {
+    ids: ids.map((c) => c.id),
+    reusedSeconds: reused.map((x) => round(x)),
+    freshSeconds: fresh.map((x) => round(x)),
+    reusedRunWallSeconds: round(reusedWall),
+  };
   results.perCaseSecondsReused = round(median(reused));
   results.perCaseSecondsFresh = round(median(fresh));
   results.freshOverReused = round(results.perCaseSecondsFresh / results.perCaseSecondsReused, 1);
@@ -256,7 +274,9 @@ if (!skip.has('detect')) {
   }
   results.detect = { source, logs: logs.length, MB: round(mb), findings, coldSeconds: round(times[0], 3), bestSeconds: round(Math.min(...times), 3) };
   results.detectorMBps = round(mb / Math.min(...times), 1);
-  log(`detect ${logs.length} logs, ${mb.toFixed(2)} MB, ${findings} findings: ${results.detectorMBps} MB/s (best of 5; cold ${(mb / times[0]).toFixed(1)} MB/s)`);
+  log(
+    `detect ${logs.length} logs, ${mb.toFixed(2)} MB, ${findings} findings: ${results.detectorMBps} MB/s (best of 5; cold ${(mb / times[0]).toFixed(1)} MB/s)`,
+  );
 }
 
 // ---- targets (2 cores, TCG, warm cache) ----

@@ -29,7 +29,16 @@ export function probeAccepted(rule: AcceptRule, r: ProbeReply): boolean {
 }
 
 /** One phrase for a probe's outcome, for verdict reasons. */
-export function describeProbe(p: { op: string; fd: string; ok: boolean; errno: string | null; timedOut: boolean; revents?: readonly string[]; bytes?: number; ms: number }): string {
+export function describeProbe(p: {
+  op: string;
+  fd: string;
+  ok: boolean;
+  errno: string | null;
+  timedOut: boolean;
+  revents?: readonly string[];
+  bytes?: number;
+  ms: number;
+}): string {
   const on = `${p.op} on ${p.fd}`;
   if (p.timedOut) return `${on} did not return within ${Math.round(p.ms)} ms`;
   if (!p.ok) return `${on} got ${p.errno}`;

@@ -4,35 +4,111 @@ import type { CaseRecord, ProbeOutcome, RemovalOutcome } from './record.js';
 import { classifyCase, judgeControls, subsystemVerdict } from './verdict.js';
 
 const removal = (o: Partial<RemovalOutcome> = {}): RemovalOutcome => ({
-  method: 'sysfs-unbind', issued: true, completed: true, ms: 12, timeoutMs: 8000, completedAfterCloseMs: null, errno: null, refusedOk: [], ...o,
+  method: 'sysfs-unbind',
+  issued: true,
+  completed: true,
+  ms: 12,
+  timeoutMs: 8000,
+  completedAfterCloseMs: null,
+  errno: null,
+  refusedOk: [],
+  ...o,
 });
-const probe = (o: Partial<ProbeOutcome> = {}): ProbeOutcome => ({ op: 'read', fd: 'chip', ok: false, errno: 'ENODEV', ms: 0.3, timedOut: false, accepted: true, ...o });
+const probe = (o: Partial<ProbeOutcome> = {}): ProbeOutcome => ({
+  op: 'read',
+  fd: 'chip',
+  ok: false,
+  errno: 'ENODEV',
+  ms: 0.3,
+  timedOut: false,
+  accepted: true,
+  ...o,
+});
 const rec = (o: Partial<CaseRecord> = {}): CaseRecord => ({
-  id: 'gpio/sim-unbind-chip-read', missingOptions: [], harnessError: null, guestLost: null, consoleLinesSeen: 10,
-  removal: removal(), probes: [probe()], loops: [], restore: { ok: true }, findings: [], ...o,
+  id: 'gpio/sim-unbind-chip-read',
+  missingOptions: [],
+  harnessError: null,
+  guestLost: null,
+  consoleLinesSeen: 10,
+  removal: removal(),
+  probes: [probe()],
+  loops: [],
+  restore: { ok: true },
+  findings: [],
+  ...o,
 });
 
 describe('classifyCase', () => {
   const table: Array<[string, Partial<CaseRecord>, string, RegExp]> = [
     ['all accepted, restore ok', {}, 'handled', /completed in 12 ms; probes got ENODEV/],
     ['missing option', { missingOptions: ['CONFIG_GPIO_SIM'] }, 'skipped', /lacks CONFIG_GPIO_SIM/],
-    ['KASAN finding', { findings: [{ kind: 'kasan', title: 'KASAN: slab-use-after-free Read in linereq_put_event' }] }, 'crashed', /^KASAN: slab-use-after-free Read in linereq_put_event$/],
+    [
+      'KASAN finding',
+      { findings: [{ kind: 'kasan', title: 'KASAN: slab-use-after-free Read in linereq_put_event' }] },
+      'crashed',
+      /^KASAN: slab-use-after-free Read in linereq_put_event$/,
+    ],
     ['WARNING counts as crashed', { findings: [{ kind: 'warning', title: 'WARNING in gpiochip_remove' }] }, 'crashed', /WARNING in gpiochip_remove/],
     ['crash beats hang', { guestLost: 'ssh connection closed', findings: [{ kind: 'panic', title: 'kernel panic: Fatal exception' }] }, 'crashed', /panic/],
     ['guest lost, silent console', { guestLost: 'ssh connection closed', consoleLinesSeen: 0 }, 'hung', /ssh connection closed \(no console output\)/],
     ['hung-task report', { findings: [{ kind: 'hung-task', title: 'INFO: task hung in i2c_del_adapter' }] }, 'hung', /task hung in i2c_del_adapter/],
     ['hang beats blocked', { guestLost: 'agent silent', removal: removal({ completed: false, ms: null }) }, 'hung', /agent silent/],
-    ['blocked, completed after close', { removal: removal({ completed: false, ms: null, completedAfterCloseMs: 412 }) }, 'blocked', /within 8000 ms while fds were held; completed 412 ms after/],
-    ['a removal cut short by a harness failure is not blocked', { harnessError: 'QEMU (pid 7) was killed by SIGKILL during the case (agent stream dead)', removal: removal({ completed: false, ms: null }) }, 'error', /killed by SIGKILL/],
-    ['blocked, then a harness failure after the fds were closed: still blocked', { harnessError: 'restore step failed', removal: removal({ completed: false, ms: null, completedAfterCloseMs: 30 }) }, 'blocked', /completed 30 ms after/],
-    ['blocked beats silent', { removal: removal({ completed: false, ms: null }), probes: [probe({ ok: true, errno: null, accepted: false })] }, 'blocked', /never completed/],
+    [
+      'blocked, completed after close',
+      { removal: removal({ completed: false, ms: null, completedAfterCloseMs: 412 }) },
+      'blocked',
+      /within 8000 ms while fds were held; completed 412 ms after/,
+    ],
+    [
+      'a removal cut short by a harness failure is not blocked',
+      { harnessError: 'QEMU (pid 7) was killed by SIGKILL during the case (agent stream dead)', removal: removal({ completed: false, ms: null }) },
+      'error',
+      /killed by SIGKILL/,
+    ],
+    [
+      'blocked, then a harness failure after the fds were closed: still blocked',
+      { harnessError: 'restore step failed', removal: removal({ completed: false, ms: null, completedAfterCloseMs: 30 }) },
+      'blocked',
+      /completed 30 ms after/,
+    ],
+    [
+      'blocked beats silent',
+      { removal: removal({ completed: false, ms: null }), probes: [probe({ ok: true, errno: null, accepted: false })] },
+      'blocked',
+      /never completed/,
+    ],
     ['silent: probe succeeded', { probes: [probe({ ok: true, errno: null, bytes: 8, accepted: false })] }, 'silent', /read on chip succeeded \(8 bytes\)/],
-    ['silent: unexpected errno (fd still behaves as live)', { probes: [probe({ op: 'ioctl:GPIO_GET_CHIPINFO_IOCTL', errno: 'EINVAL', accepted: false })] }, 'silent', /got EINVAL/],
-    ['silent: blocked reader not woken', { loops: [{ fd: 'req', op: 'read', iterations: 0, counts: {}, expectWake: ['ENODEV'], stuck: true }] }, 'silent', /not woken with ENODEV/],
-    ['handled: blocked reader woken', { loops: [{ fd: 'req', op: 'read', iterations: 1, counts: { ENODEV: 1 }, expectWake: ['ENODEV'] }] }, 'handled', /ENODEV/],
-    ['rmmod refused with EBUSY', { removal: removal({ method: 'rmmod', errno: 'EBUSY', refusedOk: ['EBUSY'] }), probes: [probe({ ok: true, errno: null, accepted: false })] }, 'handled', /rmmod refused with EBUSY/],
-    ['removal failed unexpectedly', { removal: removal({ errno: 'ENOENT', detail: 'sh: can\'t create …/unbind' }) }, 'error', /sysfs-unbind failed with ENOENT/],
-    ['harness failure', { harnessError: 'holder chip: open /dev/gpiochip9 failed: ENOENT', removal: null, probes: [], restore: null }, 'error', /open \/dev\/gpiochip9 failed/],
+    [
+      'silent: unexpected errno (fd still behaves as live)',
+      { probes: [probe({ op: 'ioctl:GPIO_GET_CHIPINFO_IOCTL', errno: 'EINVAL', accepted: false })] },
+      'silent',
+      /got EINVAL/,
+    ],
+    [
+      'silent: blocked reader not woken',
+      { loops: [{ fd: 'req', op: 'read', iterations: 0, counts: {}, expectWake: ['ENODEV'], stuck: true }] },
+      'silent',
+      /not woken with ENODEV/,
+    ],
+    [
+      'handled: blocked reader woken',
+      { loops: [{ fd: 'req', op: 'read', iterations: 1, counts: { ENODEV: 1 }, expectWake: ['ENODEV'] }] },
+      'handled',
+      /ENODEV/,
+    ],
+    [
+      'rmmod refused with EBUSY',
+      { removal: removal({ method: 'rmmod', errno: 'EBUSY', refusedOk: ['EBUSY'] }), probes: [probe({ ok: true, errno: null, accepted: false })] },
+      'handled',
+      /rmmod refused with EBUSY/,
+    ],
+    ['removal failed unexpectedly', { removal: removal({ errno: 'ENOENT', detail: "sh: can't create …/unbind" }) }, 'error', /sysfs-unbind failed with ENOENT/],
+    [
+      'harness failure',
+      { harnessError: 'holder chip: open /dev/gpiochip9 failed: ENOENT', removal: null, probes: [], restore: null },
+      'error',
+      /open \/dev\/gpiochip9 failed/,
+    ],
     ['restore failed', { restore: { ok: false, detail: 'bind: No such device' } }, 'error', /restore failed: bind/],
   ];
   for (const [name, o, verdict, reason] of table) {

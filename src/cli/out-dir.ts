@@ -17,4 +17,3 @@ export async function checkWritable(root: string, what: string): Promise<void> {
     throw new UsageError(`${what} ${root}: cannot write reports in ${dir}: ${errorMessage(e)}`);
   }
 }
-

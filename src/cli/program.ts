@@ -77,7 +77,7 @@ export function buildProgram(): Command {
     .argument('<run-dir>', 'reports/<run-id> directory (or its run.json)')
     .argument('<case>', 'case id, e.g. i2c/i801-unbind-dev-smbus')
     .option('--image <name>', 'which image, when the case ran on several')
-    .option('--out <dir>', 'write the new run\'s reports under <dir>/reports (default: current directory)')
+    .option('--out <dir>', "write the new run's reports under <dir>/reports (default: current directory)")
     .action(async (runDir, caseId, opts) => done(await (await import('./commands/repro.js')).repro(runDir, caseId, opts)));
 
   program
@@ -93,7 +93,7 @@ export function buildProgram(): Command {
     .command('run')
     .description('run suites: remove devices under held fds, classify each case and subsystem')
     .requiredOption('--suite <list>', 'comma-separated suites (see `list`), or "all"')
-    .option('--image <name>', 'image to run on (repeatable; default: each suite\'s images)', collect, [])
+    .option('--image <name>', "image to run on (repeatable; default: each suite's images)", collect, [])
     .option('--kernel <bzImage>', 'a kernel someone else built (with --modules)')
     .option('--modules <dir>', 'modules directory for --kernel (lib/modules/<release>)')
     .option('--case <glob>', 'only cases whose id matches (e.g. "gpio/sim-*-req-*")')
@@ -103,7 +103,7 @@ export function buildProgram(): Command {
     .option('--baseline <file>', 'compare with a baseline run.json; exit 1 on regressions')
     .option('--fail-on <list>', 'verdicts that fail the run (exit 1)', 'crashed,hung')
     .option('--jobs <n>', 'VMs running at once (default: from cores and memory)')
-    .option('--shard <i/n>', 'run only shard i of n (a case\'s shard is a hash of its id)')
+    .option('--shard <i/n>', "run only shard i of n (a case's shard is a hash of its id)")
     .option('--no-controls', 'do not add the canary calibration cases a run gets when it selects none')
     .option('--boot-attempts <n>', 'boots of a VM on fresh QEMUs before its cases are given up', '3')
     .action(async (opts) => done(await (await import('./commands/run.js')).runCommand(opts)));
@@ -126,4 +126,3 @@ export function buildProgram(): Command {
 
   return program;
 }
-

@@ -10,7 +10,9 @@ export async function userKernelGaps(kernel: string, modulesDir: string): Promis
   const fragments = def && def.kind === 'source' ? def.fragments.map((f) => join(IMAGES_DIR, f)) : [];
   const check = await checkKernelConfig({ kernel, modulesDir, fragments });
   if (check.configSource === null) {
-    return [`--kernel ${kernel}: no .config found (modules dir build/.config, or IKCONFIG in the bzImage): kernel options cannot be checked, cases run as if every option were there`];
+    return [
+      `--kernel ${kernel}: no .config found (modules dir build/.config, or IKCONFIG in the bzImage): kernel options cannot be checked, cases run as if every option were there`,
+    ];
   }
   if (check.missing.length === 0) return [];
   return [

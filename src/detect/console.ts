@@ -1,8 +1,7 @@
 // Console line anatomy: "[  12.345678][ T123] text" — timestamp, optional caller (task T or CPU C)
 // from CONFIG_PRINTK_CALLER. The caller is the "context" that separates interleaved reports.
 
-const CONSOLE_PREFIX =
-  /^(?:\*\* [0-9]+ printk messages dropped \*\* )?(?:.* login: )?(?:<[0-9]+>)?\[ *[0-9]+\.[0-9]+\](\[ *(?:C|T)[0-9]+\])? /;
+const CONSOLE_PREFIX = /^(?:\*\* [0-9]+ printk messages dropped \*\* )?(?:.* login: )?(?:<[0-9]+>)?\[ *[0-9]+\.[0-9]+\](\[ *(?:C|T)[0-9]+\])? /;
 const QUESTIONABLE = /(\[<[0-9a-f]+>\])? \? /;
 
 /** "" = no timestamp; "console" = timestamp without caller; else the caller tag, e.g. "[  T123]". */

@@ -84,4 +84,3 @@ export function corruptionOf(title: string, report: string, format: TitleFormat 
   }
   return '';
 }
-

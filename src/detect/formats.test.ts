@@ -25,7 +25,7 @@ describe('format table', () => {
     ['[  1.0] ODEBUG: BUG: something', null],
     ['[  1.0] WARNING: Unprivileged eBPF is enabled', null],
     ['traps: sh[1] general protection fault ip:1 sp:2 error:0', null],
-    ['xfs: Unknown parameter \'  Booting the kernel.  \'', null],
+    ["xfs: Unknown parameter '  Booting the kernel.  '", null],
     ['[  1.0] Booting the kernel.', 'Booting the kernel.'],
     ['[  1.0] Kernel panic - not syncing: Fatal exception', 'Kernel panic'],
   ])('header line %j → %s', (line, header) => {

@@ -30,8 +30,7 @@ export const FRAME_LINES = [
 ];
 
 /** A full "func+0xoff/0xsize" frame, used to check a trace has at least one real frame. */
-export const STACK_FRAME_RE =
-  /^ *(?:\[<?(?:[0-9a-f]+)>?\] ?){0,2}[ \t]+(?:[0-9]+:)?([a-zA-Z0-9_.]+)\+0x([0-9a-f]+)\/0x([0-9a-f]+)/;
+export const STACK_FRAME_RE = /^ *(?:\[<?(?:[0-9a-f]+)>?\] ?){0,2}[ \t]+(?:[0-9]+:)?([a-zA-Z0-9_.]+)\+0x([0-9a-f]+)\/0x([0-9a-f]+)/;
 
 /** Lines that start a stack trace section (one trace ends where the next starts). */
 export const STACK_START = [

@@ -77,7 +77,7 @@ describe('StreamDetector', () => {
 describe('hostile input', () => {
   it('garbage and binary bytes produce no findings and no exceptions', () => {
     let seed = 42;
-    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const bytes = Buffer.alloc(2_000_000);
     for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rnd() * 256);
     expect(detect(bytes.toString('latin1'))).toEqual([]);
@@ -87,7 +87,9 @@ describe('hostile input', () => {
   });
 
   it('a report in the middle of binary junk is still found', () => {
-    const junk = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)).toString('latin1').replace(/[BWIK]/g, '.');
+    const junk = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256))
+      .toString('latin1')
+      .replace(/[BWIK]/g, '.');
     const titles = detect(`${junk}\n${golden('null-deref.console')}\n${junk}`).map((f) => f.title);
     expect(titles).toEqual(['BUG: unable to handle kernel NULL pointer dereference in i2c_smbus_xfer']);
   });

@@ -11,14 +11,40 @@ export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
 export const ErrnoNameSchema = z.string().regex(/^E[A-Z0-9_]+$/);
 
 export const OpenFlagSchema = z.enum([
-  'O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_NONBLOCK', 'O_NDELAY', 'O_NOCTTY', 'O_APPEND', 'O_CREAT', 'O_TRUNC',
-  'O_EXCL', 'O_SYNC', 'O_DSYNC', 'O_DIRECT', 'O_CLOEXEC', 'O_PATH', 'O_DIRECTORY', 'O_NOFOLLOW', 'O_NOATIME',
+  'O_RDONLY',
+  'O_WRONLY',
+  'O_RDWR',
+  'O_NONBLOCK',
+  'O_NDELAY',
+  'O_NOCTTY',
+  'O_APPEND',
+  'O_CREAT',
+  'O_TRUNC',
+  'O_EXCL',
+  'O_SYNC',
+  'O_DSYNC',
+  'O_DIRECT',
+  'O_CLOEXEC',
+  'O_PATH',
+  'O_DIRECTORY',
+  'O_NOFOLLOW',
+  'O_NOATIME',
 ]);
 export type OpenFlag = z.infer<typeof OpenFlagSchema>;
 
 export const PollEventSchema = z.enum([
-  'POLLIN', 'POLLPRI', 'POLLOUT', 'POLLERR', 'POLLHUP', 'POLLNVAL', 'POLLRDNORM', 'POLLRDBAND', 'POLLWRNORM',
-  'POLLWRBAND', 'POLLMSG', 'POLLRDHUP',
+  'POLLIN',
+  'POLLPRI',
+  'POLLOUT',
+  'POLLERR',
+  'POLLHUP',
+  'POLLNVAL',
+  'POLLRDNORM',
+  'POLLRDBAND',
+  'POLLWRNORM',
+  'POLLWRBAND',
+  'POLLMSG',
+  'POLLRDHUP',
 ]);
 export type PollEvent = z.infer<typeof PollEventSchema>;
 
@@ -40,7 +66,10 @@ export const IoctlStepSchema = z.strictObject({
   arg: uint.optional(),
   hex: hex.optional(),
   size: uint.max(1 << 20).optional(),
-  relocs: z.array(z.tuple([uint, uint])).max(16).optional(),
+  relocs: z
+    .array(z.tuple([uint, uint]))
+    .max(16)
+    .optional(),
   fdAt: uint.optional(),
   fdReturn: z.boolean().optional(),
 });
@@ -114,10 +143,7 @@ const successBase = { id: idSchema, ok: z.literal(true), errno: z.null(), ms: z.
 
 /** A reply for one op: the success shape (fields required) or a failure with optional extras. */
 function reply<S extends z.core.$ZodLooseShape, F extends z.core.$ZodLooseShape = Record<never, never>>(ok: S, fail?: F) {
-  return z.discriminatedUnion('ok', [
-    z.strictObject({ ...successBase, ...ok }),
-    z.strictObject({ ...failureBase, ...((fail ?? {}) as F) }),
-  ]);
+  return z.discriminatedUnion('ok', [z.strictObject({ ...successBase, ...ok }), z.strictObject({ ...failureBase, ...((fail ?? {}) as F) })]);
 }
 
 export const TransitionSchema = z.strictObject({ key: z.string(), iteration: uint, ms: z.number() });

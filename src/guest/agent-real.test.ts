@@ -87,47 +87,109 @@ describe('huci-agent: operations on files and character devices', () => {
     run: (c: AgentClient, h: number) => Promise<{ ok: boolean; errno: string | null } & Record<string, unknown>>;
     expect: Record<string, unknown>;
   }> = [
-    { name: 'read a regular file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.read(h, 100), expect: { ok: true, errno: null, n: 6, hex: '68656c6c6f0a' } },
-    { name: 'pread from an offset', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.pread(h, 3, 1), expect: { ok: true, n: 3, hex: '656c6c' } },
-    { name: 'pread past the end is EOF', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.pread(h, 3, 100), expect: { ok: true, n: 0, hex: '' } },
-    { name: 'write to a read-only fd', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.write(h, 'x'), expect: { ok: false, errno: 'EBADF', error: 'Bad file descriptor' } },
-    { name: 'read from a write-only fd', path: () => '/dev/null', flags: ['O_WRONLY'],
-      run: (c, h) => c.read(h, 1), expect: { ok: false, errno: 'EBADF' } },
-    { name: 'read /dev/null', path: () => '/dev/null', flags: ['O_RDONLY'],
-      run: (c, h) => c.read(h, 16), expect: { ok: true, n: 0, hex: '' } },
-    { name: 'write bytes to /dev/null', path: () => '/dev/null', flags: ['O_WRONLY'],
-      run: (c, h) => c.write(h, Buffer.from([0, 1, 2, 255])), expect: { ok: true, n: 4 } },
-    { name: 'read /dev/zero', path: () => '/dev/zero', flags: ['O_RDONLY'],
-      run: (c, h) => c.read(h, 8), expect: { ok: true, n: 8, hex: '0000000000000000' } },
-    { name: 'read a directory', path: () => dir, flags: ['O_RDONLY', 'O_DIRECTORY'],
-      run: (c, h) => c.read(h, 8), expect: { ok: false, errno: 'EISDIR' } },
-    { name: 'pread a FIFO', path: () => fifo('pread.fifo'), flags: ['O_RDWR'],
-      run: (c, h) => c.pread(h, 1, 0), expect: { ok: false, errno: 'ESPIPE' } },
-    { name: 'TCGETS on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, call('TCGETS')), expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'GPIO chip info on a file', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, call('GPIO_GET_CHIPINFO_IOCTL')), expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'GPIO v2 line request on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
+    {
+      name: 'read a regular file',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.read(h, 100),
+      expect: { ok: true, errno: null, n: 6, hex: '68656c6c6f0a' },
+    },
+    {
+      name: 'pread from an offset',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.pread(h, 3, 1),
+      expect: { ok: true, n: 3, hex: '656c6c' },
+    },
+    {
+      name: 'pread past the end is EOF',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.pread(h, 3, 100),
+      expect: { ok: true, n: 0, hex: '' },
+    },
+    {
+      name: 'write to a read-only fd',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.write(h, 'x'),
+      expect: { ok: false, errno: 'EBADF', error: 'Bad file descriptor' },
+    },
+    { name: 'read from a write-only fd', path: () => '/dev/null', flags: ['O_WRONLY'], run: (c, h) => c.read(h, 1), expect: { ok: false, errno: 'EBADF' } },
+    { name: 'read /dev/null', path: () => '/dev/null', flags: ['O_RDONLY'], run: (c, h) => c.read(h, 16), expect: { ok: true, n: 0, hex: '' } },
+    {
+      name: 'write bytes to /dev/null',
+      path: () => '/dev/null',
+      flags: ['O_WRONLY'],
+      run: (c, h) => c.write(h, Buffer.from([0, 1, 2, 255])),
+      expect: { ok: true, n: 4 },
+    },
+    { name: 'read /dev/zero', path: () => '/dev/zero', flags: ['O_RDONLY'], run: (c, h) => c.read(h, 8), expect: { ok: true, n: 8, hex: '0000000000000000' } },
+    { name: 'read a directory', path: () => dir, flags: ['O_RDONLY', 'O_DIRECTORY'], run: (c, h) => c.read(h, 8), expect: { ok: false, errno: 'EISDIR' } },
+    { name: 'pread a FIFO', path: () => fifo('pread.fifo'), flags: ['O_RDWR'], run: (c, h) => c.pread(h, 1, 0), expect: { ok: false, errno: 'ESPIPE' } },
+    {
+      name: 'TCGETS on a file',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, call('TCGETS')),
+      expect: { ok: false, errno: 'ENOTTY' },
+    },
+    {
+      name: 'GPIO chip info on a file',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, call('GPIO_GET_CHIPINFO_IOCTL')),
+      expect: { ok: false, errno: 'ENOTTY' },
+    },
+    {
+      name: 'GPIO v2 line request on /dev/null',
+      path: () => '/dev/null',
+      flags: ['O_RDWR'],
       run: (c, h) => c.ioctl(h, call('GPIO_V2_GET_LINE_IOCTL', { offsets: [0, 3], num_lines: 2, config: { flags: ['INPUT', 'EDGE_RISING'] } })),
-      expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'GPIO v2 set values on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
-      run: (c, h) => c.ioctl(h, call('GPIO_V2_LINE_SET_VALUES_IOCTL', { bits: 1, mask: 3 })), expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'GPIO v1 line event on /dev/null', path: () => '/dev/null', flags: ['O_RDWR'],
+      expect: { ok: false, errno: 'ENOTTY' },
+    },
+    {
+      name: 'GPIO v2 set values on /dev/null',
+      path: () => '/dev/null',
+      flags: ['O_RDWR'],
+      run: (c, h) => c.ioctl(h, call('GPIO_V2_LINE_SET_VALUES_IOCTL', { bits: 1, mask: 3 })),
+      expect: { ok: false, errno: 'ENOTTY' },
+    },
+    {
+      name: 'GPIO v1 line event on /dev/null',
+      path: () => '/dev/null',
+      flags: ['O_RDWR'],
       run: (c, h) => c.ioctl(h, call('GPIO_GET_LINEEVENT_IOCTL', { lineoffset: 1, eventflags: ['FALLING_EDGE'] })),
-      expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'a sequence stops at its first failing step (I2C_SLAVE on a file)', path: () => join(dir, 'hello.txt'), flags: ['O_RDWR'],
+      expect: { ok: false, errno: 'ENOTTY' },
+    },
+    {
+      name: 'a sequence stops at its first failing step (I2C_SLAVE on a file)',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDWR'],
       run: (c, h) => c.ioctl(h, call('I2C_SMBUS_READ_BYTE', { addr: 0x50 })),
-      expect: { ok: false, errno: 'ENOTTY', stage: 0 } },
-    { name: 'I2C_FUNCS on /dev/null', path: () => '/dev/null', flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, call('I2C_FUNCS')), expect: { ok: false, errno: 'ENOTTY' } },
-    { name: 'a bare number with a buffer (FIONREAD on a file)', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, { number: 0x541b, size: 4 }), expect: { ok: true, ret: 0, hex: '06000000' } },
-    { name: 'a bare number the file does not know', path: () => join(dir, 'hello.txt'), flags: ['O_RDONLY'],
-      run: (c, h) => c.ioctl(h, { number: 0xb401, size: 68 }), expect: { ok: false, errno: 'ENOTTY' } },
+      expect: { ok: false, errno: 'ENOTTY', stage: 0 },
+    },
+    {
+      name: 'I2C_FUNCS on /dev/null',
+      path: () => '/dev/null',
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, call('I2C_FUNCS')),
+      expect: { ok: false, errno: 'ENOTTY' },
+    },
+    {
+      name: 'a bare number with a buffer (FIONREAD on a file)',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, { number: 0x541b, size: 4 }),
+      expect: { ok: true, ret: 0, hex: '06000000' },
+    },
+    {
+      name: 'a bare number the file does not know',
+      path: () => join(dir, 'hello.txt'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.ioctl(h, { number: 0xb401, size: 68 }),
+      expect: { ok: false, errno: 'ENOTTY' },
+    },
   ];
 
   it.each(cases)('$name', async ({ path, flags, run, expect: want }) => {
@@ -171,15 +233,34 @@ describe('huci-agent: sockets', () => {
   it('socket + bind + setsockopt on host-encoded bytes gives a handle', async () => {
     const { client } = startAgent();
     // SOL_SOCKET (1), SO_RCVBUF (8): an int
-    const r = await client.request({ op: 'socket', domain: 2, type: 2, protocol: 0, calls: [{ call: 'setsockopt', level: 1, name: 8, hex: '00100000' }, { call: 'bind', hex: loopback }] }, { timeoutMs: 5000 });
+    const r = await client.request(
+      {
+        op: 'socket',
+        domain: 2,
+        type: 2,
+        protocol: 0,
+        calls: [
+          { call: 'setsockopt', level: 1, name: 8, hex: '00100000' },
+          { call: 'bind', hex: loopback },
+        ],
+      },
+      { timeoutMs: 5000 },
+    );
     expect(r).toMatchObject({ ok: true, handle: expect.any(Number) });
     const h = (r as { handle: number }).handle;
-    expect(await client.request({ op: 'poll', handle: h, events: ['POLLOUT'], timeoutMs: 0 }, { timeoutMs: 5000 })).toMatchObject({ ok: true, revents: ['POLLOUT'] });
+    expect(await client.request({ op: 'poll', handle: h, events: ['POLLOUT'], timeoutMs: 0 }, { timeoutMs: 5000 })).toMatchObject({
+      ok: true,
+      revents: ['POLLOUT'],
+    });
     expect(await client.close(h)).toMatchObject({ ok: true });
   });
 
   it.each([
-    ['a call the kernel refuses names it', { domain: 1, type: 1, protocol: 0, calls: [{ call: 'connect' as const, hex: Buffer.from('\x01\x00/nonexistent/huci.sock\0').toString('hex') }] }, { ok: false, errno: 'ENOENT', error: 'connect' }],
+    [
+      'a call the kernel refuses names it',
+      { domain: 1, type: 1, protocol: 0, calls: [{ call: 'connect' as const, hex: Buffer.from('\x01\x00/nonexistent/huci.sock\0').toString('hex') }] },
+      { ok: false, errno: 'ENOENT', error: 'connect' },
+    ],
     ['socket(2) itself', { domain: 4242, type: 2, protocol: 0 }, { ok: false, errno: 'EAFNOSUPPORT', error: 'socket' }],
   ])('%s', async (_what, req, want) => {
     const { client } = startAgent();
@@ -252,11 +333,20 @@ describe('huci-agent: robustness', () => {
       ['{"id":9,"op":"open","path":"/dev/null"}', { id: 9, ok: true, handle: 2 }],
       ['{"id":10,"op":"write","handle":1,"hex":"abc"}', { id: 10, errno: 'EINVAL', error: 'hex must be an even-length hex string' }],
       ['{"id":11,"op":"ioctl","handle":1,"request":"NOT_AN_IOCTL"}', { id: 11, errno: 'EINVAL', error: 'request must be an object {number, arg?|hex?}' }],
-      ['{"id":12,"op":"ioctl","handle":1,"request":{"number":1,"hex":"00","relocs":[[0,0]]}}', { id: 12, errno: 'EINVAL', error: 'request.relocs must be a list of up to 16 [at, to] offsets inside the buffer' }],
-      ['{"id":13,"op":"ioctl","handle":1,"request":{"number":1,"hex":"00","fdAt":0}}', { id: 13, errno: 'EINVAL', error: 'request.fdAt must be the offset of a 32-bit field of the buffer' }],
+      [
+        '{"id":12,"op":"ioctl","handle":1,"request":{"number":1,"hex":"00","relocs":[[0,0]]}}',
+        { id: 12, errno: 'EINVAL', error: 'request.relocs must be a list of up to 16 [at, to] offsets inside the buffer' },
+      ],
+      [
+        '{"id":13,"op":"ioctl","handle":1,"request":{"number":1,"hex":"00","fdAt":0}}',
+        { id: 13, errno: 'EINVAL', error: 'request.fdAt must be the offset of a 32-bit field of the buffer' },
+      ],
       ['{"id":14,"op":"poll","handle":1,"events":["POLLWHAT"]}', { id: 14, errno: 'EINVAL', error: 'unknown name in events: POLLWHAT' }],
       ['{"id":15,"op":"read","handle":1,"size":2000000}', { id: 15, errno: 'EINVAL' }],
-      ['{"id":16,"op":"ioctl","handle":1,"request":{"number":21505,"hex":"zz"}}', { id: 16, errno: 'EINVAL', error: 'request.hex must be an even-length hex string' }],
+      [
+        '{"id":16,"op":"ioctl","handle":1,"request":{"number":21505,"hex":"zz"}}',
+        { id: 16, errno: 'EINVAL', error: 'request.hex must be an even-length hex string' },
+      ],
       ['{"id":17,"op":"sh"}', { id: 17, errno: 'EINVAL', error: 'sh needs a string command' }],
       ['{"id":18,"op":"sh","command":"true","timeoutMs":-1}', { id: 18, errno: 'EINVAL', error: 'timeoutMs must be a non-negative number' }],
     ];
@@ -337,9 +427,7 @@ describe('huci-agent: concurrency and loops', () => {
     }
     expect(last).toBe(600);
     const h = await openOk(client, '/dev/zero', ['O_RDONLY']);
-    const ids = await Promise.all(
-      Array.from({ length: 100 }, () => client.spawn(h, { op: 'read', size: 1 }, { intervalMs: 20 }).then((r) => ok(r).loop)),
-    );
+    const ids = await Promise.all(Array.from({ length: 100 }, () => client.spawn(h, { op: 'read', size: 1 }, { intervalMs: 20 }).then((r) => ok(r).loop)));
     expect(new Set(ids).size).toBe(100);
     expect(Math.max(...ids)).toBe(100);
     const stops = await Promise.all(ids.map((id) => client.stop(id).then(ok)));
@@ -479,12 +567,24 @@ describe('huci-agent: concurrency and loops', () => {
 describe('huci-agent: sh (shell commands on the agent channel)', () => {
   type Sh = SuccessFor<'sh'>;
   const table: Array<{ name: string; command: string; timeoutMs?: number; expect: Partial<Sh> }> = [
-    { name: 'exit status, stdout and stderr apart', command: 'echo out; echo err >&2; exit 3', expect: { code: 3, signal: null, stdout: 'out\n', stderr: 'err\n', timedOut: false } },
+    {
+      name: 'exit status, stdout and stderr apart',
+      command: 'echo out; echo err >&2; exit 3',
+      expect: { code: 3, signal: null, stdout: 'out\n', stderr: 'err\n', timedOut: false },
+    },
     { name: 'stdin is /dev/null', command: 'cat; echo done', expect: { code: 0, stdout: 'done\n' } },
     { name: 'a command killed by a signal', command: 'kill -TERM $$', expect: { code: null, signal: 'TERM', timedOut: false } },
-    { name: 'quotes, backslashes, control characters and UTF-8 survive', command: "printf 'a\"b\\\\c\\t\\001─\\n'", expect: { code: 0, stdout: 'a"b\\c\t\u0001─\n' } },
+    {
+      name: 'quotes, backslashes, control characters and UTF-8 survive',
+      command: "printf 'a\"b\\\\c\\t\\001─\\n'",
+      expect: { code: 0, stdout: 'a"b\\c\t\u0001─\n' },
+    },
     { name: 'a deadline kills the command', command: 'echo started; sleep 30', timeoutMs: 300, expect: { stdout: 'started\n', timedOut: true } },
-    { name: 'a background child holding the output does not hold the reply', command: '(sleep 30 &); echo bg', expect: { code: 0, stdout: 'bg\n', timedOut: false } },
+    {
+      name: 'a background child holding the output does not hold the reply',
+      command: '(sleep 30 &); echo bg',
+      expect: { code: 0, stdout: 'bg\n', timedOut: false },
+    },
   ];
   for (const t of table) {
     it(t.name, async () => {

@@ -124,9 +124,7 @@ export class AgentClient {
     const parsed = RequestSchema.safeParse(req);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return Promise.reject(
-        new ConfigError('agent request', issue?.path.join('.') ?? '', `${issue?.message ?? 'invalid'} in ${JSON.stringify(req)}`),
-      );
+      return Promise.reject(new ConfigError('agent request', issue?.path.join('.') ?? '', `${issue?.message ?? 'invalid'} in ${JSON.stringify(req)}`));
     }
     if (this.deadReason !== null) return Promise.reject(this.deadError(`cannot send ${req.op}`));
     if (this.shuttingDown) return Promise.reject(new InfraError(`guest agent is shutting down: cannot send ${req.op}`, this.lastLines()));
@@ -173,10 +171,7 @@ export class AgentClient {
 
   /** The harness waits pollTimeoutMs plus the default bound before giving up. */
   poll(handle: number, events: PollEvent[], pollTimeoutMs: number, opts?: RequestOptions) {
-    return this.request(
-      { op: 'poll', handle, events, timeoutMs: pollTimeoutMs },
-      { timeoutMs: opts?.timeoutMs ?? pollTimeoutMs + this.opts.defaultTimeoutMs },
-    );
+    return this.request({ op: 'poll', handle, events, timeoutMs: pollTimeoutMs }, { timeoutMs: opts?.timeoutMs ?? pollTimeoutMs + this.opts.defaultTimeoutMs });
   }
 
   /** ioctl(2) on a held fd: one call or calls in a row, encoded by the host (src/vocabulary). */
@@ -248,12 +243,7 @@ export class AgentClient {
       p.resolve(reply.data);
     } else {
       const issue = reply.error.issues[0];
-      p.reject(
-        new InfraError(
-          `guest agent reply to ${p.op} breaks the protocol at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
-          this.lastLines(),
-        ),
-      );
+      p.reject(new InfraError(`guest agent reply to ${p.op} breaks the protocol at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, this.lastLines()));
     }
   }
 
@@ -293,9 +283,7 @@ export class AgentClient {
   }
 
   private lastLines(): string[] {
-    return this.transcript
-      .slice(-this.opts.errorTranscriptLines)
-      .map((e) => `${new Date(e.hostMs).toISOString()} ${e.dir} ${e.line}`);
+    return this.transcript.slice(-this.opts.errorTranscriptLines).map((e) => `${new Date(e.hostMs).toISOString()} ${e.dir} ${e.line}`);
   }
 
   private record(dir: TranscriptDir, id: number | string | null, line: string): void {

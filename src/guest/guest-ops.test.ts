@@ -15,8 +15,16 @@ describe('guest operations as shell text', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'huci-ops-'));
 
   it.each<[string, GuestOp, string]>([
-    ['write', { op: 'write', path: '/sys/bus/platform/drivers/gpio-sim/unbind', value: 'gpio-sim.0' }, `echo 'gpio-sim.0' > '/sys/bus/platform/drivers/gpio-sim/unbind'`],
-    ['modprobe with params', { op: 'modprobe', module: 'gpio-mockup', params: { gpio_mockup_ranges: '-1,8' } }, `modprobe 'gpio-mockup' gpio_mockup_ranges='-1,8'`],
+    [
+      'write',
+      { op: 'write', path: '/sys/bus/platform/drivers/gpio-sim/unbind', value: 'gpio-sim.0' },
+      `echo 'gpio-sim.0' > '/sys/bus/platform/drivers/gpio-sim/unbind'`,
+    ],
+    [
+      'modprobe with params',
+      { op: 'modprobe', module: 'gpio-mockup', params: { gpio_mockup_ranges: '-1,8' } },
+      `modprobe 'gpio-mockup' gpio_mockup_ranges='-1,8'`,
+    ],
     ['rmmod', { op: 'rmmod', module: 'gpio_sim' }, `rmmod 'gpio_sim'`],
     ['a quote in a value', { op: 'write', path: '/tmp/x', value: "it's" }, `echo 'it'\\''s' > '/tmp/x'`],
     ['mark', { op: 'mark', text: 'huci: begin a#1@2' }, `printf '%s\\n' 'huci: begin a#1@2' > /dev/kmsg`],
@@ -39,7 +47,7 @@ describe('guest operations as shell text', () => {
     expect(existsSync(d)).toBe(false);
   });
 
-  it('find: a file\'s content, a glob\'s first match, a match by content (its directory); nothing → exit 1 at the bound', () => {
+  it("find: a file's content, a glob's first match, a match by content (its directory); nothing → exit 1 at the bound", () => {
     mkdirSync(path.join(dir, 'i2c-0'));
     mkdirSync(path.join(dir, 'i2c-1'));
     writeFileSync(path.join(dir, 'i2c-0', 'name'), 'SMBus I801 adapter\n');

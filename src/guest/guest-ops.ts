@@ -85,7 +85,9 @@ export function describeOp(op: GuestOp): string {
     case 'write':
       return `write ${op.value} > ${op.path}`;
     case 'modprobe':
-      return `modprobe ${op.module}${Object.entries(op.params).map(([k, v]) => ` ${k}=${v}`).join('')}`;
+      return `modprobe ${op.module}${Object.entries(op.params)
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join('')}`;
     case 'rmmod':
       return `rmmod ${op.module}`;
     case 'mkdir':

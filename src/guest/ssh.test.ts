@@ -9,7 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), 'huci-sshkey-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('per-run ssh key', () => {
-  it('is ed25519, 0600, and its blob is the public key line\'s second field', async () => {
+  it("is ed25519, 0600, and its blob is the public key line's second field", async () => {
     const key = await createRunKey(dir);
     expect(statSync(key.privateKeyPath).mode & 0o777).toBe(0o600);
     expect(key.publicKey.split(' ')[0]).toBe('ssh-ed25519');

@@ -162,6 +162,11 @@ describe('pruneOldBuilds', () => {
     mkdirSync(join(root, 'debian-6.1-000000000002.tmp-1-ab')); // not a finished build: cleanDeadBuilds' business
     const removed = await pruneOldBuilds('debian-6.1', join(root, 'debian-6.1-000000000001'), 2, root);
     expect(removed).toEqual([join(root, 'debian-6.1-000000000002'), join(root, 'debian-6.1-000000000003')]);
-    expect(readdirSync(root).sort()).toEqual(['debian-6.1-000000000001', 'debian-6.1-000000000002.tmp-1-ab', 'debian-6.1-000000000004', 'debian-6.12-000000000005']);
+    expect(readdirSync(root).sort()).toEqual([
+      'debian-6.1-000000000001',
+      'debian-6.1-000000000002.tmp-1-ab',
+      'debian-6.1-000000000004',
+      'debian-6.12-000000000005',
+    ]);
   });
 });

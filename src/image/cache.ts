@@ -84,11 +84,7 @@ export interface AtomicBuildOptions {
  * A lock file beside finalDir makes concurrent builders of the same image wait instead of duplicating
  * the work. Returns false if another process produced finalDir meanwhile.
  */
-export async function buildAtomically(
-  finalDir: string,
-  build: (tmpDir: string) => Promise<void>,
-  opts: AtomicBuildOptions = {},
-): Promise<boolean> {
+export async function buildAtomically(finalDir: string, build: (tmpDir: string) => Promise<void>, opts: AtomicBuildOptions = {}): Promise<boolean> {
   const root = join(finalDir, '..');
   await mkdir(root, { recursive: true });
   await cleanDeadBuilds(root);
@@ -107,11 +103,7 @@ export async function buildAtomically(
   }
 }
 
-async function acquireLock(
-  lock: string,
-  finalDir: string,
-  opts: AtomicBuildOptions,
-): Promise<(() => Promise<void>) | null> {
+async function acquireLock(lock: string, finalDir: string, opts: AtomicBuildOptions): Promise<(() => Promise<void>) | null> {
   const deadline = Date.now() + (opts.waitMs ?? 30 * 60_000);
   let told = false;
   for (;;) {

@@ -20,7 +20,15 @@ describe('parseImageDef', () => {
   });
   it('accepts a source image (kernel helper format)', () => {
     const d = parse(
-      { name: 'kasan-x', kind: 'source', description: 'k', source: { package: 'linux-source-6.12' }, fragments: ['kernel/base.config'], modules: 'all', extraModules: ['canary'] },
+      {
+        name: 'kasan-x',
+        kind: 'source',
+        description: 'k',
+        source: { package: 'linux-source-6.12' },
+        fragments: ['kernel/base.config'],
+        modules: 'all',
+        extraModules: ['canary'],
+      },
       '/images/kasan-x.json',
     );
     expect(d.kind === 'source' && d.extraModules).toEqual(['canary']);

@@ -43,10 +43,7 @@ export const SourceImageSchema = z.strictObject({
   ...Common,
   kind: z.literal('source'),
   /** Where the tree comes from: a Debian source package (linux-source-6.12) or a directory. */
-  source: z.union([
-    z.strictObject({ package: z.string().min(1), version: z.string().min(1).optional() }),
-    z.strictObject({ dir: z.string().min(1) }),
-  ]),
+  source: z.union([z.strictObject({ package: z.string().min(1), version: z.string().min(1).optional() }), z.strictObject({ dir: z.string().min(1) })]),
   /** Config fragments, relative to images/ (e.g. kernel/base.config). */
   fragments: z.array(z.string().min(1)),
   /** Out-of-tree module sets built with the kernel, directories under images/ ("canary"). */

@@ -83,8 +83,23 @@ export async function assembleInitramfs(opts: AssembleInitramfsOptions): Promise
 }
 
 async function makeSkeleton(root: string): Promise<void> {
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'lib/x86_64-linux-gnu', 'lib64', 'etc/dropbear',
-    'proc', 'sys', 'dev', 'tmp', 'run', 'root', 'var', 'mnt']) {
+  for (const d of [
+    'bin',
+    'sbin',
+    'usr/bin',
+    'usr/sbin',
+    'lib/x86_64-linux-gnu',
+    'lib64',
+    'etc/dropbear',
+    'proc',
+    'sys',
+    'dev',
+    'tmp',
+    'run',
+    'root',
+    'var',
+    'mnt',
+  ]) {
     await mkdir(join(root, d), { recursive: true });
   }
   await symlink('../run', join(root, 'var/run'));
@@ -149,11 +164,7 @@ export function parseLdd(text: string): string[] {
   return [...libs].sort();
 }
 
-async function installModules(
-  root: string,
-  opts: AssembleInitramfsOptions,
-  log: BuildLog,
-): Promise<{ files: string[]; builtin: string[] }> {
+async function installModules(root: string, opts: AssembleInitramfsOptions, log: BuildLog): Promise<{ files: string[]; builtin: string[] }> {
   const src = opts.modulesDir;
   const depFile = join(src, 'modules.dep');
   if (!existsSync(depFile)) {

@@ -171,7 +171,14 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
 
   await mkdir(kernelCache, { recursive: true });
   await removeStale(kernelCache);
-  const objDir = join(root, 'kernel-obj', objectDirName(source.id, fragments.map((f) => basename(f.path))));
+  const objDir = join(
+    root,
+    'kernel-obj',
+    objectDirName(
+      source.id,
+      fragments.map((f) => basename(f.path)),
+    ),
+  );
   await mkdir(objDir, { recursive: true });
   const releaseLock = await lockDir(objDir, opts.lockWaitMs ?? 45 * 60_000, (holder) =>
     progress('source', `waiting for another build of this kernel (pid ${holder})`),
@@ -203,10 +210,14 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     // configure: allnoconfig + fragments (merge_config.sh -m) + olddefconfig, then verify.
     progress('configure');
     await make(['allnoconfig']);
-    await kernelExec('bash', [join(source.tree, 'scripts', 'kconfig', 'merge_config.sh'), '-m', '-O', objDir, join(objDir, '.config'), ...fragments.map((f) => f.path)], {
-      cwd: source.tree,
-      log,
-    });
+    await kernelExec(
+      'bash',
+      [join(source.tree, 'scripts', 'kconfig', 'merge_config.sh'), '-m', '-O', objDir, join(objDir, '.config'), ...fragments.map((f) => f.path)],
+      {
+        cwd: source.tree,
+        log,
+      },
+    );
     await make(['olddefconfig']);
     const configPath = join(objDir, '.config');
     const droppedOptions = await verifyMerged(
@@ -332,19 +343,18 @@ async function readCanarySources(): Promise<{ name: string; content: string }[]>
 }
 
 /** Verify the merged config; returns the options dropped as unknown to this kernel (mode "drop"). */
-async function verifyMerged(
-  fragments: readonly Fragment[],
-  configPath: string,
-  tree: string,
-  unknownMode: 'fail' | 'drop',
-  log: KernelLog,
-): Promise<string[]> {
+async function verifyMerged(fragments: readonly Fragment[], configPath: string, tree: string, unknownMode: 'fail' | 'drop', log: KernelLog): Promise<string[]> {
   const config = parseDotConfig(await readFile(configPath, 'utf8'));
   let missing = verifyConfig(fragments, config);
   const dropped: string[] = [];
   if (missing.length && unknownMode === 'drop') {
     const known = await treeKconfigSymbols(tree);
-    const unknown = new Set(unknownOptions(missing.map((m) => ({ ...m, value: m.wanted })), known).map((o) => o.name));
+    const unknown = new Set(
+      unknownOptions(
+        missing.map((m) => ({ ...m, value: m.wanted })),
+        known,
+      ).map((o) => o.name),
+    );
     for (const m of missing.filter((x) => unknown.has(x.name))) {
       dropped.push(`${m.name}=${m.wanted} (${m.file}:${m.line})`);
       log(`note: ${m.name} does not exist in this kernel; dropped (${m.file}:${m.line})`);

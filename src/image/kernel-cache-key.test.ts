@@ -54,6 +54,11 @@ describe('objectDirName', () => {
   it('hashes user trees and keeps names bounded', () => {
     const n = objectDirName('dir:/home/me/linux', ['base.config', 'my stuff.config']);
     expect(n).toMatch(/^tree-[0-9a-f]{12}__base\+my_stuff$/);
-    expect(objectDirName('dir:/x', Array.from({ length: 40 }, (_, i) => `fragment-${i}.config`)).length).toBeLessThanOrEqual(120);
+    expect(
+      objectDirName(
+        'dir:/x',
+        Array.from({ length: 40 }, (_, i) => `fragment-${i}.config`),
+      ).length,
+    ).toBeLessThanOrEqual(120);
   });
 });

@@ -35,9 +35,7 @@ export function kernelCacheKey(inputs: KernelKeyInputs): string {
  * content, so editing a fragment rebuilds incrementally instead of from scratch.
  */
 export function objectDirName(sourceId: string, fragmentNames: readonly string[]): string {
-  const src = sourceId.startsWith('dir:')
-    ? `tree-${sha(sourceId).slice(0, 12)}`
-    : sourceId.replace('=', '_').replace(/[^A-Za-z0-9.+_-]/g, '_');
+  const src = sourceId.startsWith('dir:') ? `tree-${sha(sourceId).slice(0, 12)}` : sourceId.replace('=', '_').replace(/[^A-Za-z0-9.+_-]/g, '_');
   const frags = fragmentNames.map((n) => n.replace(/\.config$/, '').replace(/[^A-Za-z0-9._-]/g, '_')).join('+');
   const name = `${src}__${frags}`;
   return name.length <= 120 ? name : `${src}__${sha(frags).slice(0, 16)}`;

@@ -27,9 +27,11 @@ export async function readKernelConfig(opts: { kernel?: string; modulesDir?: str
     if (existsSync(boot)) return { text: await readFile(boot, 'utf8'), from: boot };
   }
   if (opts.kernel) {
-    const text = await extractIkconfig(await readFile(opts.kernel).catch((e: NodeJS.ErrnoException) => {
-      throw new ConfigError(opts.kernel!, '', `cannot read kernel image: ${e.code ?? e.message}`);
-    }));
+    const text = await extractIkconfig(
+      await readFile(opts.kernel).catch((e: NodeJS.ErrnoException) => {
+        throw new ConfigError(opts.kernel!, '', `cannot read kernel image: ${e.code ?? e.message}`);
+      }),
+    );
     if (text !== null) return { text, from: `${opts.kernel} (IKCONFIG)` };
   }
   return null;

@@ -24,8 +24,16 @@ describe('kernelExec', () => {
   });
 
   it.each([
-    ['the first compiler error, not make’s summary', 'echo "  CC a.o"; echo "a.c:3:1: error: expected ;"; echo "  CC b.o"; echo "make: *** [x] Error 1"; exit 2', /failed \(exit 2\): a\.c:3:1: error: expected ;$/],
-    ['make’s summary when there is no error line', 'echo building; echo "make[2]: *** [Makefile:9: y] Error 1"; exit 2', /: make\[2\]: \*\*\* \[Makefile:9: y\] Error 1$/],
+    [
+      'the first compiler error, not make’s summary',
+      'echo "  CC a.o"; echo "a.c:3:1: error: expected ;"; echo "  CC b.o"; echo "make: *** [x] Error 1"; exit 2',
+      /failed \(exit 2\): a\.c:3:1: error: expected ;$/,
+    ],
+    [
+      'make’s summary when there is no error line',
+      'echo building; echo "make[2]: *** [Makefile:9: y] Error 1"; exit 2',
+      /: make\[2\]: \*\*\* \[Makefile:9: y\] Error 1$/,
+    ],
     ['the last line otherwise', 'echo last words; exit 3', /failed \(exit 3\): last words$/],
   ])('a failure names %s', async (_what, script, msg) => {
     const err = await kernelExec('bash', ['-c', script]).catch((e: unknown) => e);

@@ -2,15 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import {
-  describeMissing,
-  kconfigSymbols,
-  mergeRequests,
-  parseDotConfig,
-  parseFragment,
-  unknownOptions,
-  verifyConfig,
-} from './kernel-fragments.js';
+import { describeMissing, kconfigSymbols, mergeRequests, parseDotConfig, parseFragment, unknownOptions, verifyConfig } from './kernel-fragments.js';
 
 const td = (f: string) => join(import.meta.dirname, 'testdata', 'kernel', f);
 const frag = (f: string) => parseFragment(readFileSync(td(f), 'utf8'), f);

@@ -45,10 +45,7 @@ export interface ProgressReporter {
 }
 
 /** ora spinner on a TTY; otherwise a plain line on each stage change and every `intervalMs` while compiling. */
-export function kernelProgressReporter(
-  stream: NodeJS.WriteStream = process.stderr,
-  opts: { intervalMs?: number; tty?: boolean } = {},
-): ProgressReporter {
+export function kernelProgressReporter(stream: NodeJS.WriteStream = process.stderr, opts: { intervalMs?: number; tty?: boolean } = {}): ProgressReporter {
   const tty = opts.tty ?? Boolean(stream.isTTY);
   if (tty) {
     const spinner = ora({ stream, text: 'kernel: starting' }).start();

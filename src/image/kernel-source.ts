@@ -101,7 +101,10 @@ export function pidAlive(pid: number): boolean {
 /** A user's kernel tree given with --kernel-src. */
 export async function userKernelSource(dir: string): Promise<KernelSource> {
   const tree = resolve(dir);
-  const ok = await stat(join(tree, 'Makefile')).then((s) => s.isFile(), () => false);
+  const ok = await stat(join(tree, 'Makefile')).then(
+    (s) => s.isFile(),
+    () => false,
+  );
   if (!ok || !existsSync(join(tree, 'scripts', 'kconfig', 'merge_config.sh'))) {
     throw new ConfigError('--kernel-src', '', `${tree} is not a kernel source tree (no Makefile or scripts/kconfig/merge_config.sh)`);
   }

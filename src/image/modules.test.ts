@@ -23,10 +23,7 @@ describe('parseModulesDep', () => {
   it('reads every entry, with and without deps, skipping comments', () => {
     expect(deps.size).toBe(15);
     expect(deps.get('kernel/net/core/failover.ko.xz')).toEqual([]);
-    expect(deps.get('kernel/drivers/net/virtio_net.ko.xz')).toEqual([
-      'kernel/drivers/net/net_failover.ko.xz',
-      'kernel/net/core/failover.ko.xz',
-    ]);
+    expect(deps.get('kernel/drivers/net/virtio_net.ko.xz')).toEqual(['kernel/drivers/net/net_failover.ko.xz', 'kernel/net/core/failover.ko.xz']);
   });
 });
 

@@ -44,11 +44,7 @@ export interface ModuleResolution {
   missing: string[];
 }
 
-export function resolveModules(
-  requested: readonly string[] | 'all',
-  deps: ModuleDeps,
-  builtin: ReadonlySet<string> = new Set(),
-): ModuleResolution {
+export function resolveModules(requested: readonly string[] | 'all', deps: ModuleDeps, builtin: ReadonlySet<string> = new Set()): ModuleResolution {
   if (requested === 'all') return { files: [...deps.keys()].sort(), builtin: [], missing: [] };
   const byName = new Map<string, string>();
   for (const path of deps.keys()) byName.set(moduleName(path), path);

@@ -42,7 +42,9 @@ export interface ResolveOptions {
 const USERLAND_PACKAGES = ['busybox-static', 'dropbear-bin'] as const;
 
 export function knownImagesLine(): string {
-  return listImages().map((d) => d.name).join(', ');
+  return listImages()
+    .map((d) => d.name)
+    .join(', ');
 }
 
 export function getImageDef(name: string): ImageDef {

@@ -49,10 +49,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const all = String(result.all ?? '');
   opts.log?.(all);
   const tail = all.split('\n').filter(Boolean).slice(-8);
-  throw new InfraError(
-    `${shown} failed (${result.signal ?? `exit ${result.exitCode}`}): ${tail.at(-1) ?? 'no output'}`,
-    [shown, ...tail],
-  );
+  throw new InfraError(`${shown} failed (${result.signal ?? `exit ${result.exitCode}`}): ${tail.at(-1) ?? 'no output'}`, [shown, ...tail]);
 }
 
 /** Runs a bash pipeline with pipefail (cpio | gzip), so a failure anywhere fails the whole. */

@@ -13,9 +13,19 @@ const tc = template.cases[0]!;
 function mkRun(runId: string, rows: Row[], extra: Partial<RunResult> = {}): RunResult {
   const images = [...new Set(rows.map((r) => r[0]))];
   return {
-    ...template, runId, images, subsystems: [], complete: true, controls: { ran: true, trusted: true, detail: 'ok' },
+    ...template,
+    runId,
+    images,
+    subsystems: [],
+    complete: true,
+    controls: { ran: true, trusted: true, detail: 'ok' },
     cases: rows.map(([image, id, verdict, titles = [], iteration = 1]) => ({
-      ...tc, image, id, subsystem: id.split('/')[0]!, verdict, iteration,
+      ...tc,
+      image,
+      id,
+      subsystem: id.split('/')[0]!,
+      verdict,
+      iteration,
       findings: titles.map((title) => ({ ...template.cases.find((c) => c.findings.length)!.findings[0]!, title })),
     })),
     ...extra,
@@ -44,33 +54,116 @@ interface Expect {
 const ids = (xs: { id: string; image: string }[]): string[] => xs.map((x) => `${x.image}:${x.id}`);
 
 const table: [string, Row[], Row[], Verdict[] | undefined, Expect][] = [
-  ['identical runs', [[A, 'gpio/a', 'handled'], [A, 'i2c/b', 'blocked']], [[A, 'gpio/a', 'handled'], [A, 'i2c/b', 'blocked']], undefined, { exit: ExitCode.ok }],
-  ['handled → crashed is a regression with a new finding', [[A, 'gpio/a', 'handled']], [[A, 'gpio/a', 'crashed', [UAF]]], undefined,
-    { regressions: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], newFindings: [UAF], exit: ExitCode.failures }],
-  ['crashed → handled is fixed', [[A, 'gpio/a', 'crashed', [UAF]]], [[A, 'gpio/a', 'handled']], undefined,
-    { fixed: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], goneFindings: [UAF], exit: ExitCode.ok }],
-  ['crashed in both with the same title: still failing, exit 0', [[A, 'gpio/a', 'crashed', [UAF]]], [[A, 'gpio/a', 'crashed', [UAF]]], undefined,
-    { stillFailing: [`${A}:gpio/a`], exit: ExitCode.ok }],
-  ['crashed in both with a new title: regression', [[A, 'gpio/a', 'crashed', [UAF]]], [[A, 'gpio/a', 'crashed', [GPF]]], undefined,
-    { regressions: [`${A}:gpio/a`], newFindings: [GPF], goneFindings: [UAF], exit: ExitCode.failures }],
-  ['handled → blocked is a change, not a failure by default', [[A, 'i2c/b', 'handled']], [[A, 'i2c/b', 'blocked']], undefined,
-    { changed: [`${A}:i2c/b`], exit: ExitCode.ok }],
-  ['handled → blocked fails with --fail-on blocked', [[A, 'i2c/b', 'handled']], [[A, 'i2c/b', 'blocked']], ['crashed', 'hung', 'blocked'],
-    { regressions: [`${A}:i2c/b`], changed: [`${A}:i2c/b`], exit: ExitCode.failures }],
-  ['hung → error is not fixed (unknown)', [[A, 'usb/c', 'hung']], [[A, 'usb/c', 'error']], undefined,
-    { changed: [`${A}:usb/c`], exit: ExitCode.ok }],
-  ['a new case that crashes is a regression', [[A, 'gpio/a', 'handled']], [[A, 'gpio/a', 'handled'], [A, 'gpio/n', 'crashed', [UAF]]], undefined,
-    { regressions: [`${A}:gpio/n`], onlyInNew: [`${A}:gpio/n`], newFindings: [UAF], exit: ExitCode.failures }],
-  ['a case gone from the new run', [[A, 'gpio/a', 'handled'], [A, 'gpio/old', 'crashed', [UAF]]], [[A, 'gpio/a', 'handled']], undefined,
-    { onlyInBase: [`${A}:gpio/old`], exit: ExitCode.ok }],
-  ['flaky iterations: worst verdict counts, flakiness reported',
-    [[A, 'gpio/a', 'handled', [], 1], [A, 'gpio/a', 'handled', [], 2]],
-    [[A, 'gpio/a', 'handled', [], 1], [A, 'gpio/a', 'hung', [], 2], [A, 'gpio/a', 'handled', [], 3]], undefined,
-    { regressions: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], flaky: [`${A}:gpio/a`], exit: ExitCode.failures }],
-  ['same id on two images is matched per image', [[A, 'gpio/a', 'handled'], [K, 'gpio/a', 'crashed', [UAF]]], [[A, 'gpio/a', 'crashed', [UAF]], [K, 'gpio/a', 'crashed', [UAF]]], undefined,
-    { regressions: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], stillFailing: [`${K}:gpio/a`], newFindings: [UAF], exit: ExitCode.failures, matchBy: 'image+id' }],
-  ['one image each, differently named: matched by id (kernel A vs kernel B)', [[A, 'gpio/a', 'handled']], [[K, 'gpio/a', 'crashed', [UAF]]], undefined,
-    { regressions: [`${K}:gpio/a`], changed: [`${K}:gpio/a`], newFindings: [UAF], exit: ExitCode.failures, matchBy: 'id' }],
+  [
+    'identical runs',
+    [
+      [A, 'gpio/a', 'handled'],
+      [A, 'i2c/b', 'blocked'],
+    ],
+    [
+      [A, 'gpio/a', 'handled'],
+      [A, 'i2c/b', 'blocked'],
+    ],
+    undefined,
+    { exit: ExitCode.ok },
+  ],
+  [
+    'handled → crashed is a regression with a new finding',
+    [[A, 'gpio/a', 'handled']],
+    [[A, 'gpio/a', 'crashed', [UAF]]],
+    undefined,
+    { regressions: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], newFindings: [UAF], exit: ExitCode.failures },
+  ],
+  [
+    'crashed → handled is fixed',
+    [[A, 'gpio/a', 'crashed', [UAF]]],
+    [[A, 'gpio/a', 'handled']],
+    undefined,
+    { fixed: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], goneFindings: [UAF], exit: ExitCode.ok },
+  ],
+  [
+    'crashed in both with the same title: still failing, exit 0',
+    [[A, 'gpio/a', 'crashed', [UAF]]],
+    [[A, 'gpio/a', 'crashed', [UAF]]],
+    undefined,
+    { stillFailing: [`${A}:gpio/a`], exit: ExitCode.ok },
+  ],
+  [
+    'crashed in both with a new title: regression',
+    [[A, 'gpio/a', 'crashed', [UAF]]],
+    [[A, 'gpio/a', 'crashed', [GPF]]],
+    undefined,
+    { regressions: [`${A}:gpio/a`], newFindings: [GPF], goneFindings: [UAF], exit: ExitCode.failures },
+  ],
+  [
+    'handled → blocked is a change, not a failure by default',
+    [[A, 'i2c/b', 'handled']],
+    [[A, 'i2c/b', 'blocked']],
+    undefined,
+    { changed: [`${A}:i2c/b`], exit: ExitCode.ok },
+  ],
+  [
+    'handled → blocked fails with --fail-on blocked',
+    [[A, 'i2c/b', 'handled']],
+    [[A, 'i2c/b', 'blocked']],
+    ['crashed', 'hung', 'blocked'],
+    { regressions: [`${A}:i2c/b`], changed: [`${A}:i2c/b`], exit: ExitCode.failures },
+  ],
+  ['hung → error is not fixed (unknown)', [[A, 'usb/c', 'hung']], [[A, 'usb/c', 'error']], undefined, { changed: [`${A}:usb/c`], exit: ExitCode.ok }],
+  [
+    'a new case that crashes is a regression',
+    [[A, 'gpio/a', 'handled']],
+    [
+      [A, 'gpio/a', 'handled'],
+      [A, 'gpio/n', 'crashed', [UAF]],
+    ],
+    undefined,
+    { regressions: [`${A}:gpio/n`], onlyInNew: [`${A}:gpio/n`], newFindings: [UAF], exit: ExitCode.failures },
+  ],
+  [
+    'a case gone from the new run',
+    [
+      [A, 'gpio/a', 'handled'],
+      [A, 'gpio/old', 'crashed', [UAF]],
+    ],
+    [[A, 'gpio/a', 'handled']],
+    undefined,
+    { onlyInBase: [`${A}:gpio/old`], exit: ExitCode.ok },
+  ],
+  [
+    'flaky iterations: worst verdict counts, flakiness reported',
+    [
+      [A, 'gpio/a', 'handled', [], 1],
+      [A, 'gpio/a', 'handled', [], 2],
+    ],
+    [
+      [A, 'gpio/a', 'handled', [], 1],
+      [A, 'gpio/a', 'hung', [], 2],
+      [A, 'gpio/a', 'handled', [], 3],
+    ],
+    undefined,
+    { regressions: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], flaky: [`${A}:gpio/a`], exit: ExitCode.failures },
+  ],
+  [
+    'same id on two images is matched per image',
+    [
+      [A, 'gpio/a', 'handled'],
+      [K, 'gpio/a', 'crashed', [UAF]],
+    ],
+    [
+      [A, 'gpio/a', 'crashed', [UAF]],
+      [K, 'gpio/a', 'crashed', [UAF]],
+    ],
+    undefined,
+    { regressions: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], stillFailing: [`${K}:gpio/a`], newFindings: [UAF], exit: ExitCode.failures, matchBy: 'image+id' },
+  ],
+  [
+    'one image each, differently named: matched by id (kernel A vs kernel B)',
+    [[A, 'gpio/a', 'handled']],
+    [[K, 'gpio/a', 'crashed', [UAF]]],
+    undefined,
+    { regressions: [`${K}:gpio/a`], changed: [`${K}:gpio/a`], newFindings: [UAF], exit: ExitCode.failures, matchBy: 'id' },
+  ],
 ];
 
 describe('compareRuns', () => {
@@ -110,7 +203,11 @@ describe('compareRuns', () => {
     const run = loadFixture('run-two-images');
     const cmp = compareRuns(run, run);
     expect(cmp.regressions).toEqual([]);
-    expect(cmp.stillFailing.map((d) => d.id).sort()).toEqual(['gpio/sim-rmdir-lineevent-poll', 'usb-serial/ftdi-device_del-tty-read', 'usb-serial/ftdi-device_del-tty-read']);
+    expect(cmp.stillFailing.map((d) => d.id).sort()).toEqual([
+      'gpio/sim-rmdir-lineevent-poll',
+      'usb-serial/ftdi-device_del-tty-read',
+      'usb-serial/ftdi-device_del-tty-read',
+    ]);
     expect(cmp.flaky.map((f) => f.verdicts)).toEqual([['handled', 'silent', 'handled']]);
     expect(cmp.exitCode).toBe(ExitCode.ok);
   });

@@ -72,7 +72,9 @@ function groups(run: RunResult, matchBy: Comparison['matchBy']): Map<string, Gro
   const out = new Map<string, Group>();
   for (const [k, g] of byKey) {
     out.set(k, {
-      image: g.image, id: g.id, verdict: worstVerdict(g.cases.map((c) => c.verdict)),
+      image: g.image,
+      id: g.id,
+      verdict: worstVerdict(g.cases.map((c) => c.verdict)),
       titles: [...new Set(g.cases.flatMap((c) => c.findings.map((f) => f.title)))],
     });
   }
@@ -98,9 +100,22 @@ export function compareRuns(base: RunResult, next: RunResult, opts: CompareOptio
   const kernelVerdict = (v: Verdict | null): boolean => v !== null && v !== 'error' && v !== 'skipped';
 
   const cmp: Comparison = {
-    base: { runId: base.runId, images: bImages }, new: { runId: next.runId, images: nImages }, failOn, matchBy, inBoth: 0,
-    regressions: [], fixed: [], stillFailing: [], changed: [], newFindings: [], goneFindings: [],
-    flaky: flakyCases(next), onlyInNew: [], onlyInBase: [], untrusted: untrustedReasons(next), exitCode: ExitCode.ok,
+    base: { runId: base.runId, images: bImages },
+    new: { runId: next.runId, images: nImages },
+    failOn,
+    matchBy,
+    inBoth: 0,
+    regressions: [],
+    fixed: [],
+    stillFailing: [],
+    changed: [],
+    newFindings: [],
+    goneFindings: [],
+    flaky: flakyCases(next),
+    onlyInNew: [],
+    onlyInBase: [],
+    untrusted: untrustedReasons(next),
+    exitCode: ExitCode.ok,
   };
   for (const [key, ng] of n) {
     const bg = b.get(key) ?? null;
@@ -153,18 +168,30 @@ export function formatComparison(c: Comparison): string {
   const otherChanges = c.changed.filter((d) => !c.regressions.includes(d) && !c.fixed.includes(d));
   section('Other verdict changes', otherChanges, (d) => `${where(d, c)}: ${arrow(d)}`);
   section('Flaky in the new run', c.flaky, (f) => `${f.id} on ${f.image}: ${f.verdicts.join(' → ')}`);
-  section('Only in the new run', c.onlyInNew.filter((d) => !c.regressions.includes(d)), (d) => `${where(d, c)}: ${d.new}`);
+  section(
+    'Only in the new run',
+    c.onlyInNew.filter((d) => !c.regressions.includes(d)),
+    (d) => `${where(d, c)}: ${d.new}`,
+  );
   section('Only in the base run', c.onlyInBase, (d) => `${where(d, c)}: ${d.base}`);
   section('NEW RUN NOT TRUSTED', c.untrusted, (s) => s);
   lines.push('');
-  lines.push(c.exitCode === ExitCode.failures ? `result: ${c.regressions.length} regression(s) → exit 1`
-    : c.exitCode === ExitCode.infra ? 'result: no regressions, but the new run cannot be trusted → exit 3'
-    : 'result: no regressions → exit 0');
+  lines.push(
+    c.exitCode === ExitCode.failures
+      ? `result: ${c.regressions.length} regression(s) → exit 1`
+      : c.exitCode === ExitCode.infra
+        ? 'result: no regressions, but the new run cannot be trusted → exit 3'
+        : 'result: no regressions → exit 0',
+  );
   return `${lines.join('\n')}\n`;
 }
 
 /** For `run --baseline FILE`: compares the finished run against a baseline run.json (or run dir). */
-export async function checkBaseline(baseline: string, next: RunResult, opts: CompareOptions = {}): Promise<{ comparison: Comparison; text: string; exitCode: ExitCode }> {
+export async function checkBaseline(
+  baseline: string,
+  next: RunResult,
+  opts: CompareOptions = {},
+): Promise<{ comparison: Comparison; text: string; exitCode: ExitCode }> {
   const { run: base } = await readRunFile(baseline);
   const comparison = compareRuns(base, next, opts);
   return { comparison, text: formatComparison(comparison), exitCode: comparison.exitCode };

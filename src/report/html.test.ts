@@ -38,7 +38,11 @@ function inject(run: RunResult, s: string): RunResult {
       image: c.image === undefined ? undefined : `${c.image}${s}`,
       subsystem: `${c.subsystem}${s}`,
       id: `${c.subsystem}${s}/${c.id}${s}`,
-      reason: s, consoleExcerpt: `${c.consoleExcerpt}\n${s}\n${s}`, repro: `${c.repro} ${s}`, provider: s, error: s,
+      reason: s,
+      consoleExcerpt: `${c.consoleExcerpt}\n${s}\n${s}`,
+      repro: `${c.repro} ${s}`,
+      provider: s,
+      error: s,
       missingOptions: [s],
       timeline: c.timeline.map((e) => ({ ...e, label: s, detail: s })),
       probes: c.probes.map((p) => ({ ...p, op: s, fd: s, errno: s, revents: [s] })),
@@ -121,7 +125,9 @@ describe('page', () => {
     expect(html).not.toMatch(/\burl\(/i);
   });
   it('draws a subsystem × kernel matrix with one cell per pair, coloured by verdict', () => {
-    const cells = [...html.matchAll(/<g class="cell" data-pick-subsystem="([^"]+)" data-pick-image="([^"]+)" data-verdict="([^"]+)">.*?<rect [^>]*fill="([^"]+)"/g)];
+    const cells = [
+      ...html.matchAll(/<g class="cell" data-pick-subsystem="([^"]+)" data-pick-image="([^"]+)" data-verdict="([^"]+)">.*?<rect [^>]*fill="([^"]+)"/g),
+    ];
     expect(cells).toHaveLength(runSubsystems(run).length * runImages(run).length);
     const gpioKasan = cells.find((c) => c[1] === 'gpio' && c[2] === 'kasan-6.12')!;
     expect(gpioKasan[3]).toBe('crashed');

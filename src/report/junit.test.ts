@@ -5,9 +5,24 @@ import { renderJunit } from './junit.js';
 import type { Verdict } from './run-schema.js';
 import { fixtureNames, loadFixture } from './testdata/fixtures.js';
 
-interface Parsed { testsuites: { '@_tests': string; '@_failures': string; '@_errors': string; '@_skipped': string; testsuite: Suite[] } }
-interface Suite { '@_name': string; '@_tests': string; '@_failures': string; '@_errors': string; '@_skipped': string; testcase: Case[] }
-interface Case { '@_name': string; '@_classname': string; failure?: { '@_message': string; '#text': string }; error?: unknown; skipped?: unknown }
+interface Parsed {
+  testsuites: { '@_tests': string; '@_failures': string; '@_errors': string; '@_skipped': string; testsuite: Suite[] };
+}
+interface Suite {
+  '@_name': string;
+  '@_tests': string;
+  '@_failures': string;
+  '@_errors': string;
+  '@_skipped': string;
+  testcase: Case[];
+}
+interface Case {
+  '@_name': string;
+  '@_classname': string;
+  failure?: { '@_message': string; '#text': string };
+  error?: unknown;
+  skipped?: unknown;
+}
 
 function parse(xml: string): Parsed {
   expect(XMLValidator.validate(xml)).toBe(true);
@@ -55,7 +70,9 @@ describe('junit boots', () => {
       ['vm1.3-debian-6.12 attempt 3', 'kernel panic: Attempted to kill init!'],
       ['vm2-debian-6.12 attempt 1', null],
     ]);
-    expect(boot.testcase[2]!.failure!['#text']).toMatch(/attempt 3 of 3: the last, the VM's cases did not run[\s\S]*Kernel panic - not syncing: Attempted to kill init!/);
+    expect(boot.testcase[2]!.failure!['#text']).toMatch(
+      /attempt 3 of 3: the last, the VM's cases did not run[\s\S]*Kernel panic - not syncing: Attempted to kill init!/,
+    );
   });
 });
 
@@ -63,8 +80,14 @@ describe('junit structure', () => {
   it('has a suite per image and subsystem when the run has several images', () => {
     const doc = parse(renderJunit(loadFixture('run-two-images')));
     expect(doc.testsuites.testsuite.map((s) => s['@_name'])).toEqual([
-      'debian-6.12/gpio', 'debian-6.12/i2c', 'debian-6.12/nvmem', 'debian-6.12/usb-serial',
-      'kasan-6.12/gpio', 'kasan-6.12/i2c', 'kasan-6.12/nvmem', 'kasan-6.12/usb-serial',
+      'debian-6.12/gpio',
+      'debian-6.12/i2c',
+      'debian-6.12/nvmem',
+      'debian-6.12/usb-serial',
+      'kasan-6.12/gpio',
+      'kasan-6.12/i2c',
+      'kasan-6.12/nvmem',
+      'kasan-6.12/usb-serial',
     ]);
   });
   it('a crash failure carries the title and the console excerpt', () => {

@@ -32,7 +32,10 @@ function failureBody(c: CaseResult): string {
 function systemOut(c: CaseResult): string {
   const lines = [`verdict: ${c.verdict} — ${c.reason}`];
   if (c.removal) lines.push(`removal: ${c.removal.method} completed=${c.removal.completed} ms=${c.removal.ms ?? 'null'}`);
-  for (const p of c.probes) lines.push(`probe ${p.fd} ${p.op}: ${p.timedOut ? 'timed out' : p.ok ? 'ok' : (p.errno ?? 'failed')} (${p.ms} ms)${p.accepted ? '' : ' [not as declared]'}`);
+  for (const p of c.probes)
+    lines.push(
+      `probe ${p.fd} ${p.op}: ${p.timedOut ? 'timed out' : p.ok ? 'ok' : (p.errno ?? 'failed')} (${p.ms} ms)${p.accepted ? '' : ' [not as declared]'}`,
+    );
   for (const e of c.timeline) lines.push(`+${e.relMs} ms ${e.kind} ${e.label}${e.detail ? ` — ${e.detail}` : ''}`);
   lines.push(`repro: ${c.repro}`);
   return lines.join('\n');
@@ -51,12 +54,15 @@ function testcase(run: RunResult, c: CaseResult, failOn: readonly Verdict[]): Xm
   } else if (c.verdict === 'skipped') {
     children.push({ name: 'skipped', attrs: { message: c.missingOptions.length ? `${c.reason} (missing ${c.missingOptions.join(' ')})` : c.reason } });
   }
-  children.push({ name: 'properties', children: [
-    { name: 'property', attrs: { name: 'verdict', value: c.verdict } },
-    { name: 'property', attrs: { name: 'image', value: image } },
-    { name: 'property', attrs: { name: 'iteration', value: c.iteration } },
-    ...(c.vm ? [{ name: 'property', attrs: { name: 'kernel', value: c.vm.kernelRelease } }] : []),
-  ] });
+  children.push({
+    name: 'properties',
+    children: [
+      { name: 'property', attrs: { name: 'verdict', value: c.verdict } },
+      { name: 'property', attrs: { name: 'image', value: image } },
+      { name: 'property', attrs: { name: 'iteration', value: c.iteration } },
+      ...(c.vm ? [{ name: 'property', attrs: { name: 'kernel', value: c.vm.kernelRelease } }] : []),
+    ],
+  });
   children.push({ name: 'system-out', text: systemOut(c) });
   return {
     name: 'testcase',
@@ -69,7 +75,15 @@ function bootTestcase(b: BootRecord, failOn: readonly Verdict[]): XmlNode {
   const children: XmlNode[] = [];
   const f = b.failure;
   if (f) {
-    const body = [`verdict: ${f.verdict} (${f.kind})`, `attempt ${b.attempt} of ${b.attempts}${b.gaveUp ? ': the last, the VM\'s cases did not run' : ''}`, ...b.findings.map((x) => `finding: ${x.title}`), '', ...(b.findings[0] ? [b.findings[0].report] : ['console tail:', ...f.consoleTail]), '', `whole console: consoles/ (${b.vm})`].join('\n');
+    const body = [
+      `verdict: ${f.verdict} (${f.kind})`,
+      `attempt ${b.attempt} of ${b.attempts}${b.gaveUp ? ": the last, the VM's cases did not run" : ''}`,
+      ...b.findings.map((x) => `finding: ${x.title}`),
+      '',
+      ...(b.findings[0] ? [b.findings[0].report] : ['console tail:', ...f.consoleTail]),
+      '',
+      `whole console: consoles/ (${b.vm})`,
+    ].join('\n');
     const tag = failOn.includes(f.verdict) ? 'failure' : f.verdict === 'error' ? 'error' : null;
     if (tag) children.push({ name: tag, attrs: { type: f.verdict, message: f.title }, text: tail(body, EXCERPT_MAX) });
     else children.push({ name: 'system-out', text: tail(body, EXCERPT_MAX) });
@@ -105,7 +119,16 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
     time += t;
     return {
       name: 'testsuite',
-      attrs: { name: g.name, tests: g.cases.length, failures: f, errors: e, skipped: s, time: seconds(t), timestamp: g.cases[0]?.timings.startedAt, hostname: run.host.hostname },
+      attrs: {
+        name: g.name,
+        tests: g.cases.length,
+        failures: f,
+        errors: e,
+        skipped: s,
+        time: seconds(t),
+        timestamp: g.cases[0]?.timings.startedAt,
+        hostname: run.host.hostname,
+      },
       children: g.cases.map((c) => testcase(run, c, failOn)),
     };
   });
@@ -116,7 +139,20 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
     const f = run.boots.filter((b) => b.failure && failOn.includes(b.failure.verdict)).length;
     const e = run.boots.filter((b) => b.failure && !failOn.includes(b.failure.verdict) && b.failure.verdict === 'error').length;
     const t = run.boots.reduce((a, b) => a + b.ms, 0);
-    suites.push({ name: 'testsuite', attrs: { name: 'boot', tests: bootCases.length, failures: f, errors: e, skipped: 0, time: seconds(t), timestamp: run.boots[0]!.startedAt, hostname: run.host.hostname }, children: bootCases });
+    suites.push({
+      name: 'testsuite',
+      attrs: {
+        name: 'boot',
+        tests: bootCases.length,
+        failures: f,
+        errors: e,
+        skipped: 0,
+        time: seconds(t),
+        timestamp: run.boots[0]!.startedAt,
+        hostname: run.host.hostname,
+      },
+      children: bootCases,
+    });
     tests += bootCases.length;
     failures += f;
     errors += e;
@@ -125,15 +161,24 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
   // A run that died or whose controls failed is itself an error CI must see.
   const harness: XmlNode[] = [];
   const harnessCase = (name: string, msg: string): XmlNode => ({
-    name: 'testcase', attrs: { name, classname: 'hotunplug.harness', time: '0.000' },
+    name: 'testcase',
+    attrs: { name, classname: 'hotunplug.harness', time: '0.000' },
     children: [{ name: 'error', attrs: { type: 'harness', message: msg }, text: msg }],
   });
   if (!run.complete) harness.push(harnessCase('run-complete', `run did not finish${run.interruption ? `: ${run.interruption}` : ''}`));
   if (!run.controls.trusted) harness.push(harnessCase('controls', `controls ${run.controls.ran ? 'not trusted' : 'did not run'}: ${run.controls.detail}`));
   if (harness.length > 0) {
-    suites.push({ name: 'testsuite', attrs: { name: 'harness', tests: harness.length, failures: 0, errors: harness.length, skipped: 0, time: '0.000' }, children: harness });
+    suites.push({
+      name: 'testsuite',
+      attrs: { name: 'harness', tests: harness.length, failures: 0, errors: harness.length, skipped: 0, time: '0.000' },
+      children: harness,
+    });
     tests += harness.length;
     errors += harness.length;
   }
-  return xmlDocument({ name: 'testsuites', attrs: { name: `hotunplug-ci ${run.runId}`, tests, failures, errors, skipped, time: seconds(time) }, children: suites });
+  return xmlDocument({
+    name: 'testsuites',
+    attrs: { name: `hotunplug-ci ${run.runId}`, tests, failures, errors, skipped, time: seconds(time) },
+    children: suites,
+  });
 }

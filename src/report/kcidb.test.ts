@@ -35,17 +35,20 @@ describe('kcidb schema validation', () => {
     const badPath = { ...data, tests: [{ ...data.tests[0], path: 'hotunplug.gpio/sim' }] };
     expect(validate(badPath)).toBe(false);
   });
-  it.skipIf(!HAVE_SCHEMA)(`guest text with NUL, paths with odd characters and a custom origin stay valid${HAVE_SCHEMA ? '' : ` — skipped: ${SCHEMA} not found`}`, () => {
-    const run = loadFixture('run-partial');
-    const c = run.cases[0]!;
-    run.cases[0] = { ...c, id: 'gpio/sim rmdir/chip:ioctl', consoleExcerpt: 'a\u0000b'.repeat(10000), reason: 'r\u0000' };
-    const data = renderKcidb(run, { origin: 'my_ci' });
-    const validate = validator();
-    expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
-    expect(data.tests[0]!.path).toBe('hotunplug.gpio.sim_rmdir_chip_ioctl');
-    expect(data.tests[0]!.log_excerpt!.length).toBeLessThanOrEqual(16384);
-    expect(data.tests.every((t) => t.id.startsWith('my_ci:'))).toBe(true);
-  });
+  it.skipIf(!HAVE_SCHEMA)(
+    `guest text with NUL, paths with odd characters and a custom origin stay valid${HAVE_SCHEMA ? '' : ` — skipped: ${SCHEMA} not found`}`,
+    () => {
+      const run = loadFixture('run-partial');
+      const c = run.cases[0]!;
+      run.cases[0] = { ...c, id: 'gpio/sim rmdir/chip:ioctl', consoleExcerpt: 'a\u0000b'.repeat(10000), reason: 'r\u0000' };
+      const data = renderKcidb(run, { origin: 'my_ci' });
+      const validate = validator();
+      expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
+      expect(data.tests[0]!.path).toBe('hotunplug.gpio.sim_rmdir_chip_ioctl');
+      expect(data.tests[0]!.log_excerpt!.length).toBeLessThanOrEqual(16384);
+      expect(data.tests.every((t) => t.id.startsWith('my_ci:'))).toBe(true);
+    },
+  );
 });
 
 describe('kcidb content', () => {
@@ -53,7 +56,13 @@ describe('kcidb content', () => {
   const data = renderKcidb(run);
 
   it.each<[Verdict, string]>([
-    ['handled', 'PASS'], ['crashed', 'FAIL'], ['hung', 'FAIL'], ['blocked', 'DONE'], ['silent', 'DONE'], ['error', 'ERROR'], ['skipped', 'SKIP'],
+    ['handled', 'PASS'],
+    ['crashed', 'FAIL'],
+    ['hung', 'FAIL'],
+    ['blocked', 'DONE'],
+    ['silent', 'DONE'],
+    ['error', 'ERROR'],
+    ['skipped', 'SKIP'],
   ])('%s → %s', (v, s) => expect(kcidbStatus(v)).toBe(s));
 
   it('failOn turns blocked into FAIL', () => expect(kcidbStatus('blocked', ['crashed', 'hung', 'blocked'])).toBe('FAIL'));

@@ -24,11 +24,15 @@ export type KcidbStatus = 'FAIL' | 'ERROR' | 'MISS' | 'PASS' | 'DONE' | 'SKIP';
 export function kcidbStatus(v: Verdict, failOn: readonly Verdict[] = DEFAULT_FAIL_ON): KcidbStatus {
   if (v === 'crashed' || v === 'hung' || failOn.includes(v)) return 'FAIL';
   switch (v) {
-    case 'handled': return 'PASS';
+    case 'handled':
+      return 'PASS';
     case 'blocked':
-    case 'silent': return 'DONE';
-    case 'error': return 'ERROR';
-    case 'skipped': return 'SKIP';
+    case 'silent':
+      return 'DONE';
+    case 'error':
+      return 'ERROR';
+    case 'skipped':
+      return 'SKIP';
   }
 }
 
@@ -38,17 +42,58 @@ export interface KcidbOptions {
 }
 
 // Types of what we emit (a subset of the schema's objects).
-interface KcidbCheckout { id: string; origin: string; comment?: string; start_time?: string; valid?: boolean; misc?: Record<string, unknown> }
+interface KcidbCheckout {
+  id: string;
+  origin: string;
+  comment?: string;
+  start_time?: string;
+  valid?: boolean;
+  misc?: Record<string, unknown>;
+}
 interface KcidbBuild {
-  id: string; origin: string; checkout_id: string; comment?: string; architecture?: string; config_name?: string;
-  status?: KcidbStatus; start_time?: string; misc?: Record<string, unknown>;
+  id: string;
+  origin: string;
+  checkout_id: string;
+  comment?: string;
+  architecture?: string;
+  config_name?: string;
+  status?: KcidbStatus;
+  start_time?: string;
+  misc?: Record<string, unknown>;
 }
 interface KcidbTest {
-  id: string; origin: string; build_id: string; path: string; status: KcidbStatus; comment?: string; log_excerpt?: string;
-  start_time?: string; duration?: number; environment?: { comment?: string; misc?: Record<string, unknown> }; misc?: Record<string, unknown>;
+  id: string;
+  origin: string;
+  build_id: string;
+  path: string;
+  status: KcidbStatus;
+  comment?: string;
+  log_excerpt?: string;
+  start_time?: string;
+  duration?: number;
+  environment?: { comment?: string; misc?: Record<string, unknown> };
+  misc?: Record<string, unknown>;
 }
-interface KcidbIssue { id: string; version: number; origin: string; report_subject: string; comment?: string; categories?: string[]; culprit?: { code: boolean; tool: boolean; harness: boolean }; misc?: Record<string, unknown> }
-interface KcidbIncident { id: string; origin: string; issue_id: string; issue_version: number; build_id: string; test_id: string; present: boolean; comment?: string }
+interface KcidbIssue {
+  id: string;
+  version: number;
+  origin: string;
+  report_subject: string;
+  comment?: string;
+  categories?: string[];
+  culprit?: { code: boolean; tool: boolean; harness: boolean };
+  misc?: Record<string, unknown>;
+}
+interface KcidbIncident {
+  id: string;
+  origin: string;
+  issue_id: string;
+  issue_version: number;
+  build_id: string;
+  test_id: string;
+  present: boolean;
+  comment?: string;
+}
 export interface Kcidb {
   version: typeof KCIDB_VERSION;
   checkouts: KcidbCheckout[];
@@ -104,14 +149,17 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
     const buildId = `${origin}:${runPart}:${str(image)}`;
     buildOf.set(image, buildId);
     out.checkouts.push({
-      id: checkoutId, origin,
+      id: checkoutId,
+      origin,
       ...(vm ? { comment: str(`${vm.kernelRelease} ${vm.kernelVersion}`) } : { comment: str(`image ${image}`) }),
       ...(dateTime(run.startedAt) ? { start_time: dateTime(run.startedAt) } : {}),
       valid: true,
       misc: { image: str(image), ...(vm ? { kernel_release: str(vm.kernelRelease), kernel_version: str(vm.kernelVersion) } : {}) },
     });
     out.builds.push({
-      id: buildId, origin, checkout_id: checkoutId,
+      id: buildId,
+      origin,
+      checkout_id: checkoutId,
       comment: str(vm ? `image ${image}, kernel ${vm.kernelRelease}` : `image ${image}`),
       architecture: 'x86_64',
       config_name: str(image),
@@ -131,7 +179,9 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
     const excerpt = logExcerpt(c);
     const start = dateTime(c.timings.startedAt);
     out.tests.push({
-      id: testId, origin, build_id: buildId,
+      id: testId,
+      origin,
+      build_id: buildId,
       path: `hotunplug.${pathPart(c.subsystem)}.${pathPart(caseName(c))}`,
       status: kcidbStatus(c.verdict, failOn),
       comment: str(`${c.verdict}: ${c.findings[0]?.title ?? c.reason}`),
@@ -140,8 +190,16 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
       duration: Math.max(0, c.timings.durationMs) / 1000,
       ...(c.vm ? { environment: { comment: str(`QEMU q35, ${c.vm.accelerator}`), misc: { accelerator: c.vm.accelerator } } } : {}),
       misc: {
-        verdict: c.verdict, reason: str(c.reason), case_id: str(c.id), image: str(image), iteration: c.iteration, repro: str(c.repro),
-        provider: str(c.provider), method: str(c.method), fd_kind: str(c.fdKind), op: str(c.op),
+        verdict: c.verdict,
+        reason: str(c.reason),
+        case_id: str(c.id),
+        image: str(image),
+        iteration: c.iteration,
+        repro: str(c.repro),
+        provider: str(c.provider),
+        method: str(c.method),
+        fd_kind: str(c.fdKind),
+        op: str(c.op),
         ...(c.missingOptions.length ? { missing_options: c.missingOptions.map(str) } : {}),
       },
     });
@@ -151,14 +209,24 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
       const id = issueId(origin, title);
       if (!issues.has(id)) {
         issues.set(id, {
-          id, version: 1, origin, report_subject: str(title), comment: str(title),
+          id,
+          version: 1,
+          origin,
+          report_subject: str(title),
+          comment: str(title),
           categories: [`runtime.${pathPart(f?.kind ?? 'unknown')}`],
           culprit: { code: true, tool: false, harness: false },
           misc: { kind: str(f?.kind ?? 'unknown'), ...(f?.frame ? { frame: str(f.frame) } : {}) },
         });
       }
       out.incidents.push({
-        id: `${testId}:${k + 1}`, origin, issue_id: id, issue_version: 1, build_id: buildId, test_id: testId, present: true,
+        id: `${testId}:${k + 1}`,
+        origin,
+        issue_id: id,
+        issue_version: 1,
+        build_id: buildId,
+        test_id: testId,
+        present: true,
         comment: str(`${title} in ${c.id} on ${image}`),
       });
     });
@@ -172,23 +240,49 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
     const status: KcidbStatus = !f ? 'PASS' : f.verdict === 'error' ? 'ERROR' : 'FAIL';
     const excerpt = f ? str(b.findings[0]?.report ?? f.consoleTail.join('\n')).slice(-LOG_EXCERPT_MAX) : '';
     out.tests.push({
-      id: testId, origin, build_id: buildId, path: 'boot', status,
+      id: testId,
+      origin,
+      build_id: buildId,
+      path: 'boot',
+      status,
       comment: str(f ? `boot attempt ${b.attempt} of ${b.attempts}: ${f.title}` : `boot attempt ${b.attempt} of ${b.attempts}`),
       ...(excerpt ? { log_excerpt: excerpt } : {}),
       ...(dateTime(b.startedAt) ? { start_time: dateTime(b.startedAt) } : {}),
       duration: Math.max(0, b.ms) / 1000,
-      misc: { vm: str(b.vm), image: str(b.image), attempt: b.attempt, attempts: b.attempts, gave_up: b.gaveUp, ...(f ? { kind: f.kind, verdict: f.verdict } : {}) },
+      misc: {
+        vm: str(b.vm),
+        image: str(b.image),
+        attempt: b.attempt,
+        attempts: b.attempts,
+        gave_up: b.gaveUp,
+        ...(f ? { kind: f.kind, verdict: f.verdict } : {}),
+      },
     });
     [...new Set(b.findings.map((x) => x.title))].forEach((title, j) => {
       const x = b.findings.find((y) => y.title === title)!;
       const id = issueId(origin, title);
       if (!issues.has(id)) {
         issues.set(id, {
-          id, version: 1, origin, report_subject: str(title), comment: str(title), categories: [`runtime.${pathPart(x.kind)}`],
-          culprit: { code: true, tool: false, harness: false }, misc: { kind: str(x.kind), ...(x.frame ? { frame: str(x.frame) } : {}) },
+          id,
+          version: 1,
+          origin,
+          report_subject: str(title),
+          comment: str(title),
+          categories: [`runtime.${pathPart(x.kind)}`],
+          culprit: { code: true, tool: false, harness: false },
+          misc: { kind: str(x.kind), ...(x.frame ? { frame: str(x.frame) } : {}) },
         });
       }
-      out.incidents.push({ id: `${testId}:${j + 1}`, origin, issue_id: id, issue_version: 1, build_id: buildId, test_id: testId, present: true, comment: str(`${title} while booting ${b.image}`) });
+      out.incidents.push({
+        id: `${testId}:${j + 1}`,
+        origin,
+        issue_id: id,
+        issue_version: 1,
+        build_id: buildId,
+        test_id: testId,
+        present: true,
+        comment: str(`${title} while booting ${b.image}`),
+      });
     });
   });
   out.issues = [...issues.values()];

@@ -75,18 +75,33 @@ describe('mergeRuns', () => {
   it('recomputes subsystem summaries with the worst verdict of all shards', () => {
     const whole = loadFixture('run-two-images');
     expect(merged.subsystems.map((s) => `${s.subsystem}@${s.image}`)).toEqual([
-      'gpio@debian-6.12', 'gpio@kasan-6.12', 'i2c@debian-6.12', 'i2c@kasan-6.12',
-      'nvmem@debian-6.12', 'nvmem@kasan-6.12', 'usb-serial@debian-6.12', 'usb-serial@kasan-6.12',
+      'gpio@debian-6.12',
+      'gpio@kasan-6.12',
+      'i2c@debian-6.12',
+      'i2c@kasan-6.12',
+      'nvmem@debian-6.12',
+      'nvmem@kasan-6.12',
+      'usb-serial@debian-6.12',
+      'usb-serial@kasan-6.12',
     ]);
     for (const s of merged.subsystems) expect(s).toEqual(subsystemSummary(whole, s.subsystem, s.image));
     // gpio on kasan: handled in shard 3, crashed in shard 2
-    expect(merged.subsystems.find((s) => s.subsystem === 'gpio' && s.image === 'kasan-6.12')).toMatchObject({ verdict: 'crashed', counts: { handled: 1, crashed: 1 } });
-    expect(merged.subsystems.find((s) => s.subsystem === 'gpio' && s.image === 'debian-6.12')).toMatchObject({ verdict: 'silent', counts: { handled: 3, silent: 1 } });
+    expect(merged.subsystems.find((s) => s.subsystem === 'gpio' && s.image === 'kasan-6.12')).toMatchObject({
+      verdict: 'crashed',
+      counts: { handled: 1, crashed: 1 },
+    });
+    expect(merged.subsystems.find((s) => s.subsystem === 'gpio' && s.image === 'debian-6.12')).toMatchObject({
+      verdict: 'silent',
+      counts: { handled: 3, silent: 1 },
+    });
   });
 
   it('is the same whatever order the shards are given in', () => {
     for (const order of permutations([0, 1, 2])) {
-      const m = mergeRuns(order.map((i) => shards()[i]!), { files: order.map((i) => FILES[i]!) });
+      const m = mergeRuns(
+        order.map((i) => shards()[i]!),
+        { files: order.map((i) => FILES[i]!) },
+      );
       expect(m).toEqual(merged);
     }
   });
@@ -122,7 +137,10 @@ describe('mergeRuns', () => {
 
   it('names runs without a shard suffix runK (in run id order), and a repeated suffix too', () => {
     const [a, b] = [shard('shard1of3'), shard('shard2of3')];
-    const plain = mergeRuns([{ ...b, runId: 'zeta' }, { ...a, runId: 'alpha' }]);
+    const plain = mergeRuns([
+      { ...b, runId: 'zeta' },
+      { ...a, runId: 'alpha' },
+    ]);
     expect(plain.consoles.map((c) => c.vm)).toEqual(['run1-vm1', 'run1-vm2', 'run2-vm1', 'run2-vm2']);
     expect(plain.cases.filter((c) => c.subsystem === 'usb-serial')).toHaveLength(4);
     const twice = mergeRuns([a, { ...b, runId: `other-pipeline-shard1of3` }]);
@@ -132,12 +150,19 @@ describe('mergeRuns', () => {
 
   it('unions images and suites of shards that ran different selections', () => {
     const a = shard('shard1of3');
-    const kasanOnly: RunResult = { ...shard('shard2of3'), images: ['kasan-6.12'], suites: ['gpio'], cases: shard('shard2of3').cases.filter((c) => c.image === 'kasan-6.12') };
+    const kasanOnly: RunResult = {
+      ...shard('shard2of3'),
+      images: ['kasan-6.12'],
+      suites: ['gpio'],
+      cases: shard('shard2of3').cases.filter((c) => c.image === 'kasan-6.12'),
+    };
     const m = mergeRuns([{ ...a, images: ['debian-6.12'], suites: ['usb-serial'], cases: a.cases.filter((c) => c.vm?.image === 'debian-6.12') }, kasanOnly]);
     expect(m.images).toEqual(['debian-6.12', 'kasan-6.12']);
     expect(m.suites).toEqual(['gpio', 'usb-serial']);
     expect(m.cases.map((c) => `${c.image}:${c.id}`)).toEqual([
-      'debian-6.12:usb-serial/ftdi-device_del-tty-read', 'debian-6.12:usb-serial/pl2303-device_del-tty-ioctl', 'kasan-6.12:gpio/sim-rmdir-lineevent-poll',
+      'debian-6.12:usb-serial/ftdi-device_del-tty-read',
+      'debian-6.12:usb-serial/pl2303-device_del-tty-ioctl',
+      'kasan-6.12:gpio/sim-rmdir-lineevent-poll',
     ]);
   });
 
@@ -149,10 +174,18 @@ describe('mergeRuns', () => {
     ['no shard ran controls', [NOT_RUN, NOT_RUN, NOT_RUN], { ran: false, trusted: false }, /did not run in any of the 3 merged run/],
     ['one shard ran them, trusted', [NOT_RUN, OK, NOT_RUN], { ran: true, trusted: true }, /^shard2of3: 1 control/],
     ['all ran, all trusted', [OK, OK, OK], { ran: true, trusted: true }, /^shard1of3: .*; shard2of3: .*; shard3of3: /],
-    ['one shard not trusted', [OK, BAD, NOT_RUN], { ran: true, trusted: false }, /^shard2of3 \(reports\/shard2of3\/run\.json\): CONTROLS FAILED: canary\/buggy/],
+    [
+      'one shard not trusted',
+      [OK, BAD, NOT_RUN],
+      { ran: true, trusted: false },
+      /^shard2of3 \(reports\/shard2of3\/run\.json\): CONTROLS FAILED: canary\/buggy/,
+    ],
     ['two shards not trusted', [BAD, OK, BAD], { ran: true, trusted: false }, /^shard1of3 .*; shard3of3 \(reports\/shard3of3\/run\.json\): CONTROLS FAILED/],
   ])('controls: %s', (_n, ctls, want, detail) => {
-    const m = mergeRuns(shards().map((r, i) => ({ ...r, controls: ctls[i]! })), { files: FILES });
+    const m = mergeRuns(
+      shards().map((r, i) => ({ ...r, controls: ctls[i]! })),
+      { files: FILES },
+    );
     expect(m.controls).toMatchObject(want);
     expect(m.controls.detail).toMatch(detail);
     if (!want.trusted || !want.ran) expect(m.controls.detail).not.toMatch(/shard\dof3: 1 control/);
@@ -177,19 +210,37 @@ describe('mergeRuns', () => {
   });
 
   it.each<[string, () => RunResult[], RegExp]>([
-    ['the same shard twice under another run id', () => [shard('shard1of3'), { ...shard('shard1of3'), runId: 'retry-shard1of3' }],
-      /^reports\/b\/run\.json: cases\[0\]: usb-serial\/ftdi-device_del-tty-read on debian-6.12, iteration 1, is also in reports\/a\/run\.json: the runs overlap/],
-    ['one overlapping case', () => {
-      const [a, b] = [shard('shard1of3'), shard('shard2of3')];
-      return [a, { ...b, cases: [...b.cases, { ...a.cases[1]!, image: 'debian-6.12' }] }];
-    }, /^reports\/b\/run\.json: cases\[4\]: usb-serial\/pl2303-device_del-tty-ioctl on debian-6.12, iteration 1, is also in reports\/a\/run\.json/],
-    ['a case twice within one run', () => {
-      const b = shard('shard2of3');
-      return [shard('shard1of3'), { ...b, cases: [...b.cases, b.cases[0]!] }];
-    }, /^reports\/b\/run\.json: cases\[4\]: gpio\/sim-rmdir-lineevent-poll on debian-6.12, iteration 1, is also cases\[0\] of this run$/],
-    ['the same run twice', () => [shard('shard2of3'), shard('shard2of3')], /^reports\/b\/run\.json: runId: the same run as reports\/a\/run\.json \(.*shard2of3\): give each shard once$/],
-    ['different schemaVersion', () => [shard('shard1of3'), { ...shard('shard2of3'), schemaVersion: 2 as unknown as 1 }],
-      /^reports\/b\/run\.json: schemaVersion: 2 differs from reports\/a\/run\.json \(1\): cannot merge runs of different run\.json versions$/],
+    [
+      'the same shard twice under another run id',
+      () => [shard('shard1of3'), { ...shard('shard1of3'), runId: 'retry-shard1of3' }],
+      /^reports\/b\/run\.json: cases\[0\]: usb-serial\/ftdi-device_del-tty-read on debian-6.12, iteration 1, is also in reports\/a\/run\.json: the runs overlap/,
+    ],
+    [
+      'one overlapping case',
+      () => {
+        const [a, b] = [shard('shard1of3'), shard('shard2of3')];
+        return [a, { ...b, cases: [...b.cases, { ...a.cases[1]!, image: 'debian-6.12' }] }];
+      },
+      /^reports\/b\/run\.json: cases\[4\]: usb-serial\/pl2303-device_del-tty-ioctl on debian-6.12, iteration 1, is also in reports\/a\/run\.json/,
+    ],
+    [
+      'a case twice within one run',
+      () => {
+        const b = shard('shard2of3');
+        return [shard('shard1of3'), { ...b, cases: [...b.cases, b.cases[0]!] }];
+      },
+      /^reports\/b\/run\.json: cases\[4\]: gpio\/sim-rmdir-lineevent-poll on debian-6.12, iteration 1, is also cases\[0\] of this run$/,
+    ],
+    [
+      'the same run twice',
+      () => [shard('shard2of3'), shard('shard2of3')],
+      /^reports\/b\/run\.json: runId: the same run as reports\/a\/run\.json \(.*shard2of3\): give each shard once$/,
+    ],
+    [
+      'different schemaVersion',
+      () => [shard('shard1of3'), { ...shard('shard2of3'), schemaVersion: 2 as unknown as 1 }],
+      /^reports\/b\/run\.json: schemaVersion: 2 differs from reports\/a\/run\.json \(1\): cannot merge runs of different run\.json versions$/,
+    ],
   ])('refuses %s: one-line ConfigError naming the file(s)', (_n, mk, re) => {
     const e = thrown(() => mergeRuns(mk(), { files: ['reports/a/run.json', 'reports/b/run.json'] }));
     expect(e).toBeInstanceOf(ConfigError);
@@ -206,21 +257,24 @@ describe('mergeRuns', () => {
 
   it('refuses nothing to merge', () => expect(thrown(() => mergeRuns([]))).toBeInstanceOf(UsageError));
 
-  it.skipIf(!HAVE_SCHEMA)(`kcidb.json of the merged run is valid KCIDB v5.3 with one test per case execution${HAVE_SCHEMA ? '' : ` — skipped: ${SCHEMA} not found`}`, () => {
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    (addFormats as unknown as (a: Ajv) => void)(ajv);
-    const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')) as object);
-    const data = renderKcidb(merged);
-    expect(validate(data), JSON.stringify(validate.errors, null, 2)).toBe(true);
-    expect(data.tests).toHaveLength(14);
-    expect(new Set(data.tests.map((t) => t.id)).size).toBe(14);
-    expect(data.checkouts.map((c) => c.id)).toEqual([`hotunplug:${merged.runId}:debian-6.12`, `hotunplug:${merged.runId}:kasan-6.12`]);
-    // the same crash is the same issue whether it came through a shard or the merge
-    const fromShard = renderKcidb(shard('shard2of3'));
-    expect(data.issues.map((i) => i.id).sort()).toEqual(expect.arrayContaining(fromShard.issues.map((i) => i.id)));
-  });
+  it.skipIf(!HAVE_SCHEMA)(
+    `kcidb.json of the merged run is valid KCIDB v5.3 with one test per case execution${HAVE_SCHEMA ? '' : ` — skipped: ${SCHEMA} not found`}`,
+    () => {
+      const ajv = new Ajv({ strict: false, allErrors: true });
+      (addFormats as unknown as (a: Ajv) => void)(ajv);
+      const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')) as object);
+      const data = renderKcidb(merged);
+      expect(validate(data), JSON.stringify(validate.errors, null, 2)).toBe(true);
+      expect(data.tests).toHaveLength(14);
+      expect(new Set(data.tests.map((t) => t.id)).size).toBe(14);
+      expect(data.checkouts.map((c) => c.id)).toEqual([`hotunplug:${merged.runId}:debian-6.12`, `hotunplug:${merged.runId}:kasan-6.12`]);
+      // the same crash is the same issue whether it came through a shard or the merge
+      const fromShard = renderKcidb(shard('shard2of3'));
+      expect(data.issues.map((i) => i.id).sort()).toEqual(expect.arrayContaining(fromShard.issues.map((i) => i.id)));
+    },
+  );
 
-  it('junit.xml of the merged run counts every shard\'s cases', () => {
+  it("junit.xml of the merged run counts every shard's cases", () => {
     expect(renderJunit(merged)).toMatch(/<testsuites name="[^"]+" tests="14" failures="3"/);
   });
 });

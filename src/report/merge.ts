@@ -49,7 +49,11 @@ function inputs(runs: readonly RunResult[], opts: MergeOptions): Input[] {
   const first = named[0]!;
   for (const i of named) {
     if (i.run.schemaVersion !== first.run.schemaVersion) {
-      throw new ConfigError(i.name, 'schemaVersion', `${i.run.schemaVersion} differs from ${first.name} (${first.run.schemaVersion}): cannot merge runs of different run.json versions`);
+      throw new ConfigError(
+        i.name,
+        'schemaVersion',
+        `${i.run.schemaVersion} differs from ${first.name} (${first.run.schemaVersion}): cannot merge runs of different run.json versions`,
+      );
     }
   }
   // shards in shard order (shard 3 may have started first), then other runs by id
@@ -165,7 +169,11 @@ export function mergeRuns(runs: readonly RunResult[], opts: MergeOptions = {}): 
       const what = `${c.id} on ${image}, iteration ${c.iteration}`;
       if (other?.name === i.name) throw new ConfigError(i.name, `cases[${j}]`, `${what}, is also cases[${other.at}] of this run`);
       if (other !== undefined) {
-        throw new ConfigError(i.name, `cases[${j}]`, `${what}, is also in ${other.name}: the runs overlap (the same shard twice, or shards of different --shard N?)`);
+        throw new ConfigError(
+          i.name,
+          `cases[${j}]`,
+          `${what}, is also in ${other.name}: the runs overlap (the same shard twice, or shards of different --shard N?)`,
+        );
       }
       seen.set(key, { name: i.name, at: j });
       cases.push({ ...c, image });

@@ -9,7 +9,10 @@ describe('runJsonText', () => {
     { name: 'a finished run with many cases', run: full },
     { name: 'no cases yet', run: { ...full, cases: [] } },
     { name: 'one case', run: { ...full, cases: full.cases.slice(0, 1) } },
-    { name: 'text that looks like replacement patterns and the marker', run: { ...full, cases: [{ ...full.cases[0]!, reason: "$& $' $` $$ \u0000cases\u0000 \"cases\"" }] } },
+    {
+      name: 'text that looks like replacement patterns and the marker',
+      run: { ...full, cases: [{ ...full.cases[0]!, reason: '$& $\' $` $$ \u0000cases\u0000 "cases"' }] },
+    },
   ];
   for (const t of table) {
     it(`is JSON.stringify(run, null, 2) exactly: ${t.name}`, () => {

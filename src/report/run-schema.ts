@@ -127,7 +127,10 @@ export type CaseResult = z.infer<typeof CaseResultSchema>;
 
 /** How a boot failed (errors.ts BootError's kinds, and the machinery's), and the verdict it counts as. */
 export const BOOT_FAILURE_KINDS = ['crash', 'exited', 'timeout', 'infra'] as const;
-export const BOOT_FAILURE_VERDICT = { crash: 'crashed', exited: 'crashed', timeout: 'hung', infra: 'error' } as const satisfies Record<(typeof BOOT_FAILURE_KINDS)[number], Verdict>;
+export const BOOT_FAILURE_VERDICT = { crash: 'crashed', exited: 'crashed', timeout: 'hung', infra: 'error' } as const satisfies Record<
+  (typeof BOOT_FAILURE_KINDS)[number],
+  Verdict
+>;
 
 /** One boot of a VM: every attempt is kept, a failed one with its title and console (added in v1.2). */
 export const BootRecordSchema = z.strictObject({

@@ -18,16 +18,22 @@ describe('writeRunReports', () => {
     const run = loadFixture('run-two-images');
     const consoleFile = path.join(root, 'vm2-console.log');
     writeFileSync(consoleFile, 'kasan console\n');
-    const res = await writeRunReports(root, run, [{ vm: 'vm1', image: 'debian-6.12', text: 'debian console\n' }, { vm: 'vm2', image: 'kasan-6.12', file: consoleFile }]);
+    const res = await writeRunReports(root, run, [
+      { vm: 'vm1', image: 'debian-6.12', text: 'debian console\n' },
+      { vm: 'vm2', image: 'kasan-6.12', file: consoleFile },
+    ]);
     expect(res.dir).toBe(path.join(root, 'reports', run.runId));
-    for (const f of ['run.json', 'index.html', 'junit.xml', 'kcidb.json', 'consoles/vm1.log', 'consoles/vm2.log']) expect(existsSync(path.join(res.dir, f)), f).toBe(true);
+    for (const f of ['run.json', 'index.html', 'junit.xml', 'kcidb.json', 'consoles/vm1.log', 'consoles/vm2.log'])
+      expect(existsSync(path.join(res.dir, f)), f).toBe(true);
     expect(readFileSync(path.join(res.dir, 'consoles/vm2.log'), 'utf8')).toBe('kasan console\n');
     const caseDirs = readdirSync(path.join(res.dir, 'cases'));
     expect(caseDirs).toHaveLength(run.cases.length);
     expect(caseDirs).toContain('kasan-6.12--gpio.sim-rmdir-lineevent-poll');
     expect(caseDirs).toContain('debian-6.12--gpio.sim-rmdir-lineevent-poll--it2');
     const crashDir = path.join(res.dir, 'cases', 'kasan-6.12--gpio.sim-rmdir-lineevent-poll');
-    expect(readFileSync(path.join(crashDir, 'repro.sh'), 'utf8')).toContain('hotunplug-ci run --image kasan-6.12 --suite gpio --case gpio/sim-rmdir-lineevent-poll\n');
+    expect(readFileSync(path.join(crashDir, 'repro.sh'), 'utf8')).toContain(
+      'hotunplug-ci run --image kasan-6.12 --suite gpio --case gpio/sim-rmdir-lineevent-poll\n',
+    );
     expect(statSync(path.join(crashDir, 'repro.sh')).mode & 0o111).not.toBe(0);
     expect(readFileSync(path.join(crashDir, 'console.txt'), 'utf8')).toContain('BUG: KASAN: slab-use-after-free in lineevent_poll');
     expect(readFileSync(path.join(crashDir, 'timeline.txt'), 'utf8')).toMatch(/\+ +2332\.6 ms {2}step +removal completed/);
@@ -39,7 +45,7 @@ describe('writeRunReports', () => {
     // the page links to the case files that exist
     const html = readFileSync(path.join(res.dir, 'index.html'), 'utf8');
     const links = [...html.matchAll(/href="([^"#][^"]*)"/g)].map((m) => m[1]!);
-    expect(links).toContain("consoles/vm2.log");
+    expect(links).toContain('consoles/vm2.log');
     for (const l of links) expect(existsSync(path.join(res.dir, l)), l).toBe(true);
     // latest → this run; no temp files left behind
     expect(readlinkSync(path.join(root, 'reports', 'latest'))).toBe(run.runId);
@@ -74,7 +80,10 @@ describe('writeRunReports', () => {
   });
 
   // with a memo, a save between renders takes the synchronous run.json-only path (saveRunJson)
-  it.each([['without', false], ['with', true]])('between renders (render: false) only run.json changes (%s a memo): consoles are not copied, those already copied stay listed', async (_, withMemo) => {
+  it.each([
+    ['without', false],
+    ['with', true],
+  ])('between renders (render: false) only run.json changes (%s a memo): consoles are not copied, those already copied stay listed', async (_, withMemo) => {
     const root = tmp();
     const memo = withMemo ? { memo: newReportMemo() } : {};
     const full = { ...loadFixture('run-two-images'), consoles: [] };

@@ -115,7 +115,6 @@ async function copyFileAtomic(from: string, to: string): Promise<boolean> {
   }
 }
 
-
 async function sameContent(file: string, data: string): Promise<boolean> {
   try {
     return (await readFile(file, 'utf8')) === data;

@@ -7,7 +7,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BootError, InfraError } from '../errors.js';
 import { watchBoot, type WatchedConsole } from './boot-watch.js';
 
-const data = (f: string): string[] => readFileSync(new URL(`testdata/${f}`, import.meta.url), 'utf8').replace(/\n$/, '').split('\n');
+const data = (f: string): string[] =>
+  readFileSync(new URL(`testdata/${f}`, import.meta.url), 'utf8')
+    .replace(/\n$/, '')
+    .split('\n');
 const READY = data('boot/debian-6.12-ready.console');
 const PANIC = data('boot/debian-6.12-rdinit-false.console');
 const KASAN = data('kasan-canary-read.log');
@@ -43,9 +46,24 @@ afterEach(() => void vi.useRealTimers());
 describe('watchBoot', () => {
   it.each([
     { name: 'a boot to ready: nothing', lines: READY, exit: null, want: null },
-    { name: 'rdinit=/bin/false, QEMU exits 0 (panic=-1, -no-reboot)', lines: PANIC, exit: { code: 0, signal: null }, want: { kind: 'crash', title: 'kernel panic: Attempted to kill init!' } },
-    { name: 'KASAN report while booting: failed at its closing ruler', lines: KASAN_BOOT, exit: null, want: { kind: 'crash', title: 'KASAN: slab-use-after-free Read in canary_read' } },
-    { name: 'a guest that reboots without a report', lines: READY, exit: { code: 0, signal: null }, want: { kind: 'exited', title: 'guest went away while booting (reboot or power-off)' } },
+    {
+      name: 'rdinit=/bin/false, QEMU exits 0 (panic=-1, -no-reboot)',
+      lines: PANIC,
+      exit: { code: 0, signal: null },
+      want: { kind: 'crash', title: 'kernel panic: Attempted to kill init!' },
+    },
+    {
+      name: 'KASAN report while booting: failed at its closing ruler',
+      lines: KASAN_BOOT,
+      exit: null,
+      want: { kind: 'crash', title: 'KASAN: slab-use-after-free Read in canary_read' },
+    },
+    {
+      name: 'a guest that reboots without a report',
+      lines: READY,
+      exit: { code: 0, signal: null },
+      want: { kind: 'exited', title: 'guest went away while booting (reboot or power-off)' },
+    },
   ])('$name', async ({ lines, exit, want }) => {
     const con = new FakeConsole();
     const exited = deferred();
@@ -88,7 +106,10 @@ describe('watchBoot', () => {
   });
 
   it('QEMU killed or failing is the machinery: an InfraError', async () => {
-    for (const exit of [{ code: null, signal: 'SIGKILL' }, { code: 1, signal: null }]) {
+    for (const exit of [
+      { code: null, signal: 'SIGKILL' },
+      { code: 1, signal: null },
+    ]) {
       const con = new FakeConsole();
       const exited = deferred();
       const watch = watchBoot(con, exited.promise);

@@ -98,7 +98,10 @@ export function watchBoot(console: WatchedConsole, exited: Promise<{ code: numbe
     // a guest that reboots or powers off ends QEMU (-no-reboot) with 0; a signal or QEMU's own
     // error is the machinery's
     if (x.code === 0) finish(new BootError('exited', 'guest went away while booting (reboot or power-off)', console.tail(BOOT_TAIL_LINES)));
-    else finish(new InfraError(`QEMU ${x.signal ? `was killed by ${x.signal}` : `exited with code ${x.code}`} while the guest booted`, console.tail(BOOT_TAIL_LINES)));
+    else
+      finish(
+        new InfraError(`QEMU ${x.signal ? `was killed by ${x.signal}` : `exited with code ${x.code}`} while the guest booted`, console.tail(BOOT_TAIL_LINES)),
+      );
   });
 
   return {

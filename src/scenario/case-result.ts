@@ -33,17 +33,16 @@ export function toCaseResult(
     reason: cls.reason,
     probes: run.record.probes.map((p) => ({ ...p })),
     loops: run.record.loops.map((l) => ({ fd: l.fd, op: l.op, iterations: l.iterations, counts: l.counts })),
-    removal:
-      rm?.issued
-        ? {
-            method: rm.method,
-            completed: rm.completed,
-            ms: rm.ms,
-            completedAfterCloseMs: rm.completed ? null : rm.completedAfterCloseMs,
-            errno: rm.errno,
-            ...(rm.detail ? { detail: rm.detail } : {}),
-          }
-        : null,
+    removal: rm?.issued
+      ? {
+          method: rm.method,
+          completed: rm.completed,
+          ms: rm.ms,
+          completedAfterCloseMs: rm.completed ? null : rm.completedAfterCloseMs,
+          errno: rm.errno,
+          ...(rm.detail ? { detail: rm.detail } : {}),
+        }
+      : null,
     findings: run.findings.map((f) => ({ ...f, altTitles: [...f.altTitles] })),
     timings: {
       startedAt: run.startedAt,

@@ -40,7 +40,11 @@ const UINPUT: FakeBehaviour = { removal: 'completes', zombie: 'enodev', creators
 
 describe('removal through an fd the agent holds', () => {
   it.each([
-    ['UI_DEV_DESTROY (an ioctl on the held /dev/uinput)', '{ ioctl: { on: uinput, request: UI_DEV_DESTROY }, timeoutMs: 2000 }', { ...UINPUT, removeBy: { ioctl: 0x5502 } }],
+    [
+      'UI_DEV_DESTROY (an ioctl on the held /dev/uinput)',
+      '{ ioctl: { on: uinput, request: UI_DEV_DESTROY }, timeoutMs: 2000 }',
+      { ...UINPUT, removeBy: { ioctl: 0x5502 } },
+    ],
     ['closing the creator fd', '{ close: { on: uinput }, timeoutMs: 2000 }', { ...UINPUT, removeBy: { close: true } }],
   ])('%s: handled, the setup ioctls went first', async (_what, removal, behaviour) => {
     const [c] = parseSuiteText(suite(removal), 'uinputish.yaml').cases;
@@ -65,18 +69,35 @@ describe('removal through an fd the agent holds', () => {
     expect(guest.calls.filter((x) => x.startsWith('gone '))).toEqual(['gone {"op":"gone","path":"/dev/input/fake0"}']);
   });
 
-  it('a refused destroy is the removal\'s errno', async () => {
+  it("a refused destroy is the removal's errno", async () => {
     const [c] = parseSuiteText(suite('{ ioctl: { on: uinput, request: UI_DEV_DESTROY }, refused: [EBUSY] }'), 'u.yaml').cases;
     const clock = new FakeClock();
-    const r = await runCase(c!, { port: new FakeGuest({ ...UINPUT, removal: 'refuses-ebusy', removeBy: { ioctl: 0x5502 } }, clock), detector, iteration: 1, clock });
+    const r = await runCase(c!, {
+      port: new FakeGuest({ ...UINPUT, removal: 'refuses-ebusy', removeBy: { ioctl: 0x5502 } }, clock),
+      detector,
+      iteration: 1,
+      clock,
+    });
     expect(r.record.removal).toMatchObject({ completed: true, errno: 'EBUSY' });
     expect(classifyCase(r.record).verdict).toBe('handled');
   });
 
   it.each([
-    ['a removal through an fd nothing holds', (s: string) => s.replace('close: { on: uinput }', 'close: { on: nothing }'), /removal through "nothing", which nothing holds/],
-    ['a prepare ioctl before its hold', (s: string) => s.replace('{ ioctl: { on: uinput, request: UI_SET_EVBIT, args: 1 } }', '{ ioctl: { on: uinput2, request: UI_SET_EVBIT, args: 1 } }'), /prepare acts on "uinput2", which no earlier prepare step holds/],
-    ['an unknown setup field', (s: string) => s.replace('name: huci-uinput', 'title: huci-uinput'), /UI_DEV_SETUP args\.title: uinput_setup has no field title/],
+    [
+      'a removal through an fd nothing holds',
+      (s: string) => s.replace('close: { on: uinput }', 'close: { on: nothing }'),
+      /removal through "nothing", which nothing holds/,
+    ],
+    [
+      'a prepare ioctl before its hold',
+      (s: string) => s.replace('{ ioctl: { on: uinput, request: UI_SET_EVBIT, args: 1 } }', '{ ioctl: { on: uinput2, request: UI_SET_EVBIT, args: 1 } }'),
+      /prepare acts on "uinput2", which no earlier prepare step holds/,
+    ],
+    [
+      'an unknown setup field',
+      (s: string) => s.replace('name: huci-uinput', 'title: huci-uinput'),
+      /UI_DEV_SETUP args\.title: uinput_setup has no field title/,
+    ],
     ['a value that does not fit', (s: string) => s.replace('args: 30', 'args: 3000000000'), /UI_SET_KEYBIT args: 3000000000 does not fit s32/],
   ])('refused at load: %s', (_what, edit, msg) => {
     expect(() => parseSuiteText(edit(suite('{ close: { on: uinput } }')), 'u.yaml')).toThrow(ConfigError);

@@ -62,11 +62,27 @@ describe('socket holders', () => {
   });
 
   it.each([
-    ['an unknown constant, where it is written', `{ domain: AF_NOPE, type: SOCK_RAW }`, /sockish\.yaml: fds\.pkt\.holders\[0\]\.socket\.domain \(line 9\): unknown constant AF_NOPE/],
+    [
+      'an unknown constant, where it is written',
+      `{ domain: AF_NOPE, type: SOCK_RAW }`,
+      /sockish\.yaml: fds\.pkt\.holders\[0\]\.socket\.domain \(line 9\): unknown constant AF_NOPE/,
+    ],
     ['one in a list', `{ domain: AF_PACKET, type: [SOCK_RAW, SOCK_NOPE] }`, /socket\.type\[1\] \(line 9\): unknown constant SOCK_NOPE/],
-    ['a field the struct lacks', `{ domain: AF_PACKET, type: SOCK_RAW, bind: { struct: sockaddr_ll, value: { sll_nope: 1 } } }`, /socket\.bind\.value \(line 9\): sockaddr_ll .*sll_nope/],
-    ['an unknown struct', `{ domain: AF_PACKET, type: SOCK_RAW, bind: { struct: sockaddr_nope } }`, /socket\.bind\.struct \(line 9\): unknown struct sockaddr_nope/],
-    ['a holder with two ways to get its fd', `{ domain: AF_PACKET, type: SOCK_RAW }\n        open: { path: /dev/x, flags: [O_RDWR] }`, /exactly one of open, ioctl, socket/],
+    [
+      'a field the struct lacks',
+      `{ domain: AF_PACKET, type: SOCK_RAW, bind: { struct: sockaddr_ll, value: { sll_nope: 1 } } }`,
+      /socket\.bind\.value \(line 9\): sockaddr_ll .*sll_nope/,
+    ],
+    [
+      'an unknown struct',
+      `{ domain: AF_PACKET, type: SOCK_RAW, bind: { struct: sockaddr_nope } }`,
+      /socket\.bind\.struct \(line 9\): unknown struct sockaddr_nope/,
+    ],
+    [
+      'a holder with two ways to get its fd',
+      `{ domain: AF_PACKET, type: SOCK_RAW }\n        open: { path: /dev/x, flags: [O_RDWR] }`,
+      /exactly one of open, ioctl, socket/,
+    ],
   ])('refuses %s before anything boots', (_what, socket, message) => {
     expect(() => parseSuiteText(suite(socket), 'sockish.yaml')).toThrow(ConfigError);
     expect(() => parseSuiteText(suite(socket), 'sockish.yaml')).toThrow(message);

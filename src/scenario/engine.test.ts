@@ -83,26 +83,146 @@ async function run(caseId: string, b: FakeBehaviour) {
 
 describe('engine + classifier on a fake guest', () => {
   const table: Array<{ name: string; id: string; b: FakeBehaviour; verdict: string; reason: RegExp }> = [
-    { name: 'all probes ENODEV → handled', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /sysfs-unbind completed in \d+ ms; probes got ENODEV/ },
-    { name: 'poll POLLHUP|POLLERR → handled', id: 'fake/fake-unbind-req-poll', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /POLLHUP\|POLLERR/ },
-    { name: 'probe succeeds on a zombie fd → silent', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'succeeds' }, verdict: 'silent', reason: /read on chip succeeded \(4 bytes\)/ },
-    { name: 'poll with POLLIN besides POLLHUP (reventsOnly) → silent', id: 'fake/fake-unbind-chip-poll', b: { removal: 'completes', zombie: 'pollhup' }, verdict: 'silent', reason: /poll on chip returned POLLIN\|POLLHUP/ },
-    { name: 'probe never returns, guest answers → silent (numbed)', id: 'fake/fake-unbind-req-read', b: { removal: 'completes', zombie: 'no-reply' }, verdict: 'silent', reason: /read on req did not return/ },
-    { name: 'KASAN report during a probe → crashed, title attached', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', crashOnProbe: kasan }, verdict: 'crashed', reason: /^KASAN: slab-use-after-free Read in canary_read/ },
-    { name: 'report only in dmesg (console dropped it) → crashed', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', dmesgOnlyOnProbe: kasan.slice(1, 30).map((l) => l.replace(/^\[[^\]]*\]\[[^\]]*\] /, '')) }, verdict: 'crashed', reason: /KASAN: slab-use-after-free/ },
-    { name: 'hung-task report → hung', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', crashOnProbe: hungTask }, verdict: 'hung', reason: /INFO: task hung in linereq_free/ },
-    { name: 'unbind waits for the fds → blocked, wait measured', id: 'fake/fake-unbind-chip-read', b: { removal: 'blocks-until-close', zombie: 'succeeds' }, verdict: 'blocked', reason: /did not complete within 2000 ms while fds were held; completed \d+ ms after the fds were closed/ },
-    { name: 'unbind never completes → blocked, never', id: 'fake/fake-unbind-chip-read', b: { removal: 'blocks-forever', zombie: 'enodev' }, verdict: 'blocked', reason: /never completed/ },
-    { name: 'DEVICE_DELETED never arrives → blocked', id: 'fake/fake-devdel-chip-read', b: { removal: 'completes', zombie: 'enodev', deviceDeleted: false }, verdict: 'blocked', reason: /qmp-device-del did not complete.*never completed/ },
-    { name: 'no DEVICE_DELETED but the device left QEMU → completed, handled', id: 'fake/fake-devdel-chip-read', b: { removal: 'completes', zombie: 'enodev', deviceDeleted: 'left-peripherals' }, verdict: 'handled', reason: /qmp-device-del completed in \d+ ms/ },
-    { name: 'DEVICE_DELETED arrives, ENODEV → handled', id: 'fake/fake-devdel-chip-read', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /qmp-device-del completed/ },
-    { name: 'SSH lost mid-case (removal) → hung', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', loseAt: 'removal' }, verdict: 'hung', reason: /guest stopped answering: ssh connection closed/ },
-    { name: 'guest silent after a probe → hung', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', loseAt: 'probe' }, verdict: 'hung', reason: /guest stopped answering/ },
-    { name: 'rmmod refused with EBUSY → handled', id: 'fake/fake-rmmod-chip-read', b: { removal: 'refuses-ebusy', zombie: 'succeeds' }, verdict: 'handled', reason: /rmmod refused with EBUSY/ },
-    { name: 'harness cannot open the device node → error', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', openFails: 'ENOENT' }, verdict: 'error', reason: /holder chip: open \/dev\/fake0 failed: ENOENT/ },
-    { name: 'restore fails → error', id: 'fake/fake-unbind-chip-read', b: { removal: 'completes', zombie: 'enodev', restoreFails: true }, verdict: 'error', reason: /restore failed/ },
-    { name: 'blocked reader woken with ENODEV → handled', id: 'fake/fake-unbind-waiter-read', b: { removal: 'completes', zombie: 'enodev' }, verdict: 'handled', reason: /probes got ENODEV/ },
-    { name: 'blocked reader never woken → silent', id: 'fake/fake-unbind-waiter-read', b: { removal: 'completes', zombie: 'enodev', loopWoken: false }, verdict: 'silent', reason: /read blocked on chip was not woken/ },
+    {
+      name: 'all probes ENODEV → handled',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev' },
+      verdict: 'handled',
+      reason: /sysfs-unbind completed in \d+ ms; probes got ENODEV/,
+    },
+    {
+      name: 'poll POLLHUP|POLLERR → handled',
+      id: 'fake/fake-unbind-req-poll',
+      b: { removal: 'completes', zombie: 'enodev' },
+      verdict: 'handled',
+      reason: /POLLHUP\|POLLERR/,
+    },
+    {
+      name: 'probe succeeds on a zombie fd → silent',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'succeeds' },
+      verdict: 'silent',
+      reason: /read on chip succeeded \(4 bytes\)/,
+    },
+    {
+      name: 'poll with POLLIN besides POLLHUP (reventsOnly) → silent',
+      id: 'fake/fake-unbind-chip-poll',
+      b: { removal: 'completes', zombie: 'pollhup' },
+      verdict: 'silent',
+      reason: /poll on chip returned POLLIN\|POLLHUP/,
+    },
+    {
+      name: 'probe never returns, guest answers → silent (numbed)',
+      id: 'fake/fake-unbind-req-read',
+      b: { removal: 'completes', zombie: 'no-reply' },
+      verdict: 'silent',
+      reason: /read on req did not return/,
+    },
+    {
+      name: 'KASAN report during a probe → crashed, title attached',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', crashOnProbe: kasan },
+      verdict: 'crashed',
+      reason: /^KASAN: slab-use-after-free Read in canary_read/,
+    },
+    {
+      name: 'report only in dmesg (console dropped it) → crashed',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', dmesgOnlyOnProbe: kasan.slice(1, 30).map((l) => l.replace(/^\[[^\]]*\]\[[^\]]*\] /, '')) },
+      verdict: 'crashed',
+      reason: /KASAN: slab-use-after-free/,
+    },
+    {
+      name: 'hung-task report → hung',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', crashOnProbe: hungTask },
+      verdict: 'hung',
+      reason: /INFO: task hung in linereq_free/,
+    },
+    {
+      name: 'unbind waits for the fds → blocked, wait measured',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'blocks-until-close', zombie: 'succeeds' },
+      verdict: 'blocked',
+      reason: /did not complete within 2000 ms while fds were held; completed \d+ ms after the fds were closed/,
+    },
+    {
+      name: 'unbind never completes → blocked, never',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'blocks-forever', zombie: 'enodev' },
+      verdict: 'blocked',
+      reason: /never completed/,
+    },
+    {
+      name: 'DEVICE_DELETED never arrives → blocked',
+      id: 'fake/fake-devdel-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', deviceDeleted: false },
+      verdict: 'blocked',
+      reason: /qmp-device-del did not complete.*never completed/,
+    },
+    {
+      name: 'no DEVICE_DELETED but the device left QEMU → completed, handled',
+      id: 'fake/fake-devdel-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', deviceDeleted: 'left-peripherals' },
+      verdict: 'handled',
+      reason: /qmp-device-del completed in \d+ ms/,
+    },
+    {
+      name: 'DEVICE_DELETED arrives, ENODEV → handled',
+      id: 'fake/fake-devdel-chip-read',
+      b: { removal: 'completes', zombie: 'enodev' },
+      verdict: 'handled',
+      reason: /qmp-device-del completed/,
+    },
+    {
+      name: 'SSH lost mid-case (removal) → hung',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', loseAt: 'removal' },
+      verdict: 'hung',
+      reason: /guest stopped answering: ssh connection closed/,
+    },
+    {
+      name: 'guest silent after a probe → hung',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', loseAt: 'probe' },
+      verdict: 'hung',
+      reason: /guest stopped answering/,
+    },
+    {
+      name: 'rmmod refused with EBUSY → handled',
+      id: 'fake/fake-rmmod-chip-read',
+      b: { removal: 'refuses-ebusy', zombie: 'succeeds' },
+      verdict: 'handled',
+      reason: /rmmod refused with EBUSY/,
+    },
+    {
+      name: 'harness cannot open the device node → error',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', openFails: 'ENOENT' },
+      verdict: 'error',
+      reason: /holder chip: open \/dev\/fake0 failed: ENOENT/,
+    },
+    {
+      name: 'restore fails → error',
+      id: 'fake/fake-unbind-chip-read',
+      b: { removal: 'completes', zombie: 'enodev', restoreFails: true },
+      verdict: 'error',
+      reason: /restore failed/,
+    },
+    {
+      name: 'blocked reader woken with ENODEV → handled',
+      id: 'fake/fake-unbind-waiter-read',
+      b: { removal: 'completes', zombie: 'enodev' },
+      verdict: 'handled',
+      reason: /probes got ENODEV/,
+    },
+    {
+      name: 'blocked reader never woken → silent',
+      id: 'fake/fake-unbind-waiter-read',
+      b: { removal: 'completes', zombie: 'enodev', loopWoken: false },
+      verdict: 'silent',
+      reason: /read blocked on chip was not woken/,
+    },
   ];
   for (const t of table) {
     it(t.name, async () => {
@@ -154,7 +274,11 @@ describe('run loop', () => {
     ['CONFIG_FAKE_CHIP', 'm'],
   ]);
 
-  async function loop(b: FakeBehaviour[], plan = planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-unbind-chip-*' }), cfg: Map<string, string> | null = config) {
+  async function loop(
+    b: FakeBehaviour[],
+    plan = planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-unbind-chip-*' }),
+    cfg: Map<string, string> | null = config,
+  ) {
     const clock = new FakeClock();
     const sessions = new FakeSessions(b, clock);
     const writes: RunResult[] = [];
@@ -212,17 +336,35 @@ describe('run loop', () => {
     const sessions = new FakeSessions([{ removal: 'completes', zombie: 'enodev' }], clock);
     const plan = planCases([suite], { images: [], iterations: 2, caseGlob: 'fake/fake-*-chip-read' });
     const result = await runLoop({
-      suites: [suite], plan, sessions, detector: realDetector, kernelConfig: async () => config, write: async () => undefined,
-      runId: 'jobs', command: [], images: ['fake-img'], jobs: 2, clock, version: 't',
+      suites: [suite],
+      plan,
+      sessions,
+      detector: realDetector,
+      kernelConfig: async () => config,
+      write: async () => undefined,
+      runId: 'jobs',
+      command: [],
+      images: ['fake-img'],
+      jobs: 2,
+      clock,
+      version: 't',
     });
     expect(sessions.booted).toHaveLength(2);
-    expect(result.cases.map((c) => `${c.id}#${c.iteration}`).sort()).toEqual(
-      ['fake/fake-devdel-chip-read#1', 'fake/fake-devdel-chip-read#2', 'fake/fake-rmmod-chip-read#1', 'fake/fake-rmmod-chip-read#2', 'fake/fake-unbind-chip-read#1', 'fake/fake-unbind-chip-read#2'],
-    );
+    expect(result.cases.map((c) => `${c.id}#${c.iteration}`).sort()).toEqual([
+      'fake/fake-devdel-chip-read#1',
+      'fake/fake-devdel-chip-read#2',
+      'fake/fake-rmmod-chip-read#1',
+      'fake/fake-rmmod-chip-read#2',
+      'fake/fake-unbind-chip-read#1',
+      'fake/fake-unbind-chip-read#2',
+    ]);
   });
 
   it('groups cases by the devices they need at boot', async () => {
-    const { sessions } = await loop([{ removal: 'completes', zombie: 'enodev' }], planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-*-chip-read' }));
+    const { sessions } = await loop(
+      [{ removal: 'completes', zombie: 'enodev' }],
+      planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-*-chip-read' }),
+    );
     expect(sessions.configs.map((c) => c.devices.map((d) => d.id))).toEqual([[], ['dev0']]);
   });
 });

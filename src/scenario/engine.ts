@@ -61,7 +61,18 @@ export function skippedRun(c: ResolvedCase, missing: string[], now = Date.now())
 }
 
 function emptyRecord(id: string, missing: string[] = []): CaseRecord {
-  return { id, missingOptions: missing, harnessError: null, guestLost: null, consoleLinesSeen: 0, removal: null, probes: [], loops: [], restore: null, findings: [] };
+  return {
+    id,
+    missingOptions: missing,
+    harnessError: null,
+    guestLost: null,
+    consoleLinesSeen: 0,
+    removal: null,
+    probes: [],
+    loops: [],
+    restore: null,
+    findings: [],
+  };
 }
 
 class CaseExecution {
@@ -184,7 +195,7 @@ class CaseExecution {
 
   private async agent(call: AgentCall, label: string, timeoutMs = AGENT_MS): Promise<AgentAnswer> {
     const r = await this.port.agent(call, timeoutMs);
-    const what = r.ok ? 'ok' : r.timedOut ? `no reply within ${timeoutMs} ms` : r.errno ?? 'failed';
+    const what = r.ok ? 'ok' : r.timedOut ? `no reply within ${timeoutMs} ms` : (r.errno ?? 'failed');
     this.note('agent', label, `${what} (${r.ms.toFixed(1)} ms)`);
     return r;
   }
@@ -312,7 +323,8 @@ class CaseExecution {
   /** What the agent runs for a suite's ioctl: the vocabulary encodes a named one; {raw} is a bare number. */
   private ioctlRequest(request: Probe['request'], args: unknown): unknown {
     if (request === undefined) return { number: 0 };
-    if (typeof request !== 'string') return { number: request.raw, ...(request.arg !== undefined ? { arg: request.arg } : {}), ...(request.size !== undefined ? { size: request.size } : {}) };
+    if (typeof request !== 'string')
+      return { number: request.raw, ...(request.arg !== undefined ? { arg: request.arg } : {}), ...(request.size !== undefined ? { size: request.size } : {}) };
     return agentCall(vocabulary(), request, this.subArgs(args)).request;
   }
 
@@ -349,7 +361,11 @@ class CaseExecution {
         return s?.running && (decl.expectWake ? s.elapsedMs >= 200 : s.iterations > 0);
       });
       if (ready || this.clock.now() >= until) {
-        this.note('agent', 'loops in flight', ready ? 'all loops running' : `not all loops running: ${JSON.stringify(stats.map((s) => [s.loop, s.iterations]))}`);
+        this.note(
+          'agent',
+          'loops in flight',
+          ready ? 'all loops running' : `not all loops running: ${JSON.stringify(stats.map((s) => [s.loop, s.iterations]))}`,
+        );
         return;
       }
       await this.clock.sleep(100);

@@ -14,7 +14,10 @@ export interface KernelLine {
 }
 
 export function parseKernelLine(raw: string): KernelLine {
-  const line = raw.replace(/\r/g, '').replace(/\s+$/, '').replace(/^<\d+>(?=\[)/, '');
+  const line = raw
+    .replace(/\r/g, '')
+    .replace(/\s+$/, '')
+    .replace(/^<\d+>(?=\[)/, '');
   const m = PRINTK.exec(line);
   if (!m) return { ts: null, text: line, key: null };
   return { ts: Number(m[1]), text: line, key: `${m[1]}|${m[2]!.trim()}` };
@@ -49,9 +52,18 @@ export function mergeKernelLog(consoleLines: readonly string[], dmesgLines: read
 /** The lines after the last line containing `begin` (inclusive) and before `end` (exclusive, if present). */
 export function sliceBetween(lines: readonly string[], begin: string, end: string | null): string[] | null {
   let from = -1;
-  for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.includes(begin)) { from = i; break; }
+  for (let i = lines.length - 1; i >= 0; i--)
+    if (lines[i]!.includes(begin)) {
+      from = i;
+      break;
+    }
   if (from < 0) return null;
   let to = lines.length;
-  if (end !== null) for (let i = from + 1; i < lines.length; i++) if (lines[i]!.includes(end)) { to = i + 1; break; }
+  if (end !== null)
+    for (let i = from + 1; i < lines.length; i++)
+      if (lines[i]!.includes(end)) {
+        to = i + 1;
+        break;
+      }
   return lines.slice(from, to);
 }

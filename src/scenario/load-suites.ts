@@ -119,9 +119,9 @@ function expandSuite(suite: SuiteFile, file: string, locate: (p: (string | numbe
     };
     const body = mergeTemplates(suite, entry, (msg) => fail(['use'], msg));
     const combos: Array<{ fd: string; op: string; from: (string | number)[] }> = entry.matrix
-      ? entry.matrix.fd.flatMap((fd) =>
-          entry.matrix!.op.map((op) => ({ fd, op, from: ['matrix'] as (string | number)[] })),
-        ).filter((c) => !entry.exclude.some((x) => (x.fd === undefined || x.fd === c.fd) && (x.op === undefined || x.op === c.op)))
+      ? entry.matrix.fd
+          .flatMap((fd) => entry.matrix!.op.map((op) => ({ fd, op, from: ['matrix'] as (string | number)[] })))
+          .filter((c) => !entry.exclude.some((x) => (x.fd === undefined || x.fd === c.fd) && (x.op === undefined || x.op === c.op)))
       : [{ fd: entry.fd!, op: entry.op!, from: [] }];
     if (combos.length === 0) fail(['exclude'], 'the exclusions leave no case');
     for (const combo of combos) {
@@ -249,13 +249,17 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
   if (at[at.length - 1] === 'socket' || (at[at.length - 2] === 'setsockopt' && at.includes('socket'))) {
     for (const k of ['domain', 'type', 'protocol', 'level', 'name'])
       for (const [i, x] of [o[k]].flat().entries())
-        if (typeof x === 'string' && !vocabulary().constants.has(x)) fail(Array.isArray(o[k]) ? [...at, k, i] : [...at, k], `unknown constant ${x} (see suites/vocabulary)`);
+        if (typeof x === 'string' && !vocabulary().constants.has(x))
+          fail(Array.isArray(o[k]) ? [...at, k, i] : [...at, k], `unknown constant ${x} (see suites/vocabulary)`);
   }
   if (typeof o.struct === 'string' && (at.includes('send') || at.includes('socket'))) {
     try {
       encode({ kind: 'struct', name: o.struct }, withPlaceholders(o.value), vocabulary().codec, 'value');
     } catch (e) {
-      fail([...at, vocabulary().structs.has(o.struct) ? 'value' : 'struct'], vocabulary().structs.has(o.struct) ? `${o.struct} ${errorMessage(e)}` : `unknown struct ${o.struct} (see suites/vocabulary)`);
+      fail(
+        [...at, vocabulary().structs.has(o.struct) ? 'value' : 'struct'],
+        vocabulary().structs.has(o.struct) ? `${o.struct} ${errorMessage(e)}` : `unknown struct ${o.struct} (see suites/vocabulary)`,
+      );
     }
   }
   if (typeof o.request === 'string') {
@@ -292,10 +296,13 @@ function describeIssue(issue: z.core.$ZodIssue): { where: (string | number)[]; m
     const key = issue.keys[0]!;
     const parent = where[where.length - 1];
     if (parent === 'removal') return { where: [...where, key], message: `unknown removal method "${key}" (one of ${REMOVAL_METHODS.join(', ')})` };
-    if (parent === 'prepare' || parent === 'restore' || typeof parent === 'number' && (where[where.length - 2] === 'prepare' || where[where.length - 2] === 'restore'))
+    if (
+      parent === 'prepare' ||
+      parent === 'restore' ||
+      (typeof parent === 'number' && (where[where.length - 2] === 'prepare' || where[where.length - 2] === 'restore'))
+    )
       return { where: [...where, key], message: `unknown step kind "${key}" (one of ${STEP_KINDS.join(', ')})` };
     return { where: [...where, key], message: `unknown key "${key}"` };
   }
   return { where, message: issue.message };
 }
-

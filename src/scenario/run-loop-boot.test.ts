@@ -96,7 +96,7 @@ describe('run loop: failed boots', () => {
     expect(runExitCode(result, ['hung'])).toBe(0);
   });
 
-  it('three crashing boots: that group\'s cases are errors with the title, one line says so, other groups run', async () => {
+  it("three crashing boots: that group's cases are errors with the title, one line says so, other groups run", async () => {
     const { result, notes, sessions, consoles } = await loop([CRASH, CRASH, CRASH, OK], [crashing, fine]);
     expect(sessions.configs.map((c) => c.kernelArgs)).toEqual([['rdinit=/bin/false'], ['rdinit=/bin/false'], ['rdinit=/bin/false'], []]);
     const line = 'fake-img crashes while booting: KASAN: slab-use-after-free Read in canary_read (3 of 3 boots)';
@@ -124,7 +124,7 @@ describe('run loop: failed boots', () => {
     expect(result.cases.every((c) => c.verdict === 'error')).toBe(true);
   });
 
-  it('a guest that never becomes ready counts as hung; QEMU failing is the machinery\'s (exit 3 once given up)', async () => {
+  it("a guest that never becomes ready counts as hung; QEMU failing is the machinery's (exit 3 once given up)", async () => {
     const timeout: FakeBehaviour = { ...OK, bootFails: new BootError('timeout', 'guest not ready within 240 s', ['[    1.0] x']) };
     const infra: FakeBehaviour = { ...OK, bootFails: new InfraError('QEMU exited (code 1) before QMP came up: bad device', ['$ qemu …']) };
     const t = await loop([timeout, OK]);

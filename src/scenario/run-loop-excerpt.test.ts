@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { capExcerpt } from './run-loop.js';
 
-const finding = (startLine: number, endLine: number) => ({ kind: 'panic', title: 'kernel panic', altTitles: [], frame: null, startLine, endLine, report: 'r', corrupted: false });
+const finding = (startLine: number, endLine: number) => ({
+  kind: 'panic',
+  title: 'kernel panic',
+  altTitles: [],
+  frame: null,
+  startLine,
+  endLine,
+  report: 'r',
+  corrupted: false,
+});
 
 describe('capExcerpt: a printk flood does not go into run.json whole', () => {
   it('leaves a small excerpt alone', () => {

@@ -5,7 +5,16 @@
 import os from 'node:os';
 import { BootError, InfraError, errorMessage } from '../errors.js';
 import { classifyCase, judgeControls, subsystemVerdict, type ControlExpectation } from '../classify/verdict.js';
-import { BOOT_FAILURE_VERDICT, RUN_SCHEMA_VERSION, VERDICTS, type BootRecord, type CaseResult, type RunResult, type Verdict, type VmInfo } from '../report/run-schema.js';
+import {
+  BOOT_FAILURE_VERDICT,
+  RUN_SCHEMA_VERSION,
+  VERDICTS,
+  type BootRecord,
+  type CaseResult,
+  type RunResult,
+  type Verdict,
+  type VmInfo,
+} from '../report/run-schema.js';
 import { reproCommand, toCaseResult } from './case-result.js';
 import { runCase, skippedRun, type CaseRun } from './engine.js';
 import type { LoadedSuite } from './load-suites.js';
@@ -46,7 +55,10 @@ export function planCases(suites: readonly LoadedSuite[], opts: PlanOptions): Pl
 
 /** `*` matches anything (including "/"), `?` one character; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`);
 }
 
@@ -199,7 +211,18 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
         const startedAt = new Date().toISOString();
         const t0 = performance.now();
         const record = (r: Partial<BootRecord>): BootRecord => {
-          const b: BootRecord = { vm, image: g.cfg.image, attempt, attempts: bootAttempts, ok: false, startedAt, ms: Math.round(performance.now() - t0), findings: [], gaveUp: false, ...r };
+          const b: BootRecord = {
+            vm,
+            image: g.cfg.image,
+            attempt,
+            attempts: bootAttempts,
+            ok: false,
+            startedAt,
+            ms: Math.round(performance.now() - t0),
+            findings: [],
+            gaveUp: false,
+            ...r,
+          };
           run.boots.push(b);
           bootOrder.set(b, g.index * 1e6 + boots);
           return b;

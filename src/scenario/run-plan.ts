@@ -25,9 +25,7 @@ export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: s
     return []; // a suites dir without the canary (e.g. test fixtures): nothing to calibrate with
   }
   const images = [...new Set(selected.map((p) => p.image))].filter((img) => canary.images.includes(img) && !calibrated.has(img));
-  return images.flatMap((image) =>
-    canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })),
-  );
+  return images.flatMap((image) => canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })));
 }
 
 /** `<ISO time>-<suites joined by +>[-shardIofN]`: sorts by time, says what ran. */

@@ -11,7 +11,10 @@ function ids(n: number, seed = 1): string[] {
   const methods = ['unbind', 'device_del', 'rmmod', 'rmdir', 'remove'];
   let x = seed;
   const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
-  return Array.from({ length: n }, (_, i) => `${subsystems[next() % subsystems.length]}/p${next() % 50}-${methods[next() % methods.length]}-fd${i}-op${next() % 7}`);
+  return Array.from(
+    { length: n },
+    (_, i) => `${subsystems[next() % subsystems.length]}/p${next() % 50}-${methods[next() % methods.length]}-fd${i}-op${next() % 7}`,
+  );
 }
 
 function shuffled<T>(xs: readonly T[], seed: number): T[] {
@@ -153,7 +156,12 @@ describe('shardCases', () => {
     expect(sizes.filter((n) => n === 0).length).toBeGreaterThanOrEqual(5);
   });
 
-  it.each<Shard>([{ index: 0, count: 4 }, { index: 5, count: 4 }, { index: 1, count: 0 }, { index: 1.5, count: 4 }])('refuses shard %j', (s) => {
+  it.each<Shard>([
+    { index: 0, count: 4 },
+    { index: 5, count: 4 },
+    { index: 1, count: 0 },
+    { index: 1.5, count: 4 },
+  ])('refuses shard %j', (s) => {
     expect(() => shardCases(cases(['a']), s)).toThrow(RangeError);
   });
 });
@@ -162,10 +170,15 @@ describe('shardCases over the real suites', () => {
   const suites = loadSuites([]);
   const everything = suites.flatMap((s) => s.cases);
 
-  it.each([2, 4])('%i shards: the suites\' cases split without loss, and one suite alone splits the same way', (count) => {
+  it.each([2, 4])("%i shards: the suites' cases split without loss, and one suite alone splits the same way", (count) => {
     expect(everything.length).toBeGreaterThan(count);
     const parts = all(count).map((s) => shardCases(everything, s));
-    expect(parts.flat().map((c) => c.id).sort()).toEqual(everything.map((c) => c.id).sort());
+    expect(
+      parts
+        .flat()
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(everything.map((c) => c.id).sort());
     for (const suite of suites) {
       for (const s of all(count)) {
         expect(shardCases(suite.cases, s).map((c) => c.id)).toEqual(parts[s.index - 1]!.filter((c) => suite.cases.includes(c)).map((c) => c.id));

@@ -21,7 +21,10 @@ export const IoctlRequest = z.union([
 /** The argument's fields in the kernel's names (a number for an ioctl that takes an integer); "${var}" substitutes. */
 export const IoctlArgs = z.unknown();
 /** A number, or a constant of suites/vocabulary by name (AF_PACKET, SOL_PACKET). */
-export const NumberOrConstant = z.union([z.number().int().nonnegative(), z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'a number or a constant of suites/vocabulary')]);
+export const NumberOrConstant = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'a number or a constant of suites/vocabulary'),
+]);
 /** A struct of the vocabulary and its value in the kernel's field names ("${var}" substitutes). */
 export const StructValue = z.strictObject({ struct: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), value: z.unknown().optional() });
 export const Ms = z.number().int().positive();

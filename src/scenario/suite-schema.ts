@@ -2,7 +2,21 @@
 // The raw file schema is strict (unknown keys are errors); `matrix:` and `use:` are expanded by
 // load-suites.ts into fully resolved cases (ResolvedCase) that the engine runs.
 import { z } from 'zod';
-import { DeviceChecked, Errno, IdPart, IoctlArgs, IoctlRequest, KernelOption, Ms, Name, NumberOrConstant, OpenFlag, PollFlag, StructValue, type DeviceDecl } from './suite-atoms.js';
+import {
+  DeviceChecked,
+  Errno,
+  IdPart,
+  IoctlArgs,
+  IoctlRequest,
+  KernelOption,
+  Ms,
+  Name,
+  NumberOrConstant,
+  OpenFlag,
+  PollFlag,
+  StructValue,
+  type DeviceDecl,
+} from './suite-atoms.js';
 import { RemovalSchema, StepSchema, type Removal, type Step } from './kinds/registry.js';
 
 export { DeviceSchema, type DeviceDecl } from './suite-atoms.js';
@@ -44,7 +58,9 @@ const OpFields = {
   request: IoctlRequest.optional(),
   args: IoctlArgs.optional(),
 };
-const OpName = z.enum(['read', 'write', 'pread', 'poll', 'ioctl'], { error: (iss) => `unknown op ${JSON.stringify(iss.input)} (read, write, pread, poll, ioctl)` });
+const OpName = z.enum(['read', 'write', 'pread', 'poll', 'ioctl'], {
+  error: (iss) => `unknown op ${JSON.stringify(iss.input)} (read, write, pread, poll, ioctl)`,
+});
 
 /** What a probe on the zombie fd may return for the case to count as handled. */
 export const AcceptSchema = z
@@ -139,7 +155,7 @@ export type CaseEntry = z.infer<typeof CaseEntrySchema>;
 const KernelArg = z
   .string()
   .regex(/^[^\s"']+$/, 'must be one word without quotes')
-  .refine((w) => !w.startsWith('huci.'), 'huci.* words are the harness\'s own');
+  .refine((w) => !w.startsWith('huci.'), "huci.* words are the harness's own");
 
 export const SuiteFileSchema = z.strictObject({
   /** the subsystem; case ids start with it */

@@ -156,7 +156,12 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
       // what is left of the boot's bound (a guest that never said ready has used it up), with a
       // floor for sshd to answer a guest whose console is silent
       const timeoutMs = Math.max(sshTimeoutMs - readyMs, Math.min(sshTimeoutMs, 5_000));
-      ssh = await guarded(connectInRounds({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited }, () => m.exitStatus !== null && m.exitStatus !== undefined));
+      ssh = await guarded(
+        connectInRounds(
+          { port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited },
+          () => m.exitStatus !== null && m.exitStatus !== undefined,
+        ),
+      );
       progress('starting the agent');
       const channel = await guarded(ssh.channel(AGENT_PATH));
       agent = new AgentClient(channel, channel);
@@ -180,7 +185,9 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
         const current = sshGuest ? await sshGuest.catch(() => null) : null;
         if (current && current.lost === null) return current;
         // one connection at a time; a failed or lost one is tried again on the next call
-        sshGuest = stopping ? Promise.reject(new InfraError('the guest session is stopping')) : SshGuest.connect({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited });
+        sshGuest = stopping
+          ? Promise.reject(new InfraError('the guest session is stopping'))
+          : SshGuest.connect({ port: sshHostPort, key, timeoutMs, consoleTail: () => m.console.tail(20), abort: m.exited });
         return sshGuest;
       },
       agent,
@@ -219,7 +226,8 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     if (e instanceof TimeoutError) {
       // the title is one short line; the console tail travels beside it
       const why = e.message.replace(/;? console tail:.*$/s, '');
-      const title = m.console.lineCount === 0 ? 'no output from the guest while booting' : `guest not ready within ${Math.round(sshTimeoutMs / 1000)} s: ${why}`;
+      const title =
+        m.console.lineCount === 0 ? 'no output from the guest while booting' : `guest not ready within ${Math.round(sshTimeoutMs / 1000)} s: ${why}`;
       throw withConsole(new BootError('timeout', title, m.console.tail(BOOT_TAIL_LINES)));
     }
     if (e instanceof InfraError) throw e;

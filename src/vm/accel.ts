@@ -120,7 +120,11 @@ export async function probeKvm(kernel: string, timeoutMs: number): Promise<Probe
       }),
       new Promise<{ ok: boolean; detail: string }>((resolve) => {
         timer = setTimeout(
-          () => resolve({ ok: false, detail: `no sign of boot within ${timeoutMs} ms; last console line: "${m.console.tail(1)[0] ?? ''}"${stderrSummary(m.stderr())}` }),
+          () =>
+            resolve({
+              ok: false,
+              detail: `no sign of boot within ${timeoutMs} ms; last console line: "${m.console.tail(1)[0] ?? ''}"${stderrSummary(m.stderr())}`,
+            }),
           timeoutMs,
         );
       }),

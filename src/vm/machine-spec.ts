@@ -50,7 +50,10 @@ export const MachineSpecSchema = z
      * Name of a virtio-serial port for the guest agent, its host end the unix socket agent.sock in
      * runDir (its own controller, last on the bus). Omitted: no such port.
      */
-    agentPort: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "-", "_", "."').optional(),
+    agentPort: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "-", "_", "."')
+      .optional(),
     devices: z.array(DeviceSpecSchema).default([]),
     spareRootPorts: z.number().int().min(0).max(16).default(0),
     chardevs: z.array(ChardevSpecSchema).default([]),

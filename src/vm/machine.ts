@@ -175,10 +175,7 @@ export class Machine {
         // QEMU may close the socket before it replies to quit; that is success too.
         await this.qmp.execute('quit', {}, { timeoutMs: 1000 }).catch(() => {});
         let timer: NodeJS.Timeout | undefined;
-        const inTime = await Promise.race([
-          this.exited.then(() => true),
-          new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.graceMs))),
-        ]);
+        const inTime = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.graceMs)))]);
         clearTimeout(timer);
         if (!inTime) this.kill('SIGKILL');
         await this.exited;
@@ -199,12 +196,7 @@ export class Machine {
 }
 
 /** Retry until QEMU's socket accepts us; null if QEMU exits first. */
-async function connectQmp(
-  socketPath: string,
-  timeoutMs: number,
-  exited: Promise<MachineExit>,
-  hasExited: () => MachineExit | null,
-): Promise<QmpClient | null> {
+async function connectQmp(socketPath: string, timeoutMs: number, exited: Promise<MachineExit>, hasExited: () => MachineExit | null): Promise<QmpClient | null> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (hasExited()) return null;

@@ -8,7 +8,10 @@ import { MachineSpecSchema, type MachineSpecInput } from './machine-spec.js';
 import { deviceAddArgs, qemuArgv } from './qemu-argv.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'testdata', 'argv');
-const cases = fs.readdirSync(dir).filter((f) => f.endsWith('.spec.json')).map((f) => f.replace(/\.spec\.json$/, ''));
+const cases = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.spec.json'))
+  .map((f) => f.replace(/\.spec\.json$/, ''));
 
 describe('qemuArgv golden', () => {
   it('has cases', () => expect(cases.length).toBeGreaterThanOrEqual(4));
@@ -32,7 +35,7 @@ const base: MachineSpecInput = { kernel: '/k', accel: 'tcg', runDir: '/tmp/r' };
 const argOf = (argv: string[], flag: string): string[] => argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
 
 describe('qemuArgv invariants', () => {
-  it('always boots with the console on ttyS0 and panic=-1, then the caller\'s words', () => {
+  it("always boots with the console on ttyS0 and panic=-1, then the caller's words", () => {
     const argv = qemuArgv(MachineSpecSchema.parse({ ...base, append: ['quiet', 'x=1'] }));
     expect(argOf(argv, '-append')).toEqual(['console=ttyS0 panic=-1 quiet x=1']);
     expect(argv).toContain('-no-reboot');
@@ -87,7 +90,18 @@ describe('MachineSpec rejects bad specs with a path', () => {
     ['bad accel', { ...base, accel: 'hvf' }, 'accel', /kvm|tcg/],
     ['hotplug with bus', { ...base, devices: [{ id: 'a', driver: 'd', hotplug: true, bus: 'pcie.0' }] }, 'devices.0.bus', /own root port/],
     ['duplicate id', { ...base, devices: [{ id: 'a', driver: 'd' }], drives: [{ id: 'a', file: '/f' }] }, 'drives.0.id', /already used/],
-    ['device id clashes with a root port', { ...base, devices: [{ id: 'x', driver: 'd', hotplug: true }, { id: 'rp-x', driver: 'd' }] }, 'devices.1.id', /already used/],
+    [
+      'device id clashes with a root port',
+      {
+        ...base,
+        devices: [
+          { id: 'x', driver: 'd', hotplug: true },
+          { id: 'rp-x', driver: 'd' },
+        ],
+      },
+      'devices.1.id',
+      /already used/,
+    ],
     ['reserved id', { ...base, chardevs: [{ id: 'con', backend: 'null' }] }, '', /reserved/],
     ['agent port id', { ...base, devices: [{ id: 'huci-vser', driver: 'virtio-serial-pci' }] }, '', /reserved/],
     ['bad agent port name', { ...base, agentPort: 'a b' }, 'agentPort', /letters/],

@@ -36,9 +36,16 @@ export class CodecError extends Error {
 }
 
 const RANGE: Readonly<Record<Scalar, [bigint, bigint]>> = {
-  u8: [0n, 0xffn], u16: [0n, 0xffffn], u32: [0n, 0xffffffffn], u64: [0n, 0xffffffffffffffffn],
-  s8: [-0x80n, 0x7fn], s16: [-0x8000n, 0x7fffn], s32: [-0x80000000n, 0x7fffffffn], s64: [-0x8000000000000000n, 0x7fffffffffffffffn],
-  be16: [0n, 0xffffn], be32: [0n, 0xffffffffn],
+  u8: [0n, 0xffn],
+  u16: [0n, 0xffffn],
+  u32: [0n, 0xffffffffn],
+  u64: [0n, 0xffffffffffffffffn],
+  s8: [-0x80n, 0x7fn],
+  s16: [-0x8000n, 0x7fffn],
+  s32: [-0x80000000n, 0x7fffffffn],
+  s64: [-0x8000000000000000n, 0x7fffffffffffffffn],
+  be16: [0n, 0xffffn],
+  be32: [0n, 0xffffffffn],
 };
 
 interface Pending {
@@ -194,10 +201,14 @@ function writeScalar(buf: Buffer, at: number, s: Scalar, n: bigint, p: string): 
   if (s === 'be16') return void buf.writeUInt16BE(Number(n), at);
   if (s === 'be32') return void buf.writeUInt32BE(Number(n), at);
   switch (size) {
-    case 1: return void (signed ? buf.writeInt8(Number(n), at) : buf.writeUInt8(Number(n), at));
-    case 2: return void (signed ? buf.writeInt16LE(Number(n), at) : buf.writeUInt16LE(Number(n), at));
-    case 4: return void (signed ? buf.writeInt32LE(Number(n), at) : buf.writeUInt32LE(Number(n), at));
-    default: return void (signed ? buf.writeBigInt64LE(n, at) : buf.writeBigUInt64LE(n, at));
+    case 1:
+      return void (signed ? buf.writeInt8(Number(n), at) : buf.writeUInt8(Number(n), at));
+    case 2:
+      return void (signed ? buf.writeInt16LE(Number(n), at) : buf.writeUInt16LE(Number(n), at));
+    case 4:
+      return void (signed ? buf.writeInt32LE(Number(n), at) : buf.writeUInt32LE(Number(n), at));
+    default:
+      return void (signed ? buf.writeBigInt64LE(n, at) : buf.writeBigUInt64LE(n, at));
   }
 }
 
@@ -206,10 +217,14 @@ function readScalar(buf: Buffer, at: number, s: Scalar): bigint {
   if (s === 'be16') return BigInt(buf.readUInt16BE(at));
   if (s === 'be32') return BigInt(buf.readUInt32BE(at));
   switch (SCALAR_SIZE[s]) {
-    case 1: return BigInt(signed ? buf.readInt8(at) : buf.readUInt8(at));
-    case 2: return BigInt(signed ? buf.readInt16LE(at) : buf.readUInt16LE(at));
-    case 4: return BigInt(signed ? buf.readInt32LE(at) : buf.readUInt32LE(at));
-    default: return signed ? buf.readBigInt64LE(at) : buf.readBigUInt64LE(at);
+    case 1:
+      return BigInt(signed ? buf.readInt8(at) : buf.readUInt8(at));
+    case 2:
+      return BigInt(signed ? buf.readInt16LE(at) : buf.readUInt16LE(at));
+    case 4:
+      return BigInt(signed ? buf.readInt32LE(at) : buf.readUInt32LE(at));
+    default:
+      return signed ? buf.readBigInt64LE(at) : buf.readBigUInt64LE(at);
   }
 }
 

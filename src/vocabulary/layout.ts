@@ -69,11 +69,16 @@ export function parseType(text: string, constant: (name: string) => number | und
 
 export function typeText(t: TypeRef): string {
   switch (t.kind) {
-    case 'scalar': return t.scalar;
-    case 'chars': return `char[${t.length}]`;
-    case 'array': return `${typeText(t.of)}[${t.length}]`;
-    case 'struct': return t.name;
-    case 'ptr': return `ptr<${typeText(t.to)}>`;
+    case 'scalar':
+      return t.scalar;
+    case 'chars':
+      return `char[${t.length}]`;
+    case 'array':
+      return `${typeText(t.of)}[${t.length}]`;
+    case 'struct':
+      return t.name;
+    case 'ptr':
+      return `ptr<${typeText(t.to)}>`;
   }
 }
 
@@ -130,9 +135,12 @@ export function typeSize(t: TypeRef, structs: ReadonlyMap<string, StructLayout>)
 
 function sizeOf(t: TypeRef, struct: (name: string) => { size: number; align: number }): { size: number; align: number } {
   switch (t.kind) {
-    case 'scalar': return { size: SCALAR_SIZE[t.scalar], align: SCALAR_SIZE[t.scalar] };
-    case 'chars': return { size: t.length, align: 1 };
-    case 'ptr': return { size: 8, align: 8 };
+    case 'scalar':
+      return { size: SCALAR_SIZE[t.scalar], align: SCALAR_SIZE[t.scalar] };
+    case 'chars':
+      return { size: t.length, align: 1 };
+    case 'ptr':
+      return { size: 8, align: 8 };
     case 'array': {
       const e = sizeOf(t.of, struct);
       return { size: e.size * t.length, align: e.align };

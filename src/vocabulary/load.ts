@@ -51,7 +51,10 @@ export function defaultVocabularyDir(): string {
 }
 
 export function loadVocabulary(dir = defaultVocabularyDir()): Vocabulary {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
   return buildVocabulary(files.map((f) => readLocated(f)));
 }
 
@@ -67,7 +70,10 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
     if (!r.success) {
       const issue = r.error.issues[0]!;
       const where = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-      throw doc.error(issue.code === 'unrecognized_keys' ? [...where, issue.keys[0]!] : where, issue.code === 'unrecognized_keys' ? `unknown key "${issue.keys[0]}"` : issue.message);
+      throw doc.error(
+        issue.code === 'unrecognized_keys' ? [...where, issue.keys[0]!] : where,
+        issue.code === 'unrecognized_keys' ? `unknown key "${issue.keys[0]}"` : issue.message,
+      );
     }
     return { doc, v: r.data };
   });
@@ -124,7 +130,8 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
   for (const d of decls) {
     for (const f of d.fields) {
       const missing = unknownStruct(f.type, origin);
-      if (missing) throw origin.get(d.name)!.p.doc.error(['structs', d.name, 'fields', f.name], `unknown struct ${missing} (declared: ${[...origin.keys()].join(', ')})`);
+      if (missing)
+        throw origin.get(d.name)!.p.doc.error(['structs', d.name, 'fields', f.name], `unknown struct ${missing} (declared: ${[...origin.keys()].join(', ')})`);
     }
   }
   let laid: Map<string, StructLayout>;
@@ -139,7 +146,10 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
   for (const [name, l] of laid) {
     const o = origin.get(name)!;
     if (o.declaredSize !== undefined && o.declaredSize !== l.size) {
-      throw o.p.doc.error(['structs', name, 'size'], `declared size ${o.declaredSize} but the fields lay out to ${l.size} bytes (x86_64: ${l.fields.map((f) => `${f.name}@${f.offset}+${f.size}`).join(', ')})`);
+      throw o.p.doc.error(
+        ['structs', name, 'size'],
+        `declared size ${o.declaredSize} but the fields lay out to ${l.size} bytes (x86_64: ${l.fields.map((f) => `${f.name}@${f.offset}+${f.size}`).join(', ')})`,
+      );
     }
     structs.set(name, { ...l, file: o.p.doc.file, c: o.c, ...(o.declaredSize !== undefined ? { declaredSize: o.declaredSize } : {}) });
   }
@@ -184,7 +194,8 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
       seq.steps.forEach((st, k) => {
         if (!ioctls.has(st.ioctl)) throw p.doc.error(['sequences', name, 'steps', k, 'ioctl'], `unknown ioctl ${st.ioctl}`);
         for (const ref of placeholders(st.args)) {
-          if (!seq.params.includes(ref)) throw p.doc.error(['sequences', name, 'steps', k, 'args'], `\${${ref}} is not one of params (${seq.params.join(', ') || 'none'})`);
+          if (!seq.params.includes(ref))
+            throw p.doc.error(['sequences', name, 'steps', k, 'args'], `\${${ref}} is not one of params (${seq.params.join(', ') || 'none'})`);
         }
       });
       sequences.set(name, { name, file: p.doc.file, params: seq.params, steps: seq.steps.map((st) => ({ ioctl: st.ioctl, args: st.args })) });
@@ -292,10 +303,14 @@ function isIntegerish(t: TypeRef): boolean {
 
 function unknownStruct(t: TypeRef, known: ReadonlyMap<string, unknown>): string | null {
   switch (t.kind) {
-    case 'struct': return known.has(t.name) ? null : t.name;
-    case 'array': return unknownStruct(t.of, known);
-    case 'ptr': return unknownStruct(t.to, known);
-    default: return null;
+    case 'struct':
+      return known.has(t.name) ? null : t.name;
+    case 'array':
+      return unknownStruct(t.of, known);
+    case 'ptr':
+      return unknownStruct(t.to, known);
+    default:
+      return null;
   }
 }
 

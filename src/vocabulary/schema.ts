@@ -60,7 +60,10 @@ export const SequenceSchema = z.strictObject({
   description: z.string().optional(),
   /** the arguments a suite gives; "${name}" in a step's args stands for one */
   params: z.array(CName).default([]),
-  steps: z.array(z.strictObject({ ioctl: CName, args: z.unknown().optional() })).min(1).max(8),
+  steps: z
+    .array(z.strictObject({ ioctl: CName, args: z.unknown().optional() }))
+    .min(1)
+    .max(8),
 });
 
 export const VocabularyFileSchema = z.strictObject({

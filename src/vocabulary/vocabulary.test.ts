@@ -43,7 +43,12 @@ describe('layout (x86_64)', () => {
 
 describe('codec', () => {
   it('encodes a v2 line request: arrays zero-filled, strings NUL-padded, flags by name, nested structs', () => {
-    const call = encodeCall(vocab, 'GPIO_V2_GET_LINE_IOCTL', { offsets: [3, 5], num_lines: 2, consumer: 'huci', config: { flags: ['INPUT', 'EDGE_RISING'] } }, 'suite');
+    const call = encodeCall(
+      vocab,
+      'GPIO_V2_GET_LINE_IOCTL',
+      { offsets: [3, 5], num_lines: 2, consumer: 'huci', config: { flags: ['INPUT', 'EDGE_RISING'] } },
+      'suite',
+    );
     const b = call.buffer!.bytes;
     expect(b.length).toBe(592);
     expect([b.readUInt32LE(0), b.readUInt32LE(4), b.readUInt32LE(8)]).toEqual([3, 5, 0]);
@@ -111,19 +116,37 @@ describe('codec', () => {
   });
 
   it('an unknown ioctl names the known ones', () => {
-    expect(() => encodeCall(vocab, 'GPIO_GET_CHIPINFO', {}, 'suites/gpio.yaml')).toThrow(/suites\/gpio.yaml: unknown ioctl GPIO_GET_CHIPINFO \(known: .*GPIO_GET_CHIPINFO_IOCTL/);
+    expect(() => encodeCall(vocab, 'GPIO_GET_CHIPINFO', {}, 'suites/gpio.yaml')).toThrow(
+      /suites\/gpio.yaml: unknown ioctl GPIO_GET_CHIPINFO \(known: .*GPIO_GET_CHIPINFO_IOCTL/,
+    );
   });
 });
 
 describe('loading refuses a bad vocabulary with file, path and line', () => {
   const load = (...texts: string[]) => buildVocabulary(texts.map((t, i) => parseLocated(t, `v${i + 1}.yaml`)));
   it.each([
-    ['an unknown struct in a field', 'headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: u32\n      b: nosuch\n', 'v1.yaml: structs.s.fields.b (line 6): unknown struct nosuch'],
+    [
+      'an unknown struct in a field',
+      'headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: u32\n      b: nosuch\n',
+      'v1.yaml: structs.s.fields.b (line 6): unknown struct nosuch',
+    ],
     ['a type that is not one', 'headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: u33\n', 'v1.yaml: structs.s.fields.a (line 5): unknown struct u33'],
     ['an unknown array length', 'headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: u32[NOPE]\n', 'v1.yaml: structs.s.fields.a (line 5): array length NOPE'],
-    ['a size that differs from the layout', 'headers: [a.h]\nstructs:\n  s:\n    size: 8\n    fields:\n      a: u8\n      b: u32\n      c: u8\n', 'v1.yaml: structs.s.size (line 4): declared size 8 but the fields lay out to 12 bytes'],
-    ['an unknown flag set', 'headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: { type: u32, flags: nope }\n', 'v1.yaml: structs.s.fields.a.flags (line 5): unknown flag set nope'],
-    ['an fd field that does not exist', "headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: u32\nioctls:\n  X: { dir: R, type: 'x', nr: 1, arg: s, fd: fd }\n", 'v1.yaml: ioctls.X.fd (line 7): s has no field fd'],
+    [
+      'a size that differs from the layout',
+      'headers: [a.h]\nstructs:\n  s:\n    size: 8\n    fields:\n      a: u8\n      b: u32\n      c: u8\n',
+      'v1.yaml: structs.s.size (line 4): declared size 8 but the fields lay out to 12 bytes',
+    ],
+    [
+      'an unknown flag set',
+      'headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: { type: u32, flags: nope }\n',
+      'v1.yaml: structs.s.fields.a.flags (line 5): unknown flag set nope',
+    ],
+    [
+      'an fd field that does not exist',
+      "headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: u32\nioctls:\n  X: { dir: R, type: 'x', nr: 1, arg: s, fd: fd }\n",
+      'v1.yaml: ioctls.X.fd (line 7): s has no field fd',
+    ],
     ['an unknown key', 'headers: [a.h]\nstruct: {}\n', 'v1.yaml: struct (line 2): unknown key "struct"'],
   ])('%s', (_what, text, msg) => {
     const e = (() => {
@@ -138,6 +161,8 @@ describe('loading refuses a bad vocabulary with file, path and line', () => {
     expect((e as Error).message).toContain(msg);
   });
   it('a name defined in two files', () => {
-    expect(() => load('headers: [a.h]\nconstants: { N: 1 }\n', 'headers: [b.h]\nconstants: { N: 2 }\n')).toThrow('v2.yaml: constants.N (line 2): constant N is also defined in v1.yaml');
+    expect(() => load('headers: [a.h]\nconstants: { N: 1 }\n', 'headers: [b.h]\nconstants: { N: 2 }\n')).toThrow(
+      'v2.yaml: constants.N (line 2): constant N is also defined in v1.yaml',
+    );
   });
 });

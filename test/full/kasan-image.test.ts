@@ -110,7 +110,10 @@ describe.each(IMAGES)('%s image', (name) => {
     expect(info.ok).toBe(true);
     expect(chipinfo.decode(info.ok ? info.hex : undefined)).toMatchObject({ name: chip, lines: 8 });
     // a line request returns its fd through a field of the struct: the agent holds it as a handle
-    const line = await agent.ioctl(opened.handle, agentCall(loadVocabulary(), 'GPIO_V2_GET_LINE_IOCTL', { offsets: [1], num_lines: 1, consumer: 'huci', config: { flags: ['INPUT'] } }).request);
+    const line = await agent.ioctl(
+      opened.handle,
+      agentCall(loadVocabulary(), 'GPIO_V2_GET_LINE_IOCTL', { offsets: [1], num_lines: 1, consumer: 'huci', config: { flags: ['INPUT'] } }).request,
+    );
     expect(line).toMatchObject({ ok: true, ret: 0 });
     if (line.ok) await agent.close(line.handle!);
     await agent.close(opened.handle);

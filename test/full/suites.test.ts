@@ -69,7 +69,10 @@ describe('every suite on the default image (kasan-6.12)', () => {
     const gpio = o.run.cases.filter((c) => c.subsystem === 'gpio');
     expect(gpio.length).toBeGreaterThanOrEqual(24);
     for (const fd of ['chip', 'req', 'handle', 'event']) {
-      expect(gpio.some((c) => c.fdKind === fd), fd).toBe(true);
+      expect(
+        gpio.some((c) => c.fdKind === fd),
+        fd,
+      ).toBe(true);
     }
     for (const c of gpio) expectEvidence(c);
   });
@@ -82,7 +85,7 @@ describe('every suite on the default image (kasan-6.12)', () => {
     expect(o.run.complete).toBe(true);
   });
 
-  it('input and hid (suites written in data only) ran on every kernel they declare; on Debian\'s every case is handled, as the 6.12 source says', () => {
+  it("input and hid (suites written in data only) ran on every kernel they declare; on Debian's every case is handled, as the 6.12 source says", () => {
     for (const sub of ['input', 'hid']) {
       const cases = o.run.cases.filter((c) => c.subsystem === sub);
       expect(new Set(cases.map((c) => c.image)), sub).toEqual(new Set(['kasan-6.12', 'debian-6.12', 'debian-6.1']));
@@ -105,7 +108,7 @@ describe('every suite on the default image (kasan-6.12)', () => {
   });
 });
 
-describe('debian-6.12 (the known truth is stated for Debian\'s kernel): i2c', () => {
+describe("debian-6.12 (the known truth is stated for Debian's kernel): i2c", () => {
   let o: Outcome;
   beforeAll(async () => {
     o = await runSuites(join(out, 'debian'), ['--suite', 'i2c', '--image', 'debian-6.12']);

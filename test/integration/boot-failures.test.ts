@@ -30,13 +30,19 @@ const tmp = (): string => {
 
 /** QEMU processes running now. */
 function qemus(): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('qemu-system') && !/^\d+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return (
+          fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('qemu-system') && !/^\d+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+        );
+      } catch {
+        return false;
+      }
+    });
 }
 
 let before: number[] = [];
@@ -52,10 +58,14 @@ afterAll(() => {
 });
 
 describe('a guest that crashes while booting', () => {
-  it('every boot fails at once with the panic\'s title; retried 3 times; consoles kept; the other group runs; exit 1; no QEMU left', async () => {
+  it("every boot fails at once with the panic's title; retried 3 times; consoles kept; the other group runs; exit 1; no QEMU left", async () => {
     const out = tmp();
     const t0 = Date.now();
-    const r = await execa(process.execPath, [CLI, 'run', '--suite', `${FIXTURES}boot-panic.yaml,${FIXTURES}slow.yaml`, '--case', '*fifo-read', '--image', 'debian-6.12', '--jobs', '1', '--out', out], { reject: false, all: true });
+    const r = await execa(
+      process.execPath,
+      [CLI, 'run', '--suite', `${FIXTURES}boot-panic.yaml,${FIXTURES}slow.yaml`, '--case', '*fifo-read', '--image', 'debian-6.12', '--jobs', '1', '--out', out],
+      { reject: false, all: true },
+    );
     const wallMs = Date.now() - t0;
     expect(r.exitCode, r.all).toBe(1);
     expect(r.all).toContain(`debian-6.12 crashes while booting: ${TITLE} (3 of 3 boots)`);
@@ -84,9 +94,15 @@ describe('a guest that crashes while booting', () => {
     expect(run.cases.filter((c) => c.subsystem === 'slow').map((c) => c.verdict)).toEqual(['handled', 'handled']);
     expect(fs.readFileSync(path.join(dir, 'index.html'), 'utf8')).toContain('<section id="boot">');
     expect(fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8')).toContain(`<failure type="crashed" message="${TITLE}">`);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'kcidb.json'), 'utf8')).tests.filter((t: { path: string; status: string }) => t.path === 'boot').map((t: { status: string }) => t.status)).toEqual(['FAIL', 'FAIL', 'FAIL', 'PASS']);
+    expect(
+      JSON.parse(fs.readFileSync(path.join(dir, 'kcidb.json'), 'utf8'))
+        .tests.filter((t: { path: string; status: string }) => t.path === 'boot')
+        .map((t: { status: string }) => t.status),
+    ).toEqual(['FAIL', 'FAIL', 'FAIL', 'PASS']);
     expect(qemus().filter((p) => !before.includes(p))).toEqual([]);
-    console.log(`boot-failures: 3 crashing boots + 1 good boot and 2 cases in ${(wallMs / 1000).toFixed(1)} s; report → boot error ${failed.map((b) => b.failure!.msAfterReport).join(', ')} ms; attempts ${failed.map((b) => b.ms).join(', ')} ms`);
+    console.log(
+      `boot-failures: 3 crashing boots + 1 good boot and 2 cases in ${(wallMs / 1000).toFixed(1)} s; report → boot error ${failed.map((b) => b.failure!.msAfterReport).join(', ')} ms; attempts ${failed.map((b) => b.ms).join(', ')} ms`,
+    );
   });
 
   it('a panic that leaves QEMU running (panic=0) fails the boot within seconds of the report, and QEMU is stopped', async () => {

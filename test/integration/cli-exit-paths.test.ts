@@ -15,7 +15,12 @@ beforeAll(async () => {
 describe('bad input: one line, the right exit code', () => {
   const rows: { name: string; args: string[]; env?: Record<string, string>; code: number; message: RegExp }[] = [
     { name: 'unknown image lists the images', args: ['boot', '--image', 'nope-9.9'], code: 2, message: /nope-9\.9.*debian-6\.12/ },
-    { name: 'missing --kernel file names the path', args: ['boot', '--kernel', '/nonexistent/bzImage', '--modules', '/tmp'], code: 2, message: /\/nonexistent\/bzImage/ },
+    {
+      name: 'missing --kernel file names the path',
+      args: ['boot', '--kernel', '/nonexistent/bzImage', '--modules', '/tmp'],
+      code: 2,
+      message: /\/nonexistent\/bzImage/,
+    },
     { name: '--kernel without --modules', args: ['boot', '--kernel', '/nonexistent/bzImage'], code: 2, message: /--kernel and --modules/ },
     { name: 'unknown flag', args: ['boot', '--frobnicate'], code: 2, message: /unknown option '--frobnicate'/ },
     { name: 'unknown command', args: ['reboot-the-world'], code: 2, message: /unknown command/ },
@@ -37,24 +42,28 @@ describe('bad input: one line, the right exit code', () => {
 });
 
 describe('no orphan QEMU', () => {
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s to a kept guest kills its QEMU', async (signal) => {
-    const child = execa(process.execPath, [CLI, 'boot', '--image', 'debian-6.12', '--keep'], { reject: false, all: true });
-    let out = '';
-    const ready = new Promise<string>((resolve, reject) => {
-      child.all!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /console (\/\S+)\/console\.log/.exec(out);
-        if (m && out.includes('guest kept')) resolve(m[1]!);
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    '%s to a kept guest kills its QEMU',
+    async (signal) => {
+      const child = execa(process.execPath, [CLI, 'boot', '--image', 'debian-6.12', '--keep'], { reject: false, all: true });
+      let out = '';
+      const ready = new Promise<string>((resolve, reject) => {
+        child.all!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /console (\/\S+)\/console\.log/.exec(out);
+          if (m && out.includes('guest kept')) resolve(m[1]!);
+        });
+        void child.then(() => reject(new Error(`exited before ready: ${out}`)));
       });
-      void child.then(() => reject(new Error(`exited before ready: ${out}`)));
-    });
-    const runDir = await ready;
-    expect(await qemuPidsFor(runDir)).toHaveLength(1);
-    child.kill(signal);
-    const r = await child;
-    expect(r.exitCode === 0 || r.signal === signal || r.exitCode === 130 || r.exitCode === 143, r.all).toBe(true);
-    expect(await qemuPidsFor(runDir)).toEqual([]);
-  }, 240_000);
+      const runDir = await ready;
+      expect(await qemuPidsFor(runDir)).toHaveLength(1);
+      child.kill(signal);
+      const r = await child;
+      expect(r.exitCode === 0 || r.signal === signal || r.exitCode === 130 || r.exitCode === 143, r.all).toBe(true);
+      expect(await qemuPidsFor(runDir)).toEqual([]);
+    },
+    240_000,
+  );
 
   it('sshd never answering: bounded timeout carrying the console tail, QEMU killed', async () => {
     const image = await resolveImage('debian-6.12', { build: false });

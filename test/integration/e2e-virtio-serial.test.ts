@@ -28,7 +28,10 @@ describe('debian-6.12: virtio-serial controller removed while its port is held',
     const { agent, machine } = session;
     const ssh = await session.ssh();
     // by name: the agent's own port (huci.agent) is a vport too
-    const load = await ssh.exec('modprobe virtio_console && for p in /sys/class/virtio-ports/vport*; do [ "$(cat $p/name)" = huci.0 ] && echo /dev/${p##*/}; done', { timeoutMs: 30_000 });
+    const load = await ssh.exec(
+      'modprobe virtio_console && for p in /sys/class/virtio-ports/vport*; do [ "$(cat $p/name)" = huci.0 ] && echo /dev/${p##*/}; done',
+      { timeoutMs: 30_000 },
+    );
     expect(load.code, load.stderr).toBe(0);
     const port = load.stdout.split('\n').find((l) => /^\/dev\/vport\d+p1$/.test(l));
     expect(port, load.stdout).toBeDefined();
@@ -52,7 +55,11 @@ describe('debian-6.12: virtio-serial controller removed while its port is held',
     // The guest still answers, and the console since the removal holds no kernel report.
     const alive = await ssh.exec('echo alive', { timeoutMs: 10_000 });
     expect(alive.stdout.trim()).toBe('alive');
-    const since = machine.console.retained().filter((l) => l.lineNo > consoleMark).map((l) => l.text).join('\n');
+    const since = machine.console
+      .retained()
+      .filter((l) => l.lineNo > consoleMark)
+      .map((l) => l.text)
+      .join('\n');
     expect(detect(since)).toEqual([]);
 
     await agent.close(handle);

@@ -84,7 +84,11 @@ describe('run: malformed suite files → exit 2, one line naming the file, no QE
     { name: 'unknown top-level key', text: (b) => `${b}colour: blue\n`, message: /colour/ },
     { name: 'unknown errno name', text: (b) => b.replace('errno: [EAGAIN]', 'errno: [EWHATEVER]'), message: /EWHATEVER/ },
     { name: 'unknown removal method', text: (b) => b.replace('rmmod: { module: i2c_stub }', 'yank: { module: i2c_stub }'), message: /yank|removal/ },
-    { name: 'duplicate case id', text: (b) => `${b}  - { provider: fx, method: ok, fd: fifo, op: read, removal: { rmmod: { module: x } } }\n`, message: /fx-ok-fifo-read|duplicate/i },
+    {
+      name: 'duplicate case id',
+      text: (b) => `${b}  - { provider: fx, method: ok, fd: fifo, op: read, removal: { rmmod: { module: x } } }\n`,
+      message: /fx-ok-fifo-read|duplicate/i,
+    },
     { name: 'dangling fd kind', text: (b) => b.replace('fd: fifo, op: read', 'fd: nosuchfd, op: read'), message: /nosuchfd/ },
     { name: 'unknown op', text: (b) => b.replace('fd: fifo, op: read', 'fd: fifo, op: nosuchop'), message: /nosuchop/ },
     { name: 'unknown open flag', text: (b) => b.replace('flags: [O_RDWR]', 'flags: [O_MAGIC]'), message: /O_MAGIC|flags/ },
@@ -92,7 +96,11 @@ describe('run: malformed suite files → exit 2, one line naming the file, no QE
     { name: 'no cases', text: (b) => `${b.slice(0, b.indexOf('cases:'))}cases: []\n`, message: /cases/ },
     { name: 'no images', text: (b) => b.replace('images: [debian-6.12]', 'images: []'), message: /images/ },
     { name: 'bad kernel option', text: (b) => b.replace('images: [debian-6.12]', 'images: [debian-6.12]\nrequires: [GPIO]'), message: /CONFIG_NAME|requires/ },
-    { name: 'matrix and fd together', text: (b) => b.replace('fd: fifo, op: read,', 'fd: fifo, op: read, matrix: { fd: [fifo], op: [read] },'), message: /matrix/ },
+    {
+      name: 'matrix and fd together',
+      text: (b) => b.replace('fd: fifo, op: read,', 'fd: fifo, op: read, matrix: { fd: [fifo], op: [read] },'),
+      message: /matrix/,
+    },
   ];
   it.each(rows)('$name', async ({ name, text, message }) => {
     const file = path.join(dir, `${name.replace(/\W+/g, '-')}.yaml`);

@@ -115,16 +115,16 @@ async function qemuInCase(cliPid: number, caseId: string, not: readonly number[]
 /** The run dirs named in run.json's VMs: no QEMU may still run with them. */
 async function leftoverQemus(run: RunResult): Promise<number[]> {
   const dirs = new Set<string>();
-  for (const c of run.cases) for (const a of c.vm?.qemuArgv ?? []) {
-    const m = /unix:(\/[^,]+)\/qmp\.sock/.exec(a);
-    if (m) dirs.add(m[1]!);
-  }
+  for (const c of run.cases)
+    for (const a of c.vm?.qemuArgv ?? []) {
+      const m = /unix:(\/[^,]+)\/qmp\.sock/.exec(a);
+      if (m) dirs.add(m[1]!);
+    }
   expect(dirs.size).toBeGreaterThan(0);
   return (await Promise.all([...dirs].map((d) => qemuPidsFor(d)))).flat();
 }
 
-const runDirOfCase = (c: RunResult['cases'][number]): string | undefined =>
-  c.vm?.qemuArgv.map((a) => /unix:(\/[^,]+)\/qmp\.sock/.exec(a)?.[1]).find(Boolean);
+const runDirOfCase = (c: RunResult['cases'][number]): string | undefined => c.vm?.qemuArgv.map((a) => /unix:(\/[^,]+)\/qmp\.sock/.exec(a)?.[1]).find(Boolean);
 
 describe('faults inside the guest', () => {
   it('panic → crashed and a fresh VM; SSH and agent channel dropped → hung, no wedge; printk flood → panic still found, memory bounded', async () => {
@@ -215,31 +215,37 @@ describe('faults from the host', () => {
     expect(run.cases.map((x) => x.verdict)).toEqual(['handled', 'error', 'hung', 'handled']);
     expect(new Set(run.cases.map(runDirOfCase)).size).toBe(3);
     expect(await leftoverQemus(run)).toEqual([]);
-    console.log(`host faults: SIGKILL → error recorded ${killMs} ms later; SIGSTOP → hung recorded ${hungMs} ms later, QEMU gone ${goneMs} ms after the freeze`);
+    console.log(
+      `host faults: SIGKILL → error recorded ${killMs} ms later; SIGSTOP → hung recorded ${hungMs} ms later, QEMU gone ${goneMs} ms after the freeze`,
+    );
   }, 300_000);
 
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
-  ] as const)('%s to the CLI mid-case: prompt exit %i, run.json keeps the cases done, no QEMU', async (signal, code) => {
-    const { child, out } = startRun('slow.yaml');
-    const q = await qemuInCase(child.pid!, 'slow/fx-b_slow-slow-wait', []);
-    const runDir = runDirOf(q);
-    child.kill(signal);
-    const t = Date.now();
-    const r = await child;
-    const exitMs = Date.now() - t;
-    expect(r.exitCode, r.all).toBe(code);
-    expect(exitMs).toBeLessThan(10_000);
-    const run = runOnDisk(out)!;
-    expect(run.complete).toBe(false);
-    expect(run.finishedAt).toBeNull();
-    expect(run.cases.map((x) => [x.id, x.verdict])).toEqual([['slow/fx-a_ok-fifo-read', 'handled']]);
-    expect(alive(q)).toBe(false);
-    expect(await qemuPidsFor(runDir)).toEqual([]);
-    expect(fs.existsSync(runDir), `${runDir} left behind`).toBe(false);
-    console.log(`${signal}: exit ${r.exitCode} after ${exitMs} ms`);
-  }, 180_000);
+  ] as const)(
+    '%s to the CLI mid-case: prompt exit %i, run.json keeps the cases done, no QEMU',
+    async (signal, code) => {
+      const { child, out } = startRun('slow.yaml');
+      const q = await qemuInCase(child.pid!, 'slow/fx-b_slow-slow-wait', []);
+      const runDir = runDirOf(q);
+      child.kill(signal);
+      const t = Date.now();
+      const r = await child;
+      const exitMs = Date.now() - t;
+      expect(r.exitCode, r.all).toBe(code);
+      expect(exitMs).toBeLessThan(10_000);
+      const run = runOnDisk(out)!;
+      expect(run.complete).toBe(false);
+      expect(run.finishedAt).toBeNull();
+      expect(run.cases.map((x) => [x.id, x.verdict])).toEqual([['slow/fx-a_ok-fifo-read', 'handled']]);
+      expect(alive(q)).toBe(false);
+      expect(await qemuPidsFor(runDir)).toEqual([]);
+      expect(fs.existsSync(runDir), `${runDir} left behind`).toBe(false);
+      console.log(`${signal}: exit ${r.exitCode} after ${exitMs} ms`);
+    },
+    180_000,
+  );
 });
 
 describe('QMP connection lost (engine on a real guest)', () => {

@@ -28,8 +28,16 @@ describe.skipIf(!HAVE)(`index.html in chromium${why}`, () => {
     ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'huci-chromium-profile-')), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
     });
   }, 60_000);
@@ -72,7 +80,10 @@ describe.skipIf(!HAVE)(`index.html in chromium${why}`, () => {
     const { page, consoleErrors, requests, foreign } = await load('run-two-images');
     // the page's own script ran (it fills in the count) and its CSS applied (badges are coloured)
     await expect.poll(() => page.locator('#shown').textContent()).toBe('14');
-    const bg = await page.locator('.badge.v-crashed').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+    const bg = await page
+      .locator('.badge.v-crashed')
+      .first()
+      .evaluate((el) => getComputedStyle(el).backgroundColor);
     expect(bg).toBe('rgb(207, 34, 46)');
 
     // filters: untick "handled" → the 5 handled executions disappear

@@ -26,7 +26,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 function unpack(initrd: string, into: string): { listing: string[]; root: string } {
   fs.mkdirSync(into, { recursive: true });
   execFileSync('bash', ['-c', `zcat ${initrd} | cpio -idm --quiet --no-absolute-filenames`], { cwd: into });
-  const listing = execFileSync('bash', ['-c', `zcat ${initrd} | cpio -tv --quiet`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const listing = execFileSync('bash', ['-c', `zcat ${initrd} | cpio -tv --quiet`], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
   return { listing, root: into };
 }
 
@@ -71,7 +73,14 @@ describe('assembleInitramfs', () => {
   it('has busybox applets as symlinks, dropbear with its libraries and loader, keys, agent, init, console node', () => {
     expect(fs.readlinkSync(path.join(root, 'bin/sh'))).toBe('/bin/busybox');
     expect(fs.readlinkSync(path.join(root, 'sbin/modprobe'))).toBe('/bin/busybox');
-    for (const f of ['usr/sbin/dropbear', 'lib64/ld-linux-x86-64.so.2', 'lib/x86_64-linux-gnu/libc.so.6', 'etc/dropbear/dropbear_ed25519_host_key', 'usr/bin/huci-agent', 'init']) {
+    for (const f of [
+      'usr/sbin/dropbear',
+      'lib64/ld-linux-x86-64.so.2',
+      'lib/x86_64-linux-gnu/libc.so.6',
+      'etc/dropbear/dropbear_ed25519_host_key',
+      'usr/bin/huci-agent',
+      'init',
+    ]) {
       expect(fs.existsSync(path.join(root, f)), f).toBe(true);
     }
     expect(listing.find((l) => l.endsWith(' init'))).toMatch(/^-rwxr-xr-x/);

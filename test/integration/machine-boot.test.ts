@@ -44,7 +44,9 @@ function qemuAlive(pid: number): boolean {
 
 function qemuProcessesFor(runDir: string): string[] {
   try {
-    return execFileSync('pgrep', ['-af', `qemu-system.*${runDir}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-af', `qemu-system.*${runDir}`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

@@ -31,10 +31,26 @@ beforeAll(async () => {
   const sock = path.join(dir, 'qmp.sock');
   child = spawn(
     setprivBinary(),
-    ['--pdeathsig', 'KILL', '--', qemuBinary(), '-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-display', 'none', '-S',
-      '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1',
-      '-device', 'pcie-root-port,id=rp1,bus=pcie.0,chassis=2,slot=2',
-      '-qmp', `unix:${sock},server=on,wait=off`],
+    [
+      '--pdeathsig',
+      'KILL',
+      '--',
+      qemuBinary(),
+      '-machine',
+      'q35',
+      '-accel',
+      'tcg',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-S',
+      '-device',
+      'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1',
+      '-device',
+      'pcie-root-port,id=rp1,bus=pcie.0,chassis=2,slot=2',
+      '-qmp',
+      `unix:${sock},server=on,wait=off`,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   track(child);
@@ -58,7 +74,10 @@ afterAll(async () => {
 });
 
 const peripherals = async (): Promise<string[]> =>
-  ((await qmp.execute('qom-list', { path: '/machine/peripheral' })) as { name: string }[]).map((p) => p.name).filter((n) => n !== 'type').sort();
+  ((await qmp.execute('qom-list', { path: '/machine/peripheral' })) as { name: string }[])
+    .map((p) => p.name)
+    .filter((n) => n !== 'type')
+    .sort();
 
 describe('QMP against real QEMU', () => {
   it('speaks QMP and reports the paused machine', async () => {

@@ -32,7 +32,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-it('boots someone else\'s kernel and names the options it lacks', async () => {
+it("boots someone else's kernel and names the options it lacks", async () => {
   const r = await cli(['boot', '--kernel', kernel, '--modules', modules, '--exec', 'uname -r; grep -c . /proc/modules || true']);
   expect(r.exitCode, r.all).toBe(0);
   expect(r.stdout.split('\n')[0]).toBe(modules.split('/').pop());

@@ -11,8 +11,5 @@ export async function bootImage(name: string, opts: Omit<BootOptions, 'image'> =
 /** pids of qemu-system processes whose command line mentions runDir */
 export async function qemuPidsFor(runDir: string): Promise<number[]> {
   const r = await execa('pgrep', ['-f', `qemu-system-x86_64.*${runDir}`], { reject: false });
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
+  return r.stdout.split('\n').filter(Boolean).map(Number);
 }

@@ -45,10 +45,7 @@ export async function boot(opts: BootCommandOptions): Promise<number> {
   }
 }
 
-export async function imageFor(
-  opts: { image?: string; kernel?: string; modules?: string },
-  onProgress: (s: string) => void,
-): Promise<ImageArtifacts> {
+export async function imageFor(opts: { image?: string; kernel?: string; modules?: string }, onProgress: (s: string) => void): Promise<ImageArtifacts> {
   if (opts.kernel || opts.modules) {
     if (!opts.kernel || !opts.modules) throw new UsageError('--kernel and --modules go together');
     const image = await resolveUserKernel({ kernel: opts.kernel, modules: opts.modules, onProgress });

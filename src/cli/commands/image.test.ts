@@ -51,9 +51,20 @@ describe('imageListRows', () => {
     writeFileSync(
       join(dir, 'manifest.json'),
       JSON.stringify({
-        schema: 1, name: 'debian-6.1', kind: 'debian', kernelRelease: '6.1.0-1-amd64', kernelVersion: '#1', packages: {},
-        inputsHash: '0123456789ab'.padEnd(64, '0'), files: { kernel: 'bzImage', initrd: 'initrd.gz', config: null, buildLog: 'build.log' },
-        modules: { shipped: [], builtin: [] }, agent: null, append: [], builtAt: '2026-01-01T00:00:00Z', sizes: { kernel: 10, initrd: 5 }, buildSeconds: 1,
+        schema: 1,
+        name: 'debian-6.1',
+        kind: 'debian',
+        kernelRelease: '6.1.0-1-amd64',
+        kernelVersion: '#1',
+        packages: {},
+        inputsHash: '0123456789ab'.padEnd(64, '0'),
+        files: { kernel: 'bzImage', initrd: 'initrd.gz', config: null, buildLog: 'build.log' },
+        modules: { shipped: [], builtin: [] },
+        agent: null,
+        append: [],
+        builtAt: '2026-01-01T00:00:00Z',
+        sizes: { kernel: 10, initrd: 5 },
+        buildSeconds: 1,
       }),
     );
     const rows = await imageListRows();

@@ -61,9 +61,7 @@ export async function imageBuild(names: string[], opts: ImageBuildOptions): Prom
     }
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const fresh = art.manifest.inputsHash && Date.parse(art.manifest.builtAt) >= started;
-    p.done(
-      `${def.name}: ${fresh ? `built in ${secs}s` : 'cached'} — kernel ${art.kernelRelease}, initrd ${mib(art.manifest.sizes.initrd)}, ${art.dir}`,
-    );
+    p.done(`${def.name}: ${fresh ? `built in ${secs}s` : 'cached'} — kernel ${art.kernelRelease}, initrd ${mib(art.manifest.sizes.initrd)}, ${art.dir}`);
   }
   return 0;
 }
@@ -110,7 +108,13 @@ export async function imageList(opts: ImageListOptions): Promise<number> {
     ...rows.map((r) => [r.name, r.kind, r.cached, r.sizeBytes === null ? '-' : mib(r.sizeBytes), r.kernelRelease ?? '-']),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  for (const row of table)
+    process.stdout.write(
+      `${row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
   return 0;
 }
 

@@ -15,7 +15,17 @@ export interface ListOutput {
     file: string;
     description: string;
     images: string[];
-    cases: Array<{ id: string; provider: string; method: string; fdKind: string; op: string; removal: string; requires: string[]; devices: string[]; control?: string }>;
+    cases: Array<{
+      id: string;
+      provider: string;
+      method: string;
+      fdKind: string;
+      op: string;
+      removal: string;
+      requires: string[];
+      devices: string[];
+      control?: string;
+    }>;
   }>;
   images: Array<{ name: string; kind: string; description: string }>;
 }
@@ -54,7 +64,9 @@ export async function list(opts: ListCommandOptions, out: NodeJS.WritableStream 
     lines.push(`${s.name} (${s.cases.length} cases; images: ${s.images.join(', ')}) — ${s.description}`);
     const width = Math.max(...s.cases.map((c) => c.id.length));
     for (const c of s.cases) {
-      const extra = [c.removal, c.devices.length ? `devices: ${c.devices.join(', ')}` : '', c.control ? `control: ${c.control}` : ''].filter(Boolean).join('; ');
+      const extra = [c.removal, c.devices.length ? `devices: ${c.devices.join(', ')}` : '', c.control ? `control: ${c.control}` : '']
+        .filter(Boolean)
+        .join('; ');
       lines.push(`  ${c.id.padEnd(width)}  ${extra}`);
       lines.push(`  ${''.padEnd(width)}  requires ${c.requires.join(' ')}`);
     }

@@ -63,7 +63,13 @@ describe('merge DIR…', () => {
   it('--json prints the summary with the inputs; run.json files work as arguments too', async () => {
     const { root, dirs } = workspace();
     expect(await main(['merge', ...dirs.map((d) => path.join(d, 'run.json')), '--out', root, '--json'])).toBe(1);
-    const j = JSON.parse(io.out) as { runId: string; dir: string; cases: unknown[]; inputs: Array<{ file: string; cases: number }>; controls: { trusted: boolean } };
+    const j = JSON.parse(io.out) as {
+      runId: string;
+      dir: string;
+      cases: unknown[];
+      inputs: Array<{ file: string; cases: number }>;
+      controls: { trusted: boolean };
+    };
     expect(j.cases).toHaveLength(14);
     expect(j.inputs.map((i) => i.cases)).toEqual([4, 4, 6]);
     expect(j.inputs[0]!.file).toBe(path.join(dirs[0]!, 'run.json'));
@@ -73,11 +79,31 @@ describe('merge DIR…', () => {
 
   it.each<[string, (r: RunResult, i: number) => RunResult, string[], number, RegExp | null]>([
     ['all handled → 0', (r) => ({ ...r, cases: r.cases.map((c) => ({ ...c, verdict: 'handled' as const, findings: [] })) }), [], 0, null],
-    ['blocked only, --fail-on crashed,hung,blocked → 1', (r) => ({ ...r, cases: r.cases.map((c) => ({ ...c, verdict: 'blocked' as const, findings: [] })) }), ['--fail-on', 'crashed,hung,blocked'], 1, null],
-    ['a shard did not finish, nothing failing → 3', (r, i) => ({ ...r, cases: r.cases.map((c) => ({ ...c, verdict: 'handled' as const, findings: [] })), ...(i === 1 ? { complete: false, finishedAt: null, interruption: 'interrupted by SIGTERM' } : {}) }), [], 3,
-      /^hotunplug-ci: merge: shard2of3 \(\S+\/run\.json\) did not finish: interrupted by SIGTERM\n$/],
-    ['a shard\'s controls not trusted → 3', (r, i) => (i === 2 ? { ...r, controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: canary/buggy came out handled' } } : r), [], 3,
-      /!!! shard3of3 \(\S+\/run\.json\): CONTROLS FAILED: canary\/buggy came out handled\n/],
+    [
+      'blocked only, --fail-on crashed,hung,blocked → 1',
+      (r) => ({ ...r, cases: r.cases.map((c) => ({ ...c, verdict: 'blocked' as const, findings: [] })) }),
+      ['--fail-on', 'crashed,hung,blocked'],
+      1,
+      null,
+    ],
+    [
+      'a shard did not finish, nothing failing → 3',
+      (r, i) => ({
+        ...r,
+        cases: r.cases.map((c) => ({ ...c, verdict: 'handled' as const, findings: [] })),
+        ...(i === 1 ? { complete: false, finishedAt: null, interruption: 'interrupted by SIGTERM' } : {}),
+      }),
+      [],
+      3,
+      /^hotunplug-ci: merge: shard2of3 \(\S+\/run\.json\) did not finish: interrupted by SIGTERM\n$/,
+    ],
+    [
+      "a shard's controls not trusted → 3",
+      (r, i) => (i === 2 ? { ...r, controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: canary/buggy came out handled' } } : r),
+      [],
+      3,
+      /!!! shard3of3 \(\S+\/run\.json\): CONTROLS FAILED: canary\/buggy came out handled\n/,
+    ],
   ])('%s', async (_n, edit, flags, code, stderr) => {
     const { root, dirs } = workspace(edit);
     expect(await main(['merge', ...dirs, '--out', root, ...flags])).toBe(code);
@@ -101,7 +127,11 @@ describe('merge DIR…', () => {
     // the buggy canary crashes by design: shard 2's crash becomes the canary's
     const canary = (r: RunResult, i: number): RunResult => ({
       ...r,
-      cases: r.cases.map((c) => (c.verdict === 'crashed' && i === 1 ? { ...c, id: 'canary/buggy-unbind-read', subsystem: 'canary' } : { ...c, verdict: c.verdict === 'hung' ? 'handled' : c.verdict })),
+      cases: r.cases.map((c) =>
+        c.verdict === 'crashed' && i === 1
+          ? { ...c, id: 'canary/buggy-unbind-read', subsystem: 'canary' }
+          : { ...c, verdict: c.verdict === 'hung' ? 'handled' : c.verdict },
+      ),
     });
     const { root, dirs } = workspace(canary);
     expect(await main(['merge', ...dirs, '--out', path.join(root, 'a')])).toBe(0);
@@ -130,27 +160,47 @@ describe('merge DIR…', () => {
 
   it.each<[string, (dirs: string[]) => string[], RegExp]>([
     ['missing directory', (d) => [d[0]!, `${d[1]!}-nope`], /^hotunplug-ci: \S+-nope: no such file or directory\n$/],
-    ['directory without run.json', (d) => (mkdirSync(path.join(d[0]!, 'empty')), [path.join(d[0]!, 'empty'), d[1]!]), /^hotunplug-ci: \S+\/empty\/run\.json: no run\.json in this directory\n$/],
+    [
+      'directory without run.json',
+      (d) => (mkdirSync(path.join(d[0]!, 'empty')), [path.join(d[0]!, 'empty'), d[1]!]),
+      /^hotunplug-ci: \S+\/empty\/run\.json: no run\.json in this directory\n$/,
+    ],
     ['not JSON', (d) => (writeFileSync(path.join(d[1]!, 'run.json'), '{oops'), d), /^hotunplug-ci: \S+artifact-2\/\S+\/run\.json: not JSON: .+\n$/],
-    ['bad verdict', (d) => {
-      const run = fixture('shard2of3');
-      writeFileSync(path.join(d[1]!, 'run.json'), JSON.stringify({ ...run, cases: [run.cases[0], { ...run.cases[1], verdict: 'exploded' }] }));
-      return d;
-    }, /^hotunplug-ci: \S+artifact-2\/\S+\/run\.json: cases\[1\]\.verdict: Invalid option: expected one of .+\n$/],
-    ['different schemaVersion', (d) => {
-      writeFileSync(path.join(d[2]!, 'run.json'), JSON.stringify({ ...fixture('shard3of3'), schemaVersion: 2 }));
-      return d;
-    }, /^hotunplug-ci: \S+artifact-3\/\S+\/run\.json: schemaVersion: 2 differs from \S+artifact-1\/\S+\/run\.json \(1\): cannot merge runs of different run\.json versions\n$/],
-    ['two different versions of one shard run', (d) => {
-      const copy = path.join(path.dirname(d[1]!), 'copy');
-      mkdirSync(copy);
-      writeFileSync(path.join(copy, 'run.json'), JSON.stringify({ ...fixture('shard2of3'), complete: false, finishedAt: null }));
-      return [...d, copy];
-    }, /^hotunplug-ci: \S+\/copy\/run\.json: runId: the same run as \S+artifact-2\/\S+\/run\.json \(.+\): give each shard once\n$/],
-    ['overlapping shards (different --shard N)', (d) => {
-      writeFileSync(path.join(d[2]!, 'run.json'), JSON.stringify({ ...fixture('shard1of3'), runId: 'other-shard1of2' }));
-      return d;
-    }, /^hotunplug-ci: \S+artifact-1\/\S+\/run\.json: cases\[0\]: usb-serial\/ftdi-device_del-tty-read on debian-6\.12, iteration 1, is also in \S+artifact-3\/\S+\/run\.json: the runs overlap/],
+    [
+      'bad verdict',
+      (d) => {
+        const run = fixture('shard2of3');
+        writeFileSync(path.join(d[1]!, 'run.json'), JSON.stringify({ ...run, cases: [run.cases[0], { ...run.cases[1], verdict: 'exploded' }] }));
+        return d;
+      },
+      /^hotunplug-ci: \S+artifact-2\/\S+\/run\.json: cases\[1\]\.verdict: Invalid option: expected one of .+\n$/,
+    ],
+    [
+      'different schemaVersion',
+      (d) => {
+        writeFileSync(path.join(d[2]!, 'run.json'), JSON.stringify({ ...fixture('shard3of3'), schemaVersion: 2 }));
+        return d;
+      },
+      /^hotunplug-ci: \S+artifact-3\/\S+\/run\.json: schemaVersion: 2 differs from \S+artifact-1\/\S+\/run\.json \(1\): cannot merge runs of different run\.json versions\n$/,
+    ],
+    [
+      'two different versions of one shard run',
+      (d) => {
+        const copy = path.join(path.dirname(d[1]!), 'copy');
+        mkdirSync(copy);
+        writeFileSync(path.join(copy, 'run.json'), JSON.stringify({ ...fixture('shard2of3'), complete: false, finishedAt: null }));
+        return [...d, copy];
+      },
+      /^hotunplug-ci: \S+\/copy\/run\.json: runId: the same run as \S+artifact-2\/\S+\/run\.json \(.+\): give each shard once\n$/,
+    ],
+    [
+      'overlapping shards (different --shard N)',
+      (d) => {
+        writeFileSync(path.join(d[2]!, 'run.json'), JSON.stringify({ ...fixture('shard1of3'), runId: 'other-shard1of2' }));
+        return d;
+      },
+      /^hotunplug-ci: \S+artifact-1\/\S+\/run\.json: cases\[0\]: usb-serial\/ftdi-device_del-tty-read on debian-6\.12, iteration 1, is also in \S+artifact-3\/\S+\/run\.json: the runs overlap/,
+    ],
   ])('%s → one line naming the file, exit 2, nothing written', async (_n, mk, re) => {
     const { root, dirs } = workspace();
     const outRoot = path.join(root, 'out');

@@ -57,7 +57,11 @@ async function readShards(dirs: readonly string[], note: (line: string) => void)
     const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
     if (first === null) first = { file, version };
     else if (version !== first.version) {
-      throw new ConfigError(file, 'schemaVersion', `${JSON.stringify(version)} differs from ${first.file} (${JSON.stringify(first.version)}): cannot merge runs of different run.json versions`);
+      throw new ConfigError(
+        file,
+        'schemaVersion',
+        `${JSON.stringify(version)} differs from ${first.file} (${JSON.stringify(first.version)}): cannot merge runs of different run.json versions`,
+      );
     }
     const run = parseRun(data, file);
     const copy = out.find((o) => o.run.runId === run.runId && JSON.stringify(o.run) === JSON.stringify(run));
@@ -115,7 +119,12 @@ export async function merge(dirs: readonly string[], opts: MergeCommandOptions =
 function controlIds(dir: string, run: RunResult, stderr: NodeJS.WritableStream): Set<string> {
   const ran = new Set(run.cases.map((c) => c.id));
   try {
-    return new Set(loadSuites([], dir).flatMap((s) => s.cases).filter((c) => c.control && ran.has(c.id)).map((c) => c.id));
+    return new Set(
+      loadSuites([], dir)
+        .flatMap((s) => s.cases)
+        .filter((c) => c.control && ran.has(c.id))
+        .map((c) => c.id),
+    );
   } catch (e) {
     stderr.write(`hotunplug-ci: merge: cannot read the suites (${errorMessage(e)}); control cases count toward --fail-on\n`);
     return new Set();

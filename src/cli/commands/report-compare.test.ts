@@ -31,14 +31,26 @@ describe('report RUN_DIR', () => {
   });
   it.each<[string, (dir: string) => string, RegExp]>([
     ['missing directory', (d) => path.join(d, 'nope'), /^hotunplug-ci: \S+nope: no such file or directory\n$/],
-    ['directory without run.json', (d) => (mkdirSync(path.join(d, 'empty')), path.join(d, 'empty')), /^hotunplug-ci: \S+empty\/run\.json: no run\.json in this directory\n$/],
+    [
+      'directory without run.json',
+      (d) => (mkdirSync(path.join(d, 'empty')), path.join(d, 'empty')),
+      /^hotunplug-ci: \S+empty\/run\.json: no run\.json in this directory\n$/,
+    ],
     ['not JSON', (d) => (writeFileSync(path.join(d, 'run.json'), '{oops'), d), /^hotunplug-ci: \S+run\.json: not JSON: .+\n$/],
-    ['bad verdict', (d) => {
-      const run = loadFixture('run-partial');
-      writeFileSync(path.join(d, 'run.json'), JSON.stringify({ ...run, cases: [{ ...run.cases[0], verdict: 'exploded' }] }));
-      return d;
-    }, /^hotunplug-ci: \S+run\.json: cases\[0\]\.verdict: Invalid option: expected one of .+\n$/],
-    ['unknown key', (d) => (writeFileSync(path.join(d, 'run.json'), JSON.stringify({ ...loadFixture('run-partial'), extra: 1 })), d), /^hotunplug-ci: \S+run\.json: \(root\): Unrecognized key: "extra"\n$/],
+    [
+      'bad verdict',
+      (d) => {
+        const run = loadFixture('run-partial');
+        writeFileSync(path.join(d, 'run.json'), JSON.stringify({ ...run, cases: [{ ...run.cases[0], verdict: 'exploded' }] }));
+        return d;
+      },
+      /^hotunplug-ci: \S+run\.json: cases\[0\]\.verdict: Invalid option: expected one of .+\n$/,
+    ],
+    [
+      'unknown key',
+      (d) => (writeFileSync(path.join(d, 'run.json'), JSON.stringify({ ...loadFixture('run-partial'), extra: 1 })), d),
+      /^hotunplug-ci: \S+run\.json: \(root\): Unrecognized key: "extra"\n$/,
+    ],
   ])('%s → one line naming the file (and zod path), exit 2', async (_n, mk, re) => {
     const d = mkdtempSync(path.join(tmpdir(), 'huci-cli-'));
     expect(await main(['report', mk(d)])).toBe(2);
@@ -67,7 +79,12 @@ describe('compare BASE NEW', () => {
   });
   it('--fail-on widens what fails', async () => {
     const base = loadFixture('run-partial');
-    const next = { ...base, complete: true, controls: { ran: true, trusted: true, detail: 'ok' }, cases: base.cases.map((c) => ({ ...c, verdict: 'silent' as const })) };
+    const next = {
+      ...base,
+      complete: true,
+      controls: { ran: true, trusted: true, detail: 'ok' },
+      cases: base.cases.map((c) => ({ ...c, verdict: 'silent' as const })),
+    };
     const b = runDir({ ...base, complete: true, controls: next.controls });
     expect(await main(['compare', b, runDir(next)])).toBe(0);
     expect(await main(['compare', b, runDir(next), '--fail-on', 'crashed,hung,silent'])).toBe(1);

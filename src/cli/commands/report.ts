@@ -16,6 +16,8 @@ export async function report(runDir: string, opts: ReportOptions = {}): Promise<
   const dir = path.dirname(file);
   const written = await renderRunDir(dir, run, { failOn, ...(opts.origin !== undefined ? { origin: opts.origin } : {}) });
   const cases = new Set(written.filter((f) => f.startsWith(`cases${path.sep}`)).map((f) => f.split(path.sep)[1])).size;
-  (opts.stdout ?? process.stdout).write(`${path.join(dir, 'index.html')}\n  wrote index.html, junit.xml, kcidb.json and ${cases} case directories (${run.cases.length} case executions, run ${run.complete ? 'complete' : 'INCOMPLETE'})\n`);
+  (opts.stdout ?? process.stdout).write(
+    `${path.join(dir, 'index.html')}\n  wrote index.html, junit.xml, kcidb.json and ${cases} case directories (${run.cases.length} case executions, run ${run.complete ? 'complete' : 'INCOMPLETE'})\n`,
+  );
   return 0;
 }

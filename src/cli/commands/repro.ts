@@ -20,7 +20,9 @@ export async function repro(runDir: string, caseId: string, opts: ReproOptions):
   const matches = run.cases.filter((c) => c.id === caseId && (!opts.image || c.image === opts.image));
   if (matches.length === 0) {
     const ids = [...new Set(run.cases.map((c) => c.id))];
-    throw new UsageError(`${file}: no case ${caseId}${opts.image ? ` on --image ${opts.image}` : ''} (it has ${ids.length}: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`);
+    throw new UsageError(
+      `${file}: no case ${caseId}${opts.image ? ` on --image ${opts.image}` : ''} (it has ${ids.length}: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`,
+    );
   }
   const images = [...new Set(matches.map((c) => c.image ?? c.vm?.image))];
   if (images.length > 1) throw new UsageError(`${caseId} ran on ${images.join(' and ')} in ${file}: choose one with --image`);

@@ -170,7 +170,11 @@ describe('--out that cannot hold reports', () => {
 
 describe('summaryTable', () => {
   it('marks untrusted controls', () => {
-    const run = { subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }], controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' }, boots: [] } as unknown as RunResult;
+    const run = {
+      subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }],
+      controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' },
+      boots: [],
+    } as unknown as RunResult;
     expect(summaryTable(run, '/r')).toMatch(/controls: NOT TRUSTED \(CONTROLS FAILED: x\)/);
   });
 });
@@ -178,7 +182,12 @@ describe('summaryTable', () => {
 describe('calibration controls', () => {
   const suites = loadSuites(['canary', 'i2c', 'gpio', 'input']);
   const rows: { name: string; images: string[]; caseGlob?: string; want: string[] }[] = [
-    { name: 'a KASAN run without controls gets the two read controls first', images: ['kasan-6.12'], caseGlob: 'i2c/*', want: ['kasan-6.12 canary/buggy-unbind-read', 'kasan-6.12 canary/fixed-unbind-read'] },
+    {
+      name: 'a KASAN run without controls gets the two read controls first',
+      images: ['kasan-6.12'],
+      caseGlob: 'i2c/*',
+      want: ['kasan-6.12 canary/buggy-unbind-read', 'kasan-6.12 canary/fixed-unbind-read'],
+    },
     { name: 'an image the canary cannot run on gets none', images: ['debian-6.12'], caseGlob: 'i2c/*', want: [] },
     { name: 'a run that selects a control itself gets no extra', images: ['kasan-6.12'], caseGlob: 'canary/fixed-*', want: [] },
     {

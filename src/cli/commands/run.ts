@@ -1,10 +1,10 @@
 // `hotunplug-ci run`: load suites (before anything boots), plan cases, run them on guests grouped by
 // the VM they need, write reports after every case, print a per-subsystem summary, and exit by
 // --fail-on / --baseline. The guest side is injectable (RunDeps) so tests drive it with fakes.
-import { readFile, } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import process from 'node:process';
-import { UsageError, } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { detect, StreamDetector } from '../../detect/index.js';
 import { findImage } from '../../image/catalog.js';
 import { parseDotConfig } from '../../image/kernel-fragments.js';
@@ -17,9 +17,9 @@ import { VERDICTS, type RunResult } from '../../report/run-schema.js';
 import { readRunFile } from '../../report/run-file.js';
 import { newReportMemo, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
-import { defaultSuitesDir, loadSuites, } from '../../scenario/load-suites.js';
+import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
-import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop, } from '../../scenario/run-loop.js';
+import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop } from '../../scenario/run-loop.js';
 import { CONTROL_SUITE, calibrationCases, newRunId } from '../../scenario/run-plan.js';
 import { parseShard } from '../../scenario/shard.js';
 import { toolVersion } from '../../version.js';
@@ -103,7 +103,14 @@ export function defaultRunDeps(): RunDeps {
       return a.config ? parseDotConfig(await readFile(a.config, 'utf8')) : null;
     },
     writeReports: async (root, run, consoles, full) =>
-      (await writeRunReports(root, run, consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })), { render: full, memo })).dir,
+      (
+        await writeRunReports(
+          root,
+          run,
+          consoles.map((c) => ({ vm: c.vm, image: c.image, file: c.file })),
+          { render: full, memo },
+        )
+      ).dir,
     stdout: process.stdout,
     stderr: process.stderr,
     suitesDir: defaultSuitesDir(),
@@ -127,7 +134,10 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   const bootAttempts = positiveInt(opts.bootAttempts, '--boot-attempts', DEFAULT_BOOT_ATTEMPTS);
   const shard = parseShard(opts.shard);
   const failOn = parseFailOn(opts.failOn);
-  const names = opts.suite.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = opts.suite
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const suites = loadSuites(names.includes('all') ? [] : names, deps.suitesDir);
   const custom = opts.kernel && opts.modules ? { kernel: opts.kernel, modules: opts.modules } : null;
   if (custom) for (const line of await userKernelGaps(custom.kernel, custom.modules)) deps.stderr.write(`${line}\n`);
@@ -137,11 +147,14 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   }
   const selected = planCases(suites, { images: cliImages, iterations, ...(opts.case ? { caseGlob: opts.case } : {}), ...(shard ? { shard } : {}) });
   if (selected.length === 0) {
-    throw new UsageError(`no case to run${opts.case ? `: --case ${opts.case} matches none of ${suites.map((s) => s.name).join(', ')}` : ''}${shard ? ` in shard ${opts.shard}` : ''}`);
+    throw new UsageError(
+      `no case to run${opts.case ? `: --case ${opts.case} matches none of ${suites.map((s) => s.name).join(', ')}` : ''}${shard ? ` in shard ${opts.shard}` : ''}`,
+    );
   }
   const calibration = opts.controls === false || shard ? [] : calibrationCases(selected, deps.suitesDir);
   const plan = [...calibration, ...selected];
-  const suitesRun = calibration.length > 0 && !suites.some((s) => s.name === CONTROL_SUITE) ? [...loadSuites([CONTROL_SUITE], deps.suitesDir), ...suites] : suites;
+  const suitesRun =
+    calibration.length > 0 && !suites.some((s) => s.name === CONTROL_SUITE) ? [...loadSuites([CONTROL_SUITE], deps.suitesDir), ...suites] : suites;
   const root = opts.out ?? process.cwd();
   await checkWritable(root, opts.out !== undefined ? '--out' : 'the current directory');
   // a bad baseline must fail now, not after an hour of guests
@@ -152,7 +165,10 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
     progress.update(`calibrating with ${calibration.map((p) => p.c.id).join(', ')} on ${[...new Set(calibration.map((p) => p.image))].join(', ')}`);
   }
   const sessions = deps.sessions({ custom, onProgress: (s) => progress.update(s) });
-  const runId = newRunId(suites.map((s) => s.name), shard);
+  const runId = newRunId(
+    suites.map((s) => s.name),
+    shard,
+  );
   let dir = '';
   const command = ['hotunplug-ci', 'run', ...process.argv.slice(3)];
   let run: RunResult;
@@ -224,7 +240,15 @@ export function summaryJson(run: RunResult, dir: string): unknown {
     dir,
     complete: run.complete,
     controls: run.controls,
-    boots: run.boots.map((b) => ({ vm: b.vm, image: b.image, attempt: b.attempt, ok: b.ok, ms: b.ms, ...(b.failure ? { failure: { kind: b.failure.kind, verdict: b.failure.verdict, title: b.failure.title } } : {}), gaveUp: b.gaveUp })),
+    boots: run.boots.map((b) => ({
+      vm: b.vm,
+      image: b.image,
+      attempt: b.attempt,
+      ok: b.ok,
+      ms: b.ms,
+      ...(b.failure ? { failure: { kind: b.failure.kind, verdict: b.failure.verdict, title: b.failure.title } } : {}),
+      gaveUp: b.gaveUp,
+    })),
     subsystems: run.subsystems,
     cases: run.cases.map((c) => ({ id: c.id, image: c.image, iteration: c.iteration, verdict: c.verdict, reason: c.reason })),
   };
@@ -235,13 +259,18 @@ export function summaryTable(run: RunResult, dir: string): string {
   const head = ['subsystem', 'image', 'verdict', ...VERDICTS];
   const rows = run.subsystems.map((s) => [s.subsystem, s.image, s.verdict.toUpperCase(), ...VERDICTS.map((v) => String(s.counts[v] ?? 0))]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const lines = [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
   lines.push('', `controls: ${run.controls.ran ? (run.controls.trusted ? 'trusted' : 'NOT TRUSTED') : 'not run'} (${run.controls.detail})`);
   const failed = run.boots.filter((b) => b.failure);
   if (failed.length > 0) {
     lines.push(`boots: ${run.boots.length}, ${failed.length} failed:`);
-    for (const b of failed) lines.push(`  ${b.vm} (attempt ${b.attempt} of ${b.attempts}${b.gaveUp ? ', gave up' : ''}): ${b.failure!.verdict.toUpperCase()} ${b.failure!.title}`);
+    for (const b of failed)
+      lines.push(`  ${b.vm} (attempt ${b.attempt} of ${b.attempts}${b.gaveUp ? ', gave up' : ''}): ${b.failure!.verdict.toUpperCase()} ${b.failure!.title}`);
   }
   lines.push(`reports: ${dir}`);
   return `${lines.join('\n')}\n`;

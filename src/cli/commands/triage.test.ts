@@ -64,7 +64,10 @@ describe('triage', () => {
   it('streams a 100 MB log with bounded memory', async () => {
     const file = join(work, 'big.log');
     const report = readFileSync(join(testdata, 'kasan-misc-read.console'), 'utf8').split('\n\n').slice(1).join('\n\n');
-    const noise = Array.from({ length: 1000 }, (_, i) => `[ ${(100 + i / 1000).toFixed(6)}][  T77] gpio-sim gpio-sim.0: line ${i} value toggled, nothing to see here ok\n`).join('');
+    const noise = Array.from(
+      { length: 1000 },
+      (_, i) => `[ ${(100 + i / 1000).toFixed(6)}][  T77] gpio-sim gpio-sim.0: line ${i} value toggled, nothing to see here ok\n`,
+    ).join('');
     const ws = createWriteStream(file);
     let bytes = 0;
     let reports = 0;

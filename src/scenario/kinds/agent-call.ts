@@ -10,7 +10,8 @@ type Ioctl = z.infer<typeof AgentIoctl>;
 type Send = z.infer<typeof AgentSend>;
 
 const requestName = (request: Ioctl['request']): string => (typeof request === 'string' ? request : `raw ${request.raw}`);
-const ioctlCall = (ctx: KindContext, io: Ioctl): AgentCall => ({ op: 'ioctl', handle: ctx.handle(io.on), request: ctx.ioctlRequest(io.request, io.args) }) as AgentCall;
+const ioctlCall = (ctx: KindContext, io: Ioctl): AgentCall =>
+  ({ op: 'ioctl', handle: ctx.handle(io.on), request: ctx.ioctlRequest(io.request, io.args) }) as AgentCall;
 const sendCall = (ctx: KindContext, s: Send): AgentCall => ({ op: 'write', handle: ctx.handle(s.on), hex: ctx.structHex(s.struct, s.value) });
 
 async function agentStep(ctx: KindContext, call: AgentCall, label: string, timeoutMs: number): Promise<StepResult & { handle?: number }> {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { errorMessage } from '../../errors.js';
 import { GuestLostError } from '../port.js';
-import { DeviceChecked, } from '../suite-atoms.js';
+import { DeviceChecked } from '../suite-atoms.js';
 import { deviceAddArgs } from '../vm-config.js';
 import { stepKind } from './kind.js';
 

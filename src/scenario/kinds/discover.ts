@@ -28,7 +28,10 @@ export const discoverStep = stepKind({
   label: (s) => `discover ${s.discover!.var}`,
   run: async (s, ctx) => {
     const d = s.discover!;
-    const where = d.file !== undefined ? { file: ctx.sub(d.file) } : { glob: ctx.sub(d.glob!), ...(d.contentEquals !== undefined ? { contentEquals: d.contentEquals } : {}) };
+    const where =
+      d.file !== undefined
+        ? { file: ctx.sub(d.file) }
+        : { glob: ctx.sub(d.glob!), ...(d.contentEquals !== undefined ? { contentEquals: d.contentEquals } : {}) };
     const r = await ctx.guest({ op: 'find', ...where, timeoutMs: d.timeoutMs }, d.timeoutMs + 10000);
     const out = r.ok ? (r.out.trim().split('\n')[0] ?? '') : '';
     if (out === '') {

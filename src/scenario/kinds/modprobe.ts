@@ -2,7 +2,6 @@
 import { z } from 'zod';
 import { opStep, stepKind } from './kind.js';
 
-
 export const modprobeStep = stepKind({
   key: 'modprobe',
   fields: { modprobe: z.string().optional(), params: z.record(z.string(), z.union([z.string(), z.number()])).optional() },

@@ -42,14 +42,30 @@ function recording(answers: Record<string, Partial<OpResult>> = {}, vars: Record
 
 describe('step kinds: what each asks of the guest', () => {
   it.each<[string, unknown, GuestOp[]]>([
-    ['modprobe with params', { modprobe: 'gpio-mockup', params: { gpio_mockup_ranges: '-1,8' } }, [{ op: 'modprobe', module: 'gpio-mockup', params: { gpio_mockup_ranges: '-1,8' } }]],
+    [
+      'modprobe with params',
+      { modprobe: 'gpio-mockup', params: { gpio_mockup_ranges: '-1,8' } },
+      [{ op: 'modprobe', module: 'gpio-mockup', params: { gpio_mockup_ranges: '-1,8' } }],
+    ],
     ['rmmod', { rmmod: 'gpio_mockup' }, [{ op: 'rmmod', module: 'gpio_mockup' }]],
     ['mkdir', { mkdir: '/sys/kernel/config/gpio-sim/huci' }, [{ op: 'mkdir', path: '/sys/kernel/config/gpio-sim/huci' }]],
     ['write, a number', { write: { path: '/x/live', value: 1 } }, [{ op: 'write', path: '/x/live', value: '1' }]],
-    ['new_device', { new_device: { adapter: '${adapter}', name: '24c02', addr: 0x50 } }, [{ op: 'write', path: '/sys/bus/i2c/devices/i2c-0/new_device', value: '24c02 0x50' }]],
-    ['delete_device', { delete_device: { adapter: '${adapter}', addr: 0x50 } }, [{ op: 'write', path: '/sys/bus/i2c/devices/i2c-0/delete_device', value: '0x50' }]],
+    [
+      'new_device',
+      { new_device: { adapter: '${adapter}', name: '24c02', addr: 0x50 } },
+      [{ op: 'write', path: '/sys/bus/i2c/devices/i2c-0/new_device', value: '24c02 0x50' }],
+    ],
+    [
+      'delete_device',
+      { delete_device: { adapter: '${adapter}', addr: 0x50 } },
+      [{ op: 'write', path: '/sys/bus/i2c/devices/i2c-0/delete_device', value: '0x50' }],
+    ],
     ['shell', { shell: 'test -e /sys/bus/platform/devices/${dev}' }, [{ op: 'sh', command: 'test -e /sys/bus/platform/devices/gpio-sim.0' }]],
-    ['discover', { discover: { var: 'chip', glob: '/sys/bus/gpio/devices/gpiochip*' } }, [{ op: 'find', glob: '/sys/bus/gpio/devices/gpiochip*', timeoutMs: 10000 }]],
+    [
+      'discover',
+      { discover: { var: 'chip', glob: '/sys/bus/gpio/devices/gpiochip*' } },
+      [{ op: 'find', glob: '/sys/bus/gpio/devices/gpiochip*', timeoutMs: 10000 }],
+    ],
   ])('%s', async (_, raw, ops) => {
     const r = recording({ find: { out: '/sys/bus/gpio/devices/gpiochip1\n' } });
     const step = StepSchema.parse(raw);
@@ -101,10 +117,26 @@ describe('removal kinds', () => {
   };
 
   it.each<[string, unknown, GuestOp[]]>([
-    ['sysfs-unbind', { 'sysfs-unbind': { driver: '/sys/bus/platform/drivers/gpio-sim', device: '${dev}' } }, [{ op: 'write', path: '/sys/bus/platform/drivers/gpio-sim/unbind', value: 'gpio-sim.0' }]],
-    ['sysfs-remove', { 'sysfs-remove': { device: '/sys/bus/pci/devices/0000:00:1f.3' } }, [{ op: 'write', path: '/sys/bus/pci/devices/0000:00:1f.3/remove', value: '1' }]],
-    ['i2c-delete-device: the same file as the delete_device step', { 'i2c-delete-device': { adapter: '${adapter}', addr: 0x50 } }, [{ op: 'write', path: '/sys/bus/i2c/devices/i2c-0/delete_device', value: '0x50' }]],
-    ['write', { write: { path: '/sys/kernel/config/gpio-sim/huci/live', value: 0 } }, [{ op: 'write', path: '/sys/kernel/config/gpio-sim/huci/live', value: '0' }]],
+    [
+      'sysfs-unbind',
+      { 'sysfs-unbind': { driver: '/sys/bus/platform/drivers/gpio-sim', device: '${dev}' } },
+      [{ op: 'write', path: '/sys/bus/platform/drivers/gpio-sim/unbind', value: 'gpio-sim.0' }],
+    ],
+    [
+      'sysfs-remove',
+      { 'sysfs-remove': { device: '/sys/bus/pci/devices/0000:00:1f.3' } },
+      [{ op: 'write', path: '/sys/bus/pci/devices/0000:00:1f.3/remove', value: '1' }],
+    ],
+    [
+      'i2c-delete-device: the same file as the delete_device step',
+      { 'i2c-delete-device': { adapter: '${adapter}', addr: 0x50 } },
+      [{ op: 'write', path: '/sys/bus/i2c/devices/i2c-0/delete_device', value: '0x50' }],
+    ],
+    [
+      'write',
+      { write: { path: '/sys/kernel/config/gpio-sim/huci/live', value: 0 } },
+      [{ op: 'write', path: '/sys/kernel/config/gpio-sim/huci/live', value: '0' }],
+    ],
     ['rmmod', { rmmod: { module: 'gpio_sim' } }, [{ op: 'rmmod', module: 'gpio_sim' }]],
     [
       'steps, in order',
@@ -123,12 +155,18 @@ describe('removal kinds', () => {
   });
 
   it('a refused rmmod ends with its errno and what the guest said', async () => {
-    const r = await issue({ rmmod: { module: 'gpio_sim' }, refused: ['EBUSY'] }, { rmmod: { ok: false, errno: 'EBUSY', out: 'rmmod: ERROR: Module gpio_sim is in use\n' } });
+    const r = await issue(
+      { rmmod: { module: 'gpio_sim' }, refused: ['EBUSY'] },
+      { rmmod: { ok: false, errno: 'EBUSY', out: 'rmmod: ERROR: Module gpio_sim is in use\n' } },
+    );
     expect(r.end).toMatchObject({ ok: false, errno: 'EBUSY', detail: 'rmmod: ERROR: Module gpio_sim is in use' });
   });
 
   it('steps stop at the first that fails, with its errno', async () => {
-    const r = await issue({ steps: [{ rmdir: '/c/a' }, { write: { path: '/c/live', value: 0 } }] }, { rmdir: { ok: false, errno: 'EBUSY', out: 'rmdir: Device or resource busy' } });
+    const r = await issue(
+      { steps: [{ rmdir: '/c/a' }, { write: { path: '/c/live', value: 0 } }] },
+      { rmdir: { ok: false, errno: 'EBUSY', out: 'rmdir: Device or resource busy' } },
+    );
     expect(r.ops).toHaveLength(1);
     expect(r.end).toMatchObject({ ok: false, errno: 'EBUSY' });
   });

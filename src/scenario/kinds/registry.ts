@@ -20,7 +20,21 @@ import { Errno, Ms } from '../suite-atoms.js';
 type AnyStep = StepKind<z.ZodRawShape>;
 type AnyRemoval = RemovalKind<z.ZodRawShape>;
 
-const stepKinds = [modprobeStep, rmmodStep, mkdirStep, rmdirStep, writeStep, newDeviceStep, deleteDeviceStep, deviceAddStep, discoverStep, shellStep, holdStep, ioctlStep, sendStep] as const;
+const stepKinds = [
+  modprobeStep,
+  rmmodStep,
+  mkdirStep,
+  rmdirStep,
+  writeStep,
+  newDeviceStep,
+  deleteDeviceStep,
+  deviceAddStep,
+  discoverStep,
+  shellStep,
+  holdStep,
+  ioctlStep,
+  sendStep,
+] as const;
 export const STEP_KINDS: readonly string[] = stepKinds.map((k) => k.key);
 
 /** A preparation or restore step: exactly one kind key, and the fields every step has. */
@@ -45,7 +59,8 @@ export const StepSchema = z
   })
   .superRefine((s, ctx) => {
     const kinds = STEP_KINDS.filter((k) => (s as Record<string, unknown>)[k] !== undefined);
-    if (kinds.length !== 1) ctx.addIssue({ code: 'custom', message: `a step needs exactly one of ${STEP_KINDS.join(', ')} (got ${kinds.join(', ') || 'none'})` });
+    if (kinds.length !== 1)
+      ctx.addIssue({ code: 'custom', message: `a step needs exactly one of ${STEP_KINDS.join(', ')} (got ${kinds.join(', ') || 'none'})` });
     // fields a kind owns besides its key go only with that key
     for (const k of stepKinds as readonly AnyStep[])
       for (const f of Object.keys(k.fields))

@@ -18,8 +18,11 @@ export function sequenceRemoval<S extends z.ZodType>(step: S, runStep: (s: z.inf
         }
         return { at: ctx.clock.now(), ok: true, errno: null };
       };
-      const pending = run().catch((e: unknown): RemovalEnd =>
-        e instanceof GuestLostError ? { at: ctx.clock.now(), ok: false, errno: null, lost: e.reason } : { at: ctx.clock.now(), ok: false, errno: null, detail: e instanceof Error ? e.message : String(e) },
+      const pending = run().catch(
+        (e: unknown): RemovalEnd =>
+          e instanceof GuestLostError
+            ? { at: ctx.clock.now(), ok: false, errno: null, lost: e.reason }
+            : { at: ctx.clock.now(), ok: false, errno: null, detail: e instanceof Error ? e.message : String(e) },
       );
       return { pending };
     },

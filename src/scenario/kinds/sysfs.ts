@@ -18,5 +18,7 @@ export const sysfsRemoveRemoval = removalKind({
   key: 'sysfs-remove',
   fields: { 'sysfs-remove': z.strictObject({ device: z.string() }).optional() },
   label: (r) => `remove ${r['sysfs-remove']!.device}`,
-  issue: async (r, ctx, horizonMs) => ({ pending: endOf(ctx, ctx.guest({ op: 'write', path: `${ctx.sub(r['sysfs-remove']!.device)}/remove`, value: '1' }, horizonMs)) }),
+  issue: async (r, ctx, horizonMs) => ({
+    pending: endOf(ctx, ctx.guest({ op: 'write', path: `${ctx.sub(r['sysfs-remove']!.device)}/remove`, value: '1' }, horizonMs)),
+  }),
 });

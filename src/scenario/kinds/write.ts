@@ -16,5 +16,7 @@ export const writeRemoval = removalKind({
   key: 'write',
   fields: { write: Write.optional() },
   label: (r) => `write ${r.write!.value} > ${r.write!.path}`,
-  issue: async (r, ctx, horizonMs) => ({ pending: endOf(ctx, ctx.guest({ op: 'write', path: ctx.sub(r.write!.path), value: ctx.sub(String(r.write!.value)) }, horizonMs)) }),
+  issue: async (r, ctx, horizonMs) => ({
+    pending: endOf(ctx, ctx.guest({ op: 'write', path: ctx.sub(r.write!.path), value: ctx.sub(String(r.write!.value)) }, horizonMs)),
+  }),
 });

@@ -39,12 +39,18 @@ describe('greeting', () => {
   const variants: [string, (c: FakeConn) => void][] = [
     ['real QEMU 7.2 greeting', (c) => c.send(realGreeting)],
     ['no capabilities', (c) => c.greet([])],
-    ['unknown extra fields (newer QEMU)', (c) => c.send({ QMP: { version: { qemu: { major: 9, minor: 1, micro: 0 }, package: '', extra: 1 }, capabilities: ['oob', 'future'] }, more: true })],
-    ['LF only and split across writes', (c) => {
-      const s = JSON.stringify({ QMP: { version: { qemu: { major: 8, minor: 0, micro: 0 }, package: '' }, capabilities: [] } });
-      c.sock.write(s.slice(0, 10));
-      setTimeout(() => c.sock.write(`${s.slice(10)}\n`), 20);
-    }],
+    [
+      'unknown extra fields (newer QEMU)',
+      (c) => c.send({ QMP: { version: { qemu: { major: 9, minor: 1, micro: 0 }, package: '', extra: 1 }, capabilities: ['oob', 'future'] }, more: true }),
+    ],
+    [
+      'LF only and split across writes',
+      (c) => {
+        const s = JSON.stringify({ QMP: { version: { qemu: { major: 8, minor: 0, micro: 0 }, package: '' }, capabilities: [] } });
+        c.sock.write(s.slice(0, 10));
+        setTimeout(() => c.sock.write(`${s.slice(10)}\n`), 20);
+      },
+    ],
   ];
   for (const [name, greet] of variants) {
     it(name, async () => {

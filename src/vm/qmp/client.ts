@@ -104,7 +104,9 @@ export class QmpClient {
       await Promise.race([
         new Promise<void>((resolve, reject) => {
           sock.once('connect', resolve);
-          sock.once('error', (e) => reject(new QmpClosedError(`cannot connect to QMP socket ${socketPath}: ${e.message}`, client.transcript, null, { cause: e })));
+          sock.once('error', (e) =>
+            reject(new QmpClosedError(`cannot connect to QMP socket ${socketPath}: ${e.message}`, client.transcript, null, { cause: e })),
+          );
         }),
         bound,
       ]);

@@ -24,7 +24,7 @@ export const QmpEventSchema = z.object({
 });
 
 export type QmpGreeting = z.infer<typeof QmpGreetingSchema>;
-export type QmpEvent = z.infer<typeof QmpEventSchema> & { /** host Date.now() at arrival */ hostMs: number; /** arrival order */ seq: number };
+export type QmpEvent = z.infer<typeof QmpEventSchema> & { /** host Date.now() at arrival */ hostMs: number /** arrival order */; seq: number };
 
 export type QmpMessage =
   | { kind: 'greeting'; msg: QmpGreeting }

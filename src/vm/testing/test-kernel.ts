@@ -24,7 +24,10 @@ function fromImageCache(): string | null {
   const root = path.join(cacheRoot(), 'images');
   let entries: string[];
   try {
-    entries = fs.readdirSync(root).filter((e) => e.startsWith('debian-') && !e.includes('.tmp-')).sort();
+    entries = fs
+      .readdirSync(root)
+      .filter((e) => e.startsWith('debian-') && !e.includes('.tmp-'))
+      .sort();
   } catch {
     return null;
   }

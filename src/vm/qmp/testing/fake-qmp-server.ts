@@ -110,7 +110,7 @@ export function readTranscript(file: string): TranscriptEntry[] {
  */
 export function replayScript(entries: TranscriptEntry[]): (c: FakeConn) => Promise<void> {
   return async (c) => {
-    let currentId: unknown ;
+    let currentId: unknown;
     for (const e of entries) {
       if (e.dir === '>') {
         const want = JSON.parse(e.line) as { execute: string; arguments?: unknown };
