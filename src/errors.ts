@@ -100,14 +100,6 @@ export class BootError extends HotunplugError {
   reportHostMs: number | null = null;
 }
 
-/** A run was interrupted by SIGINT/SIGTERM: exit 128+signo after cleanup, partial reports written. */
-export class InterruptedError extends HotunplugError {
-  readonly exitCode = ExitCode.infra;
-  constructor(readonly signal: NodeJS.Signals) {
-    super(`interrupted by ${signal}`);
-  }
-}
-
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

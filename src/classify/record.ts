@@ -44,7 +44,7 @@ export interface RemovalOutcome {
   detail?: string;
 }
 
-export interface FindingSummary {
+interface FindingSummary {
   kind: string;
   title: string;
 }

@@ -11,7 +11,7 @@ export interface Classification {
 }
 
 /** Finding kinds that mean the guest stopped making progress rather than faulted. */
-export const HANG_KINDS: ReadonlySet<string> = new Set(['hung-task', 'rcu-stall', 'soft-lockup', 'hard-lockup']);
+const HANG_KINDS: ReadonlySet<string> = new Set(['hung-task', 'rcu-stall', 'soft-lockup', 'hard-lockup']);
 
 export function classifyCase(r: CaseRecord): Classification {
   if (r.missingOptions.length > 0) {

@@ -3,7 +3,7 @@
 import { toolVersion } from '../version.js';
 import { Command } from 'commander';
 
-export const EXIT_CODES_HELP = `
+const EXIT_CODES_HELP = `
 Exit codes:
   0  nothing failing
   1  failures, findings or regressions (see --fail-on)

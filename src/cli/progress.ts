@@ -11,7 +11,7 @@ export interface ProgressReporter {
 }
 
 /** Longest a non-TTY log goes without a line while something is in progress. */
-export const HEARTBEAT_MS = 30_000;
+const HEARTBEAT_MS = 30_000;
 
 export interface ProgressOptions {
   heartbeatMs?: number;

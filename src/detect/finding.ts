@@ -28,7 +28,7 @@ export const CRASH_KINDS = [
   'warning',
 ] as const;
 
-export const CrashKindSchema = z.enum(CRASH_KINDS);
+const CrashKindSchema = z.enum(CRASH_KINDS);
 export type CrashKind = z.infer<typeof CrashKindSchema>;
 
 export const FindingSchema = z.strictObject({

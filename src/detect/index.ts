@@ -2,8 +2,8 @@
 import type { Finding } from './finding.js';
 import { StreamDetector } from './stream.js';
 
-export { CRASH_KINDS, CrashKindSchema, FindingSchema, type CrashKind, type Finding } from './finding.js';
-export { StreamDetector, type StreamOptions } from './stream.js';
+export { FindingSchema, type Finding } from './finding.js';
+export { StreamDetector } from './stream.js';
 export { LineSplitter } from './lines.js';
 
 /** All reports in a whole log, in log order. Same engine as the live console, with no clock. */

@@ -14,7 +14,7 @@ const REPLACEMENTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/(\W)(\d+)(\W|$)/g, '$1NUM$3'],
 ];
 
-export const MAX_TITLE_LEN = 120;
+const MAX_TITLE_LEN = 120;
 
 export function normaliseTitle(title: string): string {
   let s = title;
@@ -29,7 +29,7 @@ export function normaliseTitle(title: string): string {
 }
 
 /** Drop control and non-ASCII bytes, tabs to spaces, collapse spaces; the cap counts input bytes. */
-export function sanitiseTitle(title: string): string {
+function sanitiseTitle(title: string): string {
   const bytes = Buffer.from(title, 'utf8');
   let out = '';
   let prev = 32;

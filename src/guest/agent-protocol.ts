@@ -8,9 +8,9 @@ export const PROTOCOL_VERSION = 4;
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
 
-export const ErrnoNameSchema = z.string().regex(/^E[A-Z0-9_]+$/);
+const ErrnoNameSchema = z.string().regex(/^E[A-Z0-9_]+$/);
 
-export const OpenFlagSchema = z.enum([
+const OpenFlagSchema = z.enum([
   'O_RDONLY',
   'O_WRONLY',
   'O_RDWR',
@@ -32,7 +32,7 @@ export const OpenFlagSchema = z.enum([
 ]);
 export type OpenFlag = z.infer<typeof OpenFlagSchema>;
 
-export const PollEventSchema = z.enum([
+const PollEventSchema = z.enum([
   'POLLIN',
   'POLLPRI',
   'POLLOUT',
@@ -61,7 +61,7 @@ const _lineList = z.array(u32).min(1).max(64);
  * buffer during the call. A new fd comes back in the buffer's 32-bit field at `fdAt`, or as
  * ioctl(2)'s result (`fdReturn`).
  */
-export const IoctlStepSchema = z.strictObject({
+const IoctlStepSchema = z.strictObject({
   number: u32,
   arg: uint.optional(),
   hex: hex.optional(),
@@ -73,9 +73,8 @@ export const IoctlStepSchema = z.strictObject({
   fdAt: uint.optional(),
   fdReturn: z.boolean().optional(),
 });
-export type IoctlStep = z.infer<typeof IoctlStepSchema>;
 /** One call, or calls run in order that stop at the first failure (its index is the reply's `stage`). */
-export const IoctlRequestSchema = z.union([IoctlStepSchema, z.array(IoctlStepSchema).min(1).max(8)]);
+const IoctlRequestSchema = z.union([IoctlStepSchema, z.array(IoctlStepSchema).min(1).max(8)]);
 export type IoctlRequest = z.infer<typeof IoctlRequestSchema>;
 
 // The fd operations, without a handle: the shape a loop repeats.
@@ -89,11 +88,11 @@ const pollOp = z.strictObject({
 });
 const ioctlOp = z.strictObject({ op: z.literal('ioctl'), request: IoctlRequestSchema });
 
-export const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp]);
+const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp]);
 export type LoopOp = z.infer<typeof LoopOpSchema>;
 
 const withHandle = { handle };
-export const SocketCallSchema = z.discriminatedUnion('call', [
+const SocketCallSchema = z.discriminatedUnion('call', [
   z.strictObject({ call: z.literal('bind'), hex }),
   z.strictObject({ call: z.literal('connect'), hex }),
   z.strictObject({ call: z.literal('setsockopt'), level: uint, name: uint, hex }),
@@ -146,8 +145,8 @@ function reply<S extends z.core.$ZodLooseShape, F extends z.core.$ZodLooseShape 
   return z.discriminatedUnion('ok', [z.strictObject({ ...successBase, ...ok }), z.strictObject({ ...failureBase, ...((fail ?? {}) as F) })]);
 }
 
-export const TransitionSchema = z.strictObject({ key: z.string(), iteration: uint, ms: z.number() });
-export const LoopStatsSchema = z.strictObject({
+const TransitionSchema = z.strictObject({ key: z.string(), iteration: uint, ms: z.number() });
+const LoopStatsSchema = z.strictObject({
   loop: uint,
   handle,
   op: z.enum(['read', 'pread', 'write', 'poll', 'ioctl']),
@@ -200,7 +199,7 @@ export const ReplySchemas = {
 export const AnyReplySchema = z.looseObject({ id: idSchema, ok: z.boolean(), errno: ErrnoNameSchema.nullable(), ms: z.number() });
 
 /** What a request resolves with when no reply came in time. */
-export const TimedOutReplySchema = z.strictObject({
+const TimedOutReplySchema = z.strictObject({
   id: idSchema,
   ok: z.literal(false),
   errno: z.literal(HARNESS_TIMEOUT),
@@ -212,4 +211,3 @@ export type TimedOutReply = z.infer<typeof TimedOutReplySchema>;
 
 export type ReplyFor<O extends Op> = z.infer<(typeof ReplySchemas)[O]> | TimedOutReply;
 export type SuccessFor<O extends Op> = Extract<z.infer<(typeof ReplySchemas)[O]>, { ok: true }>;
-export type AgentReply = ReplyFor<Op>;

@@ -115,7 +115,7 @@ describe('AgentClient with a fake agent', () => {
     const err = await f.client.request({ op: 'open', path: '' }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/^agent request: path: /);
-    await expect(f.client.ioctl(1, { raw: -1 })).rejects.toBeInstanceOf(ConfigError);
+    await expect(f.client.ioctl(1, { raw: -1 } as never)).rejects.toBeInstanceOf(ConfigError);
     expect(f.received).toEqual([]);
   });
 

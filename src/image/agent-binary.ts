@@ -13,7 +13,7 @@ import { findInPath } from '../vm/host-tools.js';
 import { cacheDir } from './cache.js';
 
 export const AGENT_SOURCE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../images/agent');
-export const AGENT_INSTALL_LINE = 'apt-get install -y --no-install-recommends gcc libc6-dev make linux-libc-dev';
+const AGENT_INSTALL_LINE = 'apt-get install -y --no-install-recommends gcc libc6-dev make linux-libc-dev';
 
 export interface BuildAgentOptions {
   /** Defaults to ${cacheDir()}/agent. */

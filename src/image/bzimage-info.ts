@@ -59,7 +59,7 @@ export async function extractIkconfig(bzImage: string): Promise<string | null> {
 }
 
 /** x86 boot protocol ≥ 2.08: payload_offset/payload_length locate the compressed vmlinux. */
-export async function decompressPayload(bzImage: string): Promise<Buffer> {
+async function decompressPayload(bzImage: string): Promise<Buffer> {
   const img = await readFile(bzImage);
   if (img.length < 0x250 || img.toString('latin1', 0x202, 0x206) !== 'HdrS') {
     throw new ConfigError(bzImage, '', 'not an x86 bzImage (no HdrS boot header)');

@@ -25,7 +25,7 @@ const Common = {
 };
 
 /** A kernel from a Debian binary package, fetched with apt-get download. */
-export const DebianImageSchema = z.strictObject({
+const DebianImageSchema = z.strictObject({
   $comment: z.string().optional(),
   ...Common,
   kind: z.literal('debian'),
@@ -38,7 +38,7 @@ export const DebianImageSchema = z.strictObject({
 });
 
 /** A kernel built from source by src/image/kernel-build.ts (kernel helper), e.g. kasan-6.12. */
-export const SourceImageSchema = z.strictObject({
+const SourceImageSchema = z.strictObject({
   $comment: z.string().optional(),
   ...Common,
   kind: z.literal('source'),
@@ -94,10 +94,6 @@ export function listImages(dir: string = IMAGES_DIR): ImageDef[] {
 
 export function findImage(name: string, dir: string = IMAGES_DIR): ImageDef | undefined {
   return listImages(dir).find((d) => d.name === name);
-}
-
-export function imageFile(name: string, dir: string = IMAGES_DIR): string {
-  return join(dir, `${name}.json`);
 }
 
 // doctor and others import resolution from here too (contracts.md: "catalog + resolve").

@@ -8,7 +8,7 @@ import { cacheDir } from './cache.js';
 import type { DebianImageDef } from './catalog.js';
 import { run, type BuildLog } from './run.js';
 
-export function debsDir(): string {
+function debsDir(): string {
   return join(cacheDir(), 'debs');
 }
 

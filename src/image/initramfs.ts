@@ -223,6 +223,6 @@ async function makeConsoleNode(root: string, log: BuildLog): Promise<void> {
   await run('mknod', ['-m', '600', join(root, 'dev/console'), 'c', '5', '1'], { log });
 }
 
-export function shellQuote(s: string): string {
+function shellQuote(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`;
 }

@@ -8,7 +8,7 @@
 // or failed build never leaves something that looks usable; a failed build's log is kept as
 // kernel/<key>.failed.log.
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { z } from 'zod';
@@ -99,17 +99,7 @@ const ManifestSchema = z.strictObject({
 
 const COMPILE_PROGRESS_EVERY_MS = 15_000;
 
-export const FRAGMENT_DIR = (): string => projectPath('images', 'kernel');
-export const CANARY_DIR = (): string => projectPath('images', 'canary');
-
-/** Fragment names (images/kernel/<name>.config) → paths, with a clear error for a missing one. */
-export function fragmentPaths(names: readonly string[], where = 'image definition'): string[] {
-  return names.map((n) => {
-    const p = join(FRAGMENT_DIR(), `${n}.config`);
-    if (!existsSync(p)) throw new ConfigError(where, 'fragments', `no fragment ${n}: ${p} does not exist`);
-    return p;
-  });
-}
+const CANARY_DIR = (): string => projectPath('images', 'canary');
 
 export class FragmentUnmetError extends ConfigError {
   constructor(
@@ -367,7 +357,7 @@ async function verifyMerged(fragments: readonly Fragment[], configPath: string, 
 }
 
 /** Every symbol any Kconfig file in the tree declares. */
-export async function treeKconfigSymbols(tree: string): Promise<Set<string>> {
+async function treeKconfigSymbols(tree: string): Promise<Set<string>> {
   const syms = new Set<string>();
   const entries = await readdir(tree, { recursive: true, withFileTypes: true });
   for (const e of entries) {
@@ -464,9 +454,4 @@ async function readExpectedObjects(objDir: string): Promise<number | null> {
 async function recordObjects(objDir: string, n: number): Promise<void> {
   const prev = (await readExpectedObjects(objDir)) ?? 0;
   if (n > prev) await writeFile(join(objDir, '.huci-objects'), `${n}\n`);
-}
-
-/** Size in bytes, for reports. */
-export async function fileSize(p: string): Promise<number> {
-  return (await stat(p)).size;
 }

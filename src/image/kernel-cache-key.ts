@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 
 /** Bumped when the build recipe itself changes (steps, flags), so old cache entries are not reused. */
-export const KERNEL_RECIPE_VERSION = 1;
+const KERNEL_RECIPE_VERSION = 1;
 
 export interface KernelKeyInputs {
   /** `linux-source-6.12=6.12.117-1~deb12u1`, or `dir:/abs/path` for a user's tree. */

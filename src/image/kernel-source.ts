@@ -19,7 +19,7 @@ export interface KernelSource {
 }
 
 /** Version apt would install (the candidate), e.g. `6.12.117-1~deb12u1`. */
-export async function candidateVersion(pkg: string, log?: KernelLog): Promise<string> {
+async function candidateVersion(pkg: string, log?: KernelLog): Promise<string> {
   const out = await kernelExec('apt-cache', ['show', '--no-all-versions', pkg], { log });
   const m = /^Version:\s*(\S+)/m.exec(out);
   if (!m) throw new InfraError(`apt-cache show ${pkg}: no Version field (is the package known to apt?)`);

@@ -29,7 +29,7 @@ export interface ImageArtifacts {
   append: string[];
 }
 
-export type ProgressFn = (step: string) => void;
+type ProgressFn = (step: string) => void;
 
 export interface ResolveOptions {
   /** Build when not cached (default true); false → error telling how to build. */
@@ -118,7 +118,7 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
 }
 
 /** The cached image if present (not validated beyond its manifest), else null. */
-export async function cachedImage(dir: string): Promise<ImageArtifacts | null> {
+async function cachedImage(dir: string): Promise<ImageArtifacts | null> {
   if (!existsSync(join(dir, MANIFEST_FILE))) return null;
   return artifactsFromDir(dir);
 }

@@ -11,7 +11,7 @@ export interface CompareOptions {
 }
 
 /** One case (image + id, all iterations) as seen in both runs; null where a run lacks it. */
-export interface CaseDelta {
+interface CaseDelta {
   image: string;
   id: string;
   base: Verdict | null;
@@ -20,7 +20,7 @@ export interface CaseDelta {
   newTitles: string[];
 }
 
-export interface FindingDelta {
+interface FindingDelta {
   image: string;
   id: string;
   title: string;

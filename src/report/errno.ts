@@ -49,7 +49,3 @@ export function describeErrno(name: string): string {
   const d = ERRNO[name];
   return d === undefined ? name : `${name} (${d})`;
 }
-
-export function errnoMeaning(name: string): string | undefined {
-  return ERRNO[name];
-}

@@ -48,10 +48,6 @@ export function raw(html: string): Html {
   return Html.trusted(html);
 }
 
-export function text(s: string): Html {
-  return Html.trusted(escapeHtml(s));
-}
-
 function renderChild(c: Child): string {
   if (c === null || c === undefined || c === false || c === true) return '';
   if (c instanceof Html) return c.html;

@@ -44,7 +44,7 @@ function sha256(s: string): string {
 }
 
 /** CSP: nothing may be fetched; only our own inline style and script (by hash) run. */
-export function reportCsp(): string {
+function reportCsp(): string {
   return [
     "default-src 'none'",
     `style-src 'sha256-${sha256(REPORT_CSS)}'`,
@@ -298,7 +298,7 @@ function bootSection(run: RunResult, opts: HtmlOptions): Html | null {
 }
 
 /** Subsystem × kernel matrix, inline SVG, a cell per (subsystem, image) coloured by verdict. */
-export function matrixSvg(run: RunResult): Html {
+function matrixSvg(run: RunResult): Html {
   const images = runImages(run);
   const subs = runSubsystems(run);
   const labelW = Math.max(80, ...subs.map((s) => s.length * 7 + 16));

@@ -16,7 +16,7 @@ import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, caseName, runImages } from './model.js';
 import type { CaseResult, RunResult, Verdict } from './run-schema.js';
 
-export const KCIDB_VERSION = { major: 5, minor: 3 } as const;
+const KCIDB_VERSION = { major: 5, minor: 3 } as const;
 export const DEFAULT_KCIDB_ORIGIN = 'hotunplug';
 
 export type KcidbStatus = 'FAIL' | 'ERROR' | 'MISS' | 'PASS' | 'DONE' | 'SKIP';
@@ -131,7 +131,7 @@ function logExcerpt(c: CaseResult): string | undefined {
   return cut + text.slice(text.length - (LOG_EXCERPT_MAX - cut.length));
 }
 
-export function issueId(origin: string, title: string): string {
+function issueId(origin: string, title: string): string {
   return `${origin}:${createHash('sha256').update(title).digest('hex').slice(0, 16)}`;
 }
 

@@ -41,11 +41,6 @@ export function slug(s: string): string {
   return t === '' ? '_' : t;
 }
 
-/** Stable unique key of one case execution: image, id, iteration. */
-export function caseKey(run: Pick<RunResult, 'images'>, c: CaseResult): string {
-  return `${caseImage(run, c)}\u0000${c.id}\u0000${c.iteration}`;
-}
-
 /** Directory name of a case under cases/ in the report directory. */
 export function caseDirName(run: RunResult, c: CaseResult): string {
   const multiImage = runImages(run).length > 1;

@@ -7,14 +7,14 @@ export const RUN_SCHEMA_VERSION = 1;
 
 /** Closed set. Order of severity for a subsystem: crashed > hung > blocked > silent > handled. */
 export const VERDICTS = ['handled', 'blocked', 'silent', 'crashed', 'hung', 'error', 'skipped'] as const;
-export const VerdictSchema = z.enum(VERDICTS);
+const VerdictSchema = z.enum(VERDICTS);
 export type Verdict = z.infer<typeof VerdictSchema>;
 
 /** Kernel verdicts, worst first; error/skipped are not kernel verdicts and rank below them. */
 export const VERDICT_SEVERITY: readonly Verdict[] = ['crashed', 'hung', 'blocked', 'silent', 'handled', 'error', 'skipped'];
 
 /** A kernel report found on the console (mirror of src/detect's Finding; detect sits above report). */
-export const FindingRecordSchema = z.object({
+const FindingRecordSchema = z.object({
   kind: z.string(),
   title: z.string(),
   altTitles: z.array(z.string()).default([]),
@@ -29,9 +29,8 @@ export const FindingRecordSchema = z.object({
   pid: z.number().int().optional(),
   comm: z.string().optional(),
 });
-export type FindingRecord = z.infer<typeof FindingRecordSchema>;
 
-export const ProbeResultSchema = z.strictObject({
+const ProbeResultSchema = z.strictObject({
   /** e.g. "read", "ioctl:GPIO_GET_CHIPINFO_IOCTL", "poll" */
   op: z.string(),
   /** which held fd: "chip", "linereq", "dev", … */
@@ -45,16 +44,15 @@ export const ProbeResultSchema = z.strictObject({
   /** did the outcome count as handled per the case's declaration */
   accepted: z.boolean(),
 });
-export type ProbeResult = z.infer<typeof ProbeResultSchema>;
 
-export const LoopResultSchema = z.strictObject({
+const LoopResultSchema = z.strictObject({
   fd: z.string(),
   op: z.string(),
   iterations: z.number().int(),
   counts: z.record(z.string(), z.number().int()),
 });
 
-export const TimelineEventSchema = z.strictObject({
+const TimelineEventSchema = z.strictObject({
   /** host wall clock, ms since epoch */
   hostMs: z.number(),
   /** ms since the case started */
@@ -66,7 +64,7 @@ export const TimelineEventSchema = z.strictObject({
 });
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
 
-export const RemovalResultSchema = z.strictObject({
+const RemovalResultSchema = z.strictObject({
   method: z.string(),
   /** removal finished while the fds were still held */
   completed: z.boolean(),
@@ -78,7 +76,7 @@ export const RemovalResultSchema = z.strictObject({
   detail: z.string().optional(),
 });
 
-export const VmInfoSchema = z.strictObject({
+const VmInfoSchema = z.strictObject({
   image: z.string(),
   kernelRelease: z.string(),
   kernelVersion: z.string(),
@@ -88,7 +86,7 @@ export const VmInfoSchema = z.strictObject({
 });
 export type VmInfo = z.infer<typeof VmInfoSchema>;
 
-export const CaseResultSchema = z.strictObject({
+const CaseResultSchema = z.strictObject({
   /** `<subsystem>/<provider>-<method>-<fd kind>-<op>`, e.g. i2c/i801-unbind-dev-smbus */
   id: z.string(),
   subsystem: z.string(),
@@ -133,7 +131,7 @@ export const BOOT_FAILURE_VERDICT = { crash: 'crashed', exited: 'crashed', timeo
 >;
 
 /** One boot of a VM: every attempt is kept, a failed one with its title and console (added in v1.2). */
-export const BootRecordSchema = z.strictObject({
+const BootRecordSchema = z.strictObject({
   /** the VM's name, as in `consoles` (its console is there, failed boots' too) */
   vm: z.string(),
   image: z.string(),
@@ -161,7 +159,7 @@ export const BootRecordSchema = z.strictObject({
 });
 export type BootRecord = z.infer<typeof BootRecordSchema>;
 
-export const SubsystemSummarySchema = z.strictObject({
+const SubsystemSummarySchema = z.strictObject({
   subsystem: z.string(),
   image: z.string(),
   verdict: VerdictSchema,

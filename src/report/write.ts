@@ -123,11 +123,6 @@ async function sameContent(file: string, data: string): Promise<boolean> {
   }
 }
 
-/** Directory of a run's reports under `root`. */
-export function runReportDir(root: string, runId: string): string {
-  return path.join(root, REPORTS_DIR, slug(runId));
-}
-
 function timelineText(c: CaseResult): string {
   return `${c.timeline.map((e) => `+${e.relMs.toFixed(1).padStart(9)} ms  ${e.kind.padEnd(7)} ${e.label}${e.detail ? ` — ${e.detail}` : ''}`).join('\n')}\n`;
 }

@@ -1,11 +1,11 @@
 // Minimal XML writer: escapes every text and attribute value and drops characters XML 1.0 forbids.
 
 /** Keeps only characters legal in XML 1.0 (#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]). */
-export function stripIllegalXml(s: string): string {
+function stripIllegalXml(s: string): string {
   return s.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu, '');
 }
 
-export function escapeXml(s: string): string {
+function escapeXml(s: string): string {
   return stripIllegalXml(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
@@ -18,7 +18,7 @@ export interface XmlNode {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-export function renderXml(node: XmlNode, indent = ''): string {
+function renderXml(node: XmlNode, indent = ''): string {
   if (!NAME.test(node.name)) throw new Error(`xml: bad element name ${node.name}`);
   let out = `${indent}<${node.name}`;
   for (const [k, v] of Object.entries(node.attrs ?? {})) {

@@ -35,8 +35,6 @@ export interface CaseRun {
   needsRestart: boolean;
 }
 
-export { HarnessFailure };
-
 const AGENT_MS = 5000;
 const QUIET_MS = 1000;
 /** console quiet that ends the settle window when no report is open in the detector */

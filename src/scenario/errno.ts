@@ -105,11 +105,6 @@ export const ERRNO_NAMES = [
 ] as const;
 export type ErrnoName = (typeof ERRNO_NAMES)[number];
 
-const ERRNO_SET: ReadonlySet<string> = new Set(ERRNO_NAMES);
-export function isErrnoName(s: string): s is ErrnoName {
-  return ERRNO_SET.has(s);
-}
-
 // glibc strerror() texts → names, for shell writes that fail ("sh: write error: No such device").
 const STRERROR: ReadonlyArray<[string, ErrnoName]> = [
   ['No such device or address', 'ENXIO'],

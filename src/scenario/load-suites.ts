@@ -6,7 +6,6 @@ import { formatPath, parseLocated, readLocated, type LocatedDoc } from '../util/
 import { agentCall, knowsCall, loadVocabulary, type Vocabulary } from '../vocabulary/load.js';
 import { mapStrings, REFERENCE, WHOLE_REFERENCE } from '../vocabulary/substitute.js';
 import { encode } from '../vocabulary/codec.js';
-export { formatPath };
 import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors.js';
@@ -39,7 +38,7 @@ export function defaultSuitesDir(): string {
 }
 
 /** Suite files in a directory, sorted by name. */
-export function listSuiteFiles(dir: string): string[] {
+function listSuiteFiles(dir: string): string[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(dir, '', 'suites directory not found');
   return readdirSync(dir)
     .filter((f) => SUITE_EXT.test(f))
@@ -83,7 +82,7 @@ function resolveSuiteFile(name: string, dir: string): string {
   throw new ConfigError('--suite', name, `no such suite (known: ${known.join(', ') || 'none'})`);
 }
 
-export function loadSuiteFile(file: string): LoadedSuite {
+function loadSuiteFile(file: string): LoadedSuite {
   return suiteFromDoc(readLocated(file));
 }
 

@@ -92,7 +92,7 @@ export interface DetectorPort {
   live(): LiveDetector;
   detect(log: string): FindingLike[];
 }
-export interface LiveDetector {
+interface LiveDetector {
   push(line: string, nowMs: number): FindingLike[];
   tick(nowMs: number): FindingLike[];
   flush(): FindingLike[];

@@ -54,7 +54,7 @@ export function planCases(suites: readonly LoadedSuite[], opts: PlanOptions): Pl
 }
 
 /** `*` matches anything (including "/"), `?` one character; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string): RegExp {
   const re = glob
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
@@ -63,7 +63,7 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** Kernel options a case needs that the image's .config does not enable (=y or =m). */
-export function missingOptions(requires: readonly string[], config: ReadonlyMap<string, string> | null): string[] {
+function missingOptions(requires: readonly string[], config: ReadonlyMap<string, string> | null): string[] {
   if (config === null) return [];
   return requires.filter((o) => {
     const v = config.get(o);
@@ -295,7 +295,7 @@ const GAVE_UP_PHRASE: Record<NonNullable<BootRecord['failure']>['kind'], string>
 };
 
 /** A failed boot attempt as run.json keeps it: a BootError is the kernel's, anything else the machinery's. */
-export function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'findings'> {
+function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'findings'> {
   if (e instanceof BootError) {
     return {
       failure: {
@@ -320,10 +320,10 @@ export function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'fin
  * views may lag this much. A render costs 60–460 ms of CPU at 62 cases, which at 60 s was a tenth
  * of the harness's CPU in the main job; a nightly run still gets a fresh view every 5 minutes.
  */
-export const RENDER_EVERY_MS = 300_000;
+const RENDER_EVERY_MS = 300_000;
 
 /** Bytes of console excerpt a case keeps in run.json (the whole console is in consoles/). */
-export const EXCERPT_MAX_BYTES = 256 * 1024;
+const EXCERPT_MAX_BYTES = 256 * 1024;
 const EXCERPT_EDGE_LINES = 200;
 const FINDING_CONTEXT_LINES = 30;
 
@@ -387,7 +387,7 @@ function harnessErrorRun(c: ResolvedCase, message: string): CaseRun {
 }
 
 /** Per subsystem and image: the worst verdict and the count of each. */
-export function summarise(cases: readonly CaseResult[]): RunResult['subsystems'] {
+function summarise(cases: readonly CaseResult[]): RunResult['subsystems'] {
   const by = new Map<string, { subsystem: string; image: string; verdicts: Verdict[] }>();
   for (const c of cases) {
     const image = c.image ?? c.vm?.image ?? '';

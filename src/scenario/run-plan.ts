@@ -7,7 +7,7 @@ import type { Shard } from './shard.js';
 /** The canary suite: known-buggy and known-fixed drivers whose verdicts calibrate the harness. */
 export const CONTROL_SUITE = 'canary';
 /** The controls a run gets when it selects none itself: one positive and one negative. */
-export const AUTO_CONTROLS = /^canary\/(buggy|fixed)-unbind-read$/;
+const AUTO_CONTROLS = /^canary\/(buggy|fixed)-unbind-read$/;
 
 /**
  * A run that selects no canary control on an image still gets the read controls there, first, on

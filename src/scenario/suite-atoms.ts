@@ -30,7 +30,7 @@ export const StructValue = z.strictObject({ struct: z.string().regex(/^[A-Za-z_]
 export const Ms = z.number().int().positive();
 
 /** A QEMU device as data; the VM layer turns it into flags (no QEMU syntax here). */
-export const DeviceSchema = z.strictObject({
+const DeviceSchema = z.strictObject({
   id: Name,
   driver: z.string().min(1),
   props: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),

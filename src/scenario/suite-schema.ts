@@ -19,12 +19,11 @@ import {
 } from './suite-atoms.js';
 import { RemovalSchema, StepSchema, type Removal, type Step } from './kinds/registry.js';
 
-export { DeviceSchema, type DeviceDecl } from './suite-atoms.js';
-export { DiscoverSchema, type Discover } from './kinds/discover.js';
-export { REMOVAL_METHODS, RemovalSchema, STEP_KINDS, StepSchema, removalMethodOf, type Removal, type Step } from './kinds/registry.js';
+export type { DeviceDecl } from './suite-atoms.js';
+export { REMOVAL_METHODS, STEP_KINDS, removalMethodOf } from './kinds/registry.js';
 
 /** An fd the agent holds: opened from a path, or returned by an ioctl on another held fd. */
-export const HolderSchema = z
+const HolderSchema = z
   .strictObject({
     name: Name,
     open: z.strictObject({ path: z.string(), flags: z.array(OpenFlag).min(1) }).optional(),
@@ -63,7 +62,7 @@ const OpName = z.enum(['read', 'write', 'pread', 'poll', 'ioctl'], {
 });
 
 /** What a probe on the zombie fd may return for the case to count as handled. */
-export const AcceptSchema = z
+const AcceptSchema = z
   .strictObject({
     errno: z.array(Errno).default([]),
     /** poll: revents must contain at least one of these */
@@ -74,15 +73,14 @@ export const AcceptSchema = z
     eof: z.boolean().default(false),
   })
   .refine((a) => a.errno.length + a.revents.length > 0 || a.eof, 'accept needs at least one of errno, revents, eof');
-export type Accept = z.infer<typeof AcceptSchema>;
 
 /** A probe template (suite `ops:`): an op without the fd it runs on. */
-export const OpTemplateSchema = z.strictObject({ op: OpName, ...OpFields, accept: AcceptSchema });
-export const ProbeSchema = z.strictObject({ on: Name, op: OpName, ...OpFields, accept: AcceptSchema });
+const OpTemplateSchema = z.strictObject({ op: OpName, ...OpFields, accept: AcceptSchema });
+const ProbeSchema = z.strictObject({ on: Name, op: OpName, ...OpFields, accept: AcceptSchema });
 export type Probe = z.infer<typeof ProbeSchema>;
 
 /** An in-flight loop: the agent keeps calling into the fd while the removal runs. */
-export const LoopSchema = z.strictObject({
+const LoopSchema = z.strictObject({
   on: Name,
   op: OpName,
   ...OpFields,
@@ -92,7 +90,7 @@ export const LoopSchema = z.strictObject({
 export type Loop = z.infer<typeof LoopSchema>;
 
 /** A named fd kind (suite `fds:`): how to get it, which fd the probes target, loops that go with it. */
-export const FdKindSchema = z.strictObject({
+const FdKindSchema = z.strictObject({
   holders: z.array(HolderSchema).min(1),
   target: Name,
   loops: z.array(LoopSchema).default([]),
@@ -101,15 +99,14 @@ export const FdKindSchema = z.strictObject({
   /** its part of the case id ("" leaves it out, e.g. canary/buggy-unbind-read) */
   label: z.union([IdPart, z.literal('')]).optional(),
 });
-export type FdKind = z.infer<typeof FdKindSchema>;
 
-export const ControlSchema = z.strictObject({
+const ControlSchema = z.strictObject({
   verdict: z.enum(['handled', 'blocked', 'silent', 'crashed', 'hung']),
   /** the finding title must start with this (crashed controls) */
   title: z.string().optional(),
 });
 
-export const TimeoutsSchema = z.strictObject({
+const TimeoutsSchema = z.strictObject({
   stepMs: Ms.optional(),
   probeMs: Ms.optional(),
   settleMs: Ms.optional(),
@@ -131,10 +128,10 @@ const CaseBody = {
   timeouts: TimeoutsSchema.optional(),
   control: ControlSchema.optional(),
 };
-export const TemplateSchema = z.strictObject(CaseBody);
+const TemplateSchema = z.strictObject(CaseBody);
 export type Template = z.infer<typeof TemplateSchema>;
 
-export const CaseEntrySchema = z
+const CaseEntrySchema = z
   .strictObject({
     ...CaseBody,
     /** templates merged in order, then this entry's own fields (lists: the entry's replace the template's) */

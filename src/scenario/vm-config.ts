@@ -6,8 +6,8 @@ import { rootPortId } from '../vm/machine-spec.js';
 import type { DeviceDecl, ResolvedCase } from './suite-schema.js';
 import type { VmConfig } from './port.js';
 
-export const chardevId = (deviceId: string): string => `${deviceId}-chr`;
-export const driveId = (deviceId: string): string => `${deviceId}-drive`;
+const chardevId = (deviceId: string): string => `${deviceId}-chr`;
+const driveId = (deviceId: string): string => `${deviceId}-drive`;
 
 /** Props the device needs beyond its own: its chardev and drive backends. */
 function backendProps(d: DeviceDecl): Record<string, string> {

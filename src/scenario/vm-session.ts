@@ -17,11 +17,11 @@ import { Machine } from '../vm/machine.js';
 import { agentPortIds, runFiles, type MachineSpecInput } from '../vm/machine-spec.js';
 import { BOOT_TAIL_LINES, watchBoot } from './boot-watch.js';
 
-export const AGENT_PATH = '/usr/bin/huci-agent';
+const AGENT_PATH = '/usr/bin/huci-agent';
 /** what images/rootfs/init prints on the console once sshd listens (and the agent runs, if on its port) */
 const READY_LINE = /^huci: ready\s*$/;
 /** the virtio-serial port's name (init finds it by this name: huci.agent=) */
-export const AGENT_PORT_NAME = 'huci.agent';
+const AGENT_PORT_NAME = 'huci.agent';
 /** what init prints when it started the agent on its port */
 const AGENT_LINE = /^huci: agent on (\/dev\/\S+)\s*$/;
 
@@ -42,7 +42,7 @@ export interface BootOptions {
   onProgress?: (step: string) => void;
 }
 
-export interface BootTimings {
+interface BootTimings {
   /** ms from spawning QEMU until init said ready (sshd listens) */
   readyMs: number;
   /** ms from spawning QEMU until the agent answered a ping */
@@ -50,7 +50,7 @@ export interface BootTimings {
 }
 
 /** How the agent's requests travel: its virtio-serial port, or an SSH channel (fallback). */
-export type AgentTransport = 'virtio-serial' | 'ssh';
+type AgentTransport = 'virtio-serial' | 'ssh';
 
 export interface GuestSession {
   readonly machine: Machine;
@@ -69,7 +69,7 @@ export interface GuestSession {
 }
 
 /** Kernel words every guest gets: all printk levels on the console, hung tasks reported quickly. */
-export const GUEST_APPEND = ['ignore_loglevel', 'sysctl.kernel.hung_task_timeout_secs=20', 'net.ifnames=0'];
+const GUEST_APPEND = ['ignore_loglevel', 'sysctl.kernel.hung_task_timeout_secs=20', 'net.ifnames=0'];
 
 export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
   const ownRunDir = !opts.runDir;

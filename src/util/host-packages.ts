@@ -8,7 +8,7 @@ export interface HostPackage {
   purpose: string;
 }
 
-export function hostPackages(): HostPackage[] {
+function hostPackages(): HostPackage[] {
   const text = readFileSync(projectPath('images', 'host-packages.txt'), 'utf8');
   return text
     .split('\n')

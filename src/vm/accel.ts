@@ -30,12 +30,12 @@ export interface ChooseAcceleratorOptions {
 }
 
 /** Console lines that prove the kernel ran well past early boot. */
-export const PROBE_SUCCESS = /Kernel panic - not syncing|VFS: Unable to mount root|Freeing unused kernel|Run \S+ as init process/;
+const PROBE_SUCCESS = /Kernel panic - not syncing|VFS: Unable to mount root|Freeing unused kernel|Run \S+ as init process/;
 const KVM_FAILURE = /KVM internal error|kvm_.*Assertion|failed to set MSR|kvm: /i;
 
 const CacheSchema = z.object({ key: z.string(), accel: z.enum(['kvm', 'tcg']), reason: z.string(), decidedAt: z.string() });
 
-export function accelCacheFile(): string {
+function accelCacheFile(): string {
   return path.join(cacheRoot(), 'accel.json');
 }
 
@@ -81,14 +81,14 @@ export function cacheKey(): Promise<string> {
 }
 let cacheKeyMemo: Promise<string> | null = null;
 
-export interface ProbeResult {
+interface ProbeResult {
   ok: boolean;
   ms: number;
   detail: string;
 }
 
 /** Boot `kernel` under KVM with no initrd; it should get as far as failing to mount root. */
-export async function probeKvm(kernel: string, timeoutMs: number): Promise<ProbeResult> {
+async function probeKvm(kernel: string, timeoutMs: number): Promise<ProbeResult> {
   const t0 = Date.now();
   const runDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'huci-accel-'));
   const ms = (): number => Date.now() - t0;

@@ -7,7 +7,7 @@ const QemuId = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'must be a QEMU id:
 
 const PropValue = z.union([z.string(), z.number(), z.boolean()]);
 
-export const DeviceSpecSchema = z.strictObject({
+const DeviceSpecSchema = z.strictObject({
   id: QemuId,
   driver: z.string().min(1),
   props: z.record(z.string(), PropValue).default({}),
@@ -17,21 +17,21 @@ export const DeviceSpecSchema = z.strictObject({
   bus: z.string().min(1).optional(),
 });
 
-export const ChardevSpecSchema = z.discriminatedUnion('backend', [
+const ChardevSpecSchema = z.discriminatedUnion('backend', [
   // usb-serial and friends need a chardev that opens; ringbuf does, null does not always.
   z.strictObject({ id: QemuId, backend: z.literal('ringbuf'), sizeBytes: z.number().int().positive().optional() }),
   z.strictObject({ id: QemuId, backend: z.literal('null') }),
   z.strictObject({ id: QemuId, backend: z.literal('file'), path: z.string().min(1) }),
 ]);
 
-export const DriveSpecSchema = z.strictObject({
+const DriveSpecSchema = z.strictObject({
   id: QemuId,
   file: z.string().min(1),
   format: z.enum(['raw', 'qcow2']).default('raw'),
   readOnly: z.boolean().default(false),
 });
 
-export const AccelSchema = z.enum(['kvm', 'tcg']);
+const AccelSchema = z.enum(['kvm', 'tcg']);
 
 export const MachineSpecSchema = z
   .strictObject({

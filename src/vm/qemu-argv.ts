@@ -3,10 +3,10 @@ import path from 'node:path';
 import { agentPortIds, runFiles, rootPortId, spareRootPortId, type ChardevSpec, type DeviceSpec, type DriveSpec, type MachineSpec } from './machine-spec.js';
 
 /** Cmdline words every boot gets: the console on the serial port, and panic → reboot → (-no-reboot) QEMU exits. */
-export const BASE_APPEND = ['console=ttyS0', 'panic=-1'] as const;
+const BASE_APPEND = ['console=ttyS0', 'panic=-1'] as const;
 
 /** The CPU model under TCG: everything TCG emulates but 5-level paging (see qemuArgv). */
-export const TCG_CPU = 'max,la57=off';
+const TCG_CPU = 'max,la57=off';
 
 export function qemuArgv(spec: MachineSpec): string[] {
   const argv: string[] = ['-machine', 'q35', '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot'];
@@ -54,7 +54,7 @@ export function qemuArgv(spec: MachineSpec): string[] {
 }
 
 /** The `-device` option string for a device (also what device_add gets, as an args object, via deviceAddArgs). */
-export function deviceOpt(d: DeviceSpec): string {
+function deviceOpt(d: DeviceSpec): string {
   return Object.entries(deviceAddArgs(d))
     .map(([k, v]) => (k === 'driver' ? opt(String(v)) : `${k}=${opt(propString(v))}`))
     .join(',');

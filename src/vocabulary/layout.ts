@@ -31,7 +31,7 @@ export interface StructDecl {
   fields: FieldDecl[];
 }
 
-export interface FieldLayout extends FieldDecl {
+interface FieldLayout extends FieldDecl {
   offset: number;
   size: number;
   align: number;

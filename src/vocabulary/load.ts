@@ -12,7 +12,7 @@ import { layoutStructs, parseType, typeSize, typeText, type FieldDecl, type Stru
 import { VocabularyFileSchema, type VocabularyFile } from './schema.js';
 import { mapStrings, REFERENCE, WHOLE_REFERENCE } from './substitute.js';
 
-export interface IoctlDef {
+interface IoctlDef {
   name: string;
   file: string;
   /** how the headers spell the number (the name, or EVIOCGNAME(256) for a function-like macro) */
@@ -26,7 +26,7 @@ export interface IoctlDef {
   fd: { from: 'return' } | { from: 'field'; field: string; offset: number } | null;
 }
 
-export interface SequenceDef {
+interface SequenceDef {
   name: string;
   file: string;
   params: string[];
@@ -46,7 +46,7 @@ export interface Vocabulary {
   codec: CodecContext;
 }
 
-export function defaultVocabularyDir(): string {
+function defaultVocabularyDir(): string {
   return projectPath('suites', 'vocabulary');
 }
 
@@ -245,7 +245,7 @@ export function knowsCall(vocab: Vocabulary, name: string): boolean {
 }
 
 /** One ioctl(2) as the agent runs it (the wire form of src/guest/agent-protocol.ts's IoctlStep). */
-export interface AgentIoctlStep {
+interface AgentIoctlStep {
   number: number;
   arg?: number;
   hex?: string;

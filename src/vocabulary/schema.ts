@@ -5,7 +5,7 @@ import { z } from 'zod';
 const CName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a C identifier');
 const Integer = z.union([z.number().int(), z.string().regex(/^(0x[0-9a-fA-F]+|\d+)$/, 'a number (decimal or 0x…)')]);
 
-export const FieldSchema = z.union([
+const FieldSchema = z.union([
   z.string(),
   z.strictObject({
     type: z.string(),
@@ -16,7 +16,7 @@ export const FieldSchema = z.union([
   }),
 ]);
 
-export const StructSchema = z.strictObject({
+const StructSchema = z.strictObject({
   /** `struct NAME` unless given (`union NAME`, a typedef), or false: anonymous in C (a member of another) */
   c: z.union([z.string(), z.literal(false)]).optional(),
   union: z.boolean().default(false),
@@ -27,7 +27,7 @@ export const StructSchema = z.strictObject({
   fields: z.record(CName, FieldSchema),
 });
 
-export const IoctlSchema = z.union([
+const IoctlSchema = z.union([
   z.strictObject({
     /** _IO / _IOR / _IOW / _IOWR */
     dir: z.enum(['none', 'R', 'W', 'WR']),
@@ -56,7 +56,7 @@ export const IoctlSchema = z.union([
 ]);
 
 /** Calls in a row on one fd, as a tool makes them (i2cget: I2C_SLAVE, then I2C_SMBUS). */
-export const SequenceSchema = z.strictObject({
+const SequenceSchema = z.strictObject({
   description: z.string().optional(),
   /** the arguments a suite gives; "${name}" in a step's args stands for one */
   params: z.array(CName).default([]),

@@ -73,10 +73,10 @@ describe('triage', () => {
     let reports = 0;
     while (bytes < 100 * 1024 * 1024) {
       const chunk = reports < 5 && bytes > reports * 20 * 1024 * 1024 ? (reports++, noise + report) : noise;
-      if (!ws.write(chunk)) await new Promise((r) => ws.once('drain', r));
+      if (!ws.write(chunk)) await new Promise<void>((r) => ws.once('drain', () => r()));
       bytes += chunk.length;
     }
-    await new Promise((r) => ws.end(r));
+    await new Promise<void>((r) => ws.end(() => r()));
     const before = process.memoryUsage().rss;
     let peak = before;
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);

@@ -5,7 +5,7 @@ import { Ms } from '../suite-atoms.js';
 import { stepKind } from './kind.js';
 
 /** How a value the case needs is found in the guest at run time (never hard-coded). */
-export const DiscoverSchema = z
+const DiscoverSchema = z
   .strictObject({
     var: z.string().regex(/^[a-z][a-z0-9_]*$/, 'variable names are lower-case identifiers'),
     /** first path matching a shell glob, e.g. /sys/bus/pci/devices/0000:00:1f.3/i2c-* */
@@ -20,7 +20,6 @@ export const DiscoverSchema = z
   })
   .refine((d) => (d.glob ? 1 : 0) + (d.file ? 1 : 0) === 1, 'give exactly one of glob, file')
   .refine((d) => !d.contentEquals || d.glob, 'contentEquals needs glob');
-export type Discover = z.infer<typeof DiscoverSchema>;
 
 export const discoverStep = stepKind({
   key: 'discover',

@@ -48,7 +48,7 @@ export interface KindContext {
 export type StepResult = { ok: true } | { ok: false; message: string; errno?: string | null };
 
 /** The value a kind sees: its own fields of the step or removal object. */
-export type FieldsOf<F extends z.ZodRawShape> = z.infer<z.ZodObject<F>>;
+type FieldsOf<F extends z.ZodRawShape> = z.infer<z.ZodObject<F>>;
 
 export interface StepKind<F extends z.ZodRawShape> {
   /** the suite key that selects this kind */

@@ -69,7 +69,7 @@ export const StepSchema = z
   });
 export type Step = z.infer<typeof StepSchema>;
 
-export function stepKindOf(s: Step): AnyStep {
+function stepKindOf(s: Step): AnyStep {
   const k = (stepKinds as readonly AnyStep[]).find((x) => (s as Record<string, unknown>)[x.key] !== undefined);
   if (!k) throw new Error('step without a kind (the schema should have caught this)');
   return k;

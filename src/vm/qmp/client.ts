@@ -5,7 +5,7 @@ import net from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
 import { classify, type QmpEvent, type QmpGreeting } from './messages.js';
-import { QmpClosedError, QmpCommandError, QmpError, QmpProtocolError, QmpTimeoutError } from './errors.js';
+import { QmpClosedError, QmpCommandError, QmpProtocolError, QmpTimeoutError } from './errors.js';
 
 export interface QmpConnectOptions {
   /** Bound on connect + greeting + qmp_capabilities. */
@@ -366,5 +366,4 @@ function matches(ev: QmpEvent, name: string, match: Record<string, unknown>): bo
   return true;
 }
 
-export { QmpError };
 export type { QmpEvent };

@@ -2,7 +2,7 @@
 // Unknown keys are allowed: newer QEMUs add fields, and a client must not break on them.
 import { z } from 'zod';
 
-export const QmpGreetingSchema = z.object({
+const QmpGreetingSchema = z.object({
   QMP: z.object({
     version: z.object({
       qemu: z.object({ major: z.number(), minor: z.number(), micro: z.number() }),
@@ -12,12 +12,12 @@ export const QmpGreetingSchema = z.object({
   }),
 });
 
-export const QmpErrorBodySchema = z.object({ class: z.string(), desc: z.string() });
+const QmpErrorBodySchema = z.object({ class: z.string(), desc: z.string() });
 
-export const QmpReturnSchema = z.object({ return: z.unknown(), id: z.unknown().optional() });
-export const QmpErrorReplySchema = z.object({ error: QmpErrorBodySchema, id: z.unknown().optional() });
+const QmpReturnSchema = z.object({ return: z.unknown(), id: z.unknown().optional() });
+const QmpErrorReplySchema = z.object({ error: QmpErrorBodySchema, id: z.unknown().optional() });
 
-export const QmpEventSchema = z.object({
+const QmpEventSchema = z.object({
   event: z.string(),
   data: z.record(z.string(), z.unknown()).optional(),
   timestamp: z.object({ seconds: z.number(), microseconds: z.number() }),
@@ -56,4 +56,3 @@ export function classify(obj: unknown): QmpMessage | null {
 
 /** Replies of the commands the VM layer reads; validate with `execute(cmd, args, { schema })`. */
 export const QueryStatusSchema = z.object({ running: z.boolean(), status: z.string() });
-export const EmptyReturnSchema = z.object({}).strict();

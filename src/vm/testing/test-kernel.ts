@@ -9,7 +9,7 @@ import { ConfigError, InfraError } from '../../errors.js';
 import { cacheRoot } from '../../util/paths.js';
 
 const run = promisify(execFile);
-export const TEST_KERNEL_PACKAGE = 'linux-image-6.12.117+deb12-amd64-unsigned';
+const TEST_KERNEL_PACKAGE = 'linux-image-6.12.117+deb12-amd64-unsigned';
 
 export async function findTestKernel(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const fromEnv = env.HOTUNPLUG_TEST_KERNEL;
