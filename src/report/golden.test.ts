@@ -3,7 +3,7 @@ import { describe, it } from 'vitest';
 import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
 import { renderKcidb } from './kcidb.js';
-import { expectGolden, fixtureNames, loadFixture } from './testdata/fixtures.js';
+import { expectGolden, fixtureNames, loadFixture } from './testing/fixtures.js';
 
 describe.each(fixtureNames())('golden %s', (name) => {
   const run = loadFixture(name);

@@ -6,7 +6,7 @@ import { REPORT_CSS, REPORT_JS } from './html-assets.js';
 import { renderHtml, VERDICT_COLOURS } from './html.js';
 import { findingLinesInExcerpt, runImages, runSubsystems } from './model.js';
 import type { RunResult } from './run-schema.js';
-import { loadFixture } from './testdata/fixtures.js';
+import { loadFixture } from './testing/fixtures.js';
 
 const PAYLOADS = [
   '<script>window.__xss=1</script>',

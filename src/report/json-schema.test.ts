@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { RUN_JSON_SCHEMA_FILE, runJsonSchema, runJsonSchemaText } from './json-schema.js';
-import { fixtureNames, loadFixture, TESTDATA, UPDATE } from './testdata/fixtures.js';
+import { fixtureNames, loadFixture, TESTDATA, UPDATE } from './testing/fixtures.js';
 
 const FILE = path.join(TESTDATA, '..', RUN_JSON_SCHEMA_FILE);
 

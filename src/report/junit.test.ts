@@ -3,7 +3,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { renderJunit } from './junit.js';
 import type { Verdict } from './run-schema.js';
-import { fixtureNames, loadFixture } from './testdata/fixtures.js';
+import { fixtureNames, loadFixture } from './testing/fixtures.js';
 
 interface Parsed {
   testsuites: { '@_tests': string; '@_failures': string; '@_errors': string; '@_skipped': string; testsuite: Suite[] };

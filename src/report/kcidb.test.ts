@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { kcidbStatus, renderKcidb } from './kcidb.js';
 import { VERDICTS, type Verdict } from './run-schema.js';
-import { fixtureNames, loadFixture, REPO } from './testdata/fixtures.js';
+import { fixtureNames, loadFixture, REPO } from './testing/fixtures.js';
 
 const SCHEMA = path.resolve(REPO, '../shared/kcidb/v05_03.schema.json');
 const HAVE_SCHEMA = existsSync(SCHEMA);

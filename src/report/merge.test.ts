@@ -14,7 +14,7 @@ import { mergedConsoles, mergedRunId, mergeRuns, runExitCode } from './merge.js'
 import { caseImage, subsystemSummary } from './model.js';
 import { parseRun } from './run-file.js';
 import { RunResultSchema, type CaseResult, type RunResult, type Verdict } from './run-schema.js';
-import { expectGolden, loadFixture, REPO, TESTDATA } from './testdata/fixtures.js';
+import { expectGolden, loadFixture, REPO, TESTDATA } from './testing/fixtures.js';
 
 const MERGE = path.join(TESTDATA, 'merge');
 const NAMES = ['shard1of3', 'shard2of3', 'shard3of3'] as const;

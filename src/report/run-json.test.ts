@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runJsonText, type CaseJsonMemo } from './run-json.js';
 import type { RunResult } from './run-schema.js';
-import { loadFixture } from './testdata/fixtures.js';
+import { loadFixture } from './testing/fixtures.js';
 
 describe('runJsonText', () => {
   const full = loadFixture('run-two-images');

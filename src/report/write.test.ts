@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { InfraError } from '../errors.js';
 import { readRunFile } from './run-file.js';
 import type { RunResult } from './run-schema.js';
-import { loadFixture } from './testdata/fixtures.js';
+import { loadFixture } from './testing/fixtures.js';
 import { newReportMemo, updateLatest, writeFileAtomic, writeRunReports } from './write.js';
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'huci-report-'));

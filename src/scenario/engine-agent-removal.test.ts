@@ -8,7 +8,7 @@ import { detect, StreamDetector } from '../detect/index.js';
 import { runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
 import type { DetectorPort } from './port.js';
-import { FakeClock, FakeGuest, type FakeBehaviour } from './testdata/fake-guest.js';
+import { FakeClock, FakeGuest, type FakeBehaviour } from './testing/fake-guest.js';
 
 const suite = (removal: string) => `
 suite: uinputish

@@ -7,7 +7,7 @@ import { detect, StreamDetector } from '../detect/index.js';
 import { runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
 import type { DetectorPort } from './port.js';
-import { FakeClock, FakeGuest } from './testdata/fake-guest.js';
+import { FakeClock, FakeGuest } from './testing/fake-guest.js';
 
 const suite = (socket: string) => `
 suite: sockish

@@ -9,7 +9,7 @@ import { parseSuiteText } from './load-suites.js';
 import { realClock, type DetectorPort } from './port.js';
 import { runLoop, planCases } from './run-loop.js';
 import type { ResolvedCase } from './suite-schema.js';
-import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testdata/fake-guest.js';
+import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testing/fake-guest.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const kasan = readFileSync(path.join(here, 'testdata/kasan-canary-read.log'), 'utf8').trimEnd().split('\n');

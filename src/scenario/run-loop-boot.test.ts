@@ -9,7 +9,7 @@ import { RunResultSchema } from '../report/run-schema.js';
 import { parseSuiteText } from './load-suites.js';
 import type { DetectorPort } from './port.js';
 import { planCases, runLoop } from './run-loop.js';
-import { FakeClock, FakeSessions, type FakeBehaviour } from './testdata/fake-guest.js';
+import { FakeClock, FakeSessions, type FakeBehaviour } from './testing/fake-guest.js';
 
 const suiteText = (name: string, kernelArgs: string[]): string => `
 suite: ${name}

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InfraError } from '../../src/errors.js';
 import type { GuestSession } from '../../src/scenario/vm-session.js';
-import { bootImage, qemuPidsFor } from '../support/guest.js';
+import { bootImage, qemuPidsFor } from '../testing/guest.js';
 
 let session: GuestSession | null = null;
 afterEach(async () => {

@@ -17,7 +17,7 @@ import { loadSuites } from '../../src/scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../src/scenario/port.js';
 import { planCases, runLoop } from '../../src/scenario/run-loop.js';
 import { RealSessions } from '../../src/scenario/session-port.js';
-import { CLI } from '../support/cli.js';
+import { CLI } from '../testing/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/fault-suites/', import.meta.url));
 const TITLE = 'kernel panic: Attempted to kill init!';

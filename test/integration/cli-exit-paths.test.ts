@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BootError } from '../../src/errors.js';
 import { resolveImage } from '../../src/image/resolve.js';
 import { bootGuest } from '../../src/scenario/vm-session.js';
-import { CLI, cli } from '../support/cli.js';
-import { qemuPidsFor } from '../support/guest.js';
+import { CLI, cli } from '../testing/cli.js';
+import { qemuPidsFor } from '../testing/guest.js';
 
 beforeAll(async () => {
   await execa('npx', ['tsc', '-p', 'tsconfig.json']);

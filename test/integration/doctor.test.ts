@@ -2,7 +2,7 @@
 import { execa } from 'execa';
 import { beforeAll, expect, it } from 'vitest';
 import { resolveImage } from '../../src/image/resolve.js';
-import { cli } from '../support/cli.js';
+import { cli } from '../testing/cli.js';
 
 beforeAll(async () => {
   await execa('npx', ['tsc', '-p', 'tsconfig.json']);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/index.js';
 import type { GuestSession } from '../../src/scenario/vm-session.js';
-import { bootImage, qemuPidsFor } from '../support/guest.js';
+import { bootImage, qemuPidsFor } from '../testing/guest.js';
 
 describe('debian-6.12: virtio-serial controller removed while its port is held', () => {
   let session: GuestSession;

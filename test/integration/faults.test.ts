@@ -17,8 +17,8 @@ import { runCase } from '../../src/scenario/engine.js';
 import { loadSuites } from '../../src/scenario/load-suites.js';
 import { portFromSession } from '../../src/scenario/session-port.js';
 import { machineDevices } from '../../src/scenario/vm-config.js';
-import { CLI } from '../support/cli.js';
-import { bootImage, qemuPidsFor } from '../support/guest.js';
+import { CLI } from '../testing/cli.js';
+import { bootImage, qemuPidsFor } from '../testing/guest.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/fault-suites/', import.meta.url));
 const outs: string[] = [];

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveImage } from '../../src/image/resolve.js';
 import type { RunResult } from '../../src/report/run-schema.js';
-import { cli } from '../support/cli.js';
+import { cli } from '../testing/cli.js';
 
 // two images = two VM groups (i2c and nvmem need no extra devices, so one VM per image)
 const SELECTION = ['--suite', 'i2c,nvmem', '--image', 'debian-6.12', '--image', 'debian-6.1', '--case', '*-unbind-*'];

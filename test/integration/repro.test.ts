@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cli } from '../support/cli.js';
+import { cli } from '../testing/cli.js';
 
 const CASE = 'virtio/vserial-portdel-port-read';
 let dir: string;

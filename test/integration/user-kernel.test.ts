@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveImage } from '../../src/image/resolve.js';
 import { cacheRoot } from '../../src/util/paths.js';
-import { cli } from '../support/cli.js';
+import { cli } from '../testing/cli.js';
 
 let dir: string;
 let kernel: string;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
 import { RunResultSchema, type RunResult } from '../../report/run-schema.js';
-import { TESTDATA } from '../../report/testdata/fixtures.js';
+import { TESTDATA } from '../../report/testing/fixtures.js';
 import { captureOutput } from './testing/capture-output.js';
 
 const io = captureOutput();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
-import { loadFixture, TESTDATA } from '../../report/testdata/fixtures.js';
+import { loadFixture, TESTDATA } from '../../report/testing/fixtures.js';
 import type { RunResult } from '../../report/run-schema.js';
 import { captureOutput } from './testing/capture-output.js';
 

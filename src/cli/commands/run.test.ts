@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from '../../errors.js';
 import type { RunResult } from '../../report/run-schema.js';
-import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testdata/fake-guest.js';
+import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testing/fake-guest.js';
 import { listData } from './list.js';
 import { defaultJobs, runCommand, summaryTable, type RunDeps } from './run.js';
 import { calibrationCases } from '../../scenario/run-plan.js';

@@ -1,7 +1,7 @@
 // What a step kind and a removal kind are: the suite fields it owns (its schema), and what it does
 // on the guest through the domain operations of a KindContext. The engine knows no kind by name;
 // kinds/registry.ts lists them. How a kind's operations behave in engine tests is the fake guest's
-// model of those operations (src/scenario/testdata/fake-guest.ts), one per operation, not per kind.
+// model of those operations (src/scenario/testing/fake-guest.ts), one per operation, not per kind.
 import type { z } from 'zod';
 import { describeOp, type GuestOp, type OpResult } from '../../guest/guest-ops.js';
 import { GuestLostError, type AgentAnswer, type AgentCall, type Clock, type GuestPort } from '../port.js';

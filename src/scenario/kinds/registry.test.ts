@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
 import type { GuestPort } from '../port.js';
-import { FakeClock } from '../testdata/fake-guest.js';
+import { FakeClock } from '../testing/fake-guest.js';
 import { HarnessFailure, type KindContext } from './kind.js';
 import { RemovalSchema, StepSchema, removalKindOf, runStep } from './registry.js';
 

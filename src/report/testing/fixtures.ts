@@ -5,12 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { RunResultSchema, type RunResult } from '../run-schema.js';
 
-export const TESTDATA = path.dirname(fileURLToPath(import.meta.url));
+export const TESTDATA = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'testdata');
 export const REPO = path.resolve(TESTDATA, '../../..');
 export const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 export function fixtureNames(): string[] {
-  return readdirSync(TESTDATA).filter((f) => /^run-.*\.json$/.test(f)).map((f) => f.replace(/\.json$/, '')).sort();
+  return readdirSync(TESTDATA)
+    .filter((f) => /^run-.*\.json$/.test(f))
+    .map((f) => f.replace(/\.json$/, ''))
+    .sort();
 }
 
 export function loadFixture(name: string): RunResult {

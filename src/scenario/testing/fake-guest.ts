@@ -1,6 +1,16 @@
 // A scripted guest for engine tests: implements GuestPort with a tiny model of a device that can be
 // removed under held fds, a console with printk timestamps, dmesg, QMP and a virtual clock.
-import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type Clock, type GuestPort, type PortConsoleLine, type SessionFactory, type VmConfig } from '../port.js';
+import {
+  GuestLostError,
+  type AgentAnswer,
+  type AgentCall,
+  type BootHooks,
+  type Clock,
+  type GuestPort,
+  type PortConsoleLine,
+  type SessionFactory,
+  type VmConfig,
+} from '../port.js';
 import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
 import type { VmInfo } from '../../report/run-schema.js';
 
@@ -245,7 +255,7 @@ export class FakeGuest implements GuestPort {
         return done();
       case 'dmesgFrom': {
         const at = this.dmesgLines.findLastIndex((l) => l.includes(op.marker));
-        return done(at < 0 ? '' : this.dmesgLines.slice(at).join('\n') + '\n');
+        return done(at < 0 ? '' : `${this.dmesgLines.slice(at).join('\n')}\n`);
       }
       case 'find':
         return done(op.file !== undefined && this.b.files?.[op.file] !== undefined ? `${this.b.files[op.file]}\n` : '/sys/fake/devices/fake0\n');
