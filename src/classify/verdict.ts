@@ -1,7 +1,7 @@
 // Case verdicts: a pure function of what the engine measured. First matching rule wins, in the
 // order of severity (crashed > hung > blocked > silent), then handled; a harness failure comes
 // before blocked: a removal cut short by one (QEMU killed under it) was not seen blocking.
-import { worstVerdict, type Verdict } from '../report/run-schema.js';
+import { worstVerdict, type Verdict } from '../model/run.js';
 import { describeProbe } from './accept.js';
 import type { CaseRecord } from './record.js';
 

@@ -1,9 +1,7 @@
 // `--kernel BZIMAGE --modules DIR`: say up front which options of the default image's fragments
 // someone else's kernel lacks (cases needing them come out `skipped`, naming the option).
 import { join } from 'node:path';
-import { DEFAULT_IMAGE, findImage, IMAGES_DIR } from '../image/catalog.js';
-import { checkKernelConfig } from '../image/kernel-config-check.js';
-import { describeMissing } from '../image/kernel-fragments.js';
+import { checkKernelConfig, DEFAULT_IMAGE, describeMissing, findImage, IMAGES_DIR } from '../image/index.js';
 
 export async function userKernelGaps(kernel: string, modulesDir: string): Promise<string[]> {
   const def = findImage(DEFAULT_IMAGE);

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError } from '../errors.js';
 import { cacheRoot } from '../util/paths.js';
 
-/** ${XDG_CACHE_HOME:-~/.cache}/hotunplug-ci (contracts.md name for util/paths cacheRoot). */
+/** ${XDG_CACHE_HOME:-~/.cache}/hotunplug-ci (util/paths cacheRoot). */
 export function cacheDir(): string {
   return cacheRoot();
 }

@@ -52,7 +52,7 @@ const SourceImageSchema = z.strictObject({
   expectedObjects: z.number().int().positive().optional(),
 });
 
-export const ImageDefSchema = z.discriminatedUnion('kind', [DebianImageSchema, SourceImageSchema]);
+const ImageDefSchema = z.discriminatedUnion('kind', [DebianImageSchema, SourceImageSchema]);
 export type ImageDef = z.infer<typeof ImageDefSchema>;
 export type DebianImageDef = z.infer<typeof DebianImageSchema>;
 export type SourceImageDef = z.infer<typeof SourceImageSchema>;
@@ -95,6 +95,3 @@ export function listImages(dir: string = IMAGES_DIR): ImageDef[] {
 export function findImage(name: string, dir: string = IMAGES_DIR): ImageDef | undefined {
   return listImages(dir).find((d) => d.name === name);
 }
-
-// doctor and others import resolution from here too (contracts.md: "catalog + resolve").
-export { resolveImage } from './resolve.js';

@@ -1,6 +1,16 @@
-// Public face of the image layer: what other layers (vm session, CLI, kernel build) import.
-export { DEFAULT_IMAGE, listImages, parseImageDef, ImageDefSchema, type ImageDef } from './catalog.js';
-export { cacheDir, imagesCacheDir } from './cache.js';
-export { assembleInitramfs, type AssembleInitramfsOptions, type InitramfsInfo } from './initramfs.js';
-export { ImageManifestSchema, type ImageManifest } from './manifest.js';
-export { resolveImage, resolveUserKernel, type ImageArtifacts, type ResolveOptions, type UserKernelOptions } from './resolve.js';
+// The image layer's public entry: what the other layers (scenario, cli) import. Anything else in
+// src/image is the layer's own (test/layering.test.ts holds the other layers to this file).
+export { DEFAULT_IMAGE, IMAGES_DIR, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
+export { checkKernelConfig, readKernelConfig } from './kernel-config-check.js';
+export { describeMissing, parseDotConfig } from './kernel-fragments.js';
+export { readManifest } from './manifest.js';
+export {
+  cachedDirsOf,
+  getImageDef,
+  imageInputs,
+  knownImagesLine,
+  resolveImage,
+  resolveImageDef,
+  resolveUserKernel,
+  type ImageArtifacts,
+} from './resolve.js';

@@ -7,7 +7,7 @@ import { InfraError } from '../errors.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
-export const ImageManifestSchema = z.strictObject({
+const ImageManifestSchema = z.strictObject({
   schema: z.literal(1),
   name: z.string(),
   kind: z.enum(['debian', 'source', 'user']),

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../errors.js';
 import { compareRuns, formatComparison } from './compare.js';
-import type { RunResult, Verdict } from './run-schema.js';
+import type { RunResult, Verdict } from '../model/run.js';
 import { loadFixture } from './testing/fixtures.js';
 
 type Row = [image: string, id: string, verdict: Verdict, titles?: string[], iteration?: number];

@@ -4,7 +4,7 @@ import { ExitCode } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, flakyCases, runImages, type FlakyCase } from './model.js';
 import { readRunFile } from './run-file.js';
-import { worstVerdict, type CaseResult, type RunResult, type Verdict } from './run-schema.js';
+import { worstVerdict, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
 
 export interface CompareOptions {
   failOn?: readonly Verdict[];

@@ -1,6 +1,6 @@
 // Which verdicts count as failures (JUnit <failure>, compare regressions, exit code 1).
 import { UsageError } from '../errors.js';
-import { VERDICTS, type Verdict } from './run-schema.js';
+import { VERDICTS, type Verdict } from '../model/run.js';
 
 export const DEFAULT_FAIL_ON: readonly Verdict[] = ['crashed', 'hung'];
 

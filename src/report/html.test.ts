@@ -5,7 +5,7 @@ import { cleanText, escapeHtml, h, raw } from './html-builder.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
 import { renderHtml, VERDICT_COLOURS } from './html.js';
 import { findingLinesInExcerpt, runImages, runSubsystems } from './model.js';
-import type { RunResult } from './run-schema.js';
+import type { RunResult } from '../model/run.js';
 import { loadFixture } from './testing/fixtures.js';
 
 const PAYLOADS = [

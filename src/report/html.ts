@@ -17,7 +17,7 @@ import {
   subsystemSummary,
   subsystemVerdict,
 } from './model.js';
-import { VERDICT_SEVERITY, VERDICTS, type CaseResult, type RunResult, type TimelineEvent, type Verdict, type VmInfo } from './run-schema.js';
+import { VERDICT_SEVERITY, VERDICTS, type CaseResult, type RunResult, type TimelineEvent, type Verdict, type VmInfo } from '../model/run.js';
 
 export const VERDICT_COLOURS: Readonly<Record<Verdict, string>> = {
   handled: '#1a7f37',

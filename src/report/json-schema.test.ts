@@ -9,7 +9,7 @@ import { fixtureNames, loadFixture, TESTDATA, UPDATE } from './testing/fixtures.
 const FILE = path.join(TESTDATA, '..', RUN_JSON_SCHEMA_FILE);
 
 describe('run.schema.json', () => {
-  it('is up to date with run-schema.ts (UPDATE_GOLDEN=1 regenerates it)', () => {
+  it('is up to date with src/model/run.ts (UPDATE_GOLDEN=1 regenerates it)', () => {
     if (UPDATE) writeFileSync(FILE, runJsonSchemaText());
     expect(readFileSync(FILE, 'utf8'), `${FILE} is stale: run UPDATE_GOLDEN=1 npx vitest run src/report`).toBe(runJsonSchemaText());
   });

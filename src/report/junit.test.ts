@@ -2,7 +2,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { renderJunit } from './junit.js';
-import type { Verdict } from './run-schema.js';
+import type { Verdict } from '../model/run.js';
 import { fixtureNames, loadFixture } from './testing/fixtures.js';
 
 interface Parsed {

@@ -3,7 +3,7 @@
 // every other verdict passes (its verdict is in the testcase's properties and system-out).
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, caseName, findingTitles, iterationsOf, runImages, runSubsystems } from './model.js';
-import type { BootRecord, CaseResult, RunResult, Verdict } from './run-schema.js';
+import type { BootRecord, CaseResult, RunResult, Verdict } from '../model/run.js';
 import { xmlDocument, type XmlNode } from './xml.js';
 
 export interface JunitOptions {

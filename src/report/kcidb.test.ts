@@ -7,7 +7,7 @@ import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { kcidbStatus, renderKcidb } from './kcidb.js';
-import { VERDICTS, type Verdict } from './run-schema.js';
+import { VERDICTS, type Verdict } from '../model/run.js';
 import { fixtureNames, loadFixture, REPO } from './testing/fixtures.js';
 
 const SCHEMA = path.resolve(REPO, '../shared/kcidb/v05_03.schema.json');

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, caseName, runImages } from './model.js';
-import type { CaseResult, RunResult, Verdict } from './run-schema.js';
+import type { CaseResult, RunResult, Verdict } from '../model/run.js';
 
 const KCIDB_VERSION = { major: 5, minor: 3 } as const;
 export const DEFAULT_KCIDB_ORIGIN = 'hotunplug';

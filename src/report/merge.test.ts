@@ -13,7 +13,7 @@ import { renderKcidb } from './kcidb.js';
 import { mergedConsoles, mergedRunId, mergeRuns, runExitCode } from './merge.js';
 import { caseImage, subsystemSummary } from './model.js';
 import { parseRun } from './run-file.js';
-import { RunResultSchema, type CaseResult, type RunResult, type Verdict } from './run-schema.js';
+import { RunResultSchema, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
 import { expectGolden, loadFixture, REPO, TESTDATA } from './testing/fixtures.js';
 
 const MERGE = path.join(TESTDATA, 'merge');

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { caseImage, runImages, slug } from './model.js';
-import { VERDICTS, worstVerdict, type CaseResult, type RunResult, type Verdict } from './run-schema.js';
+import { VERDICTS, worstVerdict, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
 
 export interface MergeOptions {
   /** where each run came from (same order as `runs`), named in errors and the merged run's command */

@@ -1,6 +1,6 @@
 // Views over a RunResult that every report shares: which image a case ran on, how cases group into
 // subsystems and iterations, which are flaky. Pure functions; no I/O.
-import { worstVerdict, type CaseResult, type RunResult, type SubsystemSummary, type Verdict } from './run-schema.js';
+import { worstVerdict, type CaseResult, type RunResult, type SubsystemSummary, type Verdict } from '../model/run.js';
 
 /** Image a case ran on: its own field, else its VM's, else the run's only/first image. */
 export function caseImage(run: Pick<RunResult, 'images'>, c: CaseResult): string {

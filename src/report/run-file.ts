@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors.js';
-import { RunResultSchema, type RunResult } from './run-schema.js';
+import { RunResultSchema, type RunResult } from '../model/run.js';
 
 export const RUN_FILE = 'run.json';
 

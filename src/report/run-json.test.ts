@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runJsonText, type CaseJsonMemo } from './run-json.js';
-import type { RunResult } from './run-schema.js';
+import type { RunResult } from '../model/run.js';
 import { loadFixture } from './testing/fixtures.js';
 
 describe('runJsonText', () => {

@@ -1,7 +1,7 @@
 // run.json's text. A run saves run.json after every case, and stringifying every case again each
 // time grows as n²; a case never changes once it is in the run, so its text is made once and kept.
 // The output is byte-for-byte `JSON.stringify(run, null, 2)` plus a newline.
-import type { CaseResult, RunResult } from './run-schema.js';
+import type { CaseResult, RunResult } from '../model/run.js';
 
 /** Each case's indented JSON, by case object (a case is not modified once it is in a run). */
 export type CaseJsonMemo = WeakMap<CaseResult, string>;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InfraError } from '../errors.js';
 import { readRunFile } from './run-file.js';
-import type { RunResult } from './run-schema.js';
+import type { RunResult } from '../model/run.js';
 import { loadFixture } from './testing/fixtures.js';
 import { newReportMemo, updateLatest, writeFileAtomic, writeRunReports } from './write.js';
 

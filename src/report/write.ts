@@ -13,7 +13,7 @@ import { renderKcidb, DEFAULT_KCIDB_ORIGIN } from './kcidb.js';
 import { caseDirName, caseImage, slug } from './model.js';
 import { RUN_FILE, parseRun } from './run-file.js';
 import { runJsonText, type CaseJsonMemo } from './run-json.js';
-import type { CaseResult, RunResult, Verdict } from './run-schema.js';
+import type { CaseResult, RunResult, Verdict } from '../model/run.js';
 
 export interface ConsoleInput {
   vm: string;
@@ -85,9 +85,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 
 /**
  * Replaces `file` atomically with `data`, synchronously and without fsync: for run.json after each
- * case, which must survive the harness dying (the rename does that), not the machine. Each async
- * fs call is a trip through libuv's thread pool, two wake-ups at ~0.2 ms of CPU each on a PVM host:
- * the dozen of a per-case save were most of the harness's CPU between cases.
+ * case, which must survive the harness dying (the rename does that), not the machine. Sync: each
+ * async fs call is a trip through libuv's thread pool and two wake-ups, which are dear on a PVM host.
  */
 function writeFileAtomicSync(file: string, data: string, mode = 0o644): void {
   const tmp = tmpName(file);
@@ -223,8 +222,7 @@ export interface WrittenReports {
 export async function writeRunReports(root: string, run: RunResult, consoles: readonly ConsoleInput[] = [], opts: ReportOptions = {}): Promise<WrittenReports> {
   const render = opts.render !== false;
   let valid: RunResult = run;
-  // Validated on every render (every few seconds and at the end), not on each per-case save: that
-  // parse grows with the run and was a large share of the harness's CPU.
+  // Validated on every render, not on each per-case save: the parse grows with the run.
   if (render) {
     try {
       valid = parseRun(run, `${RUN_FILE} of run ${run.runId}`);

@@ -1,6 +1,6 @@
 // One case's run.json entry from what the engine measured and what the classifier said.
 import type { Classification } from '../classify/verdict.js';
-import type { CaseResult, VmInfo } from '../report/run-schema.js';
+import type { CaseResult, VmInfo } from '../model/run.js';
 import type { CaseRun } from './engine.js';
 import type { ResolvedCase } from './suite-schema.js';
 

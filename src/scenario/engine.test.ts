@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, StreamDetector } from '../detect/index.js';
 import { classifyCase } from '../classify/verdict.js';
-import { RunResultSchema, type RunResult } from '../report/run-schema.js';
+import { RunResultSchema, type RunResult } from '../model/run.js';
 import { runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
 import { realClock, type DetectorPort } from './port.js';

@@ -3,7 +3,7 @@
 // harvest the kernel log. It records what happened (CaseRecord + timeline); it never judges —
 // src/classify does that from the record.
 import { errorMessage } from '../errors.js';
-import type { TimelineEvent } from '../report/run-schema.js';
+import type { TimelineEvent } from '../model/run.js';
 import { probeAccepted } from '../classify/accept.js';
 import type { CaseRecord, LoopOutcome, ProbeOutcome, RemovalOutcome } from '../classify/record.js';
 import { describeOp, type GuestOp, type OpResult } from '../guest/guest-ops.js';

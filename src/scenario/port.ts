@@ -3,7 +3,7 @@
 // demand); engine tests implement it with a scripted fake. Nothing here starts a process.
 import type { AgentRequest } from '../guest/agent-protocol.js';
 import type { GuestOp, OpResult } from '../guest/guest-ops.js';
-import type { VmInfo } from '../report/run-schema.js';
+import type { VmInfo } from '../model/run.js';
 import type { DeviceDecl } from './suite-schema.js';
 
 /** An agent request without its id (the client assigns ids). */

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { detect, StreamDetector } from '../detect/index.js';
 import { BootError, InfraError } from '../errors.js';
 import { runExitCode } from '../report/merge.js';
-import { RunResultSchema } from '../report/run-schema.js';
+import { RunResultSchema } from '../model/run.js';
 import { parseSuiteText } from './load-suites.js';
 import type { DetectorPort } from './port.js';
 import { planCases, runLoop } from './run-loop.js';

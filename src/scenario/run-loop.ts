@@ -14,7 +14,7 @@ import {
   type RunResult,
   type Verdict,
   type VmInfo,
-} from '../report/run-schema.js';
+} from '../model/run.js';
 import { reproCommand, toCaseResult } from './case-result.js';
 import { runCase, skippedRun, type CaseRun } from './engine.js';
 import type { LoadedSuite } from './load-suites.js';
@@ -317,8 +317,8 @@ function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'findings'>
  * How often a running run re-renders html/junit/kcidb/case dirs and copies consoles (also after
  * the first case, at the end and on SIGINT/SIGTERM). run.json, which holds every measurement, is
  * written after every case (`hotunplug-ci report DIR` renders from it at any time); the rendered
- * views may lag this much. A render costs 60–460 ms of CPU at 62 cases, which at 60 s was a tenth
- * of the harness's CPU in the main job; a nightly run still gets a fresh view every 5 minutes.
+ * views may lag this much: a render's CPU grows with the run (npm run bench shows the harness's
+ * share), and a nightly run still gets a fresh view every 5 minutes.
  */
 const RENDER_EVERY_MS = 300_000;
 

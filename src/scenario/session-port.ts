@@ -5,7 +5,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
-import type { ImageArtifacts } from '../image/resolve.js';
+import type { ImageArtifacts } from '../image/index.js';
 import { QmpClosedError, QmpTimeoutError } from '../vm/qmp/errors.js';
 import type { ConsoleLine } from '../vm/console.js';
 import type { QemuExitPort } from './run-loop.js';

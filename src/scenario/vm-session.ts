@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BootError, InfraError, TimeoutError, errorMessage } from '../errors.js';
 import { AgentClient } from '../guest/agent.js';
 import { SshGuest, createRunKey, type SshKey } from '../guest/ssh.js';
-import type { ImageArtifacts } from '../image/resolve.js';
+import type { ImageArtifacts } from '../image/index.js';
 import { chooseAccelerator } from '../vm/accel.js';
 import { freeLoopbackPort } from '../vm/free-port.js';
 import { Machine } from '../vm/machine.js';

@@ -1,9 +1,7 @@
 // The guest's serial console. QEMU writes it to `console.log` itself (a file chardev) and we follow
 // the file every FOLLOW_MS while bytes come: a pipe would wake us for every few bytes the UART hands
-// QEMU, which was the largest share of the harness's CPU while a guest printed. Once a read finds
-// nothing new we sleep on an inotify watch of the file instead: a wake-up costs ~0.2 ms of CPU on
-// this kind of host (measured, PVM), so polling an idle console 40 times a second was a third of the
-// harness's CPU in the main job. Streams can be attached too (tests).
+// QEMU. Once a read finds nothing new we sleep on an inotify watch of the file instead: wake-ups are
+// dear on a PVM host, and an idle console should cost none. Streams can be attached too (tests).
 //  - `console.log`: the raw bytes, exactly as they came (the file stays in runDir after QEMU exits);
 //  - `console.jsonl`: one {"lineNo","hostMs","text"} per line, so host timestamps survive the run;
 //  - live lines (event 'line' and lines()) with host timestamps, '\r' stripped;

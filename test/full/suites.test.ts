@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunResultSchema, type CaseResult, type RunResult } from '../../src/report/run-schema.js';
+import { RunResultSchema, type CaseResult, type RunResult } from '../../src/model/run.js';
 import { cli } from '../testing/cli.js';
 
 const KERNEL_VERDICTS = ['handled', 'blocked', 'silent', 'crashed', 'hung'];

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect, StreamDetector } from '../../src/detect/index.js';
 import { BootError } from '../../src/errors.js';
 import { resolveImage } from '../../src/image/resolve.js';
-import { RunResultSchema, type RunResult } from '../../src/report/run-schema.js';
+import { RunResultSchema, type RunResult } from '../../src/model/run.js';
 import { writeRunReports } from '../../src/report/write.js';
 import { loadSuites } from '../../src/scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../src/scenario/port.js';

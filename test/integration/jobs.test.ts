@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveImage } from '../../src/image/resolve.js';
-import type { RunResult } from '../../src/report/run-schema.js';
+import type { RunResult } from '../../src/model/run.js';
 import { cli } from '../testing/cli.js';
 
 // two images = two VM groups (i2c and nvmem need no extra devices, so one VM per image)

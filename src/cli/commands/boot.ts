@@ -1,7 +1,7 @@
 // `hotunplug-ci boot`: boot an image to a ready agent, optionally run one command, then power off.
 import process from 'node:process';
 import { UsageError } from '../../errors.js';
-import { resolveImage, resolveUserKernel, type ImageArtifacts } from '../../image/resolve.js';
+import { resolveImage, resolveUserKernel, type ImageArtifacts } from '../../image/index.js';
 import { bootGuest } from '../../scenario/vm-session.js';
 import { progressReporter } from '../progress.js';
 import { userKernelGaps } from '../user-kernel.js';

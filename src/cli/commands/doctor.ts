@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { aptInstallLine, missingHostPackages } from '../../util/host-packages.js';
 import { cacheRoot } from '../../util/paths.js';
 import { chooseAccelerator } from '../../vm/accel.js';
-import { listImages, resolveImage } from '../../image/catalog.js';
+import { listImages, resolveImage } from '../../image/index.js';
 import { errorMessage } from '../../errors.js';
 
 export interface DoctorOptions {

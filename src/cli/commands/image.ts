@@ -3,9 +3,18 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { DEFAULT_IMAGE, listImages, type ImageDef, type SourceImageDef } from '../../image/catalog.js';
-import { cachedDirsOf, getImageDef, imageInputs, resolveImageDef, type ImageArtifacts } from '../../image/resolve.js';
-import { readManifest } from '../../image/manifest.js';
+import {
+  cachedDirsOf,
+  DEFAULT_IMAGE,
+  getImageDef,
+  type ImageArtifacts,
+  type ImageDef,
+  imageInputs,
+  listImages,
+  readManifest,
+  resolveImageDef,
+  type SourceImageDef,
+} from '../../image/index.js';
 import { progressReporter } from '../progress.js';
 
 export interface ImageBuildOptions {

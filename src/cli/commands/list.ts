@@ -1,6 +1,6 @@
 // `hotunplug-ci list [--json]`: suites, their cases, the kernel options they need, and the images.
 import process from 'node:process';
-import { listImages } from '../../image/catalog.js';
+import { listImages } from '../../image/index.js';
 import { defaultSuitesDir, loadSuites, type LoadedSuite } from '../../scenario/load-suites.js';
 import { removalMethodOf } from '../../scenario/suite-schema.js';
 

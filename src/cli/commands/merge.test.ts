@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
-import { RunResultSchema, type RunResult } from '../../report/run-schema.js';
+import { RunResultSchema, type RunResult } from '../../model/run.js';
 import { TESTDATA } from '../../report/testing/fixtures.js';
 import { captureOutput } from './testing/capture-output.js';
 

@@ -10,7 +10,7 @@ import { ConfigError, errorMessage } from '../../errors.js';
 import { parseFailOn } from '../../report/fail-on.js';
 import { mergedConsoles, mergeRuns, runExitCode } from '../../report/merge.js';
 import { parseRun, resolveRunFile } from '../../report/run-file.js';
-import type { RunResult } from '../../report/run-schema.js';
+import type { RunResult } from '../../model/run.js';
 import { writeRunReports } from '../../report/write.js';
 import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
 import { summaryJson, summaryTable } from './run.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
 import { loadFixture, TESTDATA } from '../../report/testing/fixtures.js';
-import type { RunResult } from '../../report/run-schema.js';
+import type { RunResult } from '../../model/run.js';
 import { captureOutput } from './testing/capture-output.js';
 
 const io = captureOutput();

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import { UsageError } from '../../errors.js';
-import { RunResultSchema } from '../../report/run-schema.js';
+import { RunResultSchema } from '../../model/run.js';
 import { RUN_FILE, readRunFile } from '../../report/run-file.js';
 import { LATEST, REPORTS_DIR } from '../../report/write.js';
 import { CUSTOM_IMAGE, runCommand, type RunCommandOptions } from './run.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from '../../errors.js';
-import type { RunResult } from '../../report/run-schema.js';
+import type { RunResult } from '../../model/run.js';
 import { FakeClock, FakeSessions, type FakeBehaviour } from '../../scenario/testing/fake-guest.js';
 import { listData } from './list.js';
 import { defaultJobs, runCommand, summaryTable, type RunDeps } from './run.js';

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { RunResultSchema, type RunResult } from '../run-schema.js';
+import { RunResultSchema, type RunResult } from '../../model/run.js';
 
 export const TESTDATA = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'testdata');
 export const REPO = path.resolve(TESTDATA, '../../..');

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { describeOp, type GuestOp, type OpResult } from '../../guest/guest-ops.js';
 import { GuestLostError, type AgentAnswer, type AgentCall, type Clock, type GuestPort } from '../port.js';
 import type { DeviceDecl } from '../suite-atoms.js';
-import type { TimelineEvent } from '../../report/run-schema.js';
+import type { TimelineEvent } from '../../model/run.js';
 
 /** The harness could not do what the case asked (not a kernel verdict). */
 export class HarnessFailure extends Error {}

@@ -12,7 +12,7 @@ import {
   type VmConfig,
 } from '../port.js';
 import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
-import type { VmInfo } from '../../report/run-schema.js';
+import type { VmInfo } from '../../model/run.js';
 
 export interface FakeBehaviour {
   /** what the removal does while fds are held */

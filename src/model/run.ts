@@ -1,5 +1,6 @@
-// run.json: the versioned record of one run. Every other report (HTML, JUnit, KCIDB, compare) is a
-// pure function of this; the scenario engine produces it. Bump RUN_SCHEMA_VERSION on any
+// The model every layer shares: run.json, the versioned record of one run. The scenario layer
+// produces it, classify fills in verdicts, and every report (HTML, JUnit, KCIDB, compare) is a pure
+// function of it. Bump RUN_SCHEMA_VERSION on any
 // incompatible change and keep the reader accepting the versions it can migrate.
 import { z } from 'zod';
 
