@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BootError, InfraError, TimeoutError, errorMessage } from '../errors.js';
 import { AgentClient } from '../guest/agent.js';
+import { PROTOCOL_VERSION } from '../guest/agent-protocol.js';
 import { SshGuest, createRunKey, type SshKey } from '../guest/ssh.js';
 import type { ImageArtifacts } from '../image/index.js';
 import { chooseAccelerator } from '../vm/accel.js';
@@ -171,6 +172,10 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     const pong = await guarded(agent.ping({ timeoutMs: 20_000 }));
     if (!pong.ok) {
       throw new TimeoutError(`the guest agent did not answer a ping (${pong.errno})`, 20, m.console.tail(20));
+    }
+    // an image built from other agent sources would misread requests rather than refuse them
+    if (pong.protocol !== PROTOCOL_VERSION) {
+      throw new InfraError(`the guest agent speaks protocol ${pong.protocol}, this host ${PROTOCOL_VERSION}: rebuild the image (hotunplug-ci image build ${opts.image.name})`);
     }
     // a report that began before the agent was ready still fails the boot
     const late = watch.stop();
