@@ -175,7 +175,9 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     }
     // an image built from other agent sources would misread requests rather than refuse them
     if (pong.protocol !== PROTOCOL_VERSION) {
-      throw new InfraError(`the guest agent speaks protocol ${pong.protocol}, this host ${PROTOCOL_VERSION}: rebuild the image (hotunplug-ci image build ${opts.image.name})`);
+      throw new InfraError(
+        `the guest agent speaks protocol ${pong.protocol}, this host ${PROTOCOL_VERSION}: rebuild the image (hotunplug-ci image build ${opts.image.name})`,
+      );
     }
     // a report that began before the agent was ready still fails the boot
     const late = watch.stop();
