@@ -99,7 +99,8 @@ describe.each(['debian-6.12', 'debian-6.1'])('%s', (name) => {
   }, 600_000);
 
   it('boots under TCG to huci: ready; root logs in by key; every catalog module loads; the agent answers; poweroff -f ends QEMU', async () => {
-    expect(img, 'previous test built the image').toBeDefined();
+    // on its own too: the image is built or reused here when the build test did not run first
+    img ??= await resolveImage(name);
     const b = await boot(img);
     note(`${name}: QEMU start → "huci: ready" ${b.readySeconds.toFixed(2)}s (TCG)`);
     expect(b.readySeconds).toBeLessThan(120);
