@@ -3,11 +3,10 @@
 // and renames it at the end, so a failed or killed build never leaves a half image behind.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { TimeoutError } from '../errors.js';
 import { cacheRoot } from '../util/paths.js';
+import { acquireLock, removeDeadTemps, tempFor } from './build-lock.js';
 
 /** ${XDG_CACHE_HOME:-~/.cache}/hotunplug-ci (util/paths cacheRoot). */
 export function cacheDir(): string {
@@ -38,37 +37,11 @@ export function imageDirFor(name: string, inputsHash: string, root: string = ima
   return join(root, `${name}-${inputsHash.slice(0, 12)}`);
 }
 
-const TEMP_RE = /\.tmp-(\d+)-[0-9a-f]+$/;
 const LOCK_SUFFIX = '.lock';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes temp dirs and locks left by builds whose process is gone (killed, crashed, power loss). */
 export async function cleanDeadBuilds(root: string = imagesCacheDir()): Promise<string[]> {
-  if (!existsSync(root)) return [];
-  const removed: string[] = [];
-  for (const entry of await readdir(root)) {
-    const path = join(root, entry);
-    const tmp = TEMP_RE.exec(entry);
-    if (tmp && !pidAlive(Number(tmp[1]))) {
-      await rm(path, { recursive: true, force: true });
-      removed.push(path);
-    } else if (entry.endsWith(LOCK_SUFFIX)) {
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (!pid || !pidAlive(pid)) {
-        await rm(path, { force: true });
-        removed.push(path);
-      }
-    }
-  }
-  return removed.sort();
+  return removeDeadTemps(root, LOCK_SUFFIX);
 }
 
 export interface AtomicBuildOptions {
@@ -88,9 +61,15 @@ export async function buildAtomically(finalDir: string, build: (tmpDir: string) 
   const root = join(finalDir, '..');
   await mkdir(root, { recursive: true });
   await cleanDeadBuilds(root);
-  const release = await acquireLock(`${finalDir}${LOCK_SUFFIX}`, finalDir, opts);
+  const waitMs = opts.waitMs ?? 30 * 60_000;
+  const release = await acquireLock(`${finalDir}${LOCK_SUFFIX}`, {
+    waitMs,
+    ...(opts.onWait ? { onWait: opts.onWait } : {}),
+    done: () => existsSync(finalDir),
+    busy: (holder) => `another build (pid ${holder}) of ${finalDir} did not finish`,
+  });
   if (!release) return false; // someone else built it while we waited
-  const tmp = `${finalDir}.tmp-${process.pid}-${createHash('sha1').update(String(Math.random())).digest('hex').slice(0, 8)}`;
+  const tmp = tempFor(finalDir);
   try {
     await mkdir(tmp);
     await build(tmp);
@@ -100,35 +79,6 @@ export async function buildAtomically(finalDir: string, build: (tmpDir: string) 
   } finally {
     await rm(tmp, { recursive: true, force: true });
     await release();
-  }
-}
-
-async function acquireLock(lock: string, finalDir: string, opts: AtomicBuildOptions): Promise<(() => Promise<void>) | null> {
-  const deadline = Date.now() + (opts.waitMs ?? 30 * 60_000);
-  let told = false;
-  for (;;) {
-    try {
-      const fh = await open(lock, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => rm(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-    if (holder && !pidAlive(holder)) {
-      await rm(lock, { force: true });
-      continue;
-    }
-    if (!told && holder) {
-      opts.onWait?.(holder);
-      told = true;
-    }
-    if (Date.now() > deadline) {
-      throw new TimeoutError(`another build (pid ${holder}) of ${finalDir} did not finish`, (opts.waitMs ?? 0) / 1000);
-    }
-    await sleep(500);
-    if (!existsSync(lock) && existsSync(finalDir)) return null;
   }
 }
 

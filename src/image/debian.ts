@@ -22,9 +22,8 @@ export async function hostPackageVersion(pkg: string): Promise<string> {
   return version;
 }
 
-/** apt-get download of one exact version, cached under debs/; returns the .deb path. */
-export async function fetchDeb(pkg: string, version: string, log: BuildLog): Promise<string> {
-  const dir = debsDir();
+/** apt-get download of one exact version, cached in `dir` (debs/ by default); returns the .deb path. */
+export async function fetchDeb(pkg: string, version: string, log: BuildLog, dir: string = debsDir()): Promise<string> {
   await mkdir(dir, { recursive: true });
   // apt names files <pkg>_<version with ':' as %3a>_<arch>.deb
   const prefix = `${pkg}_${version.replaceAll(':', '%3a')}_`;

@@ -7,8 +7,8 @@
 // The result dir is assembled as kernel/<key>.tmp-<pid> and renamed at the end, so an interrupted
 // or failed build never leaves something that looks usable; a failed build's log is kept as
 // kernel/<key>.failed.log.
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { z } from 'zod';
@@ -28,7 +28,8 @@ import {
   type MissingOption,
 } from './kernel-fragments.js';
 import { isCompiledObjectLine, type KernelBuildProgress, type KernelBuildStage } from './kernel-progress.js';
-import { debianKernelSource, pidAlive, userKernelSource, type KernelSource } from './kernel-source.js';
+import { debianKernelSource, userKernelSource, type KernelSource } from './kernel-source.js';
+import { acquireLock, removeDeadTemps } from './build-lock.js';
 
 export interface BuildKernelOptions {
   /** Debian linux-source-X.Y package, or… */
@@ -160,7 +161,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   }
 
   await mkdir(kernelCache, { recursive: true });
-  await removeStale(kernelCache);
+  await removeDeadTemps(kernelCache);
   const objDir = join(
     root,
     'kernel-obj',
@@ -170,9 +171,14 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     ),
   );
   await mkdir(objDir, { recursive: true });
-  const releaseLock = await lockDir(objDir, opts.lockWaitMs ?? 45 * 60_000, (holder) =>
-    progress('source', `waiting for another build of this kernel (pid ${holder})`),
-  );
+  const waitMs = opts.lockWaitMs ?? 45 * 60_000;
+  // one build per object dir at a time: a live holder (another hotunplug-ci building the same
+  // kernel, e.g. two test runs) is waited for
+  const releaseLock = (await acquireLock(join(objDir, '.huci-lock'), {
+    waitMs,
+    onWait: (holder) => progress('source', `waiting for another build of this kernel (pid ${holder})`),
+    busy: (holder) => `another kernel build (pid ${holder}) is using ${objDir}; waited ${Math.round(waitMs / 1000)} s — wait for it or kill it`,
+  }))!;
   // That other build may just have produced our result.
   if (!opts.force) {
     const hit = await readCachedResult(dir);
@@ -394,55 +400,6 @@ async function readCachedResult(dir: string): Promise<KernelBuildResult | null> 
     if (!existsSync(p)) return null;
   }
   return result;
-}
-
-/** Result temp dirs whose builder died. */
-async function removeStale(kernelCache: string): Promise<void> {
-  for (const name of await readdir(kernelCache)) {
-    const m = /\.tmp-(\d+)$/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) await rm(join(kernelCache, name), { recursive: true, force: true });
-  }
-}
-
-/**
- * One build per object dir at a time. A live holder (another hotunplug-ci building the same image,
- * e.g. two test runs) is waited for, up to `waitMs`; a lock left by a dead process is taken over.
- */
-async function lockDir(objDir: string, waitMs: number, onWait: (holder: number) => void): Promise<() => Promise<void>> {
-  const lock = join(objDir, '.huci-lock');
-  const deadline = Date.now() + waitMs;
-  let announced = false;
-  for (;;) {
-    try {
-      const fh = await open(lock, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return () => rm(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'r' }).trim());
-    if (!holder || holder === process.pid || !isNodeProcess(holder)) {
-      await rm(lock, { force: true });
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      throw new InfraError(`another kernel build (pid ${holder}) is using ${objDir}; waited ${Math.round(waitMs / 1000)} s — wait for it or kill it`);
-    }
-    if (!announced) onWait(holder);
-    announced = true;
-    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now()))));
-  }
-}
-
-/** Alive and a node process (our builders): a recycled pid of something else does not hold the lock. */
-function isNodeProcess(pid: number): boolean {
-  if (!pidAlive(pid)) return false;
-  try {
-    return /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
-  } catch {
-    return true; // no /proc: trust the pid
-  }
 }
 
 async function readExpectedObjects(objDir: string): Promise<number | null> {

@@ -1,23 +1,14 @@
-// Running the kernel build's host commands. make is long-lived and spawns compilers, so it runs in
-// its own process group under `setpriv --pdeathsig KILL`, registered with the reaper as the whole
-// group: Ctrl-C or an error kills every cc1, not just make.
+// Running the image layer's long-lived host commands (make, tar), beside run.ts's quick ones and
+// with its tool list. make spawns compilers, so it runs in its own process group under `setpriv
+// --pdeathsig KILL`, registered with the reaper as the whole group: Ctrl-C or an error kills every
+// cc1, not just make.
 import { execa } from 'execa';
 import { createInterface } from 'node:readline';
-import { InfraError, MissingDependencyError } from '../errors.js';
+import { InfraError } from '../errors.js';
+import { missingTool } from './run.js';
 import { track } from '../util/reaper.js';
 
 export type KernelLog = (line: string) => void;
-
-const TOOL_PACKAGES: Record<string, string> = {
-  'apt-get': 'apt',
-  'apt-cache': 'apt',
-  'dpkg-deb': 'dpkg',
-  tar: 'tar xz-utils',
-  make: 'make',
-  gcc: 'gcc',
-  depmod: 'kmod',
-  bash: 'bash',
-};
 
 export interface ExecOptions {
   cwd?: string;
@@ -69,7 +60,7 @@ export async function kernelExec(cmd: string, args: readonly string[], opts: Exe
   }
   if (result.exitCode === 0) return stdout.join('\n');
   if (tail.some((l) => /setpriv: failed to execute|No such file or directory/.test(l) && l.includes(cmd)) && result.exitCode === 127) {
-    throw new MissingDependencyError(`host tool ${cmd}`, `apt-get install -y ${TOOL_PACKAGES[cmd] ?? cmd}`);
+    throw missingTool(cmd);
   }
   const why = result.signal ?? `exit ${result.exitCode}`;
   const last = firstError ?? [...tail].reverse().find((l) => MAKE_STARS.test(l)) ?? tail.at(-1) ?? 'no output';

@@ -6,6 +6,8 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, InfraError } from '../errors.js';
 import { kernelExec, type KernelLog } from './kernel-exec.js';
+import { removeDeadTemps } from './build-lock.js';
+import { fetchDeb } from './debian.js';
 
 export interface KernelSource {
   /** Top of the kernel tree (holds Makefile, Kconfig, scripts/). */
@@ -48,8 +50,8 @@ export async function debianKernelSource(pkg: string, srcCache: string, log?: Ke
   if (existsSync(join(tree, 'Makefile'))) return { tree, id, packageVersion: version };
 
   await mkdir(srcCache, { recursive: true });
-  await removeStaleTemps(srcCache);
-  const deb = await downloadDeb(pkg, version, srcCache, log);
+  await removeDeadTemps(srcCache);
+  const deb = await fetchDeb(pkg, version, log ?? (() => undefined), srcCache);
   const tmp = `${finalDir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -67,35 +69,6 @@ export async function debianKernelSource(pkg: string, srcCache: string, log?: Ke
     throw e;
   }
   return { tree, id, packageVersion: version };
-}
-
-async function downloadDeb(pkg: string, version: string, dir: string, log?: KernelLog): Promise<string> {
-  const want = (f: string) => f.startsWith(`${pkg}_`) && f.endsWith('.deb') && f.includes(version.replace(/^\d+:/, '').replace(/:/g, '%3a'));
-  let found = (await readdir(dir)).find(want);
-  if (!found) {
-    // apt-get download writes into the cwd; a partial download is named *.deb only when complete.
-    await kernelExec('apt-get', ['download', `${pkg}=${version}`], { cwd: dir, log });
-    found = (await readdir(dir)).find(want);
-  }
-  if (!found) throw new InfraError(`apt-get download ${pkg}=${version} left no .deb in ${dir}`);
-  return join(dir, found);
-}
-
-/** Temp dirs of unpacks whose process is gone (killed mid-unpack). */
-async function removeStaleTemps(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const m = /\.tmp-(\d+)$/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) await rm(join(dir, name), { recursive: true, force: true });
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A user's kernel tree given with --kernel-src. */

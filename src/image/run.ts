@@ -5,7 +5,7 @@ import { InfraError, MissingDependencyError } from '../errors.js';
 
 export type BuildLog = (line: string) => void;
 
-/** Debian package that provides each tool we shell out to (for the install hint). */
+/** Debian package that provides each tool an image build shells out to (for the install hint). */
 const TOOL_PACKAGES: Record<string, string> = {
   'apt-get': 'apt',
   'apt-cache': 'apt',
@@ -16,9 +16,18 @@ const TOOL_PACKAGES: Record<string, string> = {
   xz: 'xz-utils',
   zstd: 'zstd',
   gzip: 'gzip',
+  tar: 'tar xz-utils',
+  make: 'make',
+  gcc: 'gcc',
+  bash: 'bash',
   dropbearkey: 'dropbear-bin',
   ldd: 'libc-bin',
 };
+
+/** The error for a host tool that is not installed, with the line that installs it. */
+export function missingTool(cmd: string): MissingDependencyError {
+  return new MissingDependencyError(`host tool ${cmd}`, `apt-get install -y ${TOOL_PACKAGES[cmd] ?? cmd}`);
+}
 
 export interface RunOptions {
   cwd?: string;
@@ -42,10 +51,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   });
   if (result.exitCode === 0) return result.stdout;
   const missing = (result as { code?: string }).code === 'ENOENT';
-  if (missing) {
-    const pkg = TOOL_PACKAGES[cmd] ?? cmd;
-    throw new MissingDependencyError(`host tool ${cmd}`, `apt-get install -y ${pkg}`);
-  }
+  if (missing) throw missingTool(cmd);
   const all = String(result.all ?? '');
   opts.log?.(all);
   const tail = all.split('\n').filter(Boolean).slice(-8);
