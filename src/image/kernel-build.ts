@@ -30,6 +30,7 @@ import {
 import { isCompiledObjectLine, type KernelBuildProgress, type KernelBuildStage } from './kernel-progress.js';
 import { debianKernelSource, userKernelSource, type KernelSource } from './kernel-source.js';
 import { acquireLock, removeDeadTemps } from './build-lock.js';
+import { compilerIdentity } from './run.js';
 
 export interface BuildKernelOptions {
   /** Debian linux-source-X.Y package, or… */
@@ -141,7 +142,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   else if (opts.sourcePackage) source = await debianKernelSource(opts.sourcePackage, join(root, 'kernel-src'), earlyLog, opts.sourceVersion);
   else throw new ConfigError('kernel build', '', 'needs a source package or a source directory');
 
-  const compiler = (await kernelExec('gcc', ['--version'])).split('\n')[0] ?? 'gcc';
+  const compiler = await compilerIdentity();
   const withCanary = opts.canary ?? true;
   const canaryFiles = withCanary ? await readCanarySources() : [];
   // a user tree is keyed by its contents: an edit makes a new key, built incrementally in the same

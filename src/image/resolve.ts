@@ -11,7 +11,7 @@ import { hostPackageVersion, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
 import { extractIkconfig, readKernelIdentity } from './bzimage-info.js';
 import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
-import { run, type BuildLog } from './run.js';
+import { compilerIdentity, type BuildLog } from './run.js';
 import { buildKernel } from './kernel-build.js';
 import { formatProgress } from './kernel-progress.js';
 import { treeFingerprint } from './kernel-source.js';
@@ -106,7 +106,7 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
         if (!f.startsWith('build') && statSync(path).isFile()) extra[join(d, f)] = await sha256File(path);
       }
     }
-    const compiler = (await run('gcc', ['--version']).catch(() => 'no gcc')).split('\n')[0] ?? '';
+    const compiler = await compilerIdentity().catch(() => 'no gcc');
     // a user's tree can change under the same path: its contents are an input
     const tree = 'dir' in def.source ? await treeFingerprint(resolvePath(def.source.dir)) : undefined;
     kernelPart = { fragments, extra, compiler, ...(tree ? { tree } : {}) };

@@ -58,6 +58,15 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   throw new InfraError(`${shown} failed (${result.signal ?? `exit ${result.exitCode}`}): ${tail.at(-1) ?? 'no output'}`, [shown, ...tail]);
 }
 
+let compiler: Promise<string> | null = null;
+/** The compiler's identity in cache keys (kernel build and image inputs alike): `gcc --version`'s first line. */
+export function compilerIdentity(): Promise<string> {
+  compiler ??= run('gcc', ['--version']).then((out) => out.split('\n')[0] ?? 'gcc');
+  // a failure (no gcc) is not remembered: the caller reports it, a later call may find gcc installed
+  compiler.catch(() => (compiler = null));
+  return compiler;
+}
+
 /** Runs a bash pipeline with pipefail (cpio | gzip), so a failure anywhere fails the whole. */
 export function runPipeline(script: string, opts: RunOptions = {}): Promise<string> {
   return run('bash', ['-euo', 'pipefail', '-c', script], opts);
