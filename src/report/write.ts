@@ -57,7 +57,7 @@ export function newReportMemo(): ReportMemo {
 }
 
 export const REPORTS_DIR = 'reports';
-export const LATEST = 'latest';
+const LATEST = 'latest';
 
 let tmpCounter = 0;
 function tmpName(file: string): string {

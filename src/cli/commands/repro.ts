@@ -1,13 +1,9 @@
 // `hotunplug-ci repro RUN_DIR CASE`: run one case of an earlier run again, on the same image (or
 // the same --kernel/--modules), and print the QEMU argv it used next to the original's.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import process from 'node:process';
 import { UsageError } from '../../errors.js';
-import { RunResultSchema } from '../../model/run.js';
-import { RUN_FILE, readRunFile } from '../../report/run-file.js';
-import { LATEST, REPORTS_DIR } from '../../report/write.js';
-import { CUSTOM_IMAGE, runCommand, type RunCommandOptions } from './run.js';
+import { readRunFile } from '../../report/run-file.js';
+import { executeRun } from '../../scenario/run-job.js';
+import { CUSTOM_IMAGE, defaultRunDeps, prepareRun, type RunCommandOptions, type RunDeps } from './run.js';
 
 export interface ReproOptions {
   image?: string;
@@ -15,7 +11,7 @@ export interface ReproOptions {
   out?: string;
 }
 
-export async function repro(runDir: string, caseId: string, opts: ReproOptions): Promise<number> {
+export async function repro(runDir: string, caseId: string, opts: ReproOptions, deps: RunDeps = defaultRunDeps()): Promise<number> {
   const { file, run } = await readRunFile(runDir);
   const matches = run.cases.filter((c) => c.id === caseId && (!opts.image || c.image === opts.image));
   if (matches.length === 0) {
@@ -44,13 +40,19 @@ export async function repro(runDir: string, caseId: string, opts: ReproOptions):
   } else if (image) {
     runOpts.image = [image];
   }
-  const code = await runCommand(runOpts);
-  const latest = path.join(opts.out ?? process.cwd(), REPORTS_DIR, LATEST, RUN_FILE);
-  const again = RunResultSchema.parse(JSON.parse(await readFile(latest, 'utf8')));
+  // the run it makes records the run command that does the same
+  const argv = ['run', '--suite', runOpts.suite!, '--case', caseId, '--no-controls'];
+  if (runOpts.kernel) argv.push('--kernel', runOpts.kernel, '--modules', runOpts.modules!);
+  else if (image) argv.push('--image', image);
+  if (opts.out) argv.push('--out', opts.out);
+  const prepared = await prepareRun(runOpts, deps, argv);
+  const { run: again, dir } = await executeRun(prepared.job);
+  prepared.progress.done(`${again.cases.length} case(s) run; reports in ${dir}`);
   const now = again.cases.find((c) => c.id === caseId);
-  const argv = (a: readonly string[] | undefined): string => (a ? a.map((x) => (/^[\w./:=,@+-]+$/.test(x) ? x : `'${x}'`)).join(' ') : '(no VM)');
-  process.stdout.write(`\nrepro of ${caseId} (${image}): ${original.verdict} then, ${now?.verdict ?? 'not run'} now\n`);
-  process.stdout.write(`QEMU argv now:    qemu-system-x86_64 ${argv(now?.vm?.qemuArgv)}\n`);
-  process.stdout.write(`QEMU argv then:   qemu-system-x86_64 ${argv(original.vm?.qemuArgv)}\n`);
-  return code;
+  const shown = (a: readonly string[] | undefined): string => (a ? a.map((x) => (/^[\w./:=,@+-]+$/.test(x) ? x : `'${x}'`)).join(' ') : '(no VM)');
+  deps.stdout.write(`repro of ${caseId} (${image}): ${original.verdict} then, ${now?.verdict ?? 'not run'} now\n`);
+  deps.stdout.write(`QEMU argv now:    qemu-system-x86_64 ${shown(now?.vm?.qemuArgv)}\n`);
+  deps.stdout.write(`QEMU argv then:   qemu-system-x86_64 ${shown(original.vm?.qemuArgv)}\n`);
+  deps.stdout.write(`reports: ${dir}\n`);
+  return prepared.exitCode(again);
 }

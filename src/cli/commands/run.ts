@@ -16,12 +16,12 @@ import { newReportMemo, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
 import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
-import { DEFAULT_BOOT_ATTEMPTS, planCases, runLoop } from '../../scenario/run-loop.js';
+import { DEFAULT_BOOT_ATTEMPTS, planCases } from '../../scenario/run-loop.js';
+import { executeRun, type RunJob } from '../../scenario/run-job.js';
 import { CONTROL_SUITE, calibrationCases, newRunId } from '../../scenario/run-plan.js';
 import { parseShard } from '../../scenario/shard.js';
 import { toolVersion } from '../../version.js';
 import { progressReporter } from '../progress.js';
-import { onInterrupt } from '../../util/reaper.js';
 import { checkWritable } from '../out-dir.js';
 import { userKernelGaps } from '../user-kernel.js';
 
@@ -121,8 +121,17 @@ function positiveInt(v: string | undefined, flag: string, dflt: number): number 
   return Number(v);
 }
 
-export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaultRunDeps()): Promise<number> {
-  // everything the user gave us is checked before any image is resolved or QEMU started
+/** A run the options describe, checked and planned, ready for executeRun. */
+export interface PreparedRun {
+  job: RunJob;
+  progress: ReturnType<typeof progressReporter>;
+  /** the exit code --fail-on gives a finished run (controls are judged by run.controls, not --fail-on) */
+  exitCode(run: RunResult): number;
+  failOn: ReturnType<typeof parseFailOn>;
+}
+
+/** Checks everything the user gave (before any image is resolved or QEMU started) and plans the run. */
+export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: readonly string[]): Promise<PreparedRun> {
   if (!opts.suite) throw new UsageError('--suite LIST is required (e.g. --suite gpio,i2c; see `hotunplug-ci list`)');
   if (Boolean(opts.kernel) !== Boolean(opts.modules)) throw new UsageError('--kernel and --modules go together');
   if (opts.kernel && opts.image && opts.image.length > 0) throw new UsageError('give either --image or --kernel/--modules, not both');
@@ -161,50 +170,33 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   if (calibration.length > 0) {
     progress.update(`calibrating with ${calibration.map((p) => p.c.id).join(', ')} on ${[...new Set(calibration.map((p) => p.image))].join(', ')}`);
   }
-  const sessions = deps.sessions({ custom, onProgress: (s) => progress.update(s) });
-  const runId = newRunId(
-    suites.map((s) => s.name),
-    shard,
-  );
-  let dir = '';
-  const command = ['hotunplug-ci', 'run', ...process.argv.slice(3)];
-  let run: RunResult;
-  let last: { run: RunResult; consoles: ReadonlyArray<{ vm: string; image: string; file: string }> } | null = null;
-  // SIGINT/SIGTERM: QEMU is already killed by the reaper; render what was measured (the reaper
-  // waits for it, bounded, then the process exits 128+n)
-  let interrupted = false;
-  const offInterrupt = onInterrupt((signal) => {
-    interrupted = true;
-    if (!last) return;
-    const partial: RunResult = { ...last.run, complete: false, interruption: `interrupted by ${signal}` };
-    return deps.writeReports(root, partial, last.consoles, true);
-  });
-  try {
-    run = await runLoop({
-      suites: suitesRun,
-      plan,
-      sessions,
-      detector,
-      kernelConfig: (image) => deps.kernelConfig(image, custom),
-      write: async (r, consoles, w) => {
-        if (interrupted) return; // the interrupt handler writes the last word
-        last = { run: r, consoles };
-        dir = await deps.writeReports(root, r, consoles, w.full);
-      },
-      runId,
-      command,
-      images,
-      jobs,
-      bootAttempts,
-      version: deps.version,
-      repro: (c, image) => reproCommand(c, image, custom ?? undefined),
-      onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),
-      onNote: (t) => progress.update(t),
-    });
-  } finally {
-    offInterrupt();
-    await sessions.dispose?.();
-  }
+  const job: RunJob = {
+    suites: suitesRun,
+    plan,
+    sessions: deps.sessions({ custom, onProgress: (s) => progress.update(s) }),
+    detector,
+    kernelConfig: (image) => deps.kernelConfig(image, custom),
+    writeReports: (r, consoles, full) => deps.writeReports(root, r, consoles, full),
+    runId: newRunId(
+      suites.map((s) => s.name),
+      shard,
+    ),
+    command: ['hotunplug-ci', ...argv],
+    images,
+    jobs,
+    bootAttempts,
+    version: deps.version,
+    repro: (c, image) => reproCommand(c, image, custom ?? undefined),
+    onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),
+    onNote: (t) => progress.update(t),
+  };
+  const controls = new Set(plan.filter((p) => p.c.control).map((p) => p.c.id));
+  return { job, progress, failOn, exitCode: (run) => runExitCode(run, failOn, controls) };
+}
+
+export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaultRunDeps()): Promise<number> {
+  const { job, progress, failOn, exitCode } = await prepareRun(opts, deps, ['run', ...process.argv.slice(3)]);
+  const { run, dir } = await executeRun(job);
   progress.done(`${run.cases.length} case(s) run; reports in ${dir}`);
   if (opts.json) {
     deps.stdout.write(`${JSON.stringify(summaryJson(run, dir), null, 2)}\n`);
@@ -220,7 +212,7 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
     return b.exitCode;
   }
   // controls are judged by run.controls, not --fail-on: the buggy canary is meant to crash
-  return runExitCode(run, failOn, new Set(plan.filter((p) => p.c.control).map((p) => p.c.id)));
+  return exitCode(run);
 }
 
 /**
