@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { InfraError } from '../errors.js';
 import { cacheDir } from './cache.js';
 import type { DebianImageDef } from './catalog.js';
-import { run, type BuildLog } from './run.js';
+import { run, type BuildLog } from './exec.js';
 
 function debsDir(): string {
   return join(cacheDir(), 'debs');

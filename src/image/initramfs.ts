@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ConfigError, InfraError } from '../errors.js';
 import { parseModulesBuiltin, parseModulesDep, resolveModules } from './modules.js';
-import { run, runPipeline, type BuildLog } from './run.js';
+import { run, runPipeline, type BuildLog } from './exec.js';
 import { projectPath } from '../util/paths.js';
 import { buildAgent } from './agent-binary.js';
 

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { ConfigError, InfraError } from '../errors.js';
 import { cacheRoot, projectPath } from '../util/paths.js';
 import { kernelCacheKey, objectDirName } from './kernel-cache-key.js';
-import { kernelExec, type KernelLog } from './kernel-exec.js';
+import { runLong, type BuildLog } from './exec.js';
 import {
   describeMissing,
   kconfigSymbols,
@@ -30,7 +30,7 @@ import {
 import { isCompiledObjectLine, type KernelBuildProgress, type KernelBuildStage } from './kernel-progress.js';
 import { debianKernelSource, userKernelSource, type KernelSource } from './kernel-source.js';
 import { acquireLock, removeDeadTemps } from './build-lock.js';
-import { compilerIdentity } from './run.js';
+import { compilerIdentity } from './exec.js';
 
 export interface BuildKernelOptions {
   /** Debian linux-source-X.Y package, or… */
@@ -59,7 +59,7 @@ export interface BuildKernelOptions {
   /** The object total to show when this object dir has no full build on record (a cold build). */
   expectedObjects?: number;
   /** Every command and output line (the build log is written regardless). */
-  log?: KernelLog;
+  log?: BuildLog;
 }
 
 export interface KernelBuildResult {
@@ -130,7 +130,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const fragments = await readFragments(opts.fragments);
   const root = cacheRoot();
   const logLines: string[] = [];
-  const earlyLog: KernelLog = (l) => {
+  const earlyLog: BuildLog = (l) => {
     logLines.push(l);
     opts.log?.(l);
   };
@@ -194,7 +194,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const logPath = join(tmp, 'build.log');
   const logStream = createWriteStream(logPath);
   for (const l of logLines) logStream.write(`${l}\n`);
-  const log: KernelLog = (l) => {
+  const log: BuildLog = (l) => {
     logStream.write(`${l}\n`);
     opts.log?.(l);
   };
@@ -202,12 +202,12 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
 
   try {
     const make = (args: string[], onLine?: (l: string) => void) =>
-      kernelExec('make', ['-C', source.tree, `O=${objDir}`, ...args], { log, ...(onLine ? { onLine } : {}) });
+      runLong('make', ['-C', source.tree, `O=${objDir}`, ...args], { log, ...(onLine ? { onLine } : {}) });
 
     // configure: allnoconfig + fragments (merge_config.sh -m) + olddefconfig, then verify.
     progress('configure');
     await make(['allnoconfig']);
-    await kernelExec(
+    await runLong(
       'bash',
       [join(source.tree, 'scripts', 'kconfig', 'merge_config.sh'), '-m', '-O', objDir, join(objDir, '.config'), ...fragments.map((f) => f.path)],
       {
@@ -262,7 +262,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
       progress('canary');
       const src = join(tmp, 'canary-build');
       await cp(CANARY_DIR(), src, { recursive: true });
-      await kernelExec('make', ['-C', source.tree, `O=${objDir}`, `M=${src}`, `-j${jobs}`, 'modules'], { log });
+      await runLong('make', ['-C', source.tree, `O=${objDir}`, `M=${src}`, `-j${jobs}`, 'modules'], { log });
       await mkdir(join(tmp, 'canary'), { recursive: true });
       await mkdir(join(modulesDir, 'extra'), { recursive: true });
       for (const ko of ['canary_buggy.ko', 'canary_fixed.ko']) {
@@ -272,7 +272,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
         canaryModules.push(join(dir, 'canary', ko));
       }
       await rm(src, { recursive: true, force: true });
-      await kernelExec('depmod', ['-b', modRoot, kernelRelease], { log });
+      await runLong('depmod', ['-b', modRoot, kernelRelease], { log });
     }
 
     const buildSeconds = Math.round((Date.now() - started) / 100) / 10;
@@ -340,7 +340,7 @@ async function readCanarySources(): Promise<{ name: string; content: string }[]>
 }
 
 /** Verify the merged config; returns the options dropped as unknown to this kernel (mode "drop"). */
-async function verifyMerged(fragments: readonly Fragment[], configPath: string, tree: string, unknownMode: 'fail' | 'drop', log: KernelLog): Promise<string[]> {
+async function verifyMerged(fragments: readonly Fragment[], configPath: string, tree: string, unknownMode: 'fail' | 'drop', log: BuildLog): Promise<string[]> {
   const config = parseDotConfig(await readFile(configPath, 'utf8'));
   let missing = verifyConfig(fragments, config);
   const dropped: string[] = [];

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, InfraError } from '../errors.js';
-import { kernelExec, type KernelLog } from './kernel-exec.js';
+import { runLong, type BuildLog } from './exec.js';
 import { removeDeadTemps } from './build-lock.js';
 import { fetchDeb } from './debian.js';
 
@@ -21,8 +21,8 @@ export interface KernelSource {
 }
 
 /** Version apt would install (the candidate), e.g. `6.12.117-1~deb12u1`. */
-async function candidateVersion(pkg: string, log?: KernelLog): Promise<string> {
-  const out = await kernelExec('apt-cache', ['show', '--no-all-versions', pkg], { log });
+async function candidateVersion(pkg: string, log?: BuildLog): Promise<string> {
+  const out = await runLong('apt-cache', ['show', '--no-all-versions', pkg], { log });
   const m = /^Version:\s*(\S+)/m.exec(out);
   if (!m) throw new InfraError(`apt-cache show ${pkg}: no Version field (is the package known to apt?)`);
   return m[1]!;
@@ -38,7 +38,7 @@ export function safeVersion(version: string): string {
  * `dpkg-deb -x` it, untar /usr/src/linux-source-X.Y.tar.xz. Unpacked into a temp dir and renamed,
  * so an interrupted unpack is never mistaken for a tree.
  */
-export async function debianKernelSource(pkg: string, srcCache: string, log?: KernelLog, pinnedVersion?: string): Promise<KernelSource> {
+export async function debianKernelSource(pkg: string, srcCache: string, log?: BuildLog, pinnedVersion?: string): Promise<KernelSource> {
   if (!/^linux-source-\d+\.\d+$/.test(pkg)) {
     throw new ConfigError('image definition', 'source.package', `expected linux-source-X.Y, got ${JSON.stringify(pkg)}`);
   }
@@ -56,10 +56,10 @@ export async function debianKernelSource(pkg: string, srcCache: string, log?: Ke
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   try {
-    await kernelExec('dpkg-deb', ['-x', deb, join(tmp, 'deb')], { log });
+    await runLong('dpkg-deb', ['-x', deb, join(tmp, 'deb')], { log });
     const tarball = join(tmp, 'deb', 'usr', 'src', `linux-source-${series}.tar.xz`);
     if (!existsSync(tarball)) throw new InfraError(`${deb} holds no usr/src/linux-source-${series}.tar.xz`);
-    await kernelExec('tar', ['-C', tmp, '-xJf', tarball], { log });
+    await runLong('tar', ['-C', tmp, '-xJf', tarball], { log });
     await rm(join(tmp, 'deb'), { recursive: true, force: true });
     if (!existsSync(join(tmp, pkg, 'Makefile'))) throw new InfraError(`${tarball} did not unpack to ${pkg}/`);
     await rm(finalDir, { recursive: true, force: true });
@@ -92,7 +92,7 @@ export async function userKernelSource(dir: string): Promise<KernelSource> {
 export async function treeFingerprint(tree: string): Promise<string> {
   const git = async (args: string[]): Promise<string | null> => {
     try {
-      return await kernelExec('git', ['-C', tree, ...args]);
+      return await runLong('git', ['-C', tree, ...args]);
     } catch {
       return null;
     }

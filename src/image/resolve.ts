@@ -11,7 +11,7 @@ import { hostPackageVersion, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
 import { extractIkconfig, readKernelIdentity } from './bzimage-info.js';
 import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
-import { compilerIdentity, type BuildLog } from './run.js';
+import { compilerIdentity, type BuildLog } from './exec.js';
 import { buildKernel } from './kernel-build.js';
 import { formatProgress } from './kernel-progress.js';
 import { treeFingerprint } from './kernel-source.js';

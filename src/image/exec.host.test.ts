@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InfraError, MissingDependencyError } from '../errors.js';
 import { killAll } from '../util/reaper.js';
-import { kernelExec } from './kernel-exec.js';
+import { runLong } from './exec.js';
 
 /** Running (a killed process may linger as a zombie until its new parent reaps it). */
 const alive = (pid: number): boolean => {
@@ -15,10 +15,10 @@ const alive = (pid: number): boolean => {
   }
 };
 
-describe('kernelExec', () => {
+describe('runLong', () => {
   it('returns stdout, streams every line of both streams', async () => {
     const lines: string[] = [];
-    const out = await kernelExec('bash', ['-c', 'echo one; echo two >&2; echo three'], { onLine: (l) => lines.push(l) });
+    const out = await runLong('bash', ['-c', 'echo one; echo two >&2; echo three'], { onLine: (l) => lines.push(l) });
     expect(out).toBe('one\nthree');
     expect(lines.sort()).toEqual(['one', 'three', 'two']);
   });
@@ -36,19 +36,19 @@ describe('kernelExec', () => {
     ],
     ['the last line otherwise', 'echo last words; exit 3', /failed \(exit 3\): last words$/],
   ])('a failure names %s', async (_what, script, msg) => {
-    const err = await kernelExec('bash', ['-c', script]).catch((e: unknown) => e);
+    const err = await runLong('bash', ['-c', script]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InfraError);
     expect((err as Error).message).toMatch(msg);
   });
 
   it('names the package of a missing tool', async () => {
-    await expect(kernelExec('huci-no-such-tool', [])).rejects.toBeInstanceOf(MissingDependencyError);
+    await expect(runLong('huci-no-such-tool', [])).rejects.toBeInstanceOf(MissingDependencyError);
   });
 
   it('the reaper kills the whole process group (compilers under make), not just the child', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'huci-kexec-'));
     const pidFile = join(dir, 'grandchild');
-    const run = kernelExec('bash', ['-c', `sleep 60 & echo $! > ${pidFile}; wait`]);
+    const run = runLong('bash', ['-c', `sleep 60 & echo $! > ${pidFile}; wait`]);
     const settled = run.then(
       () => 'resolved',
       (e: unknown) => e,
