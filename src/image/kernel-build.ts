@@ -11,7 +11,6 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { cpus } from 'node:os';
-import { z } from 'zod';
 import { ConfigError, InfraError } from '../errors.js';
 import { cacheRoot, projectPath } from '../util/paths.js';
 import { kernelCacheKey, objectDirName } from './kernel-cache-key.js';
@@ -30,6 +29,7 @@ import {
 import { isCompiledObjectLine, type KernelBuildProgress, type KernelBuildStage } from './kernel-progress.js';
 import { debianKernelSource, userKernelSource, type KernelSource } from './kernel-source.js';
 import { acquireLock, removeDeadTemps } from './build-lock.js';
+import { KERNEL_MANIFEST_FILE, readKernelManifest, writeManifest, type KernelManifest } from './manifest.js';
 import { compilerIdentity } from './exec.js';
 
 export interface BuildKernelOptions {
@@ -83,21 +83,6 @@ export interface KernelBuildResult {
   objects?: number;
   cached: boolean;
 }
-
-const ManifestSchema = z.strictObject({
-  key: z.string(),
-  kernelRelease: z.string(),
-  kernelVersion: z.string(),
-  sourceId: z.string(),
-  fragments: z.array(z.string()),
-  compiler: z.string(),
-  canaryModules: z.array(z.string()),
-  droppedOptions: z.array(z.string()),
-  buildSeconds: z.number(),
-  /** objects make compiled for this result (an incremental build: only what changed) */
-  objects: z.number().int().optional(),
-  builtAt: z.string(),
-});
 
 const COMPILE_PROGRESS_EVERY_MS = 15_000;
 
@@ -276,7 +261,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     }
 
     const buildSeconds = Math.round((Date.now() - started) / 100) / 10;
-    const manifest: z.infer<typeof ManifestSchema> = {
+    const manifest: KernelManifest = {
       key,
       kernelRelease,
       kernelVersion,
@@ -291,7 +276,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     };
     log(`kernel ${kernelRelease} built in ${buildSeconds}s (${objects} objects), key ${key}`);
     await closeLog();
-    await writeFile(join(tmp, 'kernel.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeManifest(join(tmp, KERNEL_MANIFEST_FILE), manifest);
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
     await rm(`${dir}.failed.log`, { force: true });
@@ -376,11 +361,8 @@ async function treeKconfigSymbols(tree: string): Promise<Set<string>> {
 }
 
 async function readCachedResult(dir: string): Promise<KernelBuildResult | null> {
-  const manifestPath = join(dir, 'kernel.json');
-  if (!existsSync(manifestPath)) return null;
-  const parsed = ManifestSchema.safeParse(JSON.parse(await readFile(manifestPath, 'utf8').catch(() => 'null')));
-  if (!parsed.success) return null;
-  const m = parsed.data;
+  const m = await readKernelManifest(dir);
+  if (!m) return null;
   const result: KernelBuildResult = {
     key: m.key,
     dir,

@@ -1,11 +1,13 @@
-// manifest.json in every cached image dir: what the image is and how it was made. The zod schema is
-// the single source of the type; a manifest that does not parse means a broken cache entry.
-import { readFile } from 'node:fs/promises';
+// The image layer's manifests, one module for both: manifest.json in every cached image dir (what
+// the image is and how it was made) and kernel.json in every kernel build result. The zod schemas
+// are the single source of their types; one that does not parse means a broken cache entry.
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InfraError } from '../errors.js';
 
 export const MANIFEST_FILE = 'manifest.json';
+export const KERNEL_MANIFEST_FILE = 'kernel.json';
 
 const ImageManifestSchema = z.strictObject({
   schema: z.literal(1),
@@ -47,4 +49,32 @@ export async function readManifest(dir: string): Promise<ImageManifest> {
     throw new InfraError(`${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}; rebuild with --force`);
   }
   return parsed.data;
+}
+
+/** A kernel build's result (kernel/<key>/kernel.json). */
+const KernelManifestSchema = z.strictObject({
+  key: z.string(),
+  kernelRelease: z.string(),
+  kernelVersion: z.string(),
+  sourceId: z.string(),
+  fragments: z.array(z.string()),
+  compiler: z.string(),
+  canaryModules: z.array(z.string()),
+  droppedOptions: z.array(z.string()),
+  buildSeconds: z.number(),
+  /** objects make compiled for this result (an incremental build: only what changed) */
+  objects: z.number().int().optional(),
+  builtAt: z.string(),
+});
+export type KernelManifest = z.infer<typeof KernelManifestSchema>;
+
+/** kernel.json of a build result dir; null when absent or unreadable (the build is redone). */
+export async function readKernelManifest(dir: string): Promise<KernelManifest | null> {
+  const parsed = KernelManifestSchema.safeParse(JSON.parse(await readFile(join(dir, KERNEL_MANIFEST_FILE), 'utf8').catch(() => 'null')));
+  return parsed.success ? parsed.data : null;
+}
+
+/** Either manifest, written as the readers expect it. */
+export async function writeManifest(file: string, manifest: ImageManifest | KernelManifest): Promise<void> {
+  await writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`);
 }
