@@ -1,12 +1,12 @@
-// The image layer's one lock and its one stale-temp rule. Builders (image assembly, the kernel
-// build, source unpacks) write into `<final>.tmp-<pid>[-<rand>]` and rename when done; a lock file
-// holds the builder's pid. A lock or a temp whose process is gone is left-over, and taken over or
+// The image layer's one lock, its one stale-temp rule and its one way to make a directory appear
+// whole (buildAtomically). Builders (image assembly, the kernel build, source unpacks) write into
+// `<final>.tmp-<pid>-<rand>` and rename when done; a lock file holds the builder's pid. A lock or a temp whose process is gone is left-over, and taken over or
 // removed: a pid counts as alive only while it is a node process (a recycled pid of something else
 // does not hold a lock). Our own pid holds it too: two builders in one run wait for each other.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { open, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { TimeoutError } from '../errors.js';
 
 const TEMP_RE = /\.tmp-(\d+)(?:-[0-9a-f]+)?$/;
@@ -94,5 +94,49 @@ export async function acquireLock(lock: string, opts: LockOptions): Promise<(() 
     if (Date.now() >= deadline) throw new TimeoutError(opts.busy(holder), opts.waitMs / 1000);
     await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
     if (!existsSync(lock) && opts.done?.()) return null;
+  }
+}
+
+export interface AtomicDirOptions {
+  /** The lock held while building; default `<final>.lock`. A builder that also shares a work dir (the kernel's object dir) locks that instead. */
+  lock?: string;
+  /** How long to wait for another live builder (default 30 min). */
+  waitMs?: number;
+  /** Called once when another live process holds the lock. */
+  onWait?: (holderPid: number) => void;
+  /** The error's words for a holder that outlasts waitMs. */
+  busy?: (holderPid: number) => string;
+  /** finalDir is usable: after waiting for another builder, nothing is built when it is (default: it exists). */
+  done?: () => boolean;
+}
+
+/**
+ * Runs `build(tmpDir)` and renames tmpDir to finalDir when it resolves. If it throws (or the process
+ * dies), finalDir is untouched and tmpDir is removed (now, or by removeDeadTemps on the next start).
+ * The lock makes concurrent builders wait instead of duplicating the work. Returns false if the
+ * builder waited for made finalDir meanwhile.
+ */
+export async function buildAtomically(finalDir: string, build: (tmpDir: string) => Promise<void>, opts: AtomicDirOptions = {}): Promise<boolean> {
+  const root = dirname(finalDir);
+  await mkdir(root, { recursive: true });
+  await removeDeadTemps(root);
+  const waitMs = opts.waitMs ?? 30 * 60_000;
+  const release = await acquireLock(opts.lock ?? `${finalDir}.lock`, {
+    waitMs,
+    ...(opts.onWait ? { onWait: opts.onWait } : {}),
+    done: opts.done ?? (() => existsSync(finalDir)),
+    busy: opts.busy ?? ((holder) => `another build (pid ${holder}) of ${finalDir} did not finish`),
+  });
+  if (!release) return false;
+  const tmp = tempFor(finalDir);
+  try {
+    await mkdir(tmp);
+    await build(tmp);
+    await rm(finalDir, { recursive: true, force: true }); // a forced rebuild replaces the old one
+    await rename(tmp, finalDir);
+    return true;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    await release();
   }
 }

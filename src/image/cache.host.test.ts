@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildAtomically, canonicalJson, cleanDeadBuilds, hashInputs, imageDirFor, pruneOldBuilds } from './cache.js';
+import { canonicalJson, cleanDeadBuilds, hashInputs, imageDirFor, pruneOldBuilds } from './cache.js';
+import { buildAtomically } from './build-lock.js';
 
 const roots: string[] = [];
 const newRoot = (): string => {
@@ -123,7 +124,7 @@ describe('cleanDeadBuilds', () => {
     writeFileSync(
       script,
       `import { writeFileSync } from 'node:fs';
-import { buildAtomically } from ${JSON.stringify(fileURLToPath(new URL('./cache.ts', import.meta.url)))};
+import { buildAtomically } from ${JSON.stringify(fileURLToPath(new URL('./build-lock.ts', import.meta.url)))};
 await buildAtomically(${JSON.stringify(final)}, async (tmp) => {
   writeFileSync(tmp + '/half', 'x');
   console.log('building');

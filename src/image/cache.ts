@@ -1,12 +1,12 @@
 // The image cache: ${XDG_CACHE_HOME:-~/.cache}/hotunplug-ci/images/<name>-<hash12>/, keyed by a hash
-// of everything that goes into the image. A build writes into a temp dir beside its final place
-// and renames it at the end, so a failed or killed build never leaves a half image behind.
+// of everything that goes into the image. Builds go through build-lock.ts buildAtomically, so a
+// failed or killed build never leaves a half image behind.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheRoot } from '../util/paths.js';
-import { acquireLock, removeDeadTemps, tempFor } from './build-lock.js';
+import { removeDeadTemps } from './build-lock.js';
 
 /** ${XDG_CACHE_HOME:-~/.cache}/hotunplug-ci (util/paths cacheRoot). */
 export function cacheDir(): string {
@@ -37,49 +37,9 @@ export function imageDirFor(name: string, inputsHash: string, root: string = ima
   return join(root, `${name}-${inputsHash.slice(0, 12)}`);
 }
 
-const LOCK_SUFFIX = '.lock';
-
 /** Removes temp dirs and locks left by builds whose process is gone (killed, crashed, power loss). */
 export async function cleanDeadBuilds(root: string = imagesCacheDir()): Promise<string[]> {
-  return removeDeadTemps(root, LOCK_SUFFIX);
-}
-
-export interface AtomicBuildOptions {
-  /** How long to wait for another process building the same dir. */
-  waitMs?: number;
-  /** Called when another live process holds the build lock. */
-  onWait?: (holderPid: number) => void;
-}
-
-/**
- * Runs `build(tmpDir)` and renames tmpDir to finalDir when it resolves. If it throws (or the process
- * dies), finalDir is untouched and tmpDir is removed (now, or by cleanDeadBuilds on the next start).
- * A lock file beside finalDir makes concurrent builders of the same image wait instead of duplicating
- * the work. Returns false if another process produced finalDir meanwhile.
- */
-export async function buildAtomically(finalDir: string, build: (tmpDir: string) => Promise<void>, opts: AtomicBuildOptions = {}): Promise<boolean> {
-  const root = join(finalDir, '..');
-  await mkdir(root, { recursive: true });
-  await cleanDeadBuilds(root);
-  const waitMs = opts.waitMs ?? 30 * 60_000;
-  const release = await acquireLock(`${finalDir}${LOCK_SUFFIX}`, {
-    waitMs,
-    ...(opts.onWait ? { onWait: opts.onWait } : {}),
-    done: () => existsSync(finalDir),
-    busy: (holder) => `another build (pid ${holder}) of ${finalDir} did not finish`,
-  });
-  if (!release) return false; // someone else built it while we waited
-  const tmp = tempFor(finalDir);
-  try {
-    await mkdir(tmp);
-    await build(tmp);
-    await rm(finalDir, { recursive: true, force: true }); // --force rebuild replaces the old one
-    await rename(tmp, finalDir);
-    return true;
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-    await release();
-  }
+  return removeDeadTemps(root);
 }
 
 /**

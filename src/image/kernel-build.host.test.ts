@@ -30,11 +30,12 @@ afterAll(() => {
 });
 
 const kernelCache = () => join(work, 'cache', 'hotunplug-ci', 'kernel');
+const canary = join(import.meta.dirname, '..', '..', 'images', 'canary');
 const build = (o: Partial<BuildKernelOptions> & { id?: string }) =>
-  buildKernel({ source: { tree, id: o.id ?? 'fake=1', packageVersion: '1' }, fragments: [base], jobs: 1, ...o });
+  buildKernel({ source: { tree, id: o.id ?? 'fake=1', packageVersion: '1' }, fragments: [base], extraModules: [canary], jobs: 1, ...o });
 
 describe('buildKernel (stand-in tree)', () => {
-  it('builds, installs modules and the canary, verifies the config, then serves the cache', async () => {
+  it('builds, installs modules and an out-of-tree set (the canary), verifies the config, then serves the cache', async () => {
     const seen: KernelBuildProgress[] = [];
     const r = await build({ onProgress: (p) => seen.push(p) });
     expect(r.cached).toBe(false);
@@ -43,10 +44,10 @@ describe('buildKernel (stand-in tree)', () => {
     expect(readFileSync(r.config, 'utf8')).toMatch(/^CONFIG_KASAN=y$/m);
     expect(existsSync(join(r.modulesDir, 'modules.dep'))).toBe(true);
     expect(existsSync(join(r.modulesDir, 'build'))).toBe(false); // no link back into the object dir
-    expect(readdirSync(join(r.modulesDir, 'extra')).sort()).toEqual(['canary_buggy.ko', 'canary_fixed.ko']);
-    expect(r.canaryModules.every((p) => existsSync(p))).toBe(true);
+    expect(readdirSync(join(r.modulesDir, 'extra', 'canary')).sort()).toEqual(['canary_buggy.ko', 'canary_fixed.ko']);
+    expect(r.extraModules.every((p) => existsSync(p))).toBe(true);
     expect(readFileSync(r.buildLog, 'utf8')).toContain('  CC      ');
-    expect([...new Set(seen.map((p) => p.stage))]).toEqual(['source', 'configure', 'compile', 'install', 'canary', 'done']);
+    expect([...new Set(seen.map((p) => p.stage))]).toEqual(['source', 'configure', 'compile', 'install', 'extra', 'done']);
     expect(seen.at(-1)?.objects).toBe(5); // 3 CC + 1 AS + 1 CC [M]; LD is not an object compile
 
     const again = await build({});
@@ -91,6 +92,11 @@ describe('buildKernel (stand-in tree)', () => {
     expect(failedLog).toBeDefined();
     expect(existsSync(join(kernelCache(), failedLog!.replace(/\.failed\.log$/, '')))).toBe(false);
     expect(names.filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('refuses a module set that is not a Kbuild directory, naming it', async () => {
+    await expect(build({ extraModules: [join(work, 'nowhere')] })).rejects.toThrow(`${join(work, 'nowhere')}: no such module directory`);
+    await expect(build({ extraModules: [work] })).rejects.toThrow(`${work}: module directory has no Kbuild or Makefile`);
   });
 
   it('rejects a fragment that is not Kconfig, naming the file and line', async () => {

@@ -1,18 +1,18 @@
-// Builds a kernel from a source tree with our config fragments, plus the canary modules against it.
+// Builds a kernel from a source tree with our config fragments, plus out-of-tree module sets against it.
 //
 // Cache layout under cacheRoot():
 //   kernel-src/<pkg>_<version>/<pkg>/   unpacked Debian source (kernel-source.ts)
 //   kernel-obj/<source>__<fragments>/   make O= object dir, reused incrementally across builds
-//   kernel/<key>/                       finished result: bzImage, config, modules/, canary/, build.log, kernel.json
+//   kernel/<key>/                       finished result: bzImage, config, modules/, build.log, kernel.json
 // The result dir is assembled as kernel/<key>.tmp-<pid> and renamed at the end, so an interrupted
 // or failed build never leaves something that looks usable; a failed build's log is kept as
 // kernel/<key>.failed.log.
 import { createWriteStream, existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { ConfigError, InfraError } from '../errors.js';
-import { cacheRoot, projectPath } from '../util/paths.js';
+import { cacheRoot } from '../util/paths.js';
 import { kernelCacheKey, objectDirName } from './kernel-cache-key.js';
 import { runLong, type BuildLog } from './exec.js';
 import {
@@ -28,7 +28,7 @@ import {
 } from './kernel-fragments.js';
 import { isCompiledObjectLine, type KernelBuildProgress, type KernelBuildStage } from './kernel-progress.js';
 import { debianKernelSource, userKernelSource, type KernelSource } from './kernel-source.js';
-import { acquireLock, removeDeadTemps } from './build-lock.js';
+import { buildAtomically } from './build-lock.js';
 import { KERNEL_MANIFEST_FILE, readKernelManifest, writeManifest, type KernelManifest } from './manifest.js';
 import { compilerIdentity } from './exec.js';
 
@@ -43,8 +43,8 @@ export interface BuildKernelOptions {
   source?: KernelSource;
   /** Fragment files, merged in order onto allnoconfig. */
   fragments: readonly string[];
-  /** Build images/canary against the tree and install canary_{buggy,fixed}.ko under modulesDir/extra (default true). */
-  canary?: boolean;
+  /** Out-of-tree module sets (directories with a Kbuild), built against the tree; each set's .ko files go under modulesDir/extra/<set>/. */
+  extraModules?: readonly string[];
   /**
    * Fragment options this kernel does not know at all (no Kconfig symbol anywhere): "fail" (default),
    * or "drop" them with a note (an older kernel sharing the fragments). Options that exist but whose
@@ -72,8 +72,8 @@ export interface KernelBuildResult {
   kernelRelease: string;
   kernelVersion: string;
   buildLog: string;
-  /** Absolute paths of the canary .ko files (also installed under modulesDir/extra). */
-  canaryModules: string[];
+  /** Absolute paths of the out-of-tree .ko files (modulesDir/extra/<set>/<name>.ko). */
+  extraModules: string[];
   sourceId: string;
   /** Options dropped because this kernel does not have them (unknownOptions: drop). */
   droppedOptions: string[];
@@ -85,8 +85,6 @@ export interface KernelBuildResult {
 }
 
 const COMPILE_PROGRESS_EVERY_MS = 15_000;
-
-const CANARY_DIR = (): string => projectPath('images', 'canary');
 
 export class FragmentUnmetError extends ConfigError {
   constructor(
@@ -128,15 +126,14 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   else throw new ConfigError('kernel build', '', 'needs a source package or a source directory');
 
   const compiler = await compilerIdentity();
-  const withCanary = opts.canary ?? true;
-  const canaryFiles = withCanary ? await readCanarySources() : [];
+  const extraSets = await readModuleSets(opts.extraModules ?? []);
   // a user tree is keyed by its contents: an edit makes a new key, built incrementally in the same
   // object dir (named by path); an unchanged tree is a cache hit
   const key = kernelCacheKey({
     sourceId: source.fingerprint ? `${source.id}@${source.fingerprint}` : source.id,
     fragments: fragments.map((f) => ({ name: basename(f.path), content: f.text })),
     compiler,
-    canary: canaryFiles,
+    extra: extraSets.flatMap((set) => set.files.map((f) => ({ name: `${set.name}/${f.name}`, content: f.content }))),
   });
   const kernelCache = join(root, 'kernel');
   const dir = join(kernelCache, key);
@@ -146,8 +143,6 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     if (hit) return hit;
   }
 
-  await mkdir(kernelCache, { recursive: true });
-  await removeDeadTemps(kernelCache);
   const objDir = join(
     root,
     'kernel-obj',
@@ -158,34 +153,51 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   );
   await mkdir(objDir, { recursive: true });
   const waitMs = opts.lockWaitMs ?? 45 * 60_000;
-  // one build per object dir at a time: a live holder (another hotunplug-ci building the same
-  // kernel, e.g. two test runs) is waited for
-  const releaseLock = (await acquireLock(join(objDir, '.huci-lock'), {
-    waitMs,
-    onWait: (holder) => progress('source', `waiting for another build of this kernel (pid ${holder})`),
-    busy: (holder) => `another kernel build (pid ${holder}) is using ${objDir}; waited ${Math.round(waitMs / 1000)} s — wait for it or kill it`,
-  }))!;
-  // That other build may just have produced our result.
-  if (!opts.force) {
-    const hit = await readCachedResult(dir);
-    if (hit) {
-      await releaseLock();
-      return hit;
-    }
-  }
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  const logPath = join(tmp, 'build.log');
-  const logStream = createWriteStream(logPath);
-  for (const l of logLines) logStream.write(`${l}\n`);
-  const log: BuildLog = (l) => {
-    logStream.write(`${l}\n`);
-    opts.log?.(l);
-  };
-  const closeLog = () => new Promise<void>((r) => logStream.end(r));
+  const failedLog = `${dir}.failed.log`;
+  // One build per object dir at a time: the lock is the object dir's, shared by every key built in
+  // it; a live holder (another hotunplug-ci building this kernel) is waited for, and may just have
+  // produced our result.
+  const built = await buildAtomically(
+    dir,
+    async (tmp) => {
+      const logPath = join(tmp, 'build.log');
+      const logStream = createWriteStream(logPath);
+      for (const l of logLines) logStream.write(`${l}\n`);
+      const log: BuildLog = (l) => {
+        logStream.write(`${l}\n`);
+        opts.log?.(l);
+      };
+      const closeLog = () => new Promise<void>((r) => logStream.end(r));
+      try {
+        const manifest = await configureAndMake(tmp, log);
+        log(`kernel ${manifest.kernelRelease} built in ${manifest.buildSeconds}s (${manifest.objects} objects), key ${key}`);
+        await closeLog();
+        await writeManifest(join(tmp, KERNEL_MANIFEST_FILE), manifest);
+      } catch (e) {
+        await closeLog();
+        await copyFile(logPath, failedLog).catch(() => undefined);
+        if (e instanceof InfraError && !(e instanceof ConfigError)) {
+          throw new InfraError(`${e.message} (full log: ${failedLog})`, e.transcript, { cause: e });
+        }
+        throw e;
+      }
+    },
+    {
+      lock: join(objDir, '.huci-lock'),
+      waitMs,
+      onWait: (holder) => progress('source', `waiting for another build of this kernel (pid ${holder})`),
+      busy: (holder) => `another kernel build (pid ${holder}) is using ${objDir}; waited ${Math.round(waitMs / 1000)} s — wait for it or kill it`,
+      done: () => !opts.force && existsSync(join(dir, KERNEL_MANIFEST_FILE)),
+    },
+  );
+  const result = await readCachedResult(dir);
+  if (!result) throw new InfraError(`kernel build result in ${dir} is unreadable right after building it`);
+  if (!built) return result;
+  await rm(failedLog, { force: true });
+  progress('done');
+  return { ...result, cached: false };
 
-  try {
+  async function configureAndMake(tmp: string, log: BuildLog): Promise<KernelManifest> {
     const make = (args: string[], onLine?: (l: string) => void) =>
       runLong('make', ['-C', source.tree, `O=${objDir}`, ...args], { log, ...(onLine ? { onLine } : {}) });
 
@@ -195,10 +207,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     await runLong(
       'bash',
       [join(source.tree, 'scripts', 'kconfig', 'merge_config.sh'), '-m', '-O', objDir, join(objDir, '.config'), ...fragments.map((f) => f.path)],
-      {
-        cwd: source.tree,
-        log,
-      },
+      { cwd: source.tree, log },
     );
     await make(['olddefconfig']);
     const configPath = join(objDir, '.config');
@@ -241,59 +250,37 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     await copyFile(join(objDir, 'arch', 'x86', 'boot', 'bzImage'), join(tmp, 'bzImage'));
     await copyFile(configPath, join(tmp, 'config'));
 
-    // canary modules, built against this very tree and config
-    const canaryModules: string[] = [];
-    if (withCanary) {
-      progress('canary');
-      const src = join(tmp, 'canary-build');
-      await cp(CANARY_DIR(), src, { recursive: true });
+    // out-of-tree module sets, built against this very tree and config
+    const extraModules: string[] = [];
+    for (const set of extraSets) {
+      progress('extra', set.name);
+      const src = join(tmp, `${set.name}-build`);
+      await cp(set.dir, src, { recursive: true });
       await runLong('make', ['-C', source.tree, `O=${objDir}`, `M=${src}`, `-j${jobs}`, 'modules'], { log });
-      await mkdir(join(tmp, 'canary'), { recursive: true });
-      await mkdir(join(modulesDir, 'extra'), { recursive: true });
-      for (const ko of ['canary_buggy.ko', 'canary_fixed.ko']) {
-        if (!existsSync(join(src, ko))) throw new InfraError(`canary build produced no ${ko} (see ${logPath})`);
-        await copyFile(join(src, ko), join(tmp, 'canary', ko));
-        await copyFile(join(src, ko), join(modulesDir, 'extra', ko));
-        canaryModules.push(join(dir, 'canary', ko));
+      const kos = (await readdir(src)).filter((n) => n.endsWith('.ko')).sort();
+      if (!kos.length) throw new InfraError(`module set ${set.name} (${set.dir}) built no .ko file (see the build log)`);
+      await mkdir(join(modulesDir, 'extra', set.name), { recursive: true });
+      for (const ko of kos) {
+        await copyFile(join(src, ko), join(modulesDir, 'extra', set.name, ko));
+        extraModules.push(join(set.name, ko));
       }
       await rm(src, { recursive: true, force: true });
-      await runLong('depmod', ['-b', modRoot, kernelRelease], { log });
     }
+    if (extraSets.length) await runLong('depmod', ['-b', modRoot, kernelRelease], { log });
 
-    const buildSeconds = Math.round((Date.now() - started) / 100) / 10;
-    const manifest: KernelManifest = {
+    return {
       key,
       kernelRelease,
       kernelVersion,
       sourceId: source.id,
       fragments: fragments.map((f) => f.path),
       compiler,
-      canaryModules: canaryModules.map((p) => basename(p)),
+      extraModules,
       droppedOptions,
-      buildSeconds,
+      buildSeconds: Math.round((Date.now() - started) / 100) / 10,
       objects,
       builtAt: new Date().toISOString(),
     };
-    log(`kernel ${kernelRelease} built in ${buildSeconds}s (${objects} objects), key ${key}`);
-    await closeLog();
-    await writeManifest(join(tmp, KERNEL_MANIFEST_FILE), manifest);
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-    await rm(`${dir}.failed.log`, { force: true });
-    progress('done');
-    const result = await readCachedResult(dir);
-    if (!result) throw new InfraError(`kernel build result in ${dir} is unreadable right after building it`);
-    return { ...result, cached: false };
-  } catch (e) {
-    await closeLog();
-    await copyFile(logPath, `${dir}.failed.log`).catch(() => undefined);
-    await rm(tmp, { recursive: true, force: true });
-    if (e instanceof InfraError && !(e instanceof ConfigError)) {
-      throw new InfraError(`${e.message} (full log: ${dir}.failed.log)`, e.transcript, { cause: e });
-    }
-    throw e;
-  } finally {
-    await releaseLock();
   }
 }
 
@@ -319,9 +306,26 @@ async function readFragments(paths: readonly string[]): Promise<LoadedFragment[]
   return out;
 }
 
-async function readCanarySources(): Promise<{ name: string; content: string }[]> {
-  const names = (await readdir(CANARY_DIR())).filter((n) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(n)).sort();
-  return Promise.all(names.map(async (name) => ({ name, content: await readFile(join(CANARY_DIR(), name), 'utf8') })));
+interface ModuleSet {
+  name: string;
+  dir: string;
+  files: { name: string; content: string }[];
+}
+
+/** Each set's sources (what its build reads), for the cache key; a set is named by its directory. */
+async function readModuleSets(dirs: readonly string[]): Promise<ModuleSet[]> {
+  const sets: ModuleSet[] = [];
+  for (const d of dirs) {
+    const dir = resolve(d);
+    const names = await readdir(dir).catch(() => {
+      throw new ConfigError(d, '', 'no such module directory');
+    });
+    const sources = names.filter((n) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(n)).sort();
+    if (!sources.includes('Kbuild') && !sources.includes('Makefile')) throw new ConfigError(d, '', 'module directory has no Kbuild or Makefile');
+    const files = await Promise.all(sources.map(async (name) => ({ name, content: await readFile(join(dir, name), 'utf8') })));
+    sets.push({ name: basename(dir), dir, files });
+  }
+  return sets;
 }
 
 /** Verify the merged config; returns the options dropped as unknown to this kernel (mode "drop"). */
@@ -372,14 +376,14 @@ async function readCachedResult(dir: string): Promise<KernelBuildResult | null> 
     kernelRelease: m.kernelRelease,
     kernelVersion: m.kernelVersion,
     buildLog: join(dir, 'build.log'),
-    canaryModules: m.canaryModules.map((n) => join(dir, 'canary', n)),
+    extraModules: m.extraModules.map((n) => join(dir, 'modules', 'lib', 'modules', m.kernelRelease, 'extra', n)),
     sourceId: m.sourceId,
     droppedOptions: m.droppedOptions,
     buildSeconds: m.buildSeconds,
     ...(m.objects !== undefined ? { objects: m.objects } : {}),
     cached: true,
   };
-  for (const p of [result.bzImage, result.config, join(result.modulesDir, 'modules.dep'), ...result.canaryModules]) {
+  for (const p of [result.bzImage, result.config, join(result.modulesDir, 'modules.dep'), ...result.extraModules]) {
     if (!existsSync(p)) return null;
   }
   return result;

@@ -8,7 +8,7 @@ const base: KernelKeyInputs = {
     { name: 'debug.config', content: 'CONFIG_KASAN=y\n' },
   ],
   compiler: 'gcc (Debian 12.2.0-14+deb12u1) 12.2.0',
-  canary: [
+  extra: [
     { name: 'canary.c', content: 'int x;' },
     { name: 'Kbuild', content: 'obj-m := a.o' },
   ],
@@ -28,14 +28,14 @@ describe('kernelCacheKey', () => {
     ['fragment order', { ...base, fragments: [base.fragments[1]!, base.fragments[0]!] }],
     ['fragment set', { ...base, fragments: [base.fragments[0]!] }],
     ['compiler', { ...base, compiler: 'gcc (Debian 13.2.0) 13.2.0' }],
-    ['canary source', { ...base, canary: [{ name: 'canary.c', content: 'int y;' }, base.canary[1]!] }],
-    ['no canary', { ...base, canary: [] }],
+    ['module source', { ...base, extra: [{ name: 'canary.c', content: 'int y;' }, base.extra[1]!] }],
+    ['no extra modules', { ...base, extra: [] }],
   ])('changes with the %s', (_what, changed) => {
     expect(kernelCacheKey(changed)).not.toBe(key);
   });
 
   it('ignores canary file listing order and compiler trailing whitespace', () => {
-    expect(kernelCacheKey({ ...base, canary: [base.canary[1]!, base.canary[0]!], compiler: `${base.compiler}\n` })).toBe(key);
+    expect(kernelCacheKey({ ...base, extra: [base.extra[1]!, base.extra[0]!], compiler: `${base.compiler}\n` })).toBe(key);
   });
 });
 

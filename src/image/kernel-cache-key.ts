@@ -12,8 +12,8 @@ export interface KernelKeyInputs {
   fragments: readonly { name: string; content: string }[];
   /** `gcc --version` first line. */
   compiler: string;
-  /** Canary module sources (name → content); empty when the image ships no canary. */
-  canary: readonly { name: string; content: string }[];
+  /** Out-of-tree module sources (`<set>/<file>` → content); empty when the image ships none. */
+  extra: readonly { name: string; content: string }[];
 }
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -24,8 +24,8 @@ export function kernelCacheKey(inputs: KernelKeyInputs): string {
     source: inputs.sourceId,
     fragments: inputs.fragments.map((f) => [f.name, sha(f.content)]),
     compiler: inputs.compiler.trim(),
-    // canary files are a set: sorted so directory listing order does not matter
-    canary: [...inputs.canary].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => [f.name, sha(f.content)]),
+    // a set of files: sorted so directory listing order does not matter
+    extra: [...inputs.extra].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => [f.name, sha(f.content)]),
   });
   return sha(canonical).slice(0, 20);
 }

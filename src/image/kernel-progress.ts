@@ -7,7 +7,7 @@ export type KernelBuildStage =
   | 'configure' // allnoconfig + merge_config + olddefconfig + verify
   | 'compile' // bzImage modules
   | 'install' // modules_install
-  | 'canary' // external canary modules
+  | 'extra' // out-of-tree module sets (the canary)
   | 'initramfs'
   | 'done';
 

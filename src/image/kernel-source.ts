@@ -2,11 +2,11 @@
 // into the cache (the unpack is big and slow, so it is cached apart from any build), or a user's tree.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, InfraError } from '../errors.js';
 import { runLong, type BuildLog } from './exec.js';
-import { removeDeadTemps } from './build-lock.js';
+import { buildAtomically } from './build-lock.js';
 import { fetchDeb } from './debian.js';
 
 export interface KernelSource {
@@ -35,8 +35,8 @@ export function safeVersion(version: string): string {
 
 /**
  * Ensure `${srcCache}/<pkg>_<version>/linux-source-X.Y` exists: `apt-get download` the .deb,
- * `dpkg-deb -x` it, untar /usr/src/linux-source-X.Y.tar.xz. Unpacked into a temp dir and renamed,
- * so an interrupted unpack is never mistaken for a tree.
+ * `dpkg-deb -x` it, untar /usr/src/linux-source-X.Y.tar.xz; atomically (buildAtomically), so an
+ * interrupted unpack is never mistaken for a tree.
  */
 export async function debianKernelSource(pkg: string, srcCache: string, log?: BuildLog, pinnedVersion?: string): Promise<KernelSource> {
   if (!/^linux-source-\d+\.\d+$/.test(pkg)) {
@@ -50,24 +50,20 @@ export async function debianKernelSource(pkg: string, srcCache: string, log?: Bu
   if (existsSync(join(tree, 'Makefile'))) return { tree, id, packageVersion: version };
 
   await mkdir(srcCache, { recursive: true });
-  await removeDeadTemps(srcCache);
   const deb = await fetchDeb(pkg, version, log ?? (() => undefined), srcCache);
-  const tmp = `${finalDir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  try {
-    await runLong('dpkg-deb', ['-x', deb, join(tmp, 'deb')], { log });
-    const tarball = join(tmp, 'deb', 'usr', 'src', `linux-source-${series}.tar.xz`);
-    if (!existsSync(tarball)) throw new InfraError(`${deb} holds no usr/src/linux-source-${series}.tar.xz`);
-    await runLong('tar', ['-C', tmp, '-xJf', tarball], { log });
-    await rm(join(tmp, 'deb'), { recursive: true, force: true });
-    if (!existsSync(join(tmp, pkg, 'Makefile'))) throw new InfraError(`${tarball} did not unpack to ${pkg}/`);
-    await rm(finalDir, { recursive: true, force: true });
-    await rename(tmp, finalDir);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  // two runs starting cold unpack once: the second waits for the first's tree
+  await buildAtomically(
+    finalDir,
+    async (tmp) => {
+      await runLong('dpkg-deb', ['-x', deb, join(tmp, 'deb')], { log });
+      const tarball = join(tmp, 'deb', 'usr', 'src', `linux-source-${series}.tar.xz`);
+      if (!existsSync(tarball)) throw new InfraError(`${deb} holds no usr/src/linux-source-${series}.tar.xz`);
+      await runLong('tar', ['-C', tmp, '-xJf', tarball], { log });
+      await rm(join(tmp, 'deb'), { recursive: true, force: true });
+      if (!existsSync(join(tmp, pkg, 'Makefile'))) throw new InfraError(`${tarball} did not unpack to ${pkg}/`);
+    },
+    { done: () => existsSync(join(tree, 'Makefile')) },
+  );
   return { tree, id, packageVersion: version };
 }
 

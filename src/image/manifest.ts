@@ -59,7 +59,8 @@ const KernelManifestSchema = z.strictObject({
   sourceId: z.string(),
   fragments: z.array(z.string()),
   compiler: z.string(),
-  canaryModules: z.array(z.string()),
+  /** `<set>/<name>.ko` under the modules dir's extra/ */
+  extraModules: z.array(z.string()),
   droppedOptions: z.array(z.string()),
   buildSeconds: z.number(),
   /** objects make compiled for this result (an incremental build: only what changed) */

@@ -5,7 +5,8 @@ import { createReadStream, createWriteStream, existsSync, readdirSync, statSync 
 import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
-import { buildAtomically, hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds, writeFileAtomic } from './cache.js';
+import { hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds, writeFileAtomic } from './cache.js';
+import { buildAtomically } from './build-lock.js';
 import { DEFAULT_IMAGE, IMAGES_DIR, USER_KERNEL_MODULES_FROM, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
 import { hostPackageVersion, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
@@ -96,7 +97,7 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
       if (!existsSync(path)) throw new ConfigError(join(IMAGES_DIR, `${def.name}.json`), 'fragments', `no such file ${path}`);
       fragments[f] = await sha256File(path);
     }
-    // Out-of-tree module sources (canary) and the compiler also change the kernel build's output.
+    // Out-of-tree module sources and the compiler also change the kernel build's output.
     const extra: Record<string, string> = {};
     for (const d of def.extraModules) {
       const dir = join(IMAGES_DIR, d);
@@ -197,7 +198,7 @@ async function buildSourceKernel(def: SourceImageDef, outDir: string, log: Build
       ? { sourcePackage: def.source.package, ...(def.source.version ? { sourceVersion: def.source.version } : {}) }
       : { srcDir: def.source.dir }),
     fragments: def.fragments.map((f) => resolvePath(IMAGES_DIR, f)),
-    canary: def.extraModules.includes('canary'),
+    extraModules: def.extraModules.map((d) => join(IMAGES_DIR, d)),
     ...(def.expectedObjects ? { expectedObjects: def.expectedObjects } : {}),
     onProgress: (p) => progress(formatProgress(p)),
   });
