@@ -81,7 +81,7 @@ describe('socket holders', () => {
     [
       'a holder with two ways to get its fd',
       `{ domain: AF_PACKET, type: SOCK_RAW }\n        open: { path: /dev/x, flags: [O_RDWR] }`,
-      /exactly one of open, ioctl, socket/,
+      /exactly one of open, socket, ioctl \(got open, socket\)/,
     ],
   ])('refuses %s before anything boots', (_what, socket, message) => {
     expect(() => parseSuiteText(suite(socket), 'sockish.yaml')).toThrow(ConfigError);

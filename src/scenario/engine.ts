@@ -11,7 +11,7 @@ import { mergeKernelLog, sliceBetween } from './kernel-log.js';
 import { GuestLostError, realClock, type AgentAnswer, type AgentCall, type Clock, type DetectorPort, type FindingLike, type GuestPort } from './port.js';
 import type { Holder, Loop, Probe, ResolvedCase } from './suite-schema.js';
 import { HarnessFailure, type KindContext, type Phase, type RemovalEnd } from './kinds/kind.js';
-import { removalKindOf, runStep, type Step } from './kinds/registry.js';
+import { holderKindOf, removalKindOf, runStep, type Step } from './kinds/registry.js';
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
@@ -258,6 +258,8 @@ class CaseExecution {
       release: (name) => void this.handles.delete(name),
       ioctlRequest: (request, args) => this.ioctlRequest(request as Probe['request'], args),
       structHex: (struct, value) => this.structHex(struct, value),
+      // names were checked against the vocabulary when the suite loaded
+      constant: (v) => (typeof v === 'number' ? v : vocabulary().constants.get(v)!),
       lostIfSilent: () => this.lostIfSilent(),
       finished: () => this.finished,
     };
@@ -282,30 +284,8 @@ class CaseExecution {
   // ---- fds ----
 
   private async hold(h: Holder): Promise<void> {
-    let r: AgentAnswer;
-    let what: string;
-    if (h.open) {
-      const path = this.sub(h.open.path);
-      what = `open ${path}`;
-      r = await this.agent({ op: 'open', path, flags: h.open.flags }, `hold ${h.name}: ${what}`);
-    } else if (h.socket) {
-      const so = h.socket;
-      // names were checked against the vocabulary when the suite loaded
-      const num = (v: number | string): number => (typeof v === 'number' ? v : vocabulary().constants.get(v)!);
-      const calls = [
-        ...(so.bind ? [{ call: 'bind' as const, hex: this.structHex(so.bind.struct, so.bind.value) }] : []),
-        ...so.setsockopt.map((o) => ({ call: 'setsockopt' as const, level: num(o.level), name: num(o.name), hex: this.structHex(o.struct, o.value) })),
-        ...(so.connect ? [{ call: 'connect' as const, hex: this.structHex(so.connect.struct, so.connect.value) }] : []),
-      ];
-      what = `socket ${so.domain} ${so.type}${so.bind ? ` bound to ${so.bind.struct}` : ''}`;
-      const type = [so.type].flat().reduce<number>((acc, t) => acc | num(t), 0);
-      r = await this.agent({ op: 'socket', domain: num(so.domain), type, protocol: num(so.protocol), calls }, `hold ${h.name}: ${what}`);
-    } else {
-      const io = h.ioctl!;
-      const on = this.handles.get(io.on)!;
-      what = `ioctl ${typeof io.request === 'string' ? io.request : `raw ${io.request.raw}`} on ${io.on}`;
-      r = await this.agent({ op: 'ioctl', handle: on, request: this.ioctlRequest(io.request, io.args) } as AgentCall, `hold ${h.name}: ${what}`);
-    }
+    const { call, what } = holderKindOf(h).call(h, this.kindContext('prepare'));
+    const r = await this.agent(call, `hold ${h.name}: ${what}`);
     if (r.timedOut) await this.lostIfSilent();
     if (!r.ok || typeof r.handle !== 'number') {
       throw new HarnessFailure(`holder ${h.name}: ${what} failed: ${r.errno ?? 'no handle in the reply'}${typeof r.error === 'string' ? ` (${r.error})` : ''}`);
@@ -438,7 +418,8 @@ class CaseExecution {
     const r = this.c.removal;
     const kind = removalKindOf(r);
     const outcome: RemovalOutcome = {
-      method: kind.key,
+      // the case's name for it (configfs, unbind…), which reasons and reports show; the kind is in the timeline
+      method: this.c.method,
       issued: false,
       completed: false,
       ms: null,

@@ -2,51 +2,11 @@
 // The raw file schema is strict (unknown keys are errors); `matrix:` and `use:` are expanded by
 // load-suites.ts into fully resolved cases (ResolvedCase) that the engine runs.
 import { z } from 'zod';
-import {
-  DeviceChecked,
-  Errno,
-  IdPart,
-  IoctlArgs,
-  IoctlRequest,
-  KernelOption,
-  Ms,
-  Name,
-  NumberOrConstant,
-  OpenFlag,
-  PollFlag,
-  StructValue,
-  type DeviceDecl,
-} from './suite-atoms.js';
-import { RemovalSchema, StepSchema, type Removal, type Step } from './kinds/registry.js';
+import { DeviceChecked, Errno, IdPart, IoctlArgs, IoctlRequest, KernelOption, Ms, Name, PollFlag, type DeviceDecl } from './suite-atoms.js';
+import { HolderSchema, RemovalSchema, StepSchema, type Holder, type Removal, type Step } from './kinds/registry.js';
 
 export type { DeviceDecl } from './suite-atoms.js';
-export { REMOVAL_METHODS, STEP_KINDS, removalMethodOf } from './kinds/registry.js';
-
-/** An fd the agent holds: opened from a path, or returned by an ioctl on another held fd. */
-const HolderSchema = z
-  .strictObject({
-    name: Name,
-    open: z.strictObject({ path: z.string(), flags: z.array(OpenFlag).min(1) }).optional(),
-    ioctl: z.strictObject({ on: Name, request: IoctlRequest, args: IoctlArgs.optional() }).optional(),
-    /**
-     * socket(2), then bind/connect to an address and setsockopt calls, each a vocabulary struct:
-     * an AF_PACKET socket bound to a network device by its index
-     */
-    socket: z
-      .strictObject({
-        domain: NumberOrConstant,
-        /** a list is OR'ed: [SOCK_RAW, SOCK_NONBLOCK] */
-        type: z.union([NumberOrConstant, z.array(NumberOrConstant).min(1)]),
-        /** as socket(2) takes it (AF_PACKET: network order, or 0 and bind's sll_protocol) */
-        protocol: NumberOrConstant.default(0),
-        bind: StructValue.optional(),
-        connect: StructValue.optional(),
-        setsockopt: z.array(z.strictObject({ level: NumberOrConstant, name: NumberOrConstant, ...StructValue.shape })).default([]),
-      })
-      .optional(),
-  })
-  .refine((h) => (h.open ? 1 : 0) + (h.ioctl ? 1 : 0) + (h.socket ? 1 : 0) === 1, 'a holder needs exactly one of open, ioctl, socket');
-export type Holder = z.infer<typeof HolderSchema>;
+export { REMOVAL_METHODS, STEP_KINDS, removalMethodOf, type Holder } from './kinds/registry.js';
 
 const OpFields = {
   size: z.number().int().positive().optional(),

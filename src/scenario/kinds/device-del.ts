@@ -20,7 +20,6 @@ export const deviceDelRemoval = removalKind({
       if (e instanceof GuestLostError) throw e;
       throw new HarnessFailure(`device_del ${id} failed: ${errorMessage(e)}`);
     }
-    ctx.note('qmp', `removal: device_del ${id}`);
     const event = deleted.then(
       (ok): RemovalEnd => ({ at: ctx.clock.now(), ok, errno: null, ...(ok ? {} : { timedOut: true }) }),
       (e: unknown): RemovalEnd => ({ at: ctx.clock.now(), ok: false, errno: null, lost: errorMessage(e) }),

@@ -38,6 +38,8 @@ export interface KindContext {
   ioctlRequest(request: unknown, args: unknown): unknown;
   /** a vocabulary struct's bytes as hex, "${var}" filled in */
   structHex(struct: string, value: unknown): string;
+  /** a number, or a vocabulary constant's value by name */
+  constant(v: number | string): number;
   /** throws GuestLostError when neither the agent nor SSH answers */
   lostIfSilent(): Promise<void>;
   /** the case is over: background polls stop */

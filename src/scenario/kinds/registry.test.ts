@@ -3,7 +3,7 @@ import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
 import type { GuestPort } from '../port.js';
 import { FakeClock } from '../testing/fake-guest.js';
 import { HarnessFailure, type KindContext } from './kind.js';
-import { RemovalSchema, StepSchema, removalKindOf, runStep } from './registry.js';
+import { HolderSchema, RemovalSchema, StepSchema, holderKindOf, removalKindOf, runStep } from './registry.js';
 
 /** A context that records the guest operations and answers them from a table (default: ok). */
 function recording(answers: Record<string, Partial<OpResult>> = {}, vars: Record<string, string> = { adapter: 'i2c-0', dev: 'gpio-sim.0' }) {
@@ -33,7 +33,11 @@ function recording(answers: Record<string, Partial<OpResult>> = {}, vars: Record
     hold: () => undefined,
     release: () => undefined,
     ioctlRequest: () => ({ number: 0 }),
-    structHex: () => '',
+    structHex: (struct) => `<${struct}>`,
+    constant: (v) =>
+      typeof v === 'number'
+        ? v
+        : ({ AF_PACKET: 17, SOCK_RAW: 3, SOCK_NONBLOCK: 0o4000, SOL_PACKET: 263, PACKET_ADD_MEMBERSHIP: 1 } as Record<string, number>)[v]!,
     lostIfSilent: async () => undefined,
     finished: () => false,
   };
@@ -175,5 +179,44 @@ describe('removal kinds', () => {
   it('a removal still running when its bound passes is not an end (timedOut)', async () => {
     const r = await issue({ 'sysfs-unbind': { driver: '/d', device: 'x' } }, { write: { ok: false, timedOut: true } });
     expect(r.end).toMatchObject({ ok: false, errno: null, timedOut: true });
+  });
+});
+
+describe('holder kinds: the agent request that returns the fd', () => {
+  it.each<[string, unknown, unknown, string]>([
+    ['open', { open: { path: '/dev/${dev}', flags: ['O_RDWR'] } }, { op: 'open', path: '/dev/gpio-sim.0', flags: ['O_RDWR'] }, 'open /dev/gpio-sim.0'],
+    [
+      'socket',
+      {
+        socket: {
+          domain: 'AF_PACKET',
+          type: ['SOCK_RAW', 'SOCK_NONBLOCK'],
+          bind: { struct: 'sockaddr_ll' },
+          setsockopt: [{ level: 'SOL_PACKET', name: 'PACKET_ADD_MEMBERSHIP', struct: 'packet_mreq' }],
+        },
+      },
+      {
+        op: 'socket',
+        domain: 17,
+        type: 3 | 0o4000,
+        protocol: 0,
+        calls: [
+          { call: 'bind', hex: '<sockaddr_ll>' },
+          { call: 'setsockopt', level: 263, name: 1, hex: '<packet_mreq>' },
+        ],
+      },
+      'socket AF_PACKET SOCK_RAW,SOCK_NONBLOCK bound to sockaddr_ll',
+    ],
+    ['ioctl', { ioctl: { on: 'chip', request: { raw: 0xb401 } } }, { op: 'ioctl', handle: 3, request: { number: 0 } }, 'ioctl raw 46081 on chip'],
+  ])('%s', (key, raw, call, what) => {
+    const h = HolderSchema.parse({ name: 'fd', ...(raw as object) });
+    expect(holderKindOf(h).key).toBe(key);
+    expect(holderKindOf(h).call(h, recording().ctx)).toEqual({ call, what });
+  });
+
+  it('needs exactly one kind', () => {
+    const r = HolderSchema.safeParse({ name: 'fd', open: { path: '/x', flags: ['O_RDONLY'] }, ioctl: { on: 'a', request: 'X' } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toBe('a holder needs exactly one of open, socket, ioctl (got open, ioctl)');
   });
 });

@@ -1,11 +1,12 @@
-// Every step kind and removal kind a suite may use, and the step and removal schemas they make up.
-// A new kind is a module in this folder and a line here; the engine dispatches by the key present.
+// Every holder, step and removal kind a suite may use, and the schemas they make up.
+// A new kind is a module in this folder and one line in a list here; the engine dispatches by the key present.
 import { z } from 'zod';
 import { closeRemoval, holdStep, ioctlRemoval, ioctlStep, sendRemoval, sendStep } from './agent-call.js';
 import { deviceAddStep } from './device-add.js';
 import { deviceDelRemoval } from './device-del.js';
 import { mkdirStep, rmdirStep } from './dirs.js';
 import { discoverStep } from './discover.js';
+import { ioctlHolder, openHolder, socketHolder, type HolderKind } from './holders.js';
 import { deleteDeviceStep, i2cDeleteDeviceRemoval, newDeviceStep } from './i2c-device.js';
 import type { KindContext, RemovalKind, StepKind, StepResult } from './kind.js';
 import { modprobeStep } from './modprobe.js';
@@ -14,11 +15,18 @@ import { sequenceRemoval } from './sequence.js';
 import { shellStep } from './shell.js';
 import { sysfsRemoveRemoval, sysfsUnbindRemoval } from './sysfs.js';
 import { writeRemoval, writeStep } from './write.js';
-import { Errno, Ms } from '../suite-atoms.js';
+import { Errno, Ms, Name } from '../suite-atoms.js';
 
 // the lists dispatch on the key present; each kind's own fields were checked by the schema
 type AnyStep = StepKind<z.ZodRawShape>;
 type AnyRemoval = RemovalKind<z.ZodRawShape>;
+
+type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** Every kind's own fields in one shape, typed as the intersection of theirs (so a kind is listed once). */
+function fieldsOf<const K extends readonly { fields: z.ZodRawShape }[]>(kinds: K): Intersection<K[number]['fields']> {
+  return Object.assign({}, ...kinds.map((k) => k.fields)) as Intersection<K[number]['fields']>;
+}
 
 const stepKinds = [
   modprobeStep,
@@ -40,19 +48,7 @@ export const STEP_KINDS: readonly string[] = stepKinds.map((k) => k.key);
 /** A preparation or restore step: exactly one kind key, and the fields every step has. */
 export const StepSchema = z
   .strictObject({
-    ...modprobeStep.fields,
-    ...rmmodStep.fields,
-    ...mkdirStep.fields,
-    ...rmdirStep.fields,
-    ...writeStep.fields,
-    ...newDeviceStep.fields,
-    ...deleteDeviceStep.fields,
-    ...deviceAddStep.fields,
-    ...discoverStep.fields,
-    ...shellStep.fields,
-    ...holdStep.fields,
-    ...ioctlStep.fields,
-    ...sendStep.fields,
+    ...fieldsOf(stepKinds),
     /** a failure of this step does not fail the case (cleanup of what may already be gone) */
     optional: z.boolean().default(false),
     timeoutMs: Ms.optional(),
@@ -96,16 +92,7 @@ export const REMOVAL_METHODS: readonly string[] = removalKinds.map((k) => k.key)
 
 export const RemovalSchema = z
   .strictObject({
-    ...deviceDelRemoval.fields,
-    ...sysfsUnbindRemoval.fields,
-    ...sysfsRemoveRemoval.fields,
-    ...rmmodRemoval.fields,
-    ...writeRemoval.fields,
-    ...i2cDeleteDeviceRemoval.fields,
-    ...ioctlRemoval.fields,
-    ...sendRemoval.fields,
-    ...closeRemoval.fields,
-    ...stepsRemoval.fields,
+    ...fieldsOf(removalKinds),
     /**
      * the removal must finish within this while the fds are held. Removals that do not block take
      * 50–150 ms under TCG; one that waits for the fds waits forever, so a longer bound only costs
@@ -137,4 +124,22 @@ export function removalKindOf(r: Removal): AnyRemoval {
 
 export function removalMethodOf(r: Removal): string {
   return removalKindOf(r).key;
+}
+
+type AnyHolder = HolderKind<z.ZodRawShape>;
+const holderKinds = [openHolder, socketHolder, ioctlHolder] as const;
+const HOLDER_KINDS: readonly string[] = holderKinds.map((k) => k.key);
+
+/** An fd the agent holds for the whole case: exactly one holder kind. */
+export const HolderSchema = z.strictObject({ name: Name, ...fieldsOf(holderKinds) }).superRefine((h, ctx) => {
+  const kinds = HOLDER_KINDS.filter((k) => (h as Record<string, unknown>)[k] !== undefined);
+  if (kinds.length !== 1)
+    ctx.addIssue({ code: 'custom', message: `a holder needs exactly one of ${HOLDER_KINDS.join(', ')} (got ${kinds.join(', ') || 'none'})` });
+});
+export type Holder = z.infer<typeof HolderSchema>;
+
+export function holderKindOf(h: Holder): AnyHolder {
+  const k = (holderKinds as readonly AnyHolder[]).find((x) => (h as Record<string, unknown>)[x.key] !== undefined);
+  if (!k) throw new Error('holder without a kind (the schema should have caught this)');
+  return k;
 }
