@@ -88,8 +88,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function listImages(dir: string = IMAGES_DIR): ImageDef[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => parseImageDef(join(dir, f), readFileSync(join(dir, f), 'utf8')));
+    .map((f) => parseImageDef(join(dir, f), readFileSync(join(dir, f), 'utf8')))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export function findImage(name: string, dir: string = IMAGES_DIR): ImageDef | undefined {
