@@ -284,13 +284,19 @@ class CaseExecution {
   // ---- fds ----
 
   private async hold(h: Holder): Promise<void> {
-    const { call, what } = holderKindOf(h).call(h, this.kindContext('prepare'));
+    const { call, what, after } = holderKindOf(h).call(h, this.kindContext('prepare'));
     const r = await this.agent(call, `hold ${h.name}: ${what}`);
     if (r.timedOut) await this.lostIfSilent();
     if (!r.ok || typeof r.handle !== 'number') {
       throw new HarnessFailure(`holder ${h.name}: ${what} failed: ${r.errno ?? 'no handle in the reply'}${typeof r.error === 'string' ? ` (${r.error})` : ''}`);
     }
+    // held from here on, so it is closed with the others if a later call fails
     this.handles.set(h.name, r.handle);
+    for (const next of after?.(r.handle) ?? []) {
+      const x = await this.agent(next.call, `hold ${h.name}: ${next.what}`);
+      if (x.timedOut) await this.lostIfSilent();
+      if (!x.ok) throw new HarnessFailure(`holder ${h.name}: ${next.what} failed: ${x.errno}${typeof x.error === 'string' ? ` (${x.error})` : ''}`);
+    }
   }
 
   /** "${var}" substituted in every string of a suite's ioctl args. */

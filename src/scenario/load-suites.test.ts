@@ -192,7 +192,24 @@ describe('suite loader', () => {
     expect(ids).toContain('canary/buggy-unbind-read');
     for (const fd of ['chip', 'req', 'event']) for (const op of ['poll', 'read', 'ioctl']) expect(ids).toContain(`gpio/sim-configfs-${fd}-${op}`);
     expect(ids).toContain('gpio/sim-configfs-handle-ioctl');
-    expect(suites.map((s) => s.name).sort()).toEqual(['canary', 'gpio', 'hid', 'i2c', 'input', 'netdev', 'nvmem', 'usb-serial', 'virtio']);
+    expect(suites.map((s) => s.name).sort()).toEqual([
+      'canary',
+      'gpio',
+      'hid',
+      'i2c',
+      'input',
+      'netdev',
+      'nvme',
+      'nvmem',
+      'ptp',
+      'rtc',
+      'scsi',
+      'tun',
+      'usb-serial',
+      'usbfs',
+      'virtio',
+      'watchdog',
+    ]);
     const controls = suites.flatMap((s) => s.cases).filter((c) => c.control);
     expect(controls.map((c) => `${c.id}:${c.control!.verdict}`)).toContain('canary/buggy-unbind-read:crashed');
   });

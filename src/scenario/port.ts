@@ -49,6 +49,8 @@ export interface GuestPort {
    * when the agent is silent. false: no answer within timeoutMs; rejects with GuestLostError.
    */
   answersApart?(timeoutMs: number): Promise<boolean>;
+  /** The image file behind a drive QEMU was started with (to plug its backend in again after a device_del took it). */
+  driveFile?(driveId: string): string | undefined;
   /** A QMP command; rejects with the QMP error's text. */
   qmp(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown>;
   /**

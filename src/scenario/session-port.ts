@@ -33,6 +33,7 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
       qemuArgv: s.machine.argv,
     },
     consoleFile: s.machine.console.file,
+    driveFile: (driveId) => s.machine.spec.drives.find((d) => d.id === driveId)?.file,
     async agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer> {
       try {
         return (await s.agent.request(call, { timeoutMs })) as AgentAnswer;

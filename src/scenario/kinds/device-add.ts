@@ -4,7 +4,26 @@ import { errorMessage } from '../../errors.js';
 import { GuestLostError } from '../port.js';
 import { DeviceChecked } from '../suite-atoms.js';
 import { deviceAddArgs } from '../vm-config.js';
-import { stepKind } from './kind.js';
+import { type KindContext, stepKind } from './kind.js';
+
+/**
+ * QEMU deletes a -drive backend with the device that used it: plug the same image file in again as
+ * a block node of that name. A backend that is still there (the first plug) answers with a name
+ * conflict, which is fine. Returns what went wrong, or null.
+ */
+async function plugDriveBackend(ctx: KindContext, driveId: string, timeoutMs: number): Promise<string | null> {
+  const file = ctx.port.driveFile?.(driveId);
+  if (file === undefined) return null;
+  try {
+    await ctx.port.qmp('blockdev-add', { driver: 'raw', 'node-name': driveId, file: { driver: 'file', filename: file } }, timeoutMs);
+    ctx.note('qmp', `${ctx.phase}: blockdev-add ${driveId}`, file);
+    return null;
+  } catch (e) {
+    if (e instanceof GuestLostError) throw e;
+    if (/conflicts with|Duplicate|already (exists|in use)/i.test(errorMessage(e))) return null;
+    return `blockdev-add ${driveId} failed: ${errorMessage(e)}`;
+  }
+}
 
 /** QEMU frees a removed device's backends (chardev, id) a little after the guest ejected it. */
 const STILL_IN_USE = /is in use|Duplicate (ID|device)|already exists/i;
@@ -18,6 +37,10 @@ export const deviceAddStep = stepKind({
     if (!decl) return { ok: false, message: `${ctx.phase}: device_add of unknown device ${String(s.device_add)}` };
     const args = deviceAddArgs(decl);
     const until = ctx.clock.now() + timeoutMs;
+    if (decl.drive) {
+      const backend = await plugDriveBackend(ctx, String(args.drive), timeoutMs);
+      if (backend) return { ok: false, message: `${ctx.phase}: device_add ${decl.id}: ${backend}` };
+    }
     for (;;) {
       try {
         await ctx.port.qmp('device_add', args, timeoutMs);

@@ -11,18 +11,35 @@ type FieldsOf<F extends z.ZodRawShape> = z.infer<z.ZodObject<F>>;
 export interface HolderKind<F extends z.ZodRawShape> {
   readonly key: string;
   readonly fields: F;
-  /** the agent request that returns the fd, and the timeline's words for it */
-  call(holder: FieldsOf<F>, ctx: KindContext): { call: AgentCall; what: string };
+  /** the agent request that returns the fd, the timeline's words for it, and calls made on the new fd before it is held */
+  call(holder: FieldsOf<F>, ctx: KindContext): { call: AgentCall; what: string; after?: (handle: number) => { call: AgentCall; what: string }[] };
 }
 
 const holderKind = <F extends z.ZodRawShape>(k: HolderKind<F>): HolderKind<F> => k;
 
 export const openHolder = holderKind({
   key: 'open',
-  fields: { open: z.strictObject({ path: z.string(), flags: z.array(OpenFlag).min(1) }).optional() },
+  fields: {
+    open: z
+      .strictObject({
+        path: z.string(),
+        flags: z.array(OpenFlag).min(1),
+        /** ioctls that make the fd what the case holds (tun's TUNSETIFF attaches it to a device) */
+        ioctls: z.array(z.strictObject({ request: IoctlRequest, args: IoctlArgs.optional() })).default([]),
+      })
+      .optional(),
+  },
   call: (h, ctx) => {
     const path = ctx.sub(h.open!.path);
-    return { call: { op: 'open', path, flags: h.open!.flags }, what: `open ${path}` };
+    return {
+      call: { op: 'open', path, flags: h.open!.flags },
+      what: `open ${path}`,
+      after: (handle) =>
+        h.open!.ioctls.map((io) => ({
+          call: { op: 'ioctl', handle, request: ctx.ioctlRequest(io.request, io.args) } as AgentCall,
+          what: `ioctl ${typeof io.request === 'string' ? io.request : `raw ${io.request.raw}`}`,
+        })),
+    };
   },
 });
 

@@ -211,7 +211,16 @@ describe('holder kinds: the agent request that returns the fd', () => {
   ])('%s', (key, raw, call, what) => {
     const h = HolderSchema.parse({ name: 'fd', ...(raw as object) });
     expect(holderKindOf(h).key).toBe(key);
-    expect(holderKindOf(h).call(h, recording().ctx)).toEqual({ call, what });
+    const made = holderKindOf(h).call(h, recording().ctx);
+    expect({ call: made.call, what: made.what }).toEqual({ call, what });
+    expect(made.after?.(9) ?? []).toEqual([]);
+  });
+
+  it('open: ioctls on the new fd before it is held (tun: TUNSETIFF)', () => {
+    const h = HolderSchema.parse({ name: 'tun', open: { path: '/dev/net/tun', flags: ['O_RDWR'], ioctls: [{ request: { raw: 0x400454ca } }] } });
+    expect(holderKindOf(h).call(h, recording().ctx).after?.(9)).toEqual([
+      { call: { op: 'ioctl', handle: 9, request: { number: 0 } }, what: 'ioctl raw 1074025674' },
+    ]);
   });
 
   it('needs exactly one kind', () => {
