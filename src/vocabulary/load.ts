@@ -178,7 +178,11 @@ export function buildVocabulary(docs: readonly LocatedDoc[]): Vocabulary {
       }
       let fd: IoctlDef['fd'] = null;
       if (io.fd === 'return') fd = { from: 'return' };
-      else if (io.fd !== undefined) {
+      else if (io.fd === 'arg') {
+        // the argument is the int the fd is written to (IIO_GET_EVENT_FD_IOCTL)
+        if (!arg || arg.kind === 'struct' || typeSize(arg, laid).size !== 4) throw p.doc.error([...where, 'fd'], `fd: arg needs a 32-bit integer argument`);
+        fd = { from: 'field', field: 'arg', offset: 0 };
+      } else if (io.fd !== undefined) {
         const f = arg?.kind === 'struct' ? findField(laid.get(arg.name)!, io.fd, laid) : null;
         if (!f) throw p.doc.error([...where, 'fd'], `${arg ? typeText(arg) : 'no argument'} has no field ${io.fd}`);
         if (f.size !== 4) throw p.doc.error([...where, 'fd'], `field ${io.fd} is ${f.size} bytes; an fd is a 32-bit integer`);

@@ -38,7 +38,7 @@ const IoctlSchema = z.union([
     arg: z.string().optional(),
     /** the argument is passed as an integer, not a pointer (EVIOCREVOKE: _IOW('E', 0x91, int), called with 0) */
     byValue: z.boolean().default(false),
-    /** field of the argument that returns a new fd, or "return" when ioctl(2)'s result is the fd */
+    /** field of the argument that returns a new fd, "arg" when the argument is the int it is written to, or "return" when ioctl(2)'s result is the fd */
     fd: z.string().optional(),
     /** the C expression for the number when the name is a function-like macro: EVIOCGNAME(256) */
     c: z.string().optional(),

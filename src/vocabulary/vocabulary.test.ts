@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { parseLocated } from '../util/yaml-file.js';
 import { CodecError, decode, encode } from './codec.js';
 import { ioctlNumber } from './ioctl-number.js';
-import { buildVocabulary, decodeReply, encodeCall, loadVocabulary } from './load.js';
+import { agentCall, buildVocabulary, decodeReply, encodeCall, loadVocabulary } from './load.js';
 
 const vocab = loadVocabulary();
 
@@ -115,6 +115,12 @@ describe('codec', () => {
     expect((e as Error).message).toContain(msg);
   });
 
+  it('an fd written to the int argument (fd: arg) is read back from offset 0', () => {
+    const call = agentCall(vocab, 'IIO_GET_EVENT_FD_IOCTL', undefined);
+    expect(call.returnsFd).toBe(true);
+    expect(call.request).toMatchObject({ number: 0x80046990, fdAt: 0 });
+  });
+
   it('an unknown ioctl names the known ones', () => {
     expect(() => encodeCall(vocab, 'GPIO_GET_CHIPINFO', {}, 'suites/gpio.yaml')).toThrow(
       /suites\/gpio.yaml: unknown ioctl GPIO_GET_CHIPINFO \(known: .*GPIO_GET_CHIPINFO_IOCTL/,
@@ -146,6 +152,11 @@ describe('loading refuses a bad vocabulary with file, path and line', () => {
       'an fd field that does not exist',
       "headers: [a.h]\nstructs:\n  s:\n    fields:\n      a: u32\nioctls:\n  X: { dir: R, type: 'x', nr: 1, arg: s, fd: fd }\n",
       'v1.yaml: ioctls.X.fd (line 7): s has no field fd',
+    ],
+    [
+      'fd: arg on an argument that is not a 32-bit integer',
+      "headers: [a.h]\nioctls:\n  X: { dir: R, type: 'x', nr: 1, arg: u64, fd: arg }\n",
+      'v1.yaml: ioctls.X.fd (line 3): fd: arg needs a 32-bit integer argument',
     ],
     ['an unknown key', 'headers: [a.h]\nstruct: {}\n', 'v1.yaml: struct (line 2): unknown key "struct"'],
   ])('%s', (_what, text, msg) => {
