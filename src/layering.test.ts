@@ -16,7 +16,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   version: ['util'],
   detect: ['errors', 'util'],
   classify: ['model'],
-  report: ['model', 'errors', 'util'],
+  report: ['model', 'classify', 'errors', 'util'],
   vocabulary: ['errors', 'util'],
   vm: ['errors', 'util'],
   guest: ['errors', 'util'],

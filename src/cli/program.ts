@@ -90,6 +90,13 @@ export function buildProgram(): Command {
     .action(async (base, next, opts) => done(await (await import('./commands/compare.js')).compare(base, next, opts)));
 
   program
+    .command('map')
+    .description('the subsystem × removal-method map of runs: what each did with the held fds, per kernel')
+    .argument('<run-dir...>', 'run directories or run.json files (one per kernel, or shards)')
+    .option('--json', 'print the map as JSON')
+    .action(async (runDirs: string[], opts) => done(await (await import('./commands/map.js')).map(runDirs, opts)));
+
+  program
     .command('run')
     .description('run suites: remove devices under held fds, classify each case and subsystem')
     .requiredOption('--suite <list>', 'comma-separated suites (see `list`), or "all"')

@@ -18,6 +18,11 @@ code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
 table{border-collapse:collapse;margin:4px 0}th,td{border:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+.unplug-map td[class^="b-"]{font-weight:600}.unplug-map td a{color:inherit}
+.b-revokes{background:#dafbe1;color:#116329}.b-hangs-up{background:#d1f0ff;color:#0a4a7a}.b-refuses{background:#ddf4ff;color:#0550ae}
+.b-waits{background:#fff1c2;color:#7d4e00}.b-numb{background:#fbefff;color:#6e40c9}.b-silent{background:#efe5ff;color:#512a97}
+.b-crashes{background:#cf222e;color:#fff}.b-hangs{background:#9a3412;color:#fff}.b-error{background:#eaeef2;color:#57606a}
+.b-skipped,.b-none{background:#f6f8fa;color:#8c959f}
 .matrix text{font:12px system-ui,sans-serif}.matrix .cell{cursor:pointer}.matrix .cell text{fill:#fff;font-weight:600}
 #filters{position:sticky;top:0;background:var(--bg);padding:8px 0;border-bottom:1px solid var(--line);z-index:1}
 #filters label{margin-right:10px;white-space:nowrap}

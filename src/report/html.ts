@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { describeErrno } from './errno.js';
 import { fragment, h, isSafeHref, raw, type Child, type Html } from './html-builder.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
+import { buildMap, cellText, findCell } from './map.js';
 import {
   caseDirName,
   caseHeadline,
@@ -68,6 +69,7 @@ export function renderHtml(run: RunResult, opts: HtmlOptions = {}): string {
     summarySection(run),
     bootSection(run, opts),
     matrixSection(run),
+    mapSection(run),
     flakySection(run),
     casesSection(run, opts),
     h(
@@ -347,6 +349,50 @@ function matrixSvg(run: RunResult): Html {
 function matrixSection(run: RunResult): Html | null {
   if (runImages(run).length < 2) return null;
   return h('section', { id: 'matrix' }, h('h2', null, 'Subsystem × kernel'), matrixSvg(run));
+}
+
+/** The cross-subsystem map: what each subsystem did with the held fds, per removal method and kernel. */
+function mapSection(run: RunResult): Html | null {
+  if (run.cases.length === 0) return null;
+  const m = buildMap([run]);
+  const byId = new Map(run.cases.map((c) => [c.id, c]));
+  return h(
+    'section',
+    { id: 'map' },
+    h('h2', null, 'What happens to a held fd'),
+    h(
+      'table',
+      { class: 'unplug-map' },
+      h(
+        'tr',
+        null,
+        h('th', null, 'subsystem'),
+        h('th', null, 'removal'),
+        m.images.map((img) => h('th', null, img)),
+      ),
+      m.rows.map((r) =>
+        h(
+          'tr',
+          null,
+          h('td', null, r.subsystem),
+          h('td', null, r.method),
+          m.images.map((img) => {
+            const cell = findCell(m, r.subsystem, r.method, img);
+            if (!cell) return h('td', { class: 'b-none' }, '—');
+            // the cell links to the first of its cases that shows its headline
+            const first = cell.cases.find((k) => k.behaviour.kind === cell.behaviour.kind) ?? cell.cases[0]!;
+            const c = byId.get(first.id);
+            const text = cellText(cell);
+            return h(
+              'td',
+              { class: `b-${cell.behaviour.kind}`, title: `${cell.cases.length} case(s); ${cell.behaviour.detail}` },
+              c ? h('a', { href: `#case-${caseDirName(run, c)}` }, text) : text,
+            );
+          }),
+        ),
+      ),
+    ),
+  );
 }
 
 function flakySection(run: RunResult): Html | null {
