@@ -20,7 +20,7 @@ async function plugDriveBackend(ctx: KindContext, driveId: string, timeoutMs: nu
     return null;
   } catch (e) {
     if (e instanceof GuestLostError) throw e;
-    if (/conflicts with|Duplicate|already (exists|in use)/i.test(errorMessage(e))) return null;
+    if (/conflict|Duplicate|already (exists|in use)/i.test(errorMessage(e))) return null;
     return `blockdev-add ${driveId} failed: ${errorMessage(e)}`;
   }
 }
