@@ -205,6 +205,7 @@ describe('suite loader', () => {
       'ptp',
       'rtc',
       'scsi',
+      'sound',
       'tun',
       'usb-gadget',
       'usb-serial',

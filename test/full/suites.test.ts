@@ -80,9 +80,41 @@ describe('every suite on the default image (kasan-6.12)', () => {
   it('every other case ran on the KASAN kernel with a kernel verdict and its evidence', () => {
     const kasan = o.run.cases.filter((c) => c.image === 'kasan-6.12');
     const subsystems = new Set(kasan.map((c) => c.subsystem));
-    expect([...subsystems].sort()).toEqual(['canary', 'gpio', 'hid', 'i2c', 'input', 'nvmem', 'usb-serial', 'virtio']);
+    expect([...subsystems].sort()).toEqual([
+      'canary',
+      'gpio',
+      'hid',
+      'i2c',
+      'iio',
+      'input',
+      'netdev',
+      'nvmem',
+      'ptp',
+      'rtc',
+      'tun',
+      'usb-gadget',
+      'usb-serial',
+      'usbfs',
+      'virtio',
+      'watchdog',
+    ]);
     for (const c of kasan.filter((x) => x.subsystem !== 'canary')) expectEvidence(c);
     expect(o.run.complete).toBe(true);
+  });
+
+  it('the suites of the heavy groups ran on kasan-6.12-heavy with a kernel verdict and its evidence', () => {
+    const heavy = o.run.cases.filter((c) => c.image === 'kasan-6.12-heavy');
+    expect(new Set(heavy.map((c) => c.subsystem))).toEqual(new Set(['canary', 'nvme', 'scsi', 'sound']));
+    for (const c of heavy.filter((x) => x.subsystem !== 'canary')) expectEvidence(c);
+  });
+
+  it('the suites a Debian kernel has the modules for ran on it with a kernel verdict', () => {
+    for (const image of ['debian-6.12', 'debian-6.1']) {
+      const cases = o.run.cases.filter((c) => c.image === image);
+      const subsystems = new Set(cases.map((c) => c.subsystem));
+      for (const sub of ['watchdog', 'tun', 'usbfs', 'usb-gadget', 'scsi', 'nvme', 'sound']) expect(subsystems.has(sub), `${sub} on ${image}`).toBe(true);
+      for (const c of cases) expectEvidence(c);
+    }
   });
 
   it("input and hid (suites written in data only) ran on every kernel they declare; on Debian's every case is handled, as the 6.12 source says", () => {
@@ -94,9 +126,9 @@ describe('every suite on the default image (kasan-6.12)', () => {
     }
   });
 
-  it('netdev (a packet socket held by the agent) revokes as af_packet.c says, on both Debian kernels', () => {
+  it('netdev (a packet socket held by the agent) revokes as af_packet.c says, on every kernel', () => {
     const cases = o.run.cases.filter((c) => c.subsystem === 'netdev');
-    expect(new Set(cases.map((c) => c.image))).toEqual(new Set(['debian-6.12', 'debian-6.1']));
+    expect(new Set(cases.map((c) => c.image))).toEqual(new Set(['kasan-6.12', 'debian-6.12', 'debian-6.1']));
     for (const c of cases) expectEvidence(c);
     const got = (c: CaseResult): string => `${c.id}: ${c.verdict} ${c.probes.map((p) => p.errno ?? p.revents?.join('|')).join(',')}`;
     for (const c of cases.filter((x) => x.fdKind === 'packet')) expect(got(c)).toMatch(/: handled (ENETDOWN|ENXIO|.*POLLERR)/);
