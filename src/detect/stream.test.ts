@@ -45,7 +45,7 @@ describe('StreamDetector', () => {
   });
 
   it('matches detect() on a whole log', () => {
-    const log = [golden('gpio-warning.console'), golden('hung-task.console'), golden('kasan-misc-read.console')].join('\n');
+    const log = [golden('gpio-warning.console'), golden('captured-kasan-6.12-lkdtm-hung-task.console'), golden('kasan-misc-read.console')].join('\n');
     const d = new StreamDetector({ settleMs: 1e9 });
     const streamed: Finding[] = [];
     for (const l of log.split('\n')) streamed.push(...d.push(l, 0));

@@ -39,10 +39,10 @@ describe('triage', () => {
   });
 
   it('reads stdin for "-"', async () => {
-    const stdin = Readable.from([readFileSync(join(testdata, 'hung-task.console'))]);
+    const stdin = Readable.from([readFileSync(join(testdata, 'captured-kasan-6.12-lkdtm-hung-task.console'))]);
     const { code, out } = await run('-', { json: true, stdin });
     expect(code).toBe(1);
-    expect(JSON.parse(out).findings[0].title).toBe('INFO: task hung in linereq_free');
+    expect(JSON.parse(out).findings[0].title).toBe('INFO: task hung in lkdtm_HUNG_TASK');
   });
 
   it('names a missing file in one line and exits 2', async () => {
