@@ -22,7 +22,7 @@ export interface MapCell {
   behaviour: Behaviour;
   /** what the cell says: "revokes ENODEV", "waits forever", "numb: ioctl:NVME_IOCTL_ID", a title */
   label: string;
-  /** cases with the headline behaviour, of all the cell's cases */
+  /** cases with the headline behaviour (every case, when all were handled), of all the cell's cases */
   headlineCount: number;
   cases: MapCase[];
   /** case ids whose verdict differed between runs */
@@ -35,6 +35,9 @@ export interface UnplugMap {
   cells: MapCell[];
   runs: string[];
 }
+
+/** The behaviours of a handled case, in the order a cell lists them. */
+const HANDLED: readonly BehaviourKind[] = ['refuses', 'hangs-up', 'revokes'];
 
 const imageOf = (c: CaseResult, run: RunResult): string => c.image ?? c.vm?.image ?? run.images[0] ?? '?';
 const rank = (k: BehaviourKind): number => BEHAVIOUR_SEVERITY.indexOf(k);
@@ -59,17 +62,29 @@ export function buildMap(runs: readonly RunResult[]): UnplugMap {
     const same = pool.filter((c) => c.behaviour.kind === headline.behaviour.kind);
     const verdicts = new Map<string, Set<Verdict>>();
     for (const c of x.cases) verdicts.set(c.id, (verdicts.get(c.id) ?? new Set()).add(c.verdict));
+    // a handled cell names every handled behaviour in it (a tty hangs up, a printer revokes)
+    const allHandled = pool.every((c) => HANDLED.includes(c.behaviour.kind));
+    const label = allHandled
+      ? HANDLED.filter((k) => pool.some((c) => c.behaviour.kind === k))
+          .map((k) =>
+            labelOf(
+              k,
+              pool.filter((c) => c.behaviour.kind === k).map((c) => c.behaviour),
+            ),
+          )
+          .join(', ')
+      : labelOf(
+          headline.behaviour.kind,
+          same.map((c) => c.behaviour),
+        );
     return {
       subsystem: x.subsystem,
       method: x.method,
       image: x.image,
       verdict: worstVerdict(x.cases.map((c) => c.verdict)),
       behaviour: headline.behaviour,
-      label: labelOf(
-        headline.behaviour.kind,
-        same.map((c) => c.behaviour),
-      ),
-      headlineCount: same.length,
+      label,
+      headlineCount: allHandled ? pool.length : same.length,
       cases: x.cases,
       flaky: [...verdicts].filter(([, v]) => v.size > 1).map(([id]) => id),
     };
