@@ -26,7 +26,7 @@ async function plugDriveBackend(ctx: KindContext, driveId: string, timeoutMs: nu
 }
 
 /** QEMU frees a removed device's backends (chardev, id) a little after the guest ejected it. */
-const STILL_IN_USE = /is in use|Duplicate (ID|device)|already exists/i;
+const STILL_IN_USE = /is in use|already in use|Duplicate (ID|device)|already exists/i;
 
 export const deviceAddStep = stepKind({
   key: 'device_add',
