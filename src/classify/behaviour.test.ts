@@ -51,6 +51,16 @@ describe('caseBehaviour', () => {
     ['hangs', { verdict: 'hung', reason: 'guest stopped answering' }, 'hangs', 'guest stopped answering'],
     ['error keeps the reason', { verdict: 'error', reason: 'discover failed' }, 'error', 'discover failed'],
   ])('%s', (_name, c, kind, detail) => {
-    expect(caseBehaviour(kase(c))).toEqual({ kind, detail });
+    const b = caseBehaviour(kase(c));
+    expect({ kind: b.kind, detail: b.detail }).toEqual({ kind, detail });
+  });
+
+  it('carries the numbers a map cell is made of: the errnos, the wait after the close', () => {
+    expect(caseBehaviour(kase({ probes: [probe({ errno: 'ENODEV' }), probe({ op: 'write', errno: 'EIO' })] })).errnos).toEqual(['EIO', 'ENODEV']);
+    expect(caseBehaviour(kase({ probes: [probe({ ok: true, bytes: 0 }), probe({ op: 'write', errno: 'EIO' })] })).errnos).toEqual(['EIO']);
+    const waits = (after: number | null) =>
+      caseBehaviour(kase({ verdict: 'blocked', removal: removal({ completed: false, ms: null, completedAfterCloseMs: after }) }));
+    expect(waits(412.6).afterCloseMs).toBe(413);
+    expect(waits(null).afterCloseMs).toBeUndefined();
   });
 });

@@ -26,6 +26,10 @@ export interface Behaviour {
   kind: BehaviourKind;
   /** short: the errnos, the wait, the call that succeeded, the title */
   detail: string;
+  /** revokes / hangs up: the errnos the probes got */
+  errnos?: string[];
+  /** waits: ms from the close to the removal's end (absent: it never ended) */
+  afterCloseMs?: number;
 }
 
 type Probe = CaseResult['probes'][number];
@@ -49,7 +53,8 @@ export function caseBehaviour(c: CaseResult): Behaviour {
       return { kind: 'hangs', detail: c.findings[0]?.title ?? c.reason };
     case 'blocked': {
       const after = c.removal?.completedAfterCloseMs;
-      return { kind: 'waits', detail: after !== null && after !== undefined ? `until ${Math.round(after)} ms after the close` : 'never finishes' };
+      if (after === null || after === undefined) return { kind: 'waits', detail: 'never finishes' };
+      return { kind: 'waits', detail: `until ${Math.round(after)} ms after the close`, afterCloseMs: Math.round(after) };
     }
     case 'error':
     case 'skipped':
@@ -59,8 +64,8 @@ export function caseBehaviour(c: CaseResult): Behaviour {
       const errnos = [...new Set(c.probes.filter((p) => p.accepted && p.errno).map((p) => p.errno!))].sort();
       const polls = [...new Set(c.probes.filter((p) => p.accepted && p.op === 'poll').flatMap((p) => p.revents ?? []))].sort();
       const parts = [...errnos, ...(polls.length ? [`poll ${polls.map((f) => f.replace(/^POLL/, '')).join('|')}`] : [])];
-      if (c.probes.some(isEof)) return { kind: 'hangs-up', detail: ['EOF', ...parts].join(', ') };
-      return { kind: 'revokes', detail: parts.join(', ') || 'no probe answers' };
+      if (c.probes.some(isEof)) return { kind: 'hangs-up', detail: ['EOF', ...parts].join(', '), errnos };
+      return { kind: 'revokes', detail: parts.join(', ') || 'no probe answers', errnos };
     }
     case 'silent': {
       const p = c.probes.find((x) => !x.accepted);

@@ -100,7 +100,7 @@ function labelOf(kind: BehaviourKind, all: readonly Behaviour[]): string {
   const first = all[0]!;
   switch (kind) {
     case 'revokes': {
-      const errnos = [...new Set(all.flatMap((b) => b.detail.split(', ').filter((d) => /^E[A-Z0-9]+$/.test(d))))].sort();
+      const errnos = [...new Set(all.flatMap((b) => b.errnos ?? []))].sort();
       return `revokes ${errnos.join('/') || '(poll only)'}`;
     }
     case 'hangs-up':
@@ -108,8 +108,7 @@ function labelOf(kind: BehaviourKind, all: readonly Behaviour[]): string {
     case 'refuses':
       return `refuses ${first.detail}`;
     case 'waits': {
-      const ms = all.map((b) => /(\d+) ms/.exec(b.detail)?.[1]).map((m) => (m === undefined ? Number.POSITIVE_INFINITY : Number(m)));
-      const worst = Math.max(...ms);
+      const worst = Math.max(...all.map((b) => b.afterCloseMs ?? Number.POSITIVE_INFINITY));
       return Number.isFinite(worst) ? `waits (until close+${worst} ms)` : 'waits forever';
     }
     case 'numb':

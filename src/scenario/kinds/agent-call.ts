@@ -9,7 +9,8 @@ import { lostReason, type KindContext, type RemovalEnd, removalKind, stepKind, t
 type Ioctl = z.infer<typeof AgentIoctl>;
 type Send = z.infer<typeof AgentSend>;
 
-const requestName = (request: Ioctl['request']): string => (typeof request === 'string' ? request : `raw ${request.raw}`);
+/** A suite's ioctl request in the timeline's words: its name, or `raw N`. */
+export const requestName = (request: Ioctl['request']): string => (typeof request === 'string' ? request : `raw ${request.raw}`);
 const ioctlCall = (ctx: KindContext, io: Ioctl): AgentCall =>
   ({ op: 'ioctl', handle: ctx.handle(io.on), request: ctx.ioctlRequest(io.request, io.args) }) as AgentCall;
 const sendCall = (ctx: KindContext, s: Send): AgentCall => ({ op: 'write', handle: ctx.handle(s.on), hex: ctx.structHex(s.struct, s.value) });

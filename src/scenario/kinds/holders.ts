@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { AgentCall } from '../port.js';
 import { IoctlArgs, IoctlRequest, Name, NumberOrConstant, OpenFlag, StructValue } from '../suite-atoms.js';
+import { requestName } from './agent-call.js';
 import type { KindContext } from './kind.js';
 
 type FieldsOf<F extends z.ZodRawShape> = z.infer<z.ZodObject<F>>;
@@ -37,7 +38,7 @@ export const openHolder = holderKind({
       after: (handle) =>
         h.open!.ioctls.map((io) => ({
           call: { op: 'ioctl', handle, request: ctx.ioctlRequest(io.request, io.args) } as AgentCall,
-          what: `ioctl ${typeof io.request === 'string' ? io.request : `raw ${io.request.raw}`}`,
+          what: `ioctl ${requestName(io.request)}`,
         })),
     };
   },
@@ -87,7 +88,7 @@ export const ioctlHolder = holderKind({
     const io = h.ioctl!;
     return {
       call: { op: 'ioctl', handle: ctx.handle(io.on), request: ctx.ioctlRequest(io.request, io.args) } as AgentCall,
-      what: `ioctl ${typeof io.request === 'string' ? io.request : `raw ${io.request.raw}`} on ${io.on}`,
+      what: `ioctl ${requestName(io.request)} on ${io.on}`,
     };
   },
 });
