@@ -26,7 +26,7 @@
 #include "ops.h"
 #include "shell.h"
 
-#define PROTOCOL_VERSION 4
+#define PROTOCOL_VERSION 5
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {
@@ -396,6 +396,7 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* writes to a FIFO without reader must fail with EPIPE */
+	ops_install_fault_handlers();
 }
 
 int main(void)

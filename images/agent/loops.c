@@ -142,7 +142,7 @@ int loop_spawn(struct jnode *req, int *id, char *err, size_t errlen)
 	if (!json_get_num(req, "handle", &handle))
 		return spawn_error(err, errlen, "spawn needs a numeric handle");
 	if (!op || !fd_op_known(op))
-		return spawn_error(err, errlen, "loop.op must be read, write, pread, poll or ioctl");
+		return spawn_error(err, errlen, "loop.op must be read, write, pread, poll, ioctl or mmap");
 	json_get_num(req, "intervalMs", &interval);
 	if (interval < 0 || interval > 60000)
 		return spawn_error(err, errlen, "intervalMs must be from 0 to 60000");

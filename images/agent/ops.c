@@ -5,9 +5,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "errnames.h"
@@ -171,6 +174,57 @@ static int do_poll(const struct jnode *args, int fd, struct op_result *res)
 	return 0;
 }
 
+/* A mapping of a removed device may succeed and then fault on first touch: the kernel's answer is
+ * a signal, not an errno. The touch runs under a per-thread jump so loops can fault too. */
+static __thread sigjmp_buf touch_jump;
+static __thread volatile sig_atomic_t touching;
+
+static void on_fault(int sig)
+{
+	if (touching)
+		siglongjmp(touch_jump, sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void ops_install_fault_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fault;
+	sa.sa_flags = SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+static int do_mmap(const struct jnode *args, int fd, struct op_result *res)
+{
+	double size, offset;
+	if (!get_size(args, "size", 4096, MAX_IO, &size) || size == 0)
+		return refuse(res, "size must be an integer from 1 to 1048576");
+	if (!get_size(args, "offset", 0, 9007199254740991.0, &offset))
+		return refuse(res, "offset must be a non-negative integer");
+	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, (off_t)offset);
+	if (p == MAP_FAILED)
+		return errno;
+	int sig = sigsetjmp(touch_jump, 1);
+	if (sig == 0) {
+		touching = 1;
+		(void)*(volatile unsigned char *)p;
+	}
+	touching = 0;
+	munmap(p, (size_t)size);
+	const char *fault = sig == SIGBUS ? "SIGBUS" : sig == SIGSEGV ? "SIGSEGV" : NULL;
+	sb_printf(&res->fields, ",\"n\":%.0f,\"fault\":", size);
+	if (fault)
+		sb_printf(&res->fields, "\"%s\"", fault);
+	else
+		sb_puts(&res->fields, "null");
+	snprintf(res->key, sizeof(res->key), "%s", fault ? fault : "OK");
+	return 0;
+}
+
 static int do_ioctl(const struct jnode *args, int fd, struct op_result *res, bool in_loop)
 {
 	struct ioctl_call call = { .fd = fd, .req = args, .out = &res->fields };
@@ -195,7 +249,7 @@ static int do_ioctl(const struct jnode *args, int fd, struct op_result *res, boo
 
 bool fd_op_known(const char *op)
 {
-	static const char *const ops[] = { "read", "write", "pread", "poll", "ioctl" };
+	static const char *const ops[] = { "read", "write", "pread", "poll", "ioctl", "mmap" };
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (strcmp(op, ops[i]) == 0)
 			return true;
@@ -217,6 +271,8 @@ int fd_op(const char *op, const struct jnode *args, int fd, struct op_result *re
 		err = do_poll(args, fd, res);
 	else if (strcmp(op, "ioctl") == 0)
 		err = do_ioctl(args, fd, res, in_loop);
+	else if (strcmp(op, "mmap") == 0)
+		err = do_mmap(args, fd, res);
 	else
 		err = refuse(res, "unknown fd operation");
 	if (err) {

@@ -16,10 +16,13 @@ struct op_result {
 
 bool fd_op_known(const char *op);
 
-/* Runs op ("read", "write", "pread", "poll", "ioctl") with the arguments in args.
+/* Runs op ("read", "write", "pread", "poll", "ioctl", "mmap") with the arguments in args.
  * Returns 0 or a positive errno. In a loop, results are counted rather than
  * returned: data is not hex-encoded and fds an ioctl returns are closed at once. */
 int fd_op(const char *op, const struct jnode *args, int fd, struct op_result *res, bool in_loop);
+
+/* SIGBUS/SIGSEGV during an mmap probe's touch become its result; anywhere else they stay fatal. */
+void ops_install_fault_handlers(void);
 
 /* Parses a flags array of O_* names. Returns false and fills err on an unknown name. */
 bool open_flags(const struct jnode *arr, int *flags, char *err, size_t errlen);

@@ -40,6 +40,7 @@ const isEof = (p: Probe): boolean => p.ok && (p.op === 'read' || p.op === 'pread
 function probeAnswer(p: Probe): string {
   if (p.timedOut) return `${p.op} blocks`;
   if (!p.ok) return `${p.op} → ${p.errno}`;
+  if (p.fault) return `${p.op} → ${p.fault}`;
   if (p.op === 'poll') return `poll → ${p.revents?.length ? p.revents.join('|') : 'no events'}`;
   if (p.bytes !== undefined) return `${p.op} → ${p.bytes} bytes`;
   return `${p.op} → ok`;

@@ -9,8 +9,10 @@ export interface ProbeOutcome {
   ok: boolean;
   errno: string | null;
   revents?: string[];
-  /** bytes read/written */
+  /** bytes read/written/mapped */
   bytes?: number;
+  /** mmap: the signal the mapping's first read raised */
+  fault?: string;
   ms: number;
   timedOut: boolean;
   accepted: boolean;

@@ -121,7 +121,7 @@ describe('classifyCase', () => {
 });
 
 describe('probeAccepted', () => {
-  const rule = { errno: ['ENODEV'], revents: ['POLLHUP', 'POLLERR'], reventsOnly: true, eof: false };
+  const rule = { errno: ['ENODEV'], revents: ['POLLHUP', 'POLLERR'], reventsOnly: true, eof: false, fault: [] as string[] };
   const table: Array<[string, Parameters<typeof probeAccepted>[1], boolean, Partial<typeof rule>?]> = [
     ['ENODEV', { op: 'read', ok: false, errno: 'ENODEV' }, true],
     ['EINVAL', { op: 'read', ok: false, errno: 'EINVAL' }, false],
@@ -132,6 +132,10 @@ describe('probeAccepted', () => {
     ['poll nothing', { op: 'poll', ok: true, errno: null, revents: [] }, false],
     ['read data', { op: 'read', ok: true, errno: null, bytes: 4 }, false],
     ['read EOF when eof accepted', { op: 'read', ok: true, errno: null, bytes: 0 }, true, { eof: true }],
+    ['mmap refused ENODEV', { op: 'mmap', ok: false, errno: 'ENODEV' }, true],
+    ['mmap faults SIGBUS when a fault is accepted', { op: 'mmap', ok: true, errno: null, bytes: 4096, fault: 'SIGBUS' }, true, { fault: ['SIGBUS'] }],
+    ['mmap faults SIGBUS when not', { op: 'mmap', ok: true, errno: null, bytes: 4096, fault: 'SIGBUS' }, false],
+    ['mmap reads a dead device (numb)', { op: 'mmap', ok: true, errno: null, bytes: 4096 }, false, { fault: ['SIGBUS'] }],
     ['read EOF when not', { op: 'read', ok: true, errno: null, bytes: 0 }, false],
   ];
   for (const [name, reply, want, over] of table) it(name, () => expect(probeAccepted({ ...rule, ...over }, reply)).toBe(want));

@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -87,8 +87,10 @@ const pollOp = z.strictObject({
   timeoutMs: uint.max(2147483647).optional(),
 });
 const ioctlOp = z.strictObject({ op: z.literal('ioctl'), request: IoctlRequestSchema });
+// mmap(2) MAP_SHARED read-only, then one read of its first byte, then munmap (protocol 5)
+const mmapOp = z.strictObject({ op: z.literal('mmap'), size: uint.min(1).max(1 << 20).optional(), offset: uint.optional() });
 
-const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp]);
+const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp, mmapOp]);
 export type LoopOp = z.infer<typeof LoopOpSchema>;
 
 const withHandle = { handle };
@@ -113,6 +115,7 @@ export const RequestSchema = z.discriminatedUnion('op', [
   writeOp.extend(withHandle),
   pollOp.extend(withHandle),
   ioctlOp.extend(withHandle),
+  mmapOp.extend(withHandle),
   z.strictObject({
     op: z.literal('spawn'),
     ...withHandle,
@@ -149,7 +152,7 @@ const TransitionSchema = z.strictObject({ key: z.string(), iteration: uint, ms: 
 const LoopStatsSchema = z.strictObject({
   loop: uint,
   handle,
-  op: z.enum(['read', 'pread', 'write', 'poll', 'ioctl']),
+  op: z.enum(['read', 'pread', 'write', 'poll', 'ioctl', 'mmap']),
   running: z.boolean(),
   iterations: uint,
   /** result key (OK, EOF, TIMEOUT, POLLIN|POLLHUP, errno name) → count */
@@ -182,6 +185,8 @@ export const ReplySchemas = {
   write: reply({ n: uint }),
   poll: reply({ ready: uint, revents: z.array(PollEventSchema) }),
   ioctl: reply(ioctlReplyFields, { stage: uint.optional() }),
+  /** the mapping worked; `fault`: the signal its first read raised (a revoked mapping's answer) */
+  mmap: reply({ n: uint, fault: z.enum(['SIGBUS', 'SIGSEGV']).nullable() }),
   spawn: reply({ loop: uint }),
   stop: reply({ ...LoopStatsSchema.shape, interrupted: z.boolean(), stuck: z.boolean() }),
   loops: reply({ loops: z.array(LoopStatsSchema) }),

@@ -25,6 +25,7 @@ beforeAll(async () => {
   binary = process.env.HUCI_AGENT_BIN || (await buildAgent());
   dir = await mkdtemp(join(tmpdir(), 'huci-agent-'));
   await writeFile(join(dir, 'hello.txt'), 'hello\n');
+  await writeFile(join(dir, 'empty'), '');
 }, 120_000);
 
 afterAll(async () => {
@@ -126,6 +127,16 @@ describe('huci-agent: operations on files and character devices', () => {
     },
     { name: 'read /dev/zero', path: () => '/dev/zero', flags: ['O_RDONLY'], run: (c, h) => c.read(h, 8), expect: { ok: true, n: 8, hex: '0000000000000000' } },
     { name: 'read a directory', path: () => dir, flags: ['O_RDONLY', 'O_DIRECTORY'], run: (c, h) => c.read(h, 8), expect: { ok: false, errno: 'EISDIR' } },
+    { name: 'mmap /dev/zero reads its first byte', path: () => '/dev/zero', flags: ['O_RDONLY'], run: (c, h) => c.mmap(h, 4096, 0), expect: { ok: true, n: 4096, fault: null } },
+    {
+      // pages past the end of a file: the mapping works, its first read raises SIGBUS (as a revoked device's)
+      name: 'mmap an empty file faults with SIGBUS on first read',
+      path: () => join(dir, 'empty'),
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.mmap(h, 4096, 0),
+      expect: { ok: true, n: 4096, fault: 'SIGBUS' },
+    },
+    { name: 'mmap a FIFO', path: () => fifo('mmap.fifo'), flags: ['O_RDWR'], run: (c, h) => c.mmap(h, 4096, 0), expect: { ok: false, errno: 'ENODEV' } },
     { name: 'pread a FIFO', path: () => fifo('pread.fifo'), flags: ['O_RDWR'], run: (c, h) => c.pread(h, 1, 0), expect: { ok: false, errno: 'ESPIPE' } },
     {
       name: 'TCGETS on a file',
@@ -327,7 +338,7 @@ describe('huci-agent: robustness', () => {
       ['{"id":4,"op":"open","path":"/x","flags":["O_BOGUS"]}', { id: 4, errno: 'EINVAL', error: 'unknown name in flags: O_BOGUS' }],
       ['{"id":5,"op":"open","path":"/tmp/\\u00e9\\ud83d\\ude00-none"}', { id: 5, errno: 'ENOENT' }],
       ['{"id":6,"op":"stop","loop":99}', { id: 6, errno: 'EINVAL', error: 'no loop 99' }],
-      ['{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}', { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll or ioctl' }],
+      ['{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}', { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll, ioctl or mmap' }],
       ['{"id":8,"op":"open","path":"/dev/null"} trailing', { id: null, errno: 'EINVAL', error: 'invalid JSON at byte 40: trailing characters' }],
       ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: PROTOCOL_VERSION }],
       ['{"id":9,"op":"open","path":"/dev/null"}', { id: 9, ok: true, handle: 2 }],

@@ -162,6 +162,10 @@ export class AgentClient {
     return this.request({ op: 'pread', handle, size, offset }, opts);
   }
 
+  mmap(handle: number, size: number, offset: number, opts?: RequestOptions) {
+    return this.request({ op: 'mmap', handle, size, offset }, opts);
+  }
+
   /** A string is sent as text (UTF-8), a Buffer as hex. */
   write(handle: number, data: string | Uint8Array, opts?: RequestOptions) {
     const req: RequestFor<'write'> =

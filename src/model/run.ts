@@ -40,6 +40,8 @@ const ProbeResultSchema = z.strictObject({
   errno: z.string().nullable(),
   revents: z.array(z.string()).optional(),
   bytes: z.number().int().optional(),
+  /** mmap: the signal the mapping's first read raised (SIGBUS: its pages were revoked) */
+  fault: z.string().optional(),
   ms: z.number(),
   timedOut: z.boolean().default(false),
   /** did the outcome count as handled per the case's declaration */

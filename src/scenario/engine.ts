@@ -324,6 +324,8 @@ class CaseExecution {
         return { op: 'poll', events: o.events ?? ['POLLIN'], timeoutMs: o.timeoutMs ?? 0 };
       case 'ioctl':
         return { op: 'ioctl', request: this.ioctlRequest(o.request, o.args) };
+      case 'mmap':
+        return { op: 'mmap', size: o.size ?? 4096, offset: o.offset ?? 0 };
     }
   }
 
@@ -371,6 +373,7 @@ class CaseExecution {
       accepted: false,
       ...(Array.isArray(r.revents) ? { revents: r.revents as string[] } : {}),
       ...(typeof r.n === 'number' ? { bytes: r.n } : {}),
+      ...(typeof r.fault === 'string' ? { fault: r.fault } : {}),
     };
     out.accepted = probeAccepted(p.accept, { ...out, op: p.op });
     this.record.probes.push(out);

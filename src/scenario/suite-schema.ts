@@ -17,8 +17,8 @@ const OpFields = {
   request: IoctlRequest.optional(),
   args: IoctlArgs.optional(),
 };
-const OpName = z.enum(['read', 'write', 'pread', 'poll', 'ioctl'], {
-  error: (iss) => `unknown op ${JSON.stringify(iss.input)} (read, write, pread, poll, ioctl)`,
+const OpName = z.enum(['read', 'write', 'pread', 'poll', 'ioctl', 'mmap'], {
+  error: (iss) => `unknown op ${JSON.stringify(iss.input)} (read, write, pread, poll, ioctl, mmap)`,
 });
 
 /** What a probe on the zombie fd may return for the case to count as handled. */
@@ -31,8 +31,10 @@ const AcceptSchema = z
     reventsOnly: z.boolean().default(false),
     /** read: 0 bytes (EOF, e.g. on a hung-up tty) */
     eof: z.boolean().default(false),
+    /** mmap: the mapping works but its first read raises one of these (the pages were revoked) */
+    fault: z.array(z.enum(['SIGBUS', 'SIGSEGV'])).default([]),
   })
-  .refine((a) => a.errno.length + a.revents.length > 0 || a.eof, 'accept needs at least one of errno, revents, eof');
+  .refine((a) => a.errno.length + a.revents.length + a.fault.length > 0 || a.eof, 'accept needs at least one of errno, revents, eof, fault');
 
 /** A probe template (suite `ops:`): an op without the fd it runs on. */
 const OpTemplateSchema = z.strictObject({ op: OpName, ...OpFields, accept: AcceptSchema });
