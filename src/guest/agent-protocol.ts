@@ -88,7 +88,14 @@ const pollOp = z.strictObject({
 });
 const ioctlOp = z.strictObject({ op: z.literal('ioctl'), request: IoctlRequestSchema });
 // mmap(2) MAP_SHARED read-only, then one read of its first byte, then munmap (protocol 5)
-const mmapOp = z.strictObject({ op: z.literal('mmap'), size: uint.min(1).max(1 << 20).optional(), offset: uint.optional() });
+const mmapOp = z.strictObject({
+  op: z.literal('mmap'),
+  size: uint
+    .min(1)
+    .max(1 << 20)
+    .optional(),
+  offset: uint.optional(),
+});
 
 const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp, mmapOp]);
 export type LoopOp = z.infer<typeof LoopOpSchema>;

@@ -127,7 +127,13 @@ describe('huci-agent: operations on files and character devices', () => {
     },
     { name: 'read /dev/zero', path: () => '/dev/zero', flags: ['O_RDONLY'], run: (c, h) => c.read(h, 8), expect: { ok: true, n: 8, hex: '0000000000000000' } },
     { name: 'read a directory', path: () => dir, flags: ['O_RDONLY', 'O_DIRECTORY'], run: (c, h) => c.read(h, 8), expect: { ok: false, errno: 'EISDIR' } },
-    { name: 'mmap /dev/zero reads its first byte', path: () => '/dev/zero', flags: ['O_RDONLY'], run: (c, h) => c.mmap(h, 4096, 0), expect: { ok: true, n: 4096, fault: null } },
+    {
+      name: 'mmap /dev/zero reads its first byte',
+      path: () => '/dev/zero',
+      flags: ['O_RDONLY'],
+      run: (c, h) => c.mmap(h, 4096, 0),
+      expect: { ok: true, n: 4096, fault: null },
+    },
     {
       // pages past the end of a file: the mapping works, its first read raises SIGBUS (as a revoked device's)
       name: 'mmap an empty file faults with SIGBUS on first read',
