@@ -1,5 +1,5 @@
-// Builds the guest initramfs: busybox-static (every applet as a symlink), dropbear with the shared
-// libraries it links against, the requested kernel modules (dependencies closed over modules.dep,
+// Builds the guest initramfs: busybox-static (every applet as a symlink), dropbear and iproute2's
+// rdma tool (RDMA links have no sysfs or busybox interface) with the shared libraries they link against, the requested kernel modules (dependencies closed over modules.dep,
 // decompressed, depmod'd), the guest agent, and images/rootfs/init — as a gzip'd newc cpio.
 // Used for Debian images and, through the same call, for kernels built from source.
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -14,10 +14,11 @@ import { buildAgent } from './agent-binary.js';
 
 export const INIT_SCRIPT = projectPath('images/rootfs/init');
 /** Bumped when the layout this file produces changes, so cached images get rebuilt. */
-export const INITRAMFS_FORMAT = 1;
+export const INITRAMFS_FORMAT = 2;
 
 const BUSYBOX = '/bin/busybox';
 const DROPBEAR = '/usr/sbin/dropbear';
+const RDMA = '/usr/bin/rdma';
 
 export interface AssembleInitramfsOptions {
   kernelRelease: string;
@@ -54,6 +55,7 @@ export async function assembleInitramfs(opts: AssembleInitramfsOptions): Promise
     await makeSkeleton(root);
     await installBusybox(root, log);
     await installDropbear(root, log);
+    await installDynamic(root, RDMA, 'iproute2', log);
     const mods = await installModules(root, opts, log);
     const agent = opts.agent === undefined ? await locateAgent(log) : opts.agent;
     if (agent) {
@@ -138,16 +140,22 @@ async function installBusybox(root: string, log: BuildLog): Promise<void> {
   }
 }
 
-/** Dropbear from dropbear-bin is dynamically linked: ship it with every library ldd names, plus the loader. */
-async function installDropbear(root: string, log: BuildLog): Promise<void> {
-  if (!existsSync(DROPBEAR)) throw new InfraError(`${DROPBEAR} is missing; install it with: apt-get install -y dropbear-bin`);
-  await copyFile(DROPBEAR, join(root, 'usr/sbin/dropbear'));
-  await chmod(join(root, 'usr/sbin/dropbear'), 0o755);
-  for (const lib of parseLdd(await run('ldd', [DROPBEAR], { log }))) {
+/** A dynamically linked host binary, at the same path, with every library ldd names plus the loader. */
+async function installDynamic(root: string, binary: string, pkg: string, log: BuildLog): Promise<void> {
+  if (!existsSync(binary)) throw new InfraError(`${binary} is missing; install it with: apt-get install -y ${pkg}`);
+  const at = join(root, binary);
+  await mkdir(dirname(at), { recursive: true });
+  await copyFile(binary, at);
+  await chmod(at, 0o755);
+  for (const lib of parseLdd(await run('ldd', [binary], { log }))) {
     const dest = join(root, lib);
     await mkdir(dirname(dest), { recursive: true });
     await copyFile(lib, dest); // copyFile follows symlinks: the soname path gets the real bytes
   }
+}
+
+async function installDropbear(root: string, log: BuildLog): Promise<void> {
+  await installDynamic(root, DROPBEAR, 'dropbear-bin', log);
   await run('dropbearkey', ['-t', 'ed25519', '-f', join(root, 'etc/dropbear/dropbear_ed25519_host_key')], { log });
 }
 

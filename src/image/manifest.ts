@@ -16,7 +16,7 @@ const ImageManifestSchema = z.strictObject({
   kernelRelease: z.string(),
   /** uname -v of the kernel, e.g. "#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1 (2026-11-14)". */
   kernelVersion: z.string(),
-  /** Debian packages that went in, name → exact version (kernel, busybox-static, dropbear-bin). */
+  /** Debian packages that went in, name → exact version (kernel, busybox-static, dropbear-bin, iproute2). */
   packages: z.record(z.string(), z.string()),
   inputsHash: z.string().regex(/^[0-9a-f]{64}$/),
   /** File names inside the image dir. */

@@ -40,7 +40,7 @@ export interface ResolveOptions {
   onProgress?: ProgressFn;
 }
 
-const USERLAND_PACKAGES = ['busybox-static', 'dropbear-bin'] as const;
+const USERLAND_PACKAGES = ['busybox-static', 'dropbear-bin', 'iproute2'] as const;
 
 export function knownImagesLine(): string {
   return listImages()
