@@ -88,6 +88,8 @@ class CaseExecution {
   private readonly tag: string;
   /** set when the case is over: background polls stop */
   private finished = false;
+  /** a restore step said this VM cannot serve another case */
+  private retired = false;
 
   constructor(
     private readonly c: ResolvedCase,
@@ -177,6 +179,7 @@ class CaseExecution {
       this.record.harnessError !== null ||
       findings.length > 0 ||
       !this.record.restore?.ok ||
+      this.retired ||
       (pendingRemoval !== null && this.record.removal !== null && !this.record.removal.completed && this.record.removal.completedAfterCloseMs === null);
     return {
       record: this.record,
@@ -262,6 +265,10 @@ class CaseExecution {
       constant: (v) => (typeof v === 'number' ? v : vocabulary().constants.get(v)!),
       lostIfSilent: () => this.lostIfSilent(),
       finished: () => this.finished,
+      retireVm: (why) => {
+        this.retired = true;
+        this.note('note', 'VM retired after this case', why);
+      },
     };
   }
 

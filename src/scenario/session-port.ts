@@ -102,7 +102,10 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
     async qemuKilled(waitMs: number): Promise<string | null> {
       // the SSH channel dies at once; QEMU's exit is recorded a moment later (console flushed)
       const status = s.machine.exitStatus ?? (await Promise.race([s.machine.exited, new Promise<null>((r) => setTimeout(() => r(null), waitMs).unref())]));
-      return status?.signal ? `QEMU (pid ${s.machine.pid}) was killed by ${status.signal}` : null;
+      if (!status?.signal) return null;
+      // QEMU's own last words (an assertion) say whether the guest or QEMU is at fault
+      const said = s.machine.stderr().trim().split('\n').filter(Boolean).slice(-2).join(' / ');
+      return `QEMU (pid ${s.machine.pid}) was killed by ${status.signal}${said ? ` (stderr: ${said.slice(0, 300)})` : ''}`;
     },
     stop: () => s.stop(),
   };

@@ -44,6 +44,8 @@ export interface KindContext {
   lostIfSilent(): Promise<void>;
   /** the case is over: background polls stop */
   finished(): boolean;
+  /** this VM is not reused after the case (why: for the timeline) */
+  retireVm(why: string): void;
 }
 
 /** How a step went: a failed step fails the case unless the suite marks it optional. */

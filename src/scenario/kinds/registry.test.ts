@@ -40,6 +40,7 @@ function recording(answers: Record<string, Partial<OpResult>> = {}, vars: Record
         : ({ AF_PACKET: 17, SOCK_RAW: 3, SOCK_NONBLOCK: 0o4000, SOL_PACKET: 263, PACKET_ADD_MEMBERSHIP: 1 } as Record<string, number>)[v]!,
     lostIfSilent: async () => undefined,
     finished: () => false,
+    retireVm: () => {},
   };
   return { ctx, ops, set };
 }

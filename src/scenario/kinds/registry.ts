@@ -10,6 +10,7 @@ import { ioctlHolder, openHolder, socketHolder, type HolderKind } from './holder
 import { deleteDeviceStep, i2cDeleteDeviceRemoval, newDeviceStep } from './i2c-device.js';
 import type { KindContext, RemovalKind, StepKind, StepResult } from './kind.js';
 import { modprobeStep } from './modprobe.js';
+import { retireVmStep } from './retire-vm.js';
 import { rmmodRemoval, rmmodStep } from './rmmod.js';
 import { sequenceRemoval } from './sequence.js';
 import { shellStep } from './shell.js';
@@ -42,6 +43,7 @@ const stepKinds = [
   holdStep,
   ioctlStep,
   sendStep,
+  retireVmStep,
 ] as const;
 export const STEP_KINDS: readonly string[] = stepKinds.map((k) => k.key);
 
