@@ -24,6 +24,7 @@ export interface LoopOutcome {
   iterations: number;
   counts: Record<string, number>;
   /** a blocked reader that the removal must wake with one of these errnos */
+  /** errno names or poll flags, one of which the woken call must have got */
   expectWake?: string[];
   /** the agent could not stop the loop: its call never returned */
   stuck?: boolean;

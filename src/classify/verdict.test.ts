@@ -97,6 +97,18 @@ describe('classifyCase', () => {
       /ENODEV/,
     ],
     [
+      'handled: blocked poll woken with one of the flags',
+      { loops: [{ fd: 'video', op: 'poll', iterations: 1, counts: { 'POLLPRI|POLLERR|POLLHUP': 1 }, expectWake: ['POLLHUP'] }] },
+      'handled',
+      /completed/,
+    ],
+    [
+      'silent: blocked poll that only timed out',
+      { loops: [{ fd: 'video', op: 'poll', iterations: 3, counts: { TIMEOUT: 3 }, expectWake: ['POLLHUP', 'POLLERR'] }] },
+      'silent',
+      /not woken with POLLHUP\/POLLERR/,
+    ],
+    [
       'rmmod refused with EBUSY',
       { removal: removal({ method: 'rmmod', errno: 'EBUSY', refusedOk: ['EBUSY'] }), probes: [probe({ ok: true, errno: null, accepted: false })] },
       'handled',

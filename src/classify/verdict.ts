@@ -55,7 +55,10 @@ export function classifyCase(r: CaseRecord): Classification {
     const more = notAccepted.length > 1 ? ` (+${notAccepted.length - 1} more)` : '';
     return { verdict: 'silent', reason: `after ${rm.method}, ${describeProbe(p)}${more}` };
   }
-  const sleeper = r.loops.find((l) => l.expectWake && (l.stuck || !l.expectWake.some((e) => (l.counts[e] ?? 0) > 0)));
+  // a result key is an errno name, or poll's revents joined with "|"
+  const woken = (l: (typeof r.loops)[number]): boolean =>
+    Object.entries(l.counts).some(([key, n]) => n > 0 && key.split('|').some((part) => l.expectWake!.includes(part)));
+  const sleeper = r.loops.find((l) => l.expectWake && (l.stuck || !woken(l)));
   if (sleeper) {
     return { verdict: 'silent', reason: `the ${sleeper.op} blocked on ${sleeper.fd} was not woken with ${sleeper.expectWake!.join('/')} by ${rm.method}` };
   }

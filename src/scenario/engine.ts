@@ -400,7 +400,7 @@ class CaseExecution {
         op: decl.op,
         iterations: typeof r.iterations === 'number' ? r.iterations : 0,
         counts: (r.counts as Record<string, number> | undefined) ?? {},
-        ...(decl.expectWake ? { expectWake: decl.expectWake.errno } : {}),
+        ...(decl.expectWake ? { expectWake: [...decl.expectWake.errno, ...decl.expectWake.revents] } : {}),
         ...(r.stuck === true || r.timedOut ? { stuck: true } : {}),
       };
       this.record.loops.push(out);

@@ -200,6 +200,7 @@ describe('suite loader', () => {
       'i2c',
       'iio',
       'input',
+      'media',
       'netdev',
       'nvme',
       'nvmem',

@@ -47,7 +47,11 @@ const LoopSchema = z.strictObject({
   op: OpName,
   ...OpFields,
   /** a reader blocked in the kernel must be woken by the removal with one of these errnos */
-  expectWake: z.strictObject({ errno: z.array(Errno).min(1) }).optional(),
+  /** …or a poll blocked in the kernel with one of these revents */
+  expectWake: z
+    .strictObject({ errno: z.array(Errno).default([]), revents: z.array(PollFlag).default([]) })
+    .refine((w) => w.errno.length + w.revents.length > 0, 'expectWake needs errno or revents')
+    .optional(),
 });
 export type Loop = z.infer<typeof LoopSchema>;
 
