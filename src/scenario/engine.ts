@@ -299,6 +299,8 @@ class CaseExecution {
     }
     // held from here on, so it is closed with the others if a later call fails
     this.handles.set(h.name, r.handle);
+    // its number in the guest, for an ioctl that takes an fd (VFIO_GROUP_SET_CONTAINER)
+    if (typeof r.fd === 'number') this.vars.set(`${h.name}_fd`, String(r.fd));
     for (const next of after?.(r.handle) ?? []) {
       const x = await this.agent(next.call, `hold ${h.name}: ${next.what}`);
       if (x.timedOut) await this.lostIfSilent();

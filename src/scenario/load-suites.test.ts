@@ -212,6 +212,7 @@ describe('suite loader', () => {
       'usb-gadget',
       'usb-serial',
       'usbfs',
+      'vfio',
       'virtio',
       'watchdog',
     ]);

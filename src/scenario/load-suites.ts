@@ -230,7 +230,7 @@ function checkIoctl(request: Probe['request'], args: unknown, what: string, fail
   if (!knowsCall(vocabulary(), request)) fail(`${what}: unknown ioctl "${request}" (see suites/vocabulary)`);
   let call;
   try {
-    call = agentCall(vocabulary(), request, withPlaceholders(args));
+    call = placeholderCall(request, args);
   } catch (e) {
     fail(`${what}: ${request} ${errorMessage(e)}`);
   }
@@ -253,7 +253,7 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
   }
   if (typeof o.struct === 'string' && (at.includes('send') || at.includes('socket'))) {
     try {
-      encode({ kind: 'struct', name: o.struct }, withPlaceholders(o.value), vocabulary().codec, 'value');
+      encode({ kind: 'struct', name: o.struct }, withPlaceholders(o.value, 0), vocabulary().codec, 'value');
     } catch (e) {
       fail(
         [...at, vocabulary().structs.has(o.struct) ? 'value' : 'struct'],
@@ -265,7 +265,7 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
     if (!knowsCall(vocabulary(), o.request)) fail([...at, 'request'], `unknown ioctl "${o.request}" (see suites/vocabulary)`);
     let call;
     try {
-      call = agentCall(vocabulary(), o.request, withPlaceholders(o.args));
+      call = placeholderCall(o.request, o.args);
     } catch (e) {
       fail([...at, 'args'], `${o.request} ${errorMessage(e)}`);
     }
@@ -275,8 +275,21 @@ function checkIoctlsWhereWritten(v: unknown, at: (string | number)[], fail: (whe
 }
 
 /** Suite args before their "${var}" are known: a whole-value reference as 0, inside a string as "". */
-function withPlaceholders(v: unknown): unknown {
-  return mapStrings(v, (str) => (WHOLE_REFERENCE.test(str) ? 0 : str.replace(REFERENCE, '')));
+function withPlaceholders(v: unknown, whole: 0 | ''): unknown {
+  return mapStrings(v, (str) => (WHOLE_REFERENCE.test(str) ? whole : str.replace(REFERENCE, '')));
+}
+
+/** The call with "${var}" taken as 0 (a number field), or as "" where only a string encodes (a name). */
+function placeholderCall(request: string, args: unknown): ReturnType<typeof agentCall> {
+  try {
+    return agentCall(vocabulary(), request, withPlaceholders(args, 0));
+  } catch (e) {
+    try {
+      return agentCall(vocabulary(), request, withPlaceholders(args, ''));
+    } catch {
+      throw e;
+    }
+  }
 }
 
 let loaded: Vocabulary | null = null;

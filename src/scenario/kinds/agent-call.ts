@@ -15,11 +15,11 @@ const ioctlCall = (ctx: KindContext, io: Ioctl): AgentCall =>
   ({ op: 'ioctl', handle: ctx.handle(io.on), request: ctx.ioctlRequest(io.request, io.args) }) as AgentCall;
 const sendCall = (ctx: KindContext, s: Send): AgentCall => ({ op: 'write', handle: ctx.handle(s.on), hex: ctx.structHex(s.struct, s.value) });
 
-async function agentStep(ctx: KindContext, call: AgentCall, label: string, timeoutMs: number): Promise<StepResult & { handle?: number }> {
+async function agentStep(ctx: KindContext, call: AgentCall, label: string, timeoutMs: number): Promise<StepResult & { handle?: number; fd?: number }> {
   const r = await ctx.agent(call, `${ctx.phase}: ${label}`, timeoutMs);
   if (r.timedOut) await ctx.lostIfSilent();
   if (!r.ok) return { ok: false, errno: r.errno, message: `${ctx.phase}: ${label} failed: ${r.errno}${typeof r.error === 'string' ? ` (${r.error})` : ''}` };
-  return { ok: true, ...(typeof r.handle === 'number' ? { handle: r.handle } : {}) };
+  return { ok: true, ...(typeof r.handle === 'number' ? { handle: r.handle } : {}), ...(typeof r.fd === 'number' ? { fd: r.fd } : {}) };
 }
 
 export const holdStep = stepKind({
@@ -30,6 +30,8 @@ export const holdStep = stepKind({
     const path = ctx.sub(s.hold!.open.path);
     const r = await agentStep(ctx, { op: 'open', path, flags: s.hold!.open.flags }, `hold ${s.hold!.name} (${path})`, timeoutMs);
     if (r.ok && r.handle !== undefined) ctx.hold(s.hold!.name, r.handle);
+    // its number in the guest, for an ioctl that takes an fd (VFIO_GROUP_SET_CONTAINER)
+    if (r.ok && r.fd !== undefined) ctx.setVar(`${s.hold!.name}_fd`, String(r.fd));
     return r;
   },
 });
