@@ -328,7 +328,7 @@ class CaseExecution {
       case 'pread':
         return { op: 'pread', size: o.size ?? 4096, offset: o.offset ?? 0 };
       case 'write':
-        return { op: 'write', text: o.text ?? 'x' };
+        return o.hex !== undefined ? { op: 'write', hex: o.hex } : { op: 'write', text: o.text ?? 'x' };
       case 'poll':
         return { op: 'poll', events: o.events ?? ['POLLIN'], timeoutMs: o.timeoutMs ?? 0 };
       case 'ioctl':

@@ -12,6 +12,11 @@ const OpFields = {
   size: z.number().int().positive().optional(),
   offset: z.number().int().nonnegative().optional(),
   text: z.string().optional(),
+  /** write: these bytes instead of text (a header with zeros in it) */
+  hex: z
+    .string()
+    .regex(/^([0-9a-f]{2})+$/, 'hex must be pairs of lower-case hex digits')
+    .optional(),
   events: z.array(PollFlag).optional(),
   timeoutMs: z.number().int().nonnegative().optional(),
   request: IoctlRequest.optional(),
