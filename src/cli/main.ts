@@ -9,6 +9,12 @@ import { killAll, setInterruptExit } from '../util/reaper.js';
 export async function main(argv: readonly string[]): Promise<number> {
   // SIGINT/SIGTERM end the process here, 128 + n, once the commands' last words are written
   setInterruptExit((code) => process.exit(code));
+  // a reader that stops early (`map … | head`) is not an error of ours: stop quietly, as cat does
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    killAll();
+    process.exit(ExitCode.ok);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: 'user' });
