@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { caseResult, findingRecord, probeResult, removalResult } from '../model/testing/case-result.js';
 import type { RunResult } from '../model/run.js';
-import { buildMap, findCell, renderMapText } from './map.js';
+import { buildMap, cellText, findCell, renderMapText } from './map.js';
 import { expectGolden, loadFixture } from './testing/fixtures.js';
 
 const run = (runId: string, cases: RunResult['cases']): RunResult => ({ ...loadFixture('run-two-images'), runId, cases });
@@ -57,6 +57,16 @@ describe('buildMap', () => {
     expect(gpio).toMatchObject({ verdict: 'silent', label: 'silent: poll → no events', headlineCount: 1 });
     expect(gpio.cases).toHaveLength(3);
     expect(findCell(m, 'gpio', 'unbind', 'k2')).toMatchObject({ verdict: 'handled', label: 'revokes ENODEV' });
+  });
+
+  it('counts a cell by the cases that ran: a skipped case did not behave otherwise', () => {
+    const skipped = run('r3', [
+      caseResult({ subsystem: 'media', method: 'unbind', op: 'read', image: 'k1', probes: [probeResult({ errno: 'ENODEV' })] }),
+      caseResult({ subsystem: 'media', method: 'unbind', op: 'poll', image: 'k1', verdict: 'skipped', reason: 'image lacks CONFIG_VIDEO_VIVID' }),
+    ]);
+    const cell = findCell(buildMap([skipped]), 'media', 'unbind', 'k1')!;
+    expect(cell).toMatchObject({ headlineCount: 1, ranCount: 1 });
+    expect(cellText(cell)).toBe('revokes ENODEV');
   });
 
   it('names waits, refusals and crashes by what was measured', () => {

@@ -24,6 +24,8 @@ export interface MapCell {
   label: string;
   /** cases with the headline behaviour (every case, when all were handled), of all the cell's cases */
   headlineCount: number;
+  /** cases that ran (not skipped, no harness error): what headlineCount is out of */
+  ranCount: number;
   cases: MapCase[];
   /** case ids whose verdict differed between runs */
   flaky: string[];
@@ -85,6 +87,7 @@ export function buildMap(runs: readonly RunResult[]): UnplugMap {
       behaviour: headline.behaviour,
       label,
       headlineCount: allHandled ? pool.length : same.length,
+      ranCount: pool.length,
       cases: x.cases,
       flaky: [...verdicts].filter(([, v]) => v.size > 1).map(([id]) => id),
     };
@@ -130,7 +133,7 @@ export function findCell(map: UnplugMap, subsystem: string, method: string, imag
 
 /** A cell's text in the table: its label, how many of its cases share it, and a flaky mark. */
 export function cellText(c: MapCell): string {
-  const part = c.headlineCount < c.cases.length ? ` (${c.headlineCount}/${c.cases.length})` : '';
+  const part = c.headlineCount < c.ranCount ? ` (${c.headlineCount}/${c.ranCount})` : '';
   return `${c.label}${part}${c.flaky.length ? ' ~flaky' : ''}`;
 }
 
