@@ -13,7 +13,7 @@ import { newReportMemo, updateLatest, writeFileAtomic, writeRunReports } from '.
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'huci-report-'));
 
 describe('writeRunReports', () => {
-  it('writes run.json, index.html, junit.xml, kcidb.json, consoles and a directory per case', async () => {
+  it('writes run.json, index.html, junit.xml, kcidb.json, results.ktap, consoles and a directory per case', async () => {
     const root = tmp();
     const run = loadFixture('run-two-images');
     const consoleFile = path.join(root, 'vm2-console.log');
@@ -23,7 +23,7 @@ describe('writeRunReports', () => {
       { vm: 'vm2', image: 'kasan-6.12', file: consoleFile },
     ]);
     expect(res.dir).toBe(path.join(root, 'reports', run.runId));
-    for (const f of ['run.json', 'index.html', 'junit.xml', 'kcidb.json', 'consoles/vm1.log', 'consoles/vm2.log'])
+    for (const f of ['run.json', 'index.html', 'junit.xml', 'kcidb.json', 'results.ktap', 'consoles/vm1.log', 'consoles/vm2.log'])
       expect(existsSync(path.join(res.dir, f)), f).toBe(true);
     expect(readFileSync(path.join(res.dir, 'consoles/vm2.log'), 'utf8')).toBe('kasan console\n');
     const caseDirs = readdirSync(path.join(res.dir, 'cases'));

@@ -1,4 +1,4 @@
-// Writing a run's reports to disk: reports/<run-id>/{run.json,index.html,junit.xml,kcidb.json,
+// Writing a run's reports to disk: reports/<run-id>/{run.json,index.html,junit.xml,kcidb.json,results.ktap,
 // consoles/,cases/<case>/} and the reports/latest symlink. Called after every case during a run,
 // so each file is replaced atomically (temp file + rename; renders fsync too, the per-case run.json
 // does not): a run that dies part-way leaves a complete, readable report of what was measured.
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { renderHtml } from './html.js';
+import { renderKtap } from './ktap.js';
 import { renderJunit } from './junit.js';
 import { renderKcidb, DEFAULT_KCIDB_ORIGIN } from './kcidb.js';
 import { caseDirName, caseImage, slug } from './model.js';
@@ -135,7 +136,7 @@ function findingsText(c: CaseResult): string {
   return c.findings.map((f) => `${f.title}\n${'='.repeat(Math.min(80, f.title.length))}\n${f.report}\n`).join('\n');
 }
 
-/** Renders index.html, junit.xml, kcidb.json and cases/ into `dir` from `run` (run.json not touched). */
+/** Renders index.html, junit.xml, kcidb.json, results.ktap and cases/ into `dir` from `run` (run.json not touched). */
 export async function renderRunDir(dir: string, run: RunResult, opts: ReportOptions = {}): Promise<string[]> {
   const failOn = opts.failOn ?? DEFAULT_FAIL_ON;
   const written: string[] = [];
@@ -160,6 +161,7 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
   }
   await put('junit.xml', renderJunit(run, { failOn }));
   await put('kcidb.json', `${JSON.stringify(kcidb, null, 2)}\n`);
+  await put('results.ktap', renderKtap(run, { failOn }));
   // index.html last: once it is there, everything it links to is too.
   await put('index.html', renderHtml(run, { linkCaseFiles: true }));
   return written;
