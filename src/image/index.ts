@@ -14,3 +14,4 @@ export {
   resolveUserKernel,
   type ImageArtifacts,
 } from './resolve.js';
+export { checkoutOf, type GitCheckout } from './git-checkout.js';

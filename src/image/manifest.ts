@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InfraError } from '../errors.js';
+import { GitCheckoutSchema } from './git-checkout.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const KERNEL_MANIFEST_FILE = 'kernel.json';
@@ -18,6 +19,8 @@ const ImageManifestSchema = z.strictObject({
   kernelVersion: z.string(),
   /** Debian packages that went in, name → exact version (kernel, busybox-static, dropbear-bin, iproute2). */
   packages: z.record(z.string(), z.string()),
+  /** a --kernel-src tree that is a git work tree: what it was checked out from (null otherwise) */
+  git: GitCheckoutSchema.nullable().default(null),
   inputsHash: z.string().regex(/^[0-9a-f]{64}$/),
   /** File names inside the image dir. */
   files: z.strictObject({

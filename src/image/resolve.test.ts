@@ -19,6 +19,7 @@ const manifest: ImageManifest = {
   kernelRelease: '6.12.1+deb12-amd64',
   kernelVersion: '#1 SMP PREEMPT_DYNAMIC Debian 6.12.1-1 (2026-01-01)',
   packages: { 'busybox-static': '1', 'dropbear-bin': '2' },
+  git: null,
   inputsHash: 'a'.repeat(64),
   files: { kernel: 'bzImage', initrd: 'initrd.gz', config: null, buildLog: 'build.log' },
   modules: { shipped: [], builtin: [] },

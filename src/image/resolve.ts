@@ -13,6 +13,7 @@ import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from '.
 import { extractIkconfig, readKernelIdentity } from './bzimage-info.js';
 import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
 import { compilerIdentity, type BuildLog } from './exec.js';
+import { readGitCheckout, type GitCheckout } from './git-checkout.js';
 import { buildKernel } from './kernel-build.js';
 import { formatProgress } from './kernel-progress.js';
 import { treeFingerprint } from './kernel-source.js';
@@ -171,6 +172,7 @@ interface KernelForImage {
   kernelRelease: string;
   hasConfig: boolean;
   packages: Record<string, string>;
+  git?: GitCheckout | null;
   cleanup?: () => Promise<void>;
 }
 
@@ -209,7 +211,8 @@ async function buildSourceKernel(def: SourceImageDef, outDir: string, log: Build
   await copyFile(k.config, join(outDir, 'config'));
   const packages: Record<string, string> = {};
   if ('package' in def.source) packages[def.source.package] = def.source.version ?? k.sourceId;
-  return { modulesDir: k.modulesDir, kernelRelease: k.kernelRelease, hasConfig: true, packages };
+  const git = 'dir' in def.source ? await readGitCheckout(def.source.dir) : null;
+  return { modulesDir: k.modulesDir, kernelRelease: k.kernelRelease, hasConfig: true, packages, git };
 }
 
 /** The shared part of every build: atomic dir, build log, initramfs, manifest. */
@@ -264,6 +267,7 @@ async function runBuild(
           kernelRelease: k.kernelRelease,
           kernelVersion: id.version,
           packages: { ...inputs.packages, ...k.packages },
+          git: k.git ?? null,
           inputsHash: inputs.hash,
           files: { kernel: 'bzImage', initrd: 'initrd.gz', config: k.hasConfig ? 'config' : null, buildLog: 'build.log' },
           modules: { shipped: info.modules, builtin: info.builtinModules },

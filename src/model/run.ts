@@ -79,6 +79,22 @@ const RemovalResultSchema = z.strictObject({
   detail: z.string().optional(),
 });
 
+/** Where the kernel came from: a git checkout (a --kernel-src tree) or a Debian package. */
+const CheckoutSchema = z.strictObject({
+  gitCommitHash: z.string().optional(),
+  /** `git describe --tags --always` */
+  gitCommitName: z.string().optional(),
+  gitBranch: z.string().optional(),
+  /** the remote's URL as git has it (https, ssh or a path) */
+  gitRepositoryUrl: z.string().optional(),
+  /** uncommitted changes on top of the commit */
+  dirty: z.boolean().optional(),
+  /** the Debian package the kernel (or its source) came from, and its version */
+  package: z.string().optional(),
+  packageVersion: z.string().optional(),
+});
+export type Checkout = z.infer<typeof CheckoutSchema>;
+
 const VmInfoSchema = z.strictObject({
   image: z.string(),
   kernelRelease: z.string(),
@@ -86,6 +102,7 @@ const VmInfoSchema = z.strictObject({
   accelerator: z.enum(['kvm', 'tcg']),
   qemuArgv: z.array(z.string()),
   configHash: z.string().optional(),
+  checkout: CheckoutSchema.optional(),
 });
 export type VmInfo = z.infer<typeof VmInfoSchema>;
 

@@ -6,8 +6,10 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { kcidbStatus, renderKcidb } from './kcidb.js';
-import { VERDICTS, type Verdict } from '../model/run.js';
+import { kcidbStatus, renderKcidb, treeName } from './kcidb.js';
+import { VERDICTS, type CaseResult, type Verdict } from '../model/run.js';
+
+type CaseVm = CaseResult['vm'];
 import { fixtureNames, loadFixture, REPO } from './testing/fixtures.js';
 
 const SCHEMA = path.resolve(REPO, '../shared/kcidb/v05_03.schema.json');
@@ -116,4 +118,55 @@ describe('kcidb boots', () => {
     expect(issue.categories).toEqual(['runtime.panic']);
     expect(data.incidents.filter((i) => i.issue_id === issue.id).map((i) => i.test_id)).toEqual(boots.slice(0, 3).map((t) => t.id));
   });
+});
+
+describe('kcidb checkouts say where the kernel came from', () => {
+  const withCheckout = (checkout: NonNullable<CaseVm>['checkout']) => {
+    const run = loadFixture('run-two-images');
+    run.cases = run.cases.map((c) => (c.vm ? { ...c, vm: { ...c.vm, checkout } } : c));
+    return renderKcidb(run);
+  };
+  it.skipIf(!HAVE_SCHEMA)('a git tree: repository, branch, commit and its describe name, and a tree name', () => {
+    const data = withCheckout({
+      gitCommitHash: 'a'.repeat(40),
+      gitCommitName: 'v6.12-rc3-7-gaaaaaaaaaaaa',
+      gitBranch: 'master',
+      gitRepositoryUrl: 'https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git',
+      dirty: true,
+    });
+    expect(data.checkouts[0]).toMatchObject({
+      tree_name: 'mainline',
+      git_repository_url: 'https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git',
+      git_repository_branch: 'master',
+      git_commit_hash: 'a'.repeat(40),
+      git_commit_name: 'v6.12-rc3-7-gaaaaaaaaaaaa',
+      misc: { dirty: true },
+    });
+    const validate = validator();
+    expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
+  });
+  it.skipIf(!HAVE_SCHEMA)('a remote KCIDB would refuse (ssh, a path) goes to misc; the commit stays', () => {
+    const data = withCheckout({ gitCommitHash: 'b'.repeat(40), gitCommitName: 'bbbbbbbbbbbb', gitRepositoryUrl: 'git@example.org:me/linux-fixes.git' });
+    expect(data.checkouts[0]).toMatchObject({
+      tree_name: 'linux-fixes',
+      git_commit_hash: 'b'.repeat(40),
+      misc: { git_repository: 'git@example.org:me/linux-fixes.git' },
+    });
+    expect(data.checkouts[0]).not.toHaveProperty('git_repository_url');
+    const validate = validator();
+    expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
+  });
+  it('a Debian kernel: its package and version', () => {
+    const data = withCheckout({ package: 'linux-image-6.12.117+deb12-amd64-unsigned', packageVersion: '6.12.117-1~deb12u1' });
+    expect(data.checkouts[0]!.misc).toMatchObject({ package: 'linux-image-6.12.117+deb12-amd64-unsigned', package_version: '6.12.117-1~deb12u1' });
+    expect(data.checkouts[0]!.comment).toContain('(linux-image-6.12.117+deb12-amd64-unsigned 6.12.117-1~deb12u1)');
+    expect(data.checkouts[0]).not.toHaveProperty('git_commit_hash');
+  });
+  it.each([
+    ['https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git', 'mainline'],
+    ['https://git.kernel.org/pub/scm/linux/kernel/git/next/linux-next.git', 'next'],
+    ['https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git', 'stable'],
+    ['https://git.kernel.org/pub/scm/linux/kernel/git/brgl/linux.git/', 'linux'],
+    ['/srv/git/gpio-fixes', 'gpio-fixes'],
+  ])('tree name of %s is %s', (url, name) => expect(treeName(url)).toBe(name));
 });

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, caseName, runImages } from './model.js';
-import type { CaseResult, RunResult, Verdict } from '../model/run.js';
+import type { CaseResult, Checkout, RunResult, Verdict } from '../model/run.js';
 
 const KCIDB_VERSION = { major: 5, minor: 3 } as const;
 export const DEFAULT_KCIDB_ORIGIN = 'hotunplug';
@@ -45,6 +45,11 @@ export interface KcidbOptions {
 interface KcidbCheckout {
   id: string;
   origin: string;
+  tree_name?: string;
+  git_repository_url?: string;
+  git_repository_branch?: string;
+  git_commit_hash?: string;
+  git_commit_name?: string;
   comment?: string;
   start_time?: string;
   valid?: boolean;
@@ -131,6 +136,43 @@ function logExcerpt(c: CaseResult): string | undefined {
   return cut + text.slice(text.length - (LOG_EXCERPT_MAX - cut.length));
 }
 
+/** Trees KernelCI knows by name, from their repository's path. */
+const KNOWN_TREES: readonly [RegExp, string][] = [
+  [/torvalds\/linux(\.git)?$/, 'mainline'],
+  [/next\/linux-next(\.git)?$/, 'next'],
+  [/stable\/linux(-stable)?(\.git)?$/, 'stable'],
+  [/stable\/linux-stable-rc(\.git)?$/, 'stable-rc'],
+];
+
+/** A checkout's tree name: KernelCI's for the trees it knows, else the repository's last path part. */
+export function treeName(repositoryUrl: string): string | undefined {
+  const url = repositoryUrl.replace(/\/+$/, '');
+  for (const [re, name] of KNOWN_TREES) if (re.test(url)) return name;
+  const last = url
+    .split(/[/:]/)
+    .pop()
+    ?.replace(/\.git$/, '');
+  return last ? str(last) : undefined;
+}
+
+/** KCIDB's checkout fields for where the kernel came from (git needs an https URL; others go to misc). */
+function checkoutFields(co: Checkout | undefined): Partial<KcidbCheckout> & { misc: Record<string, unknown> } {
+  if (!co) return { misc: {} };
+  if (co.gitCommitHash) {
+    const url = co.gitRepositoryUrl;
+    const tree = url ? treeName(url) : undefined;
+    return {
+      ...(tree ? { tree_name: tree } : {}),
+      ...(url && /^https:\/\//.test(url) ? { git_repository_url: str(url) } : {}),
+      ...(co.gitBranch ? { git_repository_branch: str(co.gitBranch) } : {}),
+      git_commit_hash: co.gitCommitHash,
+      ...(co.gitCommitName ? { git_commit_name: str(co.gitCommitName) } : {}),
+      misc: { ...(url && !/^https:\/\//.test(url) ? { git_repository: str(url) } : {}), ...(co.dirty ? { dirty: true } : {}) },
+    };
+  }
+  return { misc: co.package ? { package: str(co.package), package_version: str(co.packageVersion ?? '') } : {} };
+}
+
 function issueId(origin: string, title: string): string {
   return `${origin}:${createHash('sha256').update(title).digest('hex').slice(0, 16)}`;
 }
@@ -148,13 +190,16 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
     const checkoutId = `${origin}:${runPart}:${str(image)}`;
     const buildId = `${origin}:${runPart}:${str(image)}`;
     buildOf.set(image, buildId);
+    const { misc: checkoutMisc, ...checkout } = checkoutFields(vm?.checkout);
+    const packageNote = vm?.checkout?.package ? ` (${vm.checkout.package} ${vm.checkout.packageVersion ?? ''})` : '';
     out.checkouts.push({
       id: checkoutId,
       origin,
-      ...(vm ? { comment: str(`${vm.kernelRelease} ${vm.kernelVersion}`) } : { comment: str(`image ${image}`) }),
+      ...checkout,
+      ...(vm ? { comment: str(`${vm.kernelRelease} ${vm.kernelVersion}${packageNote}`) } : { comment: str(`image ${image}`) }),
       ...(dateTime(run.startedAt) ? { start_time: dateTime(run.startedAt) } : {}),
       valid: true,
-      misc: { image: str(image), ...(vm ? { kernel_release: str(vm.kernelRelease), kernel_version: str(vm.kernelVersion) } : {}) },
+      misc: { image: str(image), ...(vm ? { kernel_release: str(vm.kernelRelease), kernel_version: str(vm.kernelVersion) } : {}), ...checkoutMisc },
     });
     out.builds.push({
       id: buildId,

@@ -15,6 +15,7 @@ import { shellFor, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { errnoFromMessage } from './errno.js';
 import { machineDevices } from './vm-config.js';
 import { runFiles } from '../vm/machine-spec.js';
+import { checkoutOf } from '../image/index.js';
 
 export function portFromSession(s: GuestSession, image: string): GuestPort & QemuExitPort {
   const lost = (e: unknown): GuestLostError => new GuestLostError(errorMessage(e));
@@ -29,6 +30,7 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
       image,
       kernelRelease: s.image.kernelRelease,
       kernelVersion: s.image.kernelVersion,
+      checkout: checkoutOf(s.image.manifest),
       accelerator: s.accel,
       qemuArgv: s.machine.argv,
     },
