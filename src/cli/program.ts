@@ -65,10 +65,11 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .description('re-render index.html, junit.xml and kcidb.json of a run from its run.json')
+    .description('re-render index.html, junit.xml, kcidb.json and results.ktap of a run from its run.json; --submit posts kcidb.json to KCIDB')
     .argument('<run-dir>', 'reports/<run-id> directory (or its run.json)')
     .option('--origin <name>', 'KCIDB origin', 'hotunplug')
     .option('--fail-on <list>', 'verdicts that are JUnit failures', 'crashed,hung')
+    .option('--submit', 'post kcidb.json to the KCIDB REST endpoint in $KCIDB_REST (https://TOKEN@host/submit)')
     .action(async (runDir, opts) => done(await (await import('./commands/report.js')).report(runDir, opts)));
 
   program
