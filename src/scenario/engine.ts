@@ -257,7 +257,7 @@ class CaseExecution {
       device: (id) => this.c.devices.find((d) => d.id === id),
       setVar: (name, value) => void this.vars.set(name, value),
       handle: (name) => this.handleOf(name, phase),
-      hold: (name, handle) => void this.handles.set(name, handle),
+      hold: (name, handle, fd) => this.held(name, handle, fd),
       release: (name) => void this.handles.delete(name),
       ioctlRequest: (request, args) => this.ioctlRequest(request as Probe['request'], args),
       structHex: (struct, value) => this.structHex(struct, value),
@@ -290,6 +290,12 @@ class CaseExecution {
 
   // ---- fds ----
 
+  /** One place for a held fd: its handle, and its guest number as ${NAME_fd} for an ioctl that takes an fd (VFIO_GROUP_SET_CONTAINER). */
+  private held(name: string, handle: number, fd: number | undefined): void {
+    this.handles.set(name, handle);
+    if (fd !== undefined) this.vars.set(`${name}_fd`, String(fd));
+  }
+
   private async hold(h: Holder): Promise<void> {
     const { call, what, after } = holderKindOf(h).call(h, this.kindContext('prepare'));
     const r = await this.agent(call, `hold ${h.name}: ${what}`);
@@ -298,9 +304,7 @@ class CaseExecution {
       throw new HarnessFailure(`holder ${h.name}: ${what} failed: ${r.errno ?? 'no handle in the reply'}${typeof r.error === 'string' ? ` (${r.error})` : ''}`);
     }
     // held from here on, so it is closed with the others if a later call fails
-    this.handles.set(h.name, r.handle);
-    // its number in the guest, for an ioctl that takes an fd (VFIO_GROUP_SET_CONTAINER)
-    if (typeof r.fd === 'number') this.vars.set(`${h.name}_fd`, String(r.fd));
+    this.held(h.name, r.handle, typeof r.fd === 'number' ? r.fd : undefined);
     for (const next of after?.(r.handle) ?? []) {
       const x = await this.agent(next.call, `hold ${h.name}: ${next.what}`);
       if (x.timedOut) await this.lostIfSilent();

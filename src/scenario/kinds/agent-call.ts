@@ -29,9 +29,7 @@ export const holdStep = stepKind({
   run: async (s, ctx, timeoutMs) => {
     const path = ctx.sub(s.hold!.open.path);
     const r = await agentStep(ctx, { op: 'open', path, flags: s.hold!.open.flags }, `hold ${s.hold!.name} (${path})`, timeoutMs);
-    if (r.ok && r.handle !== undefined) ctx.hold(s.hold!.name, r.handle);
-    // its number in the guest, for an ioctl that takes an fd (VFIO_GROUP_SET_CONTAINER)
-    if (r.ok && r.fd !== undefined) ctx.setVar(`${s.hold!.name}_fd`, String(r.fd));
+    if (r.ok && r.handle !== undefined) ctx.hold(s.hold!.name, r.handle, r.fd);
     return r;
   },
 });

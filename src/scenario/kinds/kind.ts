@@ -32,7 +32,8 @@ export interface KindContext {
   setVar(name: string, value: string): void;
   /** the agent handle of a held fd (HarnessFailure when nothing of that name is held) */
   handle(name: string): number;
-  hold(name: string, handle: number): void;
+  /** held for the whole case; its guest fd number (when known) becomes ${NAME_fd} */
+  hold(name: string, handle: number, fd?: number): void;
   release(name: string): void;
   /** what the agent runs for a suite's ioctl request */
   ioctlRequest(request: unknown, args: unknown): unknown;
