@@ -11,6 +11,15 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** `bisect-step` speaks `git bisect run`'s language: 1–127 but 125 are "bad", so errors cannot keep 2 and 3. */
+export const BisectExit = { good: 0, bad: 1, skip: 125, abort: 128 } as const;
+
+/** An error's exit code under bisect-step: the machinery failing skips the commit, a usage error aborts the bisection. */
+export function bisectExitFor(code: number): number {
+  if (code === ExitCode.ok) return BisectExit.good;
+  return code === ExitCode.infra ? BisectExit.skip : BisectExit.abort;
+}
+
 export abstract class HotunplugError extends Error {
   abstract readonly exitCode: ExitCode;
   constructor(message: string, options?: { cause?: unknown }) {

@@ -2,7 +2,7 @@
 // only here do errors become one line on stderr and an exit code.
 import process from 'node:process';
 import { CommanderError } from 'commander';
-import { HotunplugError, ExitCode, errorMessage } from '../errors.js';
+import { HotunplugError, ExitCode, bisectExitFor, errorMessage } from '../errors.js';
 import { buildProgram } from './program.js';
 import { killAll, setInterruptExit } from '../util/reaper.js';
 
@@ -20,7 +20,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return program.getOptionValue('__exitCode') ?? process.exitCode ?? ExitCode.ok;
   } catch (e) {
-    return reportError(e);
+    const code = reportError(e);
+    return argv[0] === 'bisect-step' ? bisectExitFor(code) : code;
   } finally {
     killAll();
   }

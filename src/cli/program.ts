@@ -8,7 +8,8 @@ Exit codes:
   0  nothing failing
   1  failures, findings or regressions (see --fail-on)
   2  usage or configuration error (bad flag, bad suite file)
-  3  infrastructure error (QEMU, SSH, image build)`;
+  3  infrastructure error (QEMU, SSH, image build)
+bisect-step exits as git bisect run expects: 0 good, 1 bad, 125 skip, 128 abort.`;
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
     .option('--kernel-src <dir>', 'build a kernel tree of your own with our fragments')
     .option('--fragment <file>', 'an extra config fragment (repeatable)', collect, [])
     .option('--name <name>', 'name for an image built from --kernel-src')
+    .option('--recipe <image|file>', 'with --kernel-src: build the tree as this source image is built (default: kasan-6.12)')
     .option('--force', 'rebuild even if cached')
     .action(async (names, opts) => done(await (await import('./commands/image.js')).imageBuild(names, opts)));
   image
@@ -104,6 +106,9 @@ export function buildProgram(): Command {
     .option('--image <name>', "image to run on (repeatable; default: each suite's images)", collect, [])
     .option('--kernel <bzImage>', 'a kernel someone else built (with --modules)')
     .option('--modules <dir>', 'modules directory for --kernel (lib/modules/<release>)')
+    .option('--kernel-src <dir>', 'build this kernel tree (incrementally, cached) and run on it')
+    .option('--recipe <image|file>', 'with --kernel-src: build it as this source image is built (default: kasan-6.12)')
+    .option('--fragment <file>', 'with --kernel-src: an extra config fragment (repeatable)', collect, [])
     .option('--case <glob>', 'only cases whose id matches (e.g. "gpio/sim-*-req-*")')
     .option('--iterations <n>', 'run every case n times', '1')
     .option('--out <dir>', 'write reports under <dir>/reports/<run-id> (default: current directory)')
@@ -115,6 +120,31 @@ export function buildProgram(): Command {
     .option('--no-controls', 'do not add the canary calibration cases a run gets when it selects none')
     .option('--boot-attempts <n>', 'boots of a VM on fresh QEMUs before its cases are given up', '3')
     .action(async (opts) => done(await (await import('./commands/run.js')).runCommand(opts)));
+
+  program
+    .command('bisect-step')
+    .description('one step of `git bisect run`: build the tree at HEAD, run the case(s); exit 0 good, 1 bad, 125 skip, 128 abort')
+    .requiredOption('--case <glob>', 'the case(s) whose finding is bisected')
+    .option('--kernel-src <dir>', 'the kernel tree being bisected', '.')
+    .option('--suite <list>', 'suites (names or files) holding the case(s)', 'all')
+    .option('--repeat <n>', 'runs of each case; bad when the finding shows in any', '1')
+    .option('--title <text>', "bad when a finding's title contains this (default: a verdict of --verdict)")
+    .option('--verdict <list>', 'without --title: the verdicts that are bad', 'crashed,hung')
+    .option('--recipe <image|file>', 'build the tree as this source image is built (default: kasan-6.12)')
+    .option('--fragment <file>', 'an extra config fragment (repeatable)', collect, [])
+    .option('--out <dir>', "write each step's reports under <dir>/reports (default: the cache's bisect/)")
+    .option('--jobs <n>', 'VMs running at once')
+    .option('--no-controls', 'do not run the canary controls (a recipe with the canary modules runs them)')
+    .addHelpText(
+      'after',
+      `
+Exit codes (git bisect run's): 0 good, 1 bad, 125 skip (the build failed, Kconfig dropped a needed
+option, the controls were not trusted, a case errored or was skipped), 128 abort (usage errors).
+
+  git bisect start BAD GOOD
+  git bisect run hotunplug-ci bisect-step --case 'gpio/sim-configfs-edgewait-read' --repeat 3`,
+    )
+    .action(async (opts) => done(await (await import('./commands/bisect-step.js')).bisectStep(opts)));
 
   program
     .command('merge')

@@ -35,6 +35,8 @@ const ImageManifestSchema = z.strictObject({
   builtAt: z.string(),
   sizes: z.strictObject({ kernel: z.number().int(), initrd: z.number().int() }),
   buildSeconds: z.number(),
+  /** a kernel built from source for this image: taken from the kernel cache, or compiled (how many objects, how long) */
+  kernelBuild: z.strictObject({ cached: z.boolean(), objects: z.number().int().nullable(), seconds: z.number() }).optional(),
 });
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;
 

@@ -101,7 +101,7 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
     // Out-of-tree module sources and the compiler also change the kernel build's output.
     const extra: Record<string, string> = {};
     for (const d of def.extraModules) {
-      const dir = join(IMAGES_DIR, d);
+      const dir = resolvePath(IMAGES_DIR, d);
       if (!existsSync(dir)) throw new ConfigError(join(IMAGES_DIR, `${def.name}.json`), 'extraModules', `no such directory ${dir}`);
       for (const f of readdirSync(dir, { recursive: true }).map(String).sort()) {
         const path = join(dir, f);
@@ -173,6 +173,7 @@ interface KernelForImage {
   hasConfig: boolean;
   packages: Record<string, string>;
   git?: GitCheckout | null;
+  kernelBuild?: ImageManifest['kernelBuild'];
   cleanup?: () => Promise<void>;
 }
 
@@ -200,7 +201,7 @@ async function buildSourceKernel(def: SourceImageDef, outDir: string, log: Build
       ? { sourcePackage: def.source.package, ...(def.source.version ? { sourceVersion: def.source.version } : {}) }
       : { srcDir: def.source.dir }),
     fragments: def.fragments.map((f) => resolvePath(IMAGES_DIR, f)),
-    extraModules: def.extraModules.map((d) => join(IMAGES_DIR, d)),
+    extraModules: def.extraModules.map((d) => resolvePath(IMAGES_DIR, d)),
     ...(def.expectedObjects ? { expectedObjects: def.expectedObjects } : {}),
     onProgress: (p) => progress(formatProgress(p)),
   });
@@ -212,7 +213,8 @@ async function buildSourceKernel(def: SourceImageDef, outDir: string, log: Build
   const packages: Record<string, string> = {};
   if ('package' in def.source) packages[def.source.package] = def.source.version ?? k.sourceId;
   const git = 'dir' in def.source ? await readGitCheckout(def.source.dir) : null;
-  return { modulesDir: k.modulesDir, kernelRelease: k.kernelRelease, hasConfig: true, packages, git };
+  const kernelBuild = k.cached ? { cached: true, objects: 0, seconds: 0 } : { cached: false, objects: k.objects ?? null, seconds: k.buildSeconds };
+  return { modulesDir: k.modulesDir, kernelRelease: k.kernelRelease, hasConfig: true, packages, git, kernelBuild };
 }
 
 /** The shared part of every build: atomic dir, build log, initramfs, manifest. */
@@ -276,6 +278,7 @@ async function runBuild(
           builtAt: new Date().toISOString(),
           sizes: { kernel: (await stat(join(tmp, 'bzImage'))).size, initrd: info.bytes },
           buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+          ...(k.kernelBuild ? { kernelBuild: k.kernelBuild } : {}),
         };
         log(`done in ${manifest.buildSeconds}s`);
         await closeLog();

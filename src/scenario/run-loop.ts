@@ -2,6 +2,7 @@
 // group boots once, reuse a VM across cases (their restore steps) and boot a fresh one after a
 // crash, a hang, a failed restore or a harness error. Every case result is appended to the run and
 // the run is written at once, so a run that dies part-way keeps what was measured.
+import { globToRegExp } from '../util/glob.js';
 import os from 'node:os';
 import { BootError, InfraError, errorMessage } from '../errors.js';
 import { classifyCase, judgeControls, subsystemVerdict, type ControlExpectation } from '../classify/verdict.js';
@@ -51,15 +52,6 @@ export function planCases(suites: readonly LoadedSuite[], opts: PlanOptions): Pl
   // a case's shard depends on its id alone (src/scenario/shard.ts): all its images and iterations together
   const mine = opts.shard ? shardCases(pairs, opts.shard, (p) => p.c.id) : pairs;
   return mine.flatMap((p) => Array.from({ length: opts.iterations }, (_, k) => ({ ...p, iteration: k + 1 })));
-}
-
-/** `*` matches anything (including "/"), `?` one character; everything else is literal. */
-function globToRegExp(glob: string): RegExp {
-  const re = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`);
 }
 
 /** Kernel options a case needs that the image's .config does not enable (=y or =m). */

@@ -14,9 +14,10 @@ const AUTO_CONTROLS = /^canary\/(buggy|fixed)-unbind-read$/;
  * every planned image the canary suite can run on: without them no verdict of the run can be
  * trusted. A suite's own controls (input's EVIOCREVOKE) calibrate that suite's probes, not the
  * detector: they do not stand in for the canary. --no-controls opts out; a shard leaves controls to
- * whichever shard their cases hash to.
+ * whichever shard their cases hash to. `alsoImages`: images outside the canary suite's list that carry
+ * the canary modules (a --kernel-src tree built with a KASAN recipe).
  */
-export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: string): PlannedCase[] {
+export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: string, alsoImages: readonly string[] = []): PlannedCase[] {
   const calibrated = new Set(selected.filter((p) => p.c.control && p.c.suite === CONTROL_SUITE).map((p) => p.image));
   let canary: LoadedSuite;
   try {
@@ -24,7 +25,7 @@ export function calibrationCases(selected: readonly PlannedCase[], suitesDir?: s
   } catch {
     return []; // a suites dir without the canary (e.g. test fixtures): nothing to calibrate with
   }
-  const images = [...new Set(selected.map((p) => p.image))].filter((img) => canary.images.includes(img) && !calibrated.has(img));
+  const images = [...new Set(selected.map((p) => p.image))].filter((img) => (canary.images.includes(img) || alsoImages.includes(img)) && !calibrated.has(img));
   return images.flatMap((image) => canary.cases.filter((c) => c.control && AUTO_CONTROLS.test(c.id)).map((c) => ({ c, image, iteration: 1 })));
 }
 

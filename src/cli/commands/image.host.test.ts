@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../errors.js';
 import { IMAGES_DIR } from '../../image/catalog.js';
-import { imageBuild, imageListRows, kernelSrcDef } from './image.js';
+import { kernelSrcDef } from '../kernel-src.js';
+import { imageBuild, imageListRows } from './image.js';
 
 const root = mkdtempSync(join(tmpdir(), 'huci-image-cmd-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -12,7 +13,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('imageBuild flag checks (before anything is built)', () => {
   it.each([
     [['debian-9'], {}, /unknown image "debian-9"; known images: .*debian-6\.12/],
-    [[], { fragment: ['x.config'] }, /--fragment and --name go with --kernel-src/],
+    [[], { fragment: ['x.config'] }, /--fragment, --name and --recipe go with --kernel-src/],
     [['debian-6.12'], { kernelSrc: root }, /--kernel-src builds one image of its own/],
     [[], { kernelSrc: join(root, 'nope') }, /--kernel-src .*nope: no such directory/],
   ])('%j %j', async (names, opts, msg) => {

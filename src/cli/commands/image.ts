@@ -1,7 +1,5 @@
 // `hotunplug-ci image build|list`. Build dispatches on the image kind inside src/image/resolve.ts;
 // this file only turns names/flags into image definitions and shows progress.
-import { existsSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
 import { UsageError } from '../../errors.js';
 import {
   cachedDirsOf,
@@ -13,14 +11,15 @@ import {
   listImages,
   readManifest,
   resolveImageDef,
-  type SourceImageDef,
 } from '../../image/index.js';
+import { kernelSrcDef } from '../kernel-src.js';
 import { progressReporter } from '../progress.js';
 
 export interface ImageBuildOptions {
   kernelSrc?: string;
   fragment?: string[];
   name?: string;
+  recipe?: string;
   force?: boolean;
 }
 
@@ -28,34 +27,13 @@ export interface ImageListOptions {
   json?: boolean;
 }
 
-/** An image definition for `--kernel-src DIR [--fragment F…] [--name N]`: the KASAN image's recipe on the user's tree. */
-export function kernelSrcDef(opts: ImageBuildOptions): SourceImageDef {
-  const dir = resolvePath(opts.kernelSrc!);
-  if (!existsSync(dir)) throw new UsageError(`--kernel-src ${opts.kernelSrc}: no such directory`);
-  for (const f of opts.fragment ?? []) if (!existsSync(f)) throw new UsageError(`--fragment ${f}: no such file`);
-  const name = opts.name ?? 'custom';
-  if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) throw new UsageError(`--name ${name}: use lower-case letters, digits, dots and dashes`);
-  const base = listImages().find((d): d is SourceImageDef => d.kind === 'source');
-  return {
-    name,
-    kind: 'source',
-    description: `kernel tree ${dir}`,
-    source: { dir },
-    // absolute --fragment paths survive resolving against images/
-    fragments: [...(base?.fragments ?? []), ...(opts.fragment ?? []).map((f) => resolvePath(f))],
-    extraModules: base?.extraModules ?? [],
-    modules: 'all',
-    append: base?.append ?? [],
-  };
-}
-
 export async function imageBuild(names: string[], opts: ImageBuildOptions): Promise<number> {
   let defs: ImageDef[];
   if (opts.kernelSrc) {
     if (names.length) throw new UsageError('--kernel-src builds one image of its own; drop the image names (use --name)');
-    defs = [kernelSrcDef(opts)];
+    defs = [kernelSrcDef({ ...opts, kernelSrc: opts.kernelSrc })];
   } else {
-    if (opts.fragment?.length || opts.name) throw new UsageError('--fragment and --name go with --kernel-src');
+    if (opts.fragment?.length || opts.name || opts.recipe) throw new UsageError('--fragment, --name and --recipe go with --kernel-src');
     defs = (names.length ? names : [DEFAULT_IMAGE]).map(getImageDef);
   }
   for (const def of defs) {

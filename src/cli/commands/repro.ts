@@ -1,6 +1,7 @@
 // `hotunplug-ci repro RUN_DIR CASE`: run one case of an earlier run again, on the same image (or
 // the same --kernel/--modules), and print the QEMU argv it used next to the original's.
 import { UsageError } from '../../errors.js';
+import { findImage } from '../../image/index.js';
 import { readRunFile } from '../../report/run-file.js';
 import { executeRun } from '../../scenario/run-job.js';
 import { CUSTOM_IMAGE, defaultRunDeps, prepareRun, type RunCommandOptions, type RunDeps } from './run.js';
@@ -26,24 +27,35 @@ export async function repro(runDir: string, caseId: string, opts: ReproOptions, 
   const runOpts: RunCommandOptions = { suite: original.subsystem, case: caseId, controls: false };
   if (opts.out) runOpts.out = opts.out;
   const image = images[0];
-  if (image === CUSTOM_IMAGE) {
-    // a user's kernel: take --kernel/--modules from the original command line
-    const at = (flag: string): string | undefined => {
-      const i = run.command.indexOf(flag);
-      return i >= 0 ? run.command[i + 1] : undefined;
-    };
+  // a kernel that is not a catalog image: take its flags from the original command line
+  const at = (flag: string): string | undefined => {
+    const i = run.command.indexOf(flag);
+    return i >= 0 ? run.command[i + 1] : undefined;
+  };
+  const all = (flag: string): string[] => run.command.flatMap((a, i) => (a === flag && run.command[i + 1] !== undefined ? [run.command[i + 1]!] : []));
+  const argv = ['run', '--suite', runOpts.suite!, '--case', caseId, '--no-controls'];
+  if (at('--kernel-src') && image && !findImage(image)) {
+    runOpts.kernelSrc = at('--kernel-src')!;
+    argv.push('--kernel-src', runOpts.kernelSrc);
+    const recipe = at('--recipe');
+    if (recipe) {
+      runOpts.recipe = recipe;
+      argv.push('--recipe', recipe);
+    }
+    runOpts.fragment = all('--fragment');
+    for (const f of runOpts.fragment) argv.push('--fragment', f);
+  } else if (image === CUSTOM_IMAGE) {
     const kernel = at('--kernel');
     const modules = at('--modules');
     if (!kernel || !modules) throw new UsageError(`${file}: case ${caseId} ran on a user kernel but the run's command has no --kernel/--modules`);
     runOpts.kernel = kernel;
     runOpts.modules = modules;
+    argv.push('--kernel', kernel, '--modules', modules);
   } else if (image) {
     runOpts.image = [image];
+    argv.push('--image', image);
   }
   // the run it makes records the run command that does the same
-  const argv = ['run', '--suite', runOpts.suite!, '--case', caseId, '--no-controls'];
-  if (runOpts.kernel) argv.push('--kernel', runOpts.kernel, '--modules', runOpts.modules!);
-  else if (image) argv.push('--image', image);
   if (opts.out) argv.push('--out', opts.out);
   const prepared = await prepareRun(runOpts, deps, argv);
   const { run: again, dir } = await executeRun(prepared.job);

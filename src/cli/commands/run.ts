@@ -6,7 +6,17 @@ import os from 'node:os';
 import process from 'node:process';
 import { UsageError } from '../../errors.js';
 import { detect, StreamDetector } from '../../detect/index.js';
-import { findImage, type ImageArtifacts, knownImagesLine, parseDotConfig, readKernelConfig, resolveImage, resolveUserKernel } from '../../image/index.js';
+import {
+  findImage,
+  type ImageArtifacts,
+  knownImagesLine,
+  parseDotConfig,
+  readKernelConfig,
+  resolveImage,
+  resolveImageDef,
+  resolveUserKernel,
+  type SourceImageDef,
+} from '../../image/index.js';
 import { checkBaseline } from '../../report/compare.js';
 import { runExitCode } from '../../report/merge.js';
 import { parseFailOn } from '../../report/fail-on.js';
@@ -23,6 +33,7 @@ import { parseShard } from '../../scenario/shard.js';
 import { toolVersion } from '../../version.js';
 import { progressReporter } from '../progress.js';
 import { checkWritable } from '../out-dir.js';
+import { kernelSrcDef } from '../kernel-src.js';
 import { userKernelGaps } from '../user-kernel.js';
 
 export interface RunCommandOptions {
@@ -30,6 +41,9 @@ export interface RunCommandOptions {
   image?: string[];
   kernel?: string;
   modules?: string;
+  kernelSrc?: string;
+  recipe?: string;
+  fragment?: string[];
   case?: string;
   iterations?: string;
   out?: string;
@@ -43,11 +57,14 @@ export interface RunCommandOptions {
   bootAttempts?: string;
 }
 
+/** A kernel that is not a catalog image: someone's bzImage and modules, or a tree we build. */
+export type CustomKernel = { kernel: string; modules: string } | { tree: SourceImageDef; flags: string[] };
+
 export interface RunDeps {
-  /** boots guests; `custom` is set for --kernel/--modules */
-  sessions(opts: { custom: { kernel: string; modules: string } | null; onProgress: (s: string) => void }): SessionFactory & { dispose?(): Promise<void> };
+  /** boots guests; `custom` is set for --kernel/--modules and --kernel-src */
+  sessions(opts: { custom: CustomKernel | null; onProgress: (s: string) => void }): SessionFactory & { dispose?(): Promise<void> };
   /** parsed .config of an image (null: unknown) */
-  kernelConfig(image: string, custom: { kernel: string; modules: string } | null): Promise<ReadonlyMap<string, string> | null>;
+  kernelConfig(image: string, custom: CustomKernel | null): Promise<ReadonlyMap<string, string> | null>;
   writeReports(root: string, run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>, full: boolean): Promise<string>;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -63,11 +80,15 @@ export function defaultRunDeps(): RunDeps {
   // Whoever asks first (the kernel-option check, before any boot) starts the build: its progress
   // goes to the run's reporter, whichever caller that is.
   let report: ((s: string) => void) | null = null;
-  const imageOf = (name: string, custom: { kernel: string; modules: string } | null): Promise<ImageArtifacts> => {
+  const imageOf = (name: string, custom: CustomKernel | null): Promise<ImageArtifacts> => {
     let p = images.get(name);
     if (!p) {
       const onProgress = (s: string): void => report?.(`${name}: ${s}`);
-      p = custom ? resolveUserKernel({ ...custom, onProgress }) : resolveImage(name, { build: true, onProgress });
+      p = !custom
+        ? resolveImage(name, { build: true, onProgress })
+        : 'tree' in custom
+          ? resolveImageDef(custom.tree, { onProgress })
+          : resolveUserKernel({ ...custom, onProgress });
       images.set(name, p);
     }
     return p;
@@ -92,7 +113,7 @@ export function defaultRunDeps(): RunDeps {
       };
     },
     kernelConfig: async (image, custom) => {
-      if (custom) {
+      if (custom && !('tree' in custom)) {
         const src = await readKernelConfig({ kernel: custom.kernel, modulesDir: custom.modules });
         return src ? parseDotConfig(src.text) : null;
       }
@@ -115,7 +136,7 @@ export function defaultRunDeps(): RunDeps {
   };
 }
 
-function positiveInt(v: string | undefined, flag: string, dflt: number): number {
+export function positiveInt(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} ${v}: expected a positive integer`);
   return Number(v);
@@ -134,7 +155,9 @@ export interface PreparedRun {
 export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: readonly string[]): Promise<PreparedRun> {
   if (!opts.suite) throw new UsageError('--suite LIST is required (e.g. --suite gpio,i2c; see `hotunplug-ci list`)');
   if (Boolean(opts.kernel) !== Boolean(opts.modules)) throw new UsageError('--kernel and --modules go together');
-  if (opts.kernel && opts.image && opts.image.length > 0) throw new UsageError('give either --image or --kernel/--modules, not both');
+  const kernelChoices = [opts.image?.length ? '--image' : '', opts.kernel ? '--kernel/--modules' : '', opts.kernelSrc ? '--kernel-src' : ''].filter(Boolean);
+  if (kernelChoices.length > 1) throw new UsageError(`give one of --image, --kernel/--modules and --kernel-src, not ${kernelChoices.join(' and ')}`);
+  if (!opts.kernelSrc && (opts.recipe || opts.fragment?.length)) throw new UsageError('--recipe and --fragment go with --kernel-src');
   const iterations = positiveInt(opts.iterations, '--iterations', 1);
   const jobs = positiveInt(opts.jobs, '--jobs', defaultJobs());
   const bootAttempts = positiveInt(opts.bootAttempts, '--boot-attempts', DEFAULT_BOOT_ATTEMPTS);
@@ -145,11 +168,11 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
     .map((s) => s.trim())
     .filter(Boolean);
   const suites = loadSuites(names.includes('all') ? [] : names, deps.suitesDir);
-  const custom = opts.kernel && opts.modules ? { kernel: opts.kernel, modules: opts.modules } : null;
-  if (custom) for (const line of await userKernelGaps(custom.kernel, custom.modules)) deps.stderr.write(`${line}\n`);
-  const cliImages = custom ? [CUSTOM_IMAGE] : [...new Set(opts.image ?? [])];
+  const custom = customKernel(opts);
+  if (custom && !('tree' in custom)) for (const line of await userKernelGaps(custom.kernel, custom.modules)) deps.stderr.write(`${line}\n`);
+  const cliImages = custom ? [customName(custom)] : [...new Set(opts.image ?? [])];
   for (const img of cliImages) {
-    if (img !== CUSTOM_IMAGE && !findImage(img)) throw new UsageError(`--image ${img}: no such image (known: ${knownImagesLine()})`);
+    if (!custom && !findImage(img)) throw new UsageError(`--image ${img}: no such image (known: ${knownImagesLine()})`);
   }
   const selected = planCases(suites, { images: cliImages, iterations, ...(opts.case ? { caseGlob: opts.case } : {}), ...(shard ? { shard } : {}) });
   if (selected.length === 0) {
@@ -157,7 +180,9 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
       `no case to run${opts.case ? `: --case ${opts.case} matches none of ${suites.map((s) => s.name).join(', ')}` : ''}${shard ? ` in shard ${opts.shard}` : ''}`,
     );
   }
-  const calibration = opts.controls === false || shard ? [] : calibrationCases(selected, deps.suitesDir);
+  // a tree built with the canary modules calibrates like the image whose recipe it follows
+  const calibrated = custom && 'tree' in custom && custom.tree.extraModules.some((d) => d.endsWith('canary')) ? [customName(custom)] : [];
+  const calibration = opts.controls === false || shard ? [] : calibrationCases(selected, deps.suitesDir, calibrated);
   const plan = [...calibration, ...selected];
   const suitesRun =
     calibration.length > 0 && !suites.some((s) => s.name === CONTROL_SUITE) ? [...loadSuites([CONTROL_SUITE], deps.suitesDir), ...suites] : suites;
@@ -186,7 +211,7 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
     jobs,
     bootAttempts,
     version: deps.version,
-    repro: (c, image) => reproCommand(c, image, custom ?? undefined),
+    repro: (c, image) => reproCommand(c, image, custom ? customFlags(custom) : undefined),
     onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),
     onNote: (t) => progress.update(t),
   };
@@ -213,6 +238,27 @@ export async function runCommand(opts: RunCommandOptions, deps: RunDeps = defaul
   }
   // controls are judged by run.controls, not --fail-on: the buggy canary is meant to crash
   return exitCode(run);
+}
+
+function customKernel(opts: RunCommandOptions): CustomKernel | null {
+  if (opts.kernel && opts.modules) return { kernel: opts.kernel, modules: opts.modules };
+  if (!opts.kernelSrc) return null;
+  const tree = kernelSrcDef({
+    kernelSrc: opts.kernelSrc,
+    ...(opts.recipe ? { recipe: opts.recipe } : {}),
+    ...(opts.fragment ? { fragment: opts.fragment } : {}),
+  });
+  const flags = ['--kernel-src', opts.kernelSrc, ...(opts.recipe ? ['--recipe', opts.recipe] : []), ...(opts.fragment ?? []).flatMap((f) => ['--fragment', f])];
+  return { tree, flags };
+}
+
+function customName(custom: CustomKernel): string {
+  return 'tree' in custom ? custom.tree.name : CUSTOM_IMAGE;
+}
+
+/** The command-line flags that name a custom kernel again (repro lines). */
+function customFlags(custom: CustomKernel): string[] {
+  return 'tree' in custom ? custom.flags : ['--kernel', custom.kernel, '--modules', custom.modules];
 }
 
 /**
