@@ -103,8 +103,43 @@ const VmInfoSchema = z.strictObject({
   qemuArgv: z.array(z.string()),
   configHash: z.string().optional(),
   checkout: CheckoutSchema.optional(),
+  /** the empty raw drives (file names in QEMU's run dir) the guest booted with */
+  drives: z.array(z.strictObject({ file: z.string(), sizeMiB: z.number() })).optional(),
 });
 export type VmInfo = z.infer<typeof VmInfoSchema>;
+
+/**
+ * One thing a case did to its guest, in the order it started (engine-clock ms since the case began):
+ * an agent request and its reply, a QMP command, a wait for a QMP event. The stand-alone
+ * reproducer (src/report/repro/) replays these without hotunplug-ci. endMs null: never finished.
+ */
+const ReplayActionSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('agent'),
+    startMs: z.number(),
+    endMs: z.number().nullable(),
+    request: z.record(z.string(), z.unknown()),
+    reply: z.record(z.string(), z.unknown()).nullable(),
+  }),
+  z.strictObject({
+    kind: z.literal('qmp'),
+    startMs: z.number(),
+    endMs: z.number().nullable(),
+    command: z.string(),
+    args: z.record(z.string(), z.unknown()).optional(),
+    error: z.string().optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('qmp-event'),
+    startMs: z.number(),
+    endMs: z.number().nullable(),
+    event: z.string(),
+    match: z.record(z.string(), z.unknown()),
+    timeoutMs: z.number(),
+    arrived: z.boolean().nullable(),
+  }),
+]);
+export type ReplayAction = z.infer<typeof ReplayActionSchema>;
 
 const CaseResultSchema = z.strictObject({
   /** `<subsystem>/<provider>-<method>-<fd kind>-<op>`, e.g. i2c/i801-unbind-dev-smbus */
@@ -140,6 +175,8 @@ const CaseResultSchema = z.strictObject({
   missingOptions: z.array(z.string()).default([]),
   error: z.string().optional(),
   repro: z.string(),
+  /** what the case did to the guest, kept for cases that were not handled (the stand-alone reproducer's script) */
+  replay: z.array(ReplayActionSchema).optional(),
 });
 export type CaseResult = z.infer<typeof CaseResultSchema>;
 

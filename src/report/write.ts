@@ -14,6 +14,7 @@ import { renderKcidb, DEFAULT_KCIDB_ORIGIN } from './kcidb.js';
 import { caseDirName, caseImage, slug } from './model.js';
 import { RUN_FILE, parseRun } from './run-file.js';
 import { runJsonText, type CaseJsonMemo } from './run-json.js';
+import { placeKernelFile, REPRO_DIR, reproducerOf } from './repro/render.js';
 import type { CaseResult, RunResult, Verdict } from '../model/run.js';
 
 export interface ConsoleInput {
@@ -149,6 +150,13 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
     opts.memo?.files.set(file, data);
     written.push(rel);
   };
+  const putBytes = async (rel: string, data: Buffer): Promise<void> => {
+    const file = path.join(dir, rel);
+    const key = `bytes:${data.toString('base64')}`;
+    if (opts.memo?.files.get(file) !== key) await writeFileAtomic(file, data);
+    opts.memo?.files.set(file, key);
+    written.push(rel);
+  };
   const kcidb = renderKcidb(run, { origin: opts.origin ?? DEFAULT_KCIDB_ORIGIN, failOn });
   for (const c of run.cases) {
     const rel = path.join('cases', caseDirName(run, c));
@@ -158,6 +166,15 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
     await put(path.join(rel, 'console.txt'), c.consoleExcerpt.endsWith('\n') || c.consoleExcerpt === '' ? c.consoleExcerpt : `${c.consoleExcerpt}\n`);
     await put(path.join(rel, 'repro.sh'), reproScript(run, c), 0o755);
     if (c.findings.length) await put(path.join(rel, 'findings.txt'), findingsText(c));
+    const repro = await reproducerOf(run, c, rel, caseImage(run, c));
+    if (repro) {
+      await mkdir(path.join(dir, rel, REPRO_DIR), { recursive: true });
+      for (const f of repro.files) {
+        if (typeof f.data === 'string') await put(f.rel, f.data, f.mode);
+        else await putBytes(f.rel, f.data);
+      }
+      for (const k of repro.kernel) await placeKernelFile(dir, k);
+    }
   }
   await put('junit.xml', renderJunit(run, { failOn }));
   await put('kcidb.json', `${JSON.stringify(kcidb, null, 2)}\n`);

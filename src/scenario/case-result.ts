@@ -4,8 +4,9 @@ import type { CaseResult, VmInfo } from '../model/run.js';
 import type { CaseRun } from './engine.js';
 import type { ResolvedCase } from './suite-schema.js';
 
-export function reproCommand(c: ResolvedCase, image: string, custom?: { kernel: string; modules: string }): string {
-  const target = custom ? `--kernel ${shArg(custom.kernel)} --modules ${shArg(custom.modules)}` : `--image ${shArg(image)}`;
+/** `customKernel`: the flags that name a kernel that is not a catalog image (--kernel/--modules, --kernel-src…). */
+export function reproCommand(c: ResolvedCase, image: string, customKernel?: readonly string[]): string {
+  const target = customKernel ? customKernel.map(shArg).join(' ') : `--image ${shArg(image)}`;
   return `hotunplug-ci run --suite ${shArg(c.suite)} ${target} --case ${shArg(c.id)}`;
 }
 
@@ -58,5 +59,7 @@ export function toCaseResult(
     missingOptions: run.record.missingOptions,
     ...(cls.verdict === 'error' ? { error: cls.reason } : {}),
     repro: opts.repro,
+    // a handled or skipped case needs no reproducer; the others keep what they did for one
+    ...(cls.verdict !== 'handled' && cls.verdict !== 'skipped' && run.replay.length > 0 ? { replay: run.replay } : {}),
   };
 }

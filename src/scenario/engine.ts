@@ -2,8 +2,9 @@
 // remove, probe the zombie fds, stop loops, close, measure a blocked removal, restore, settle,
 // harvest the kernel log. It records what happened (CaseRecord + timeline); it never judges —
 // src/classify does that from the record.
+import { recordingPort } from './replay-recorder.js';
 import { errorMessage } from '../errors.js';
-import type { TimelineEvent } from '../model/run.js';
+import type { ReplayAction, TimelineEvent } from '../model/run.js';
 import { probeAccepted } from '../classify/accept.js';
 import type { CaseRecord, LoopOutcome, ProbeOutcome, RemovalOutcome } from '../classify/record.js';
 import { describeOp, type GuestOp, type OpResult } from '../guest/guest-ops.js';
@@ -33,6 +34,8 @@ export interface CaseRun {
   findings: FindingLike[];
   /** the guest's state is unknown or damaged: the next case needs a fresh VM */
   needsRestart: boolean;
+  /** what the case did to the guest, in order (the reproducer's script) */
+  replay: ReplayAction[];
 }
 
 const AGENT_MS = 5000;
@@ -55,6 +58,7 @@ export function skippedRun(c: ResolvedCase, missing: string[], now = Date.now())
     consoleExcerpt: '',
     findings: [],
     needsRestart: false,
+    replay: [],
   };
 }
 
@@ -90,14 +94,15 @@ class CaseExecution {
   private finished = false;
   /** a restore step said this VM cannot serve another case */
   private retired = false;
+  private readonly replay: ReplayAction[] = [];
 
   constructor(
     private readonly c: ResolvedCase,
     private readonly ctx: CaseContext,
   ) {
     this.clock = ctx.clock ?? realClock;
-    this.port = ctx.port;
     this.t0 = this.clock.now();
+    this.port = recordingPort(ctx.port, this.clock, this.t0, this.replay);
     this.record = emptyRecord(c.id);
     this.tag = `${c.id}#${ctx.iteration}@${this.t0}`;
   }
@@ -189,6 +194,7 @@ class CaseExecution {
       consoleExcerpt: excerpt,
       findings,
       needsRestart,
+      replay: this.replay,
     };
   }
 

@@ -160,7 +160,10 @@ export class RealSessions implements SessionFactory {
       runDir,
       ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
     });
-    return portFromSession(session, cfg.image);
+    const port = portFromSession(session, cfg.image);
+    // the drives' files live in runDir, gone after the run: a reproducer makes them again
+    if (m.drives.length > 0) port.vm.drives = m.drives.map((d) => ({ file: `${d.id}.img`, sizeMiB: d.sizeMiB }));
+    return port;
   }
 
   async dispose(): Promise<void> {

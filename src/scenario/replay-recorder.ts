@@ -1,0 +1,66 @@
+// A GuestPort that notes everything a case does to its guest — agent requests with their replies,
+// QMP commands, waits for QMP events — for the stand-alone reproducer (src/report/repro/). The
+// kernel-log harvest (dmesgFrom) is ours, not the case's, and is left out.
+import type { ReplayAction } from '../model/run.js';
+import { shellFor } from '../guest/guest-ops.js';
+import type { AgentAnswer, Clock, GuestPort } from './port.js';
+import type { OpResult } from '../guest/guest-ops.js';
+
+type Of<K extends ReplayAction['kind']> = Extract<ReplayAction, { kind: K }>;
+
+export function recordingPort(port: GuestPort, clock: Clock, t0: number, actions: ReplayAction[]): GuestPort {
+  const rel = (): number => clock.now() - t0;
+  const track = <A extends ReplayAction, R>(action: A, p: Promise<R>, done: (a: A, r: R) => void): Promise<R> => {
+    actions.push(action);
+    return p.then(
+      (r) => {
+        action.endMs = rel();
+        done(action, r);
+        return r;
+      },
+      (e: unknown) => {
+        action.endMs = rel();
+        throw e;
+      },
+    );
+  };
+  return {
+    vm: port.vm,
+    answersApart: port.answersApart?.bind(port),
+    driveFile: port.driveFile?.bind(port),
+    consoleFile: port.consoleFile,
+    agent: (call, timeoutMs) =>
+      track<Of<'agent'>, AgentAnswer>(
+        { kind: 'agent', startMs: rel(), endMs: null, request: { ...call }, reply: null },
+        port.agent(call, timeoutMs),
+        (a, r) => {
+          a.reply = r.timedOut ? null : { ...r };
+        },
+      ),
+    run: (op, timeoutMs) => {
+      if (op.op === 'dmesgFrom') return port.run(op, timeoutMs);
+      const request = { op: 'sh', command: shellFor(op), timeoutMs };
+      return track<Of<'agent'>, OpResult>({ kind: 'agent', startMs: rel(), endMs: null, request, reply: null }, port.run(op, timeoutMs), (a, r) => {
+        a.reply = r.timedOut ? null : { ok: r.ok, errno: r.errno, ...(r.out ? { out: r.out.slice(0, 500) } : {}) };
+      });
+    },
+    qmp: (command, args, timeoutMs) =>
+      track({ kind: 'qmp', startMs: rel(), endMs: null, command, ...(args ? { args } : {}) }, port.qmp(command, args, timeoutMs), () => {}).catch(
+        (e: unknown) => {
+          const a = actions.findLast((x) => x.kind === 'qmp' && x.command === command);
+          if (a?.kind === 'qmp') a.error = e instanceof Error ? e.message : String(e);
+          throw e;
+        },
+      ),
+    waitForQmpEvent: (event, match, timeoutMs) =>
+      track<Of<'qmp-event'>, boolean>(
+        { kind: 'qmp-event', startMs: rel(), endMs: null, event, match, timeoutMs, arrived: null },
+        port.waitForQmpEvent(event, match, timeoutMs),
+        (a, r) => {
+          a.arrived = r;
+        },
+      ),
+    onConsoleLine: (cb) => port.onConsoleLine(cb),
+    stop: () => port.stop(),
+  };
+}
