@@ -1,7 +1,10 @@
 // `git bisect run hotunplug-ci bisect-step` on a real kernel history (test/full/bisect-tree.ts): a
 // commit turns an in-tree misc driver from canary-fixed's refcounted state into canary-buggy's
-// devres-freed one, and the bisection must name exactly that commit. Also: a commit where Kconfig
-// lacks the driver is a skip (125), and an unchanged tree is a cache hit that rebuilds nothing.
+// devres-freed one, and the bisection must name exactly that commit. The kernel is the smallest
+// guest kernel, without KASAN (fixtures/bisect/bisect-plain.json): the read through the stale
+// state returns freed memory, so the bad commit's verdict is `silent` where the good ones are
+// `handled`. Also: a commit where Kconfig lacks the driver is a skip (125), and an unchanged tree is
+// a cache hit that rebuilds nothing.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +15,6 @@ import { CLI } from '../testing/cli.js';
 import { type BisectHistory, makeBisectHistory } from './bisect-tree.js';
 
 const FIXTURES = projectPath('test/full/fixtures/bisect');
-const TITLE = 'KASAN: slab-use-after-free Read in canary_read';
 let history: BisectHistory;
 let out: string;
 
@@ -22,13 +24,13 @@ const stepArgs = (): string[] => [
   '--kernel-src',
   '.',
   '--recipe',
-  join(FIXTURES, 'bisect-kasan.json'),
+  join(FIXTURES, 'bisect-plain.json'),
   '--suite',
   join(FIXTURES, 'huci-bisect.yaml'),
   '--case',
   'huci-bisect/*',
-  '--title',
-  TITLE,
+  '--verdict',
+  'silent',
   '--out',
   out,
 ];
@@ -67,7 +69,7 @@ describe('bisect-step on a git history of linux-source-6.12', () => {
     expect(r.stdout).toContain(`${history.bad} is the first bad commit`);
     expect(steps.length).toBeGreaterThanOrEqual(2);
     for (const s of steps) expect(s).toMatch(/: (GOOD|BAD) — /);
-    expect(steps.find((s) => s.includes(': BAD — '))).toContain(TITLE);
+    expect(steps.find((s) => s.includes(': BAD — '))).toMatch(/BAD — silent in huci-bisect\/huci-unbind-read/);
     // the first step built the tree; later steps changed one file of one module
     for (const s of steps.slice(1)) expect(s).toMatch(/build [\d.]+ s, [1-9]\d? object\(s\) compiled|build cached/);
   });

@@ -117,7 +117,7 @@ export function defaultRunDeps(): RunDeps {
         const src = await readKernelConfig({ kernel: custom.kernel, modulesDir: custom.modules });
         return src ? parseDotConfig(src.text) : null;
       }
-      const a = await imageOf(image, null);
+      const a = await imageOf(image, custom);
       return a.config ? parseDotConfig(await readFile(a.config, 'utf8')) : null;
     },
     writeReports: async (root, run, consoles, full) =>
