@@ -219,10 +219,28 @@ export type BootRecord = z.infer<typeof BootRecordSchema>;
 const SubsystemSummarySchema = z.strictObject({
   subsystem: z.string(),
   image: z.string(),
+  /** the worst verdict any of its case runs came out with (how often: counts[verdict] of the counts' sum) */
   verdict: VerdictSchema,
   counts: z.record(z.string(), z.number().int()),
+  /** its cases whose verdict varied across iterations */
+  flaky: z.array(z.string()).default([]),
 });
 export type SubsystemSummary = z.infer<typeof SubsystemSummarySchema>;
+
+/** How a case (one image) came out over its iterations: a rate per verdict and title, not a coin flip. */
+const CaseRateSchema = z.strictObject({
+  id: z.string(),
+  image: z.string(),
+  runs: z.number().int().min(1),
+  /** verdict → how many runs came out so */
+  verdicts: z.record(z.string(), z.number().int()),
+  /** finding title → in how many runs it showed */
+  titles: z.record(z.string(), z.number().int()),
+  worst: VerdictSchema,
+  /** more than one kernel verdict (error and skipped are the harness's, not the kernel's) */
+  flaky: z.boolean(),
+});
+export type CaseRate = z.infer<typeof CaseRateSchema>;
 
 export const RunResultSchema = z.strictObject({
   schemaVersion: z.literal(RUN_SCHEMA_VERSION),
@@ -249,6 +267,8 @@ export const RunResultSchema = z.strictObject({
   consoles: z.array(z.strictObject({ vm: z.string(), image: z.string(), file: z.string() })).default([]),
   /** every boot attempt, failed ones with their findings (added in v1.2) */
   boots: z.array(BootRecordSchema).default([]),
+  /** per case and image run more than once: its verdicts' and titles' rates */
+  rates: z.array(CaseRateSchema).default([]),
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
 

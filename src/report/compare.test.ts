@@ -45,6 +45,7 @@ interface Expect {
   newFindings?: string[];
   goneFindings?: string[];
   flaky?: string[];
+  flakyFailures?: string[];
   onlyInNew?: string[];
   onlyInBase?: string[];
   exit: ExitCode;
@@ -131,7 +132,7 @@ const table: [string, Row[], Row[], Verdict[] | undefined, Expect][] = [
     { onlyInBase: [`${A}:gpio/old`], exit: ExitCode.ok },
   ],
   [
-    'flaky iterations: worst verdict counts, flakiness reported',
+    'a failing verdict in fewer than half of the new runs, no new title: flaky, not a regression',
     [
       [A, 'gpio/a', 'handled', [], 1],
       [A, 'gpio/a', 'handled', [], 2],
@@ -142,7 +143,53 @@ const table: [string, Row[], Row[], Verdict[] | undefined, Expect][] = [
       [A, 'gpio/a', 'handled', [], 3],
     ],
     undefined,
+    { flakyFailures: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], flaky: [`${A}:gpio/a`], exit: ExitCode.ok },
+  ],
+  [
+    'a failing verdict in half of the new runs or more: a regression',
+    [[A, 'gpio/a', 'handled', [], 1]],
+    [
+      [A, 'gpio/a', 'hung', [], 1],
+      [A, 'gpio/a', 'handled', [], 2],
+    ],
+    undefined,
     { regressions: [`${A}:gpio/a`], changed: [`${A}:gpio/a`], flaky: [`${A}:gpio/a`], exit: ExitCode.failures },
+  ],
+  [
+    'a crash title the base never showed is a regression even in one run of seven',
+    [
+      [A, 'gpio/a', 'crashed', ['WARNING in free_irq'], 1],
+      [A, 'gpio/a', 'blocked', [], 2],
+    ],
+    [
+      [A, 'gpio/a', 'blocked', [], 1],
+      [A, 'gpio/a', 'blocked', [], 2],
+      [A, 'gpio/a', 'crashed', [UAF], 3],
+      [A, 'gpio/a', 'blocked', [], 4],
+      [A, 'gpio/a', 'blocked', [], 5],
+      [A, 'gpio/a', 'blocked', [], 6],
+      [A, 'gpio/a', 'blocked', [], 7],
+    ],
+    undefined,
+    { regressions: [`${A}:gpio/a`], flaky: [`${A}:gpio/a`], newFindings: [UAF], goneFindings: ['WARNING in free_irq'], exit: ExitCode.failures },
+  ],
+  [
+    'the same title at another rate is still failing, not a regression (crashed 1/2 → 5/7)',
+    [
+      [A, 'gpio/a', 'crashed', [UAF], 1],
+      [A, 'gpio/a', 'blocked', [], 2],
+    ],
+    [
+      [A, 'gpio/a', 'crashed', [UAF], 1],
+      [A, 'gpio/a', 'crashed', [UAF], 2],
+      [A, 'gpio/a', 'blocked', [], 3],
+      [A, 'gpio/a', 'crashed', [UAF], 4],
+      [A, 'gpio/a', 'crashed', [UAF], 5],
+      [A, 'gpio/a', 'blocked', [], 6],
+      [A, 'gpio/a', 'crashed', [UAF], 7],
+    ],
+    undefined,
+    { stillFailing: [`${A}:gpio/a`], flaky: [`${A}:gpio/a`], exit: ExitCode.ok },
   ],
   [
     'same id on two images is matched per image',
@@ -176,6 +223,7 @@ describe('compareRuns', () => {
     expect(cmp.newFindings.map((f) => f.title)).toEqual(want.newFindings ?? []);
     expect(cmp.goneFindings.map((f) => f.title)).toEqual(want.goneFindings ?? []);
     expect(ids(cmp.flaky)).toEqual(want.flaky ?? []);
+    expect(ids(cmp.flakyFailures)).toEqual(want.flakyFailures ?? []);
     expect(ids(cmp.onlyInNew)).toEqual(want.onlyInNew ?? []);
     expect(ids(cmp.onlyInBase)).toEqual(want.onlyInBase ?? []);
     expect(cmp.exitCode).toBe(want.exit);

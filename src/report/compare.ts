@@ -4,7 +4,8 @@ import { ExitCode } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, flakyCases, runImages, type FlakyCase } from './model.js';
 import { readRunFile } from './run-file.js';
-import { worstVerdict, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
+import { VERDICT_SEVERITY, worstVerdict, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
+import { rateText } from '../model/rates.js';
 
 export interface CompareOptions {
   failOn?: readonly Verdict[];
@@ -18,7 +19,19 @@ interface CaseDelta {
   new: Verdict | null;
   baseTitles: string[];
   newTitles: string[];
+  /** "crashed 5/7, blocked 2/7" when a run ran the case more than once */
+  baseRate?: string;
+  newRate?: string;
 }
+
+/**
+ * The rule that makes a difference a regression, with iterations: a failing verdict with a crash
+ * title the base run never showed, or a failing verdict in at least half of the new runs where the
+ * base run had it in none. A failing verdict in fewer than half of the new runs, and no new title,
+ * is flaky: reported, not a regression (rerun with more --iterations to tell).
+ */
+export const REGRESSION_RULE =
+  'a regression is a failing verdict with a crash title the base never showed, or a failing verdict in at least half of the new runs where the base had none; fewer than half is flaky';
 
 interface FindingDelta {
   image: string;
@@ -46,6 +59,8 @@ export interface Comparison {
   goneFindings: FindingDelta[];
   /** verdict differs across iterations of one case within the new run */
   flaky: FlakyCase[];
+  /** failing in some new runs (fewer than half) where the base had no failing run, no new title: not a regression */
+  flakyFailures: CaseDelta[];
   onlyInNew: CaseDelta[];
   onlyInBase: CaseDelta[];
   /** why the new run's verdicts cannot be trusted (empty: they can) */
@@ -58,6 +73,7 @@ interface Group {
   id: string;
   verdict: Verdict;
   titles: string[];
+  verdicts: Verdict[];
 }
 
 function groups(run: RunResult, matchBy: Comparison['matchBy']): Map<string, Group> {
@@ -76,6 +92,7 @@ function groups(run: RunResult, matchBy: Comparison['matchBy']): Map<string, Gro
       id: g.id,
       verdict: worstVerdict(g.cases.map((c) => c.verdict)),
       titles: [...new Set(g.cases.flatMap((c) => c.findings.map((f) => f.title)))],
+      verdicts: g.cases.map((c) => c.verdict),
     });
   }
   return out;
@@ -112,6 +129,7 @@ export function compareRuns(base: RunResult, next: RunResult, opts: CompareOptio
     newFindings: [],
     goneFindings: [],
     flaky: flakyCases(next),
+    flakyFailures: [],
     onlyInNew: [],
     onlyInBase: [],
     untrusted: untrustedReasons(next),
@@ -119,15 +137,27 @@ export function compareRuns(base: RunResult, next: RunResult, opts: CompareOptio
   };
   for (const [key, ng] of n) {
     const bg = b.get(key) ?? null;
-    const d: CaseDelta = { image: ng.image, id: ng.id, base: bg?.verdict ?? null, new: ng.verdict, baseTitles: bg?.titles ?? [], newTitles: ng.titles };
+    const d: CaseDelta = {
+      image: ng.image,
+      id: ng.id,
+      base: bg?.verdict ?? null,
+      new: ng.verdict,
+      baseTitles: bg?.titles ?? [],
+      newTitles: ng.titles,
+      ...(bg && bg.verdicts.length > 1 ? { baseRate: rateOf(bg.verdicts) } : {}),
+      ...(ng.verdicts.length > 1 ? { newRate: rateOf(ng.verdicts) } : {}),
+    };
     if (bg === null) cmp.onlyInNew.push(d);
     else cmp.inBoth++;
     const freshTitles = ng.titles.filter((t) => !d.baseTitles.includes(t));
     for (const title of freshTitles) cmp.newFindings.push({ image: ng.image, id: ng.id, title, verdict: ng.verdict });
     if (bg !== null && bg.verdict !== ng.verdict) cmp.changed.push(d);
     if (fails(ng.verdict)) {
-      if (!fails(d.base) || freshTitles.length > 0) cmp.regressions.push(d);
-      else cmp.stillFailing.push(d);
+      const failingRuns = ng.verdicts.filter(fails).length;
+      if (freshTitles.length > 0) cmp.regressions.push(d);
+      else if (fails(d.base)) cmp.stillFailing.push(d);
+      else if (failingRuns * 2 >= ng.verdicts.length) cmp.regressions.push(d);
+      else cmp.flakyFailures.push(d);
     } else if (bg !== null && fails(bg.verdict) && kernelVerdict(ng.verdict)) {
       cmp.fixed.push(d);
     }
@@ -142,12 +172,18 @@ export function compareRuns(base: RunResult, next: RunResult, opts: CompareOptio
   return cmp;
 }
 
+function rateOf(verdicts: readonly Verdict[]): string {
+  const counts: Record<string, number> = {};
+  for (const v of verdicts) counts[v] = (counts[v] ?? 0) + 1;
+  return rateText({ verdicts: counts, runs: verdicts.length }, VERDICT_SEVERITY);
+}
+
 function where(d: { image: string; id: string }, c: Comparison): string {
   return c.matchBy === 'id' ? d.id : `${d.id} on ${d.image}`;
 }
 
 function arrow(d: CaseDelta): string {
-  return `${d.base ?? '(absent)'} → ${d.new ?? '(absent)'}`;
+  return `${d.baseRate ?? d.base ?? '(absent)'} → ${d.newRate ?? d.new ?? '(absent)'}`;
 }
 
 /** A readable multi-line summary. */
@@ -167,6 +203,7 @@ export function formatComparison(c: Comparison): string {
   section('Still failing (in the base run too)', c.stillFailing, (d) => `${where(d, c)}: ${d.new}${d.newTitles.length ? ` — ${d.newTitles.join('; ')}` : ''}`);
   const otherChanges = c.changed.filter((d) => !c.regressions.includes(d) && !c.fixed.includes(d));
   section('Other verdict changes', otherChanges, (d) => `${where(d, c)}: ${arrow(d)}`);
+  section('Flaky failures (fewer than half of the new runs; not regressions)', c.flakyFailures, (d) => `${where(d, c)}: ${arrow(d)}`);
   section('Flaky in the new run', c.flaky, (f) => `${f.id} on ${f.image}: ${f.verdicts.join(' → ')}`);
   section(
     'Only in the new run',
@@ -175,7 +212,7 @@ export function formatComparison(c: Comparison): string {
   );
   section('Only in the base run', c.onlyInBase, (d) => `${where(d, c)}: ${d.base}`);
   section('NEW RUN NOT TRUSTED', c.untrusted, (s) => s);
-  lines.push('');
+  lines.push('', `rule: ${REGRESSION_RULE}`);
   lines.push(
     c.exitCode === ExitCode.failures
       ? `result: ${c.regressions.length} regression(s) → exit 1`

@@ -1,5 +1,6 @@
 // index.html: one self-contained page (inline CSS/JS/SVG, a CSP that forbids every fetch) built with
 // the escaping builder in html-builder.ts. Pure function of a RunResult.
+import { rateText } from '../model/rates.js';
 import { createHash } from 'node:crypto';
 import { describeErrno } from './errno.js';
 import { fragment, h, isSafeHref, raw, type Child, type Html } from './html-builder.js';
@@ -405,15 +406,19 @@ function flakySection(run: RunResult): Html | null {
     h(
       'ul',
       null,
-      flaky.map((f) =>
-        h(
+      flaky.map((f) => {
+        const rate = run.rates.find((r) => r.id === f.id && r.image === f.image);
+        const titles = rate ? Object.entries(rate.titles).map(([t, n]) => `${t} ${n}/${rate.runs}`) : [];
+        return h(
           'li',
           null,
           h('b', null, f.id),
           ` on ${f.image}: `,
+          rate ? `${rateText(rate, VERDICT_SEVERITY)} — ` : '',
           f.verdicts.map((v, i) => fragment(i ? ' → ' : '', badge(v))),
-        ),
-      ),
+          titles.length ? ` (${titles.join('; ')})` : '',
+        );
+      }),
     ),
   );
 }

@@ -42,8 +42,14 @@ describe.each(fixtureNames())('junit %s', (name) => {
     const bootFailures = run.boots.filter((b) => b.failure && failOn.includes(b.failure.verdict)).length;
     const bootErrors = run.boots.filter((b) => b.failure?.verdict === 'error' && !failOn.includes('error')).length;
     const root = doc.testsuites;
-    expect(Number(root['@_tests'])).toBe(run.cases.length + harness + boots);
-    expect(Number(root['@_failures'])).toBe(run.cases.filter((c) => failOn.includes(c.verdict)).length + bootFailures);
+    // a flaky case's iterations are one testcase, failed only when every run failed
+    const key = (image: string | undefined, id: string): string => `${image}/${id}`;
+    const flaky = new Set(run.rates.filter((r) => r.flaky).map((r) => key(r.image, r.id)));
+    const single = run.cases.filter((c) => !flaky.has(key(c.image, c.id)));
+    const units = single.length + flaky.size;
+    const flakyFailed = [...flaky].filter((k) => run.cases.filter((c) => key(c.image, c.id) === k).every((c) => failOn.includes(c.verdict))).length;
+    expect(Number(root['@_tests'])).toBe(units + harness + boots);
+    expect(Number(root['@_failures'])).toBe(single.filter((c) => failOn.includes(c.verdict)).length + flakyFailed + bootFailures);
     expect(Number(root['@_errors'])).toBe(run.cases.filter((c) => c.verdict === 'error').length + harness + bootErrors);
     expect(Number(root['@_skipped'])).toBe(run.cases.filter((c) => c.verdict === 'skipped').length);
     // element counts agree with the attributes, suite by suite
@@ -56,7 +62,7 @@ describe.each(fixtureNames())('junit %s', (name) => {
       expect(Number(s['@_errors'])).toBe(tc.filter((c) => c.error !== undefined).length);
       expect(Number(s['@_skipped'])).toBe(tc.filter((c) => c.skipped !== undefined).length);
     }
-    expect(cases).toBe(run.cases.length + harness + boots);
+    expect(cases).toBe(units + harness + boots);
   });
 });
 
@@ -97,10 +103,22 @@ describe('junit structure', () => {
     expect(crashed.failure!['@_message']).toBe('crashed: KASAN: slab-use-after-free Read in lineevent_poll');
     expect(crashed.failure!['#text']).toContain('Read of size 8 at addr ffff888104a2c1d8 by task huci-agent/214');
   });
-  it('iterations get distinct names', () => {
-    const doc = parse(renderJunit(loadFixture('run-two-images')));
-    const names = doc.testsuites.testsuite.find((s) => s['@_name'] === 'debian-6.12/gpio')!.testcase.map((c) => c['@_name']);
-    expect(names).toEqual(['sim-rmdir-chip-ioctl', 'sim-rmdir-lineevent-poll #1', 'sim-rmdir-lineevent-poll #2', 'sim-rmdir-lineevent-poll #3']);
+  it('a flaky case is one testcase: a flakyFailure per failing run, not a failure per run', () => {
+    const run = loadFixture('run-two-images');
+    const gpio = (failOn: Verdict[]) => parse(renderJunit(run, { failOn })).testsuites.testsuite.find((s) => s['@_name'] === 'debian-6.12/gpio')!;
+    expect(gpio(['crashed', 'hung']).testcase.map((c) => c['@_name'])).toEqual(['sim-rmdir-chip-ioctl', 'sim-rmdir-lineevent-poll']);
+    const xml = renderJunit(run, { failOn: ['silent'] });
+    expect(xml).toMatch(/<testcase name="sim-rmdir-lineevent-poll"[^>]*>\s*<flakyFailure type="silent" message="#2 silent: [^"]*">/);
+    expect(xml).toContain('<property name="rate" value="silent 1/3, handled 2/3"/>');
+    const s = gpio(['silent']);
+    expect(Number(s['@_failures'])).toBe(0);
+    // every run failing is a failure, once, with the rate
+    const allFail = {
+      ...run,
+      cases: run.cases.map((c) => (c.id === 'gpio/sim-rmdir-lineevent-poll' && c.verdict === 'handled' ? { ...c, verdict: 'crashed' as const } : c)),
+    };
+    const xml2 = renderJunit(allFail, { failOn: ['silent', 'crashed'] });
+    expect(xml2).toMatch(/<testcase name="sim-rmdir-lineevent-poll"[^>]*>\s*<failure type="crashed" message="crashed 2\/3, silent 1\/3: /);
   });
   it('escapes markup and strips characters XML 1.0 forbids', () => {
     const run = loadFixture('run-partial');

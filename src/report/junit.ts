@@ -1,9 +1,12 @@
 // junit.xml: a <testsuite> per subsystem (per image and subsystem when the run has several images),
 // a <testcase> per case execution. Verdicts in failOn → <failure>, error → <error>, skipped → <skipped>;
-// every other verdict passes (its verdict is in the testcase's properties and system-out).
+// every other verdict passes (its verdict is in the testcase's properties and system-out). A flaky
+// case (its verdict varied across iterations) is one <testcase>, as Maven Surefire writes a test that
+// passed on a rerun: <flakyFailure> per failing run, a <failure> only when every run failed.
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, caseName, findingTitles, iterationsOf, runImages, runSubsystems } from './model.js';
-import type { BootRecord, CaseResult, RunResult, Verdict } from '../model/run.js';
+import { VERDICT_SEVERITY, worstVerdict, type BootRecord, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
+import { rateText } from '../model/rates.js';
 import { xmlDocument, type XmlNode } from './xml.js';
 
 export interface JunitOptions {
@@ -71,6 +74,77 @@ function testcase(run: RunResult, c: CaseResult, failOn: readonly Verdict[]): Xm
   };
 }
 
+/** One testcase for all iterations of a flaky case: its rate in the name's properties, a flakyFailure per failing run. */
+function flakyTestcase(run: RunResult, runs: CaseResult[], failOn: readonly Verdict[]): XmlNode {
+  const first = runs[0]!;
+  const image = caseImage(run, first);
+  const multi = runImages(run).length > 1;
+  const counts: Record<string, number> = {};
+  for (const c of runs) counts[c.verdict] = (counts[c.verdict] ?? 0) + 1;
+  const rate = rateText({ verdicts: counts, runs: runs.length }, VERDICT_SEVERITY);
+  const failing = runs.filter((c) => failOn.includes(c.verdict));
+  const children: XmlNode[] = [];
+  if (failing.length === runs.length) {
+    const worst = worstVerdict(runs.map((c) => c.verdict));
+    const c = runs.find((x) => x.verdict === worst)!;
+    children.push({ name: 'failure', attrs: { type: worst, message: `${rate}: ${c.findings[0]?.title ?? c.reason}` }, text: failureBody(c) });
+  } else {
+    for (const c of failing) {
+      children.push({
+        name: 'flakyFailure',
+        attrs: { type: c.verdict, message: `#${c.iteration} ${c.verdict}: ${c.findings[0]?.title ?? c.reason}` },
+        children: [{ name: 'stackTrace', text: failureBody(c) }],
+      });
+    }
+  }
+  children.push({
+    name: 'properties',
+    children: [
+      { name: 'property', attrs: { name: 'verdict', value: worstVerdict(runs.map((c) => c.verdict)) } },
+      { name: 'property', attrs: { name: 'rate', value: rate } },
+      { name: 'property', attrs: { name: 'flaky', value: 'true' } },
+      { name: 'property', attrs: { name: 'image', value: image } },
+      { name: 'property', attrs: { name: 'iterations', value: runs.length } },
+      ...(first.vm ? [{ name: 'property', attrs: { name: 'kernel', value: first.vm.kernelRelease } }] : []),
+    ],
+  });
+  children.push({ name: 'system-out', text: runs.map((c) => `#${c.iteration}: ${systemOut(c)}`).join('\n\n') });
+  return {
+    name: 'testcase',
+    attrs: {
+      name: caseName(first),
+      classname: multi ? `hotunplug.${image}.${first.subsystem}` : `hotunplug.${first.subsystem}`,
+      time: seconds(runs.reduce((a, c) => a + c.timings.durationMs, 0)),
+    },
+    children,
+  };
+}
+
+/** The testcases of a suite: a case's runs, or one testcase for all runs of a flaky case. */
+function units(run: RunResult, cases: readonly CaseResult[]): CaseResult[][] {
+  const flaky = new Set(run.rates.filter((r) => r.flaky).map((r) => `${r.image}\u0000${r.id}`));
+  const out: CaseResult[][] = [];
+  const grouped = new Map<string, CaseResult[]>();
+  for (const c of cases) {
+    const key = `${caseImage(run, c)}\u0000${c.id}`;
+    if (!flaky.has(key)) {
+      out.push([c]);
+      continue;
+    }
+    let g = grouped.get(key);
+    if (!g) {
+      g = [];
+      grouped.set(key, g);
+      out.push(g);
+    }
+    g.push(c);
+  }
+  return out;
+}
+
+const failed = (u: CaseResult[], failOn: readonly Verdict[]): boolean => u.every((c) => failOn.includes(c.verdict));
+const worstOf = (u: CaseResult[]): Verdict => worstVerdict(u.map((c) => c.verdict));
+
 function bootTestcase(b: BootRecord, failOn: readonly Verdict[]): XmlNode {
   const children: XmlNode[] = [];
   const f = b.failure;
@@ -108,11 +182,12 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
   let skipped = 0;
   let time = 0;
   const suites: XmlNode[] = groups.map((g) => {
-    const f = g.cases.filter((c) => failOn.includes(c.verdict)).length;
-    const e = g.cases.filter((c) => !failOn.includes(c.verdict) && c.verdict === 'error').length;
-    const s = g.cases.filter((c) => !failOn.includes(c.verdict) && c.verdict === 'skipped').length;
+    const us = units(run, g.cases);
+    const f = us.filter((u) => failed(u, failOn)).length;
+    const e = us.filter((u) => !failed(u, failOn) && worstOf(u) === 'error').length;
+    const s = us.filter((u) => !failed(u, failOn) && worstOf(u) === 'skipped').length;
     const t = g.cases.reduce((a, c) => a + c.timings.durationMs, 0);
-    tests += g.cases.length;
+    tests += us.length;
     failures += f;
     errors += e;
     skipped += s;
@@ -121,7 +196,7 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
       name: 'testsuite',
       attrs: {
         name: g.name,
-        tests: g.cases.length,
+        tests: us.length,
         failures: f,
         errors: e,
         skipped: s,
@@ -129,7 +204,7 @@ export function renderJunit(run: RunResult, opts: JunitOptions = {}): string {
         timestamp: g.cases[0]?.timings.startedAt,
         hostname: run.host.hostname,
       },
-      children: g.cases.map((c) => testcase(run, c, failOn)),
+      children: us.map((u) => (u.length > 1 ? flakyTestcase(run, u, failOn) : testcase(run, u[0]!, failOn))),
     };
   });
   // Every boot is a testcase of suite "boot": a failed one fails as a case with its verdict would

@@ -14,7 +14,8 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { caseImage, caseName, runImages } from './model.js';
-import type { CaseResult, Checkout, RunResult, Verdict } from '../model/run.js';
+import { VERDICT_SEVERITY, type CaseResult, type Checkout, type RunResult, type Verdict } from '../model/run.js';
+import { rateText } from '../model/rates.js';
 
 const KCIDB_VERSION = { major: 5, minor: 3 } as const;
 export const DEFAULT_KCIDB_ORIGIN = 'hotunplug';
@@ -215,8 +216,10 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
 
   const issues = new Map<string, KcidbIssue>();
   const seenTestIds = new Set<string>();
+  const rateOf = new Map(run.rates.map((r) => [`${r.image}\u0000${r.id}`, r]));
   for (const c of run.cases) {
     const image = caseImage(run, c);
+    const rate = rateOf.get(`${image}\u0000${c.id}`);
     const buildId = buildOf.get(image) as string;
     let testId = `${origin}:${runPart}:${str(image)}:${str(c.id)}:${c.iteration}`;
     for (let n = 2; seenTestIds.has(testId); n++) testId = `${origin}:${runPart}:${str(image)}:${str(c.id)}:${c.iteration}:${n}`;
@@ -246,6 +249,8 @@ export function renderKcidb(run: RunResult, opts: KcidbOptions = {}): Kcidb {
         fd_kind: str(c.fdKind),
         op: str(c.op),
         ...(c.missingOptions.length ? { missing_options: c.missingOptions.map(str) } : {}),
+        // each execution is a test; a case whose verdict varied says so, and how often each came
+        ...(rate ? { flaky: rate.flaky, rate: str(rateText(rate, VERDICT_SEVERITY)), iterations: rate.runs } : {}),
       },
     });
     const titles = [...new Set(c.findings.map((f) => f.title))];

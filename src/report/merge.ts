@@ -1,9 +1,10 @@
 // Merging the runs of shards (CI jobs that each ran `run --shard I/N`) into one run: one report, one
 // JUnit file, one KCIDB submission. Pure: the same inputs, in any order, give the same merged run.
+import { caseRates, flakyIn } from '../model/rates.js';
 import { createHash } from 'node:crypto';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { caseImage, runImages, slug } from './model.js';
-import { VERDICTS, worstVerdict, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
+import { VERDICTS, worstVerdict, type CaseRate, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
 
 export interface MergeOptions {
   /** where each run came from (same order as `runs`), named in errors and the merged run's command */
@@ -80,7 +81,7 @@ function inputs(runs: readonly RunResult[], opts: MergeOptions): Input[] {
 }
 
 /** Per subsystem and image: the worst verdict and the count of each (VERDICTS order). */
-function summaries(cases: readonly CaseResult[]): RunResult['subsystems'] {
+function summaries(cases: readonly CaseResult[], rates: readonly CaseRate[]): RunResult['subsystems'] {
   const by = new Map<string, { subsystem: string; image: string; verdicts: Verdict[] }>();
   for (const c of cases) {
     const image = c.image ?? '';
@@ -97,7 +98,7 @@ function summaries(cases: readonly CaseResult[]): RunResult['subsystems'] {
         const n = e.verdicts.filter((x) => x === v).length;
         if (n > 0) counts[v] = n;
       }
-      return { subsystem: e.subsystem, image: e.image, verdict: worstVerdict(e.verdicts), counts };
+      return { subsystem: e.subsystem, image: e.image, verdict: worstVerdict(e.verdicts), counts, flaky: flakyIn(rates, e.subsystem, e.image) };
     });
 }
 
@@ -186,6 +187,7 @@ export function mergeRuns(runs: readonly RunResult[], opts: MergeOptions = {}): 
   const finishes = ins.map((i) => i.run.finishedAt);
   const images = [...new Set(ins.flatMap((i) => runImages(i.run)))].sort(cmp);
   const suites = [...new Set(ins.flatMap((i) => i.run.suites))].sort(cmp);
+  const rates = caseRates(cases, (c) => c.image ?? '');
   const merged: RunResult = {
     schemaVersion: ins[0]!.run.schemaVersion,
     tool: { name: 'hotunplug-ci', version: [...new Set(ins.map((i) => i.run.tool.version))].sort(cmp).join('+') },
@@ -201,7 +203,8 @@ export function mergeRuns(runs: readonly RunResult[], opts: MergeOptions = {}): 
     images,
     host: host(ins),
     cases,
-    subsystems: summaries(cases),
+    subsystems: summaries(cases, rates),
+    rates,
     controls: controls(ins),
     consoles: consolesOf(ins).map(({ vm, image, file }) => ({ vm, image, file })),
     // named as their consoles are (label-vm)

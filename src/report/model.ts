@@ -1,5 +1,6 @@
 // Views over a RunResult that every report shares: which image a case ran on, how cases group into
 // subsystems and iterations, which are flaky. Pure functions; no I/O.
+import { flakyIn } from '../model/rates.js';
 import { worstVerdict, type CaseResult, type RunResult, type SubsystemSummary, type Verdict } from '../model/run.js';
 
 /** Image a case ran on: its own field, else its VM's, else the run's only/first image. */
@@ -62,7 +63,8 @@ export function subsystemSummary(run: RunResult, subsystem: string, image: strin
   if (cases.length === 0) return null;
   const counts: Record<string, number> = {};
   for (const c of cases) counts[c.verdict] = (counts[c.verdict] ?? 0) + 1;
-  return { subsystem, image, verdict: worstVerdict(cases.map((c) => c.verdict)), counts };
+  const flaky = flakyIn(run.rates, subsystem, image);
+  return { subsystem, image, verdict: worstVerdict(cases.map((c) => c.verdict)), counts, flaky };
 }
 
 /** Verdict of a subsystem across all images (worst). */

@@ -316,7 +316,7 @@ describe('run loop', () => {
     expect(writes[0]!.cases).toHaveLength(1);
     expect(result.complete).toBe(true);
     expect(() => RunResultSchema.parse(result)).not.toThrow();
-    expect(result.subsystems).toEqual([{ subsystem: 'fake', image: 'fake-img', verdict: 'handled', counts: { handled: 2 } }]);
+    expect(result.subsystems).toEqual([{ subsystem: 'fake', image: 'fake-img', verdict: 'handled', counts: { handled: 2 }, flaky: [] }]);
     expect(sessions.booted[0]!.stopped).toBe(true);
   });
 

@@ -3,6 +3,7 @@
 // crash, a hang, a failed restore or a harness error. Every case result is appended to the run and
 // the run is written at once, so a run that dies part-way keeps what was measured.
 import { globToRegExp } from '../util/glob.js';
+import { caseRates, flakyIn } from '../model/rates.js';
 import os from 'node:os';
 import { BootError, InfraError, errorMessage } from '../errors.js';
 import { classifyCase, judgeControls, subsystemVerdict, type ControlExpectation } from '../classify/verdict.js';
@@ -11,6 +12,7 @@ import {
   RUN_SCHEMA_VERSION,
   VERDICTS,
   type BootRecord,
+  type CaseRate,
   type CaseResult,
   type RunResult,
   type Verdict,
@@ -110,6 +112,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     host: { hostname: os.hostname(), cpus: os.cpus().length, memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10 },
     cases: [],
     subsystems: [],
+    rates: [],
     controls: { ran: false, trusted: false, detail: 'canary controls did not run: verdicts are not calibrated' },
     consoles: [],
     boots: [],
@@ -147,7 +150,8 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     if (full) lastFull = now;
     run.cases.sort((a, b) => resultIndex.get(a)! - resultIndex.get(b)!);
     run.boots.sort((a, b) => bootOrder.get(a)! - bootOrder.get(b)!);
-    run.subsystems = summarise(run.cases);
+    run.rates = caseRates(run.cases, (c) => c.image ?? c.vm?.image ?? '');
+    run.subsystems = summarise(run.cases, run.rates);
     run.controls = controlsOf(o.plan, run.cases);
     // A case is never changed once appended, so a shallow copy is a snapshot (and lets the report
     // writer keep each case's run.json text instead of stringifying every case after every case).
@@ -379,7 +383,7 @@ function harnessErrorRun(c: ResolvedCase, message: string): CaseRun {
 }
 
 /** Per subsystem and image: the worst verdict and the count of each. */
-function summarise(cases: readonly CaseResult[]): RunResult['subsystems'] {
+function summarise(cases: readonly CaseResult[], rates: readonly CaseRate[]): RunResult['subsystems'] {
   const by = new Map<string, { subsystem: string; image: string; verdicts: Verdict[] }>();
   for (const c of cases) {
     const image = c.image ?? c.vm?.image ?? '';
@@ -393,6 +397,7 @@ function summarise(cases: readonly CaseResult[]): RunResult['subsystems'] {
     image: e.image,
     verdict: subsystemVerdict(e.verdicts),
     counts: Object.fromEntries(VERDICTS.map((v) => [v, e.verdicts.filter((x) => x === v).length]).filter(([, n]) => (n as number) > 0)),
+    flaky: flakyIn(rates, e.subsystem, e.image),
   }));
 }
 

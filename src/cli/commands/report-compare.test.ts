@@ -27,7 +27,7 @@ describe('report RUN_DIR', () => {
     const dir = runDir(loadFixture('run-two-images'));
     expect(await main(['report', dir, '--origin', 'my_lab', '--fail-on', 'crashed,hung,blocked'])).toBe(0);
     expect(JSON.parse(readFileSync(path.join(dir, 'kcidb.json'), 'utf8')).tests[0].origin).toBe('my_lab');
-    expect(readFileSync(path.join(dir, 'junit.xml'), 'utf8')).toMatch(/<testsuites name="[^"]+" tests="14" failures="5"/);
+    expect(readFileSync(path.join(dir, 'junit.xml'), 'utf8')).toMatch(/<testsuites name="[^"]+" tests="12" failures="5"/);
   });
   it.each<[string, (dir: string) => string, RegExp]>([
     ['missing directory', (d) => path.join(d, 'nope'), /^hotunplug-ci: \S+nope: no such file or directory\n$/],

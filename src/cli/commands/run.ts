@@ -20,7 +20,8 @@ import {
 import { checkBaseline } from '../../report/compare.js';
 import { runExitCode } from '../../report/merge.js';
 import { parseFailOn } from '../../report/fail-on.js';
-import { VERDICTS, type RunResult } from '../../model/run.js';
+import { VERDICT_SEVERITY, VERDICTS, type RunResult } from '../../model/run.js';
+import { rateText } from '../../model/rates.js';
 import { readRunFile } from '../../report/run-file.js';
 import { newReportMemo, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
@@ -300,6 +301,14 @@ export function summaryTable(run: RunResult, dir: string): string {
       .join('  ')
       .trimEnd();
   const lines = [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
+  const flaky = run.rates.filter((r) => r.flaky);
+  if (flaky.length > 0) {
+    lines.push('', `flaky (verdict varied across iterations): ${flaky.length}`);
+    for (const r of flaky) {
+      const titles = Object.entries(r.titles).map(([t, n]) => `${t} ${n}/${r.runs}`);
+      lines.push(`  ${r.id} on ${r.image}: ${rateText(r, VERDICT_SEVERITY)}${titles.length ? ` — ${titles.join('; ')}` : ''}`);
+    }
+  }
   lines.push('', `controls: ${run.controls.ran ? (run.controls.trusted ? 'trusted' : 'NOT TRUSTED') : 'not run'} (${run.controls.detail})`);
   const failed = run.boots.filter((b) => b.failure);
   if (failed.length > 0) {
