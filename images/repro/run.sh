@@ -2,10 +2,10 @@
 # A stand-alone reproducer written by hotunplug-ci: boots the kernel, initramfs, command line and
 # devices the case ran with under plain QEMU, runs guest.sh inside (the case's steps: devices made,
 # fds held by a live process, the removal, the probes), and answers its QMP requests.
-# Needs bash, coreutils, grep and qemu-system-x86_64; nothing of hotunplug-ci.
 #   ./run.sh                                   the kernel the case ran on (kernels/<image>/ of the run)
 #   KERNEL=.../bzImage INITRD=.../initrd.gz ./run.sh   others (the initramfs must carry their modules)
 #   QEMU=qemu-system-x86_64 TIMEOUT=600 CONSOLE=console.log ./run.sh
+# Needs bash, coreutils (timeout, mktemp, truncate), grep and QEMU.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 image=$(cat "$here/image")
@@ -40,9 +40,9 @@ while IFS= read -r a; do
 done <"$here/qemu-args"
 
 echo "run.sh: $QEMU ${args[*]}" >&2
-"$QEMU" "${args[@]}" </dev/null > >(tee "$CONSOLE") 2>&1 &
+# timeout(1) ends QEMU after $TIMEOUT s, and passes on the TERM that cleanup sends it
+timeout "$TIMEOUT" "$QEMU" "${args[@]}" </dev/null > >(tee "$CONSOLE") 2>&1 &
 qemu_pid=$!
-( sleep "$TIMEOUT"; echo "run.sh: no end after $TIMEOUT s; stopping QEMU" >&2; kill "$qemu_pid" 2>/dev/null ) &
 
 # QEMU holds every fifo open read-write, so these opens do not wait
 exec 5>"$work/qmp.in" 6<"$work/ctl.out" 7>"$work/ctl.in"
@@ -99,8 +99,10 @@ while IFS= read -r line <&6; do
   printf '%s\n' "$answer" >&7
 done
 
-wait "$qemu_pid" || true
+status=0
+wait "$qemu_pid" || status=$?
 qemu_pid=
+[ "$status" -eq 124 ] && echo "run.sh: no end after $TIMEOUT s; QEMU stopped" >&2
 echo >&2
 report=$(grep -m 1 -E 'BUG:|WARNING:|Oops|general protection fault|Kernel panic|INFO: task .* blocked|INFO: rcu_' "$CONSOLE" || true)
 echo "run.sh: ${report:-no kernel report on the console}" >&2
