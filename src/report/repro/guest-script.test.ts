@@ -70,6 +70,19 @@ describe('guestScript', () => {
     expect(s).toContain('(KASAN: slab-use-after-free Read in usb_serial_port_work)');
   });
 
+  it('looks once for an event that never came, rather than sitting out its bound', () => {
+    const s = guestScript(
+      [
+        { kind: 'qmp-event', startMs: 0, endMs: 9000, event: 'DEVICE_DELETED', match: { device: 'xhci0' }, timeoutMs: 165000, arrived: false },
+        { kind: 'qmp', startMs: 1, endMs: 5, command: 'device_del', args: { id: 'xhci0' } },
+        agent(10, 20, { op: 'ping' }, { ok: true, errno: null }),
+      ],
+      info,
+    );
+    expect(body(s).slice(-2)).toEqual(['host wait 1 1', 'repro_end']);
+    expect(s).toContain('# was: did not arrive within 165000 ms\nhost wait 1 1\n');
+  });
+
   it('numbers loops afresh as it does handles', () => {
     const s = guestScript(
       [
