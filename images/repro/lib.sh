@@ -47,7 +47,7 @@ req() {
   await "$1" "$3"
 }
 
-# host WORDS…: one line to run.sh, one line back (qmp JSON | arm SLOT EVENT MATCH… | wait SLOT SECONDS)
+# host WORDS…: one line to run.sh, one line back (qmp JSON | arm SLOT EVENT MATCH… | wait SLOT SECONDS | gone ID SECONDS)
 host() {
   say "host> $*"
   if ! { true >&4; } 2>/dev/null; then

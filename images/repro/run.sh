@@ -86,6 +86,18 @@ while IFS= read -r line <&6; do
       armed_match[$slot]=$match
       answer=armed
       ;;
+    gone)
+      # the device has left QEMU (its qom path is gone), as the case saw it before going on
+      read -r id secs <<<"$rest"
+      answer=present
+      for _ in $(seq 1 $((secs * 20))); do
+        if ! qmp '{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}' | tr -d ' ' | grep -qF "\"name\":\"$id\""; then
+          answer=gone
+          break
+        fi
+        sleep 0.05
+      done
+      ;;
     wait)
       read -r slot secs <<<"$rest"
       answer=timeout

@@ -40,6 +40,7 @@ describe('guestScript', () => {
       'sleep 4.9',
       `req 5 '{"id":5,"op":"close","handle":1}' 10`,
       'await 3 16',
+      'sleep 0.1',
       `req 6 '{"id":6,"op":"sh","command":"echo 0000:00:1f.3 > /sys/bus/pci/drivers/i801_smbus/bind"}' 10`,
       'repro_end',
     ]);
@@ -63,6 +64,7 @@ describe('guestScript', () => {
       `req 1 '{"id":1,"op":"read","handle":3,"size":8}' 10`,
       // the wait for the event is what took the time: no sleep of its own
       'host wait 1 5',
+      'sleep 0.1',
       `send 2 '{"id":2,"op":"sh","command":"echo '\\''x'\\'' > /dev/null"}'`,
       'await 2 10',
       'repro_end',
@@ -81,6 +83,24 @@ describe('guestScript', () => {
     );
     expect(body(s).slice(-2)).toEqual(['host wait 1 1', 'repro_end']);
     expect(s).toContain('# was: did not arrive within 165000 ms\nhost wait 1 1\n');
+  });
+
+  it('a qom-list after a device_del was the case waiting for the device to leave QEMU: the replay waits so too', () => {
+    const s = guestScript(
+      [
+        { kind: 'qmp', startMs: 0, endMs: 2, command: 'device_del', args: { id: 'xhci0' } },
+        { kind: 'qmp', startMs: 104, endMs: 106, command: 'qom-list', args: { path: '/machine/peripheral' } },
+        agent(110, 120, { op: 'mmap', handle: 1, size: 4096 }, { ok: true, errno: null }),
+      ],
+      info,
+    );
+    expect(body(s)).toEqual([
+      `host qmp '{"execute":"device_del","arguments":{"id":"xhci0"}}'`,
+      'sleep 0.1',
+      'host gone xhci0 10',
+      `req 1 '{"id":1,"op":"mmap","handle":1,"size":4096}' 10`,
+      'repro_end',
+    ]);
   });
 
   it('numbers loops afresh as it does handles', () => {

@@ -13,7 +13,9 @@ export interface GuestScriptInfo {
 }
 
 /** Pauses shorter than this are the harness's own latency, not a wait the case meant. */
-const MIN_SLEEP_MS = 300;
+const MIN_SLEEP_MS = 50;
+/** How long a replayed "has the device left QEMU?" check waits for it to leave. */
+const GONE_WAIT_S = 10;
 const MAX_SLEEP_MS = 30_000;
 
 export function guestScript(recorded: readonly ReplayAction[], info: GuestScriptInfo): string {
@@ -29,6 +31,8 @@ export function guestScript(recorded: readonly ReplayAction[], info: GuestScript
   ];
   let nextId = 1;
   let nextSlot = 1;
+  /** devices a device_del asked QEMU to remove: a later qom-list was the case looking for them gone */
+  const deleted = new Set<string>();
   /** started, not yet awaited: how to await it, and when the recording saw it end */
   const pending: { endMs: number | null; line: string }[] = [];
   let lastMs = 0;
@@ -60,10 +64,16 @@ export function guestScript(recorded: readonly ReplayAction[], info: GuestScript
         out.push(`req ${id} ${shq(request)} ${waitS}`);
         lastMs = Math.max(lastMs, a.endMs!);
       }
+    } else if (a.kind === 'qmp' && a.command === 'qom-list' && deleted.size > 0) {
+      // the recording saw the answer it waited for; a replay asks until it is so (or the bound)
+      for (const id of deleted) out.push(`host gone ${id} ${GONE_WAIT_S}`);
+      deleted.clear();
+      if (a.endMs !== null) lastMs = Math.max(lastMs, a.endMs);
     } else if (a.kind === 'qmp') {
       const cmd = JSON.stringify({ execute: a.command, ...(a.args ? { arguments: a.args } : {}) });
       if (a.error) out.push(`# was: ${a.error.slice(0, 240)}`);
       out.push(`host qmp ${shq(cmd)}`);
+      if (a.command === 'device_del' && typeof a.args?.id === 'string') deleted.add(a.args.id);
       if (a.endMs !== null) lastMs = Math.max(lastMs, a.endMs);
     } else {
       const slot = nextSlot++;
