@@ -932,6 +932,12 @@ export const OOPSES: OopsRow[] = [
       },
     ],
   },
+  {
+    // older kernels' own message for inodes still referenced when their super block goes (syzkaller #3621)
+    header: 'VFS: Busy inodes after unmount',
+    kind: 'other',
+    formats: [{ title: re('VFS: Busy inodes after unmount'), fmt: 'VFS: Busy inodes after unmount (use-after-free)', noStackTrace: true }],
+  },
 ];
 
 /** Header substrings that may appear inside another report without starting a new one. */

@@ -30,7 +30,7 @@ interface CaseDelta {
  * base run had it in none. A failing verdict in fewer than half of the new runs, and no new title,
  * is flaky: reported, not a regression (rerun with more --iterations to tell).
  */
-export const REGRESSION_RULE =
+const REGRESSION_RULE =
   'a regression is a failing verdict with a crash title the base never showed, or a failing verdict in at least half of the new runs where the base had none; fewer than half is flaky';
 
 interface FindingDelta {
