@@ -26,7 +26,7 @@
 #include "ops.h"
 #include "shell.h"
 
-#define PROTOCOL_VERSION 5
+#define PROTOCOL_VERSION 6
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {

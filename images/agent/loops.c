@@ -2,6 +2,8 @@
 #include "loops.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "errnames.h"
 #include "handles.h"
 #include "ops.h"
 
@@ -34,6 +37,7 @@ struct loop {
 	struct jnode *req;
 	const struct jnode *spec; /* req.loop */
 	const char *op;
+	int open_flags; /* reopen loops */
 	double interval_ms, started_ms, ended_ms;
 	pthread_t thread;
 	atomic_bool stop, done, interrupted;
@@ -92,15 +96,33 @@ static void count(struct loop *l, const char *key)
 	pthread_mutex_unlock(&l->lock);
 }
 
+/* One open(2) and close(2) of the loop's path: the node's open path racing its removal. */
+static int reopen_once(struct loop *l, struct op_result *res)
+{
+	char buf[32];
+	int fd = open(json_get_str(l->spec, "path"), l->open_flags | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		snprintf(res->key, sizeof(res->key), "%s", errno_name(err, buf, sizeof(buf)));
+		return err;
+	}
+	close(fd);
+	snprintf(res->key, sizeof(res->key), "OK");
+	return 0;
+}
+
 static void *loop_main(void *arg)
 {
 	struct loop *l = arg;
+	bool reopen = strcmp(l->op, "reopen") == 0;
 	while (!atomic_load(&l->stop)) {
 		struct op_result res;
 		int fd, err;
 		sb_init(&res.fields);
-		err = handle_get(l->handle, &fd);
-		if (err) {
+		res.error[0] = '\0';
+		if (reopen) {
+			err = reopen_once(l, &res);
+		} else if ((err = handle_get(l->handle, &fd))) {
 			res.error[0] = '\0';
 			snprintf(res.key, sizeof(res.key), "EBADF");
 		} else {
@@ -141,8 +163,15 @@ int loop_spawn(struct jnode *req, int *id, char *err, size_t errlen)
 	int fd;
 	if (!json_get_num(req, "handle", &handle))
 		return spawn_error(err, errlen, "spawn needs a numeric handle");
-	if (!op || !fd_op_known(op))
-		return spawn_error(err, errlen, "loop.op must be read, write, pread, poll, ioctl or mmap");
+	int oflags = 0;
+	if (op && strcmp(op, "reopen") == 0) {
+		if (!json_get_str(spec, "path"))
+			return spawn_error(err, errlen, "a reopen loop needs loop.path");
+		if (!open_flags(json_get(spec, "flags"), &oflags, err, errlen))
+			return EINVAL;
+	} else if (!op || !fd_op_known(op)) {
+		return spawn_error(err, errlen, "loop.op must be read, write, pread, poll, ioctl, mmap or reopen");
+	}
 	json_get_num(req, "intervalMs", &interval);
 	if (interval < 0 || interval > 60000)
 		return spawn_error(err, errlen, "intervalMs must be from 0 to 60000");
@@ -159,6 +188,7 @@ int loop_spawn(struct jnode *req, int *id, char *err, size_t errlen)
 	l->req = req;
 	l->spec = spec;
 	l->op = op;
+	l->open_flags = oflags;
 	l->interval_ms = interval;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->stop_lock, NULL);

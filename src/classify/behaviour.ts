@@ -73,7 +73,7 @@ export function caseBehaviour(c: CaseResult): Behaviour {
       if (p?.ok && !p.timedOut && !(p.op === 'poll' && !p.revents?.length)) return { kind: 'numb', detail: probeAnswer(p) };
       if (p) return { kind: 'silent', detail: probeAnswer(p) };
       // every probe answered as it should: what stayed silent is a blocked caller nobody woke
-      const l = c.loops[0];
+      const l = c.loops.find((x) => !x.stress);
       return { kind: 'silent', detail: l ? `a blocked ${l.op} is not woken` : c.reason };
     }
   }

@@ -28,6 +28,8 @@ export interface LoopOutcome {
   expectWake?: string[];
   /** the agent could not stop the loop: its call never returned */
   stuck?: boolean;
+  /** a stress worker: its calls are tallied, never judged */
+  stress?: boolean;
 }
 
 export interface RemovalOutcome {

@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -97,7 +97,10 @@ const mmapOp = z.strictObject({
   offset: uint.optional(),
 });
 
-const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp, mmapOp]);
+// a loop only (protocol 6): open(2) the path and close it again, as a stress worker racing a removal
+const reopenOp = z.strictObject({ op: z.literal('reopen'), path: z.string().min(1), flags: z.array(OpenFlagSchema).optional() });
+
+const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollOp, ioctlOp, mmapOp, reopenOp]);
 export type LoopOp = z.infer<typeof LoopOpSchema>;
 
 const withHandle = { handle };
@@ -159,7 +162,7 @@ const TransitionSchema = z.strictObject({ key: z.string(), iteration: uint, ms: 
 const LoopStatsSchema = z.strictObject({
   loop: uint,
   handle,
-  op: z.enum(['read', 'pread', 'write', 'poll', 'ioctl', 'mmap']),
+  op: z.enum(['read', 'pread', 'write', 'poll', 'ioctl', 'mmap', 'reopen']),
   running: z.boolean(),
   iterations: uint,
   /** result key (OK, EOF, TIMEOUT, POLLIN|POLLHUP, errno name) → count */

@@ -2,6 +2,7 @@
 // FIFOs and a pty stand in for guest devices; the assertions are on errno names, bytes and counts.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import { unlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -344,7 +345,11 @@ describe('huci-agent: robustness', () => {
       ['{"id":4,"op":"open","path":"/x","flags":["O_BOGUS"]}', { id: 4, errno: 'EINVAL', error: 'unknown name in flags: O_BOGUS' }],
       ['{"id":5,"op":"open","path":"/tmp/\\u00e9\\ud83d\\ude00-none"}', { id: 5, errno: 'ENOENT' }],
       ['{"id":6,"op":"stop","loop":99}', { id: 6, errno: 'EINVAL', error: 'no loop 99' }],
-      ['{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}', { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll, ioctl or mmap' }],
+      [
+        '{"id":7,"op":"spawn","handle":1,"loop":{"op":"open"}}',
+        { id: 7, errno: 'EINVAL', error: 'loop.op must be read, write, pread, poll, ioctl, mmap or reopen' },
+      ],
+      ['{"id":71,"op":"spawn","handle":1,"loop":{"op":"reopen"}}', { id: 71, errno: 'EINVAL', error: 'a reopen loop needs loop.path' }],
       ['{"id":8,"op":"open","path":"/dev/null"} trailing', { id: null, errno: 'EINVAL', error: 'invalid JSON at byte 40: trailing characters' }],
       ['{"id":"s","op":"ping","x":"\\"\\n"}', { id: 's', ok: true, errno: null, protocol: PROTOCOL_VERSION }],
       ['{"id":9,"op":"open","path":"/dev/null"}', { id: 9, ok: true, handle: 2 }],
@@ -498,6 +503,21 @@ describe('huci-agent: concurrency and loops', () => {
     // a stopped loop stays listed with its final counts
     expect(ok(await client.loops()).loops).toEqual([expect.objectContaining({ loop, running: false, iterations: 5 })]);
     expect(await client.stop(loop)).toMatchObject({ ok: true, iterations: 5, stuck: false });
+  });
+
+  it('a reopen loop (a stress worker) opens and closes its path in a tight loop, and tallies ENOENT once the path is gone', async () => {
+    const { client } = startAgent();
+    const path = fifo('reopen.fifo');
+    const rd = await openOk(client, path, ['O_RDWR']);
+    const { loop } = ok(await client.spawn(rd, { op: 'reopen', path, flags: ['O_RDWR'] }, { intervalMs: 0 }));
+    await waitForLoop(client, loop, (s) => (s.counts.OK ?? 0) >= 10);
+    unlinkSync(path);
+    await waitForLoop(client, loop, (s) => (s.counts.ENOENT ?? 0) >= 10);
+    const stopped = ok(await client.stop(loop));
+    expect(stopped).toMatchObject({ op: 'reopen', running: false, stuck: false });
+    expect(stopped.transitions.map((t) => t.key).slice(0, 2)).toEqual(['OK', 'ENOENT']);
+    // the held fd is untouched by its node going
+    expect(await client.close(rd)).toMatchObject({ ok: true });
   });
 
   it('stop of a loop blocked in read returns promptly', async () => {

@@ -51,8 +51,13 @@ const ProbeResultSchema = z.strictObject({
 const LoopResultSchema = z.strictObject({
   fd: z.string(),
   op: z.string(),
+  /** calls made, and their results (OK, EOF, an errno name, poll flags) → how many */
   iterations: z.number().int(),
   counts: z.record(z.string(), z.number().int()),
+  /** a stress worker (`stress:`, run --stress) rather than a loop the case declares */
+  stress: z.boolean().optional(),
+  /** its call never returned when it was stopped */
+  stuck: z.boolean().optional(),
 });
 
 const TimelineEventSchema = z.strictObject({

@@ -7,7 +7,7 @@ import type { ResolvedCase } from './suite-schema.js';
 /** `customKernel`: the flags that name a kernel that is not a catalog image (--kernel/--modules, --kernel-src…). */
 export function reproCommand(c: ResolvedCase, image: string, customKernel?: readonly string[]): string {
   const target = customKernel ? customKernel.map(shArg).join(' ') : `--image ${shArg(image)}`;
-  return `hotunplug-ci run --suite ${shArg(c.suite)} ${target} --case ${shArg(c.id)}`;
+  return `hotunplug-ci run --suite ${shArg(c.suite)} ${target} --case ${shArg(c.id)}${c.stress.workers > 0 ? ` --stress ${c.stress.workers}` : ''}`;
 }
 
 function shArg(s: string): string {
@@ -33,7 +33,14 @@ export function toCaseResult(
     verdict: cls.verdict,
     reason: cls.reason,
     probes: run.record.probes.map((p) => ({ ...p })),
-    loops: run.record.loops.map((l) => ({ fd: l.fd, op: l.op, iterations: l.iterations, counts: l.counts })),
+    loops: run.record.loops.map((l) => ({
+      fd: l.fd,
+      op: l.op,
+      iterations: l.iterations,
+      counts: l.counts,
+      ...(l.stress ? { stress: true } : {}),
+      ...(l.stuck ? { stuck: true } : {}),
+    })),
     removal: rm?.issued
       ? {
           method: rm.method,

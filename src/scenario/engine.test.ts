@@ -232,6 +232,38 @@ describe('engine + classifier on a fake guest', () => {
     });
   }
 
+  it('stress: workers per op and as many reopening the node start before the removal, stop after the probes, are tallied and not judged', async () => {
+    const base = byId('fake/fake-unbind-chip-read');
+    const c: ResolvedCase = { ...base, stress: { ...base.stress, workers: 2 } };
+    expect(c.stress.ops.map((l) => l.op)).toEqual(['read', 'poll']);
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const r = await runCase(c, { port: guest, detector: realDetector, iteration: 1, clock });
+    const cls = classifyCase(r.record);
+    expect(cls.verdict).toBe('handled');
+    const spawns = r.timeline.filter((e) => e.label.startsWith('stress '));
+    // 2 workers × (read, poll, reopen)
+    expect(spawns.map((e) => e.label)).toEqual([
+      'stress read on chip',
+      'stress poll on chip',
+      'stress reopen on chip',
+      'stress read on chip',
+      'stress poll on chip',
+      'stress reopen on chip',
+    ]);
+    const order = guest.calls.filter((x) => /^agent (spawn|stop)$/.test(x) || x.startsWith('write ')).map((x) => x.split(' ').slice(0, 2).join(' '));
+    const firstRemoval = order.findIndex((x) => x.startsWith('write'));
+    expect(order.slice(0, firstRemoval)).toEqual(Array(6).fill('agent spawn'));
+    expect(order.slice(firstRemoval + 1).filter((x) => x === 'agent stop')).toHaveLength(6);
+    expect(r.record.loops.filter((l) => l.stress)).toHaveLength(6);
+    expect(r.record.loops.every((l) => l.iterations > 0 && l.counts)).toBe(true);
+    const spawned = r.replay.filter((a) => a.kind === 'agent' && a.request.op === 'spawn').map((a) => (a.kind === 'agent' ? a.request : {}));
+    expect(spawned.find((q) => (q.loop as { op: string }).op === 'reopen')).toMatchObject({
+      intervalMs: 0,
+      loop: { op: 'reopen', path: '/dev/fake0', flags: ['O_RDWR'] },
+    });
+  });
+
   it('records a timeline, a console excerpt between the case markers, and the finding', async () => {
     const { r } = await run('fake/fake-unbind-chip-read', { removal: 'completes', zombie: 'enodev', crashOnProbe: kasan });
     expect(r.findings).toHaveLength(1);

@@ -84,7 +84,7 @@ class CaseExecution {
   private readonly timeline: TimelineEvent[] = [];
   private readonly vars = new Map<string, string>();
   private readonly handles = new Map<string, number>();
-  private readonly loopIds: Array<{ decl: Loop; id: number }> = [];
+  private readonly loopIds: Array<{ decl: Loop; id: number; stress?: true }> = [];
   private readonly consoleLines: string[] = [];
   /** Engine-clock time the last console line came in (settle measures quiet from it). */
   private lastLineMs = 0;
@@ -125,6 +125,7 @@ class CaseExecution {
       for (const s of this.c.prepare) await this.step(s, 'prepare');
       for (const h of this.c.holders) await this.hold(h);
       for (const l of this.c.loops) await this.spawn(l);
+      await this.spawnStress();
       if (this.loopIds.length > 0) await this.loopsInFlight();
       pendingRemoval = (await this.removeWhileHeld()).pending;
       const rmNow = this.record.removal!;
@@ -355,6 +356,28 @@ class CaseExecution {
     this.loopIds.push({ decl: l, id: r.loop });
   }
 
+  /**
+   * Stress workers (case `stress:` or run --stress): `workers` agent threads per op calling into the
+   * target fd in a tight loop, and as many opening and closing its node, from now until after the probes.
+   */
+  private async spawnStress(): Promise<void> {
+    const { workers, ops, reopen } = this.c.stress;
+    if (workers === 0) return;
+    const handle = this.handles.get(this.c.probes[0]!.on)!;
+    const start = async (loop: Record<string, unknown>, decl: Loop, h: number): Promise<void> => {
+      const r = await this.agent({ op: 'spawn', handle: h, loop, intervalMs: 0 } as AgentCall, `stress ${decl.op} on ${decl.on}`);
+      if (!r.ok || typeof r.loop !== 'number') throw new HarnessFailure(`stress worker ${decl.op} on ${decl.on} did not start: ${r.errno ?? 'no loop id'}`);
+      this.loopIds.push({ decl, id: r.loop, stress: true });
+    };
+    for (let w = 0; w < workers; w++) {
+      for (const l of ops) await start(this.opCall(l), l, handle);
+      if (reopen) {
+        const path = this.sub(reopen.path);
+        await start({ op: 'reopen', path, flags: reopen.flags }, { on: this.c.probes[0]!.on, op: 'reopen' } as unknown as Loop, handle);
+      }
+    }
+  }
+
   /** Bounded wait until every loop is really calling into its fd (a blocked reader: has been for a while). */
   private async loopsInFlight(): Promise<void> {
     const until = this.clock.now() + 3000;
@@ -405,7 +428,7 @@ class CaseExecution {
   }
 
   private async stopLoops(): Promise<void> {
-    for (const { decl, id } of this.loopIds.splice(0)) {
+    for (const { decl, id, stress } of this.loopIds.splice(0)) {
       const r = await this.agent({ op: 'stop', loop: id, timeoutMs: 3000 }, `stop loop ${decl.op} on ${decl.on}`, 8000);
       const out: LoopOutcome = {
         fd: decl.on,
@@ -414,6 +437,7 @@ class CaseExecution {
         counts: (r.counts as Record<string, number> | undefined) ?? {},
         ...(decl.expectWake ? { expectWake: [...decl.expectWake.errno, ...decl.expectWake.revents] } : {}),
         ...(r.stuck === true || r.timedOut ? { stuck: true } : {}),
+        ...(stress ? { stress: true } : {}),
       };
       this.record.loops.push(out);
     }

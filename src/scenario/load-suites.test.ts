@@ -45,6 +45,18 @@ const BAD: Array<{ name: string; edit: (s: string) => string; path: RegExp; prob
     path: /cases\[0\]\.flavour/,
     problem: /unknown key "flavour"/,
   },
+  {
+    name: 'unknown stress op',
+    edit: (s) => s.replace('    method: unbind', '    method: unbind\n    stress: { ops: [hammer] }'),
+    path: /cases\[0\]\.stress\.ops/,
+    problem: /unknown op "hammer"/,
+  },
+  {
+    name: 'too many stress workers',
+    edit: (s) => s.replace('    method: unbind', '    method: unbind\n    stress: { workers: 64 }'),
+    path: /cases\[0\]\.stress\.workers/,
+    problem: /8/,
+  },
   { name: 'wrong type', edit: (s) => s.replace('size: 16', 'size: sixteen'), path: /ops\.read\.size/, problem: /expected number/i },
   {
     name: 'unknown removal method',
@@ -147,6 +159,28 @@ describe('suite loader', () => {
     expect(reqIoctl.prepare).toEqual([{ modprobe: 'gpio-sim', optional: false }]);
     expect(reqIoctl.requires).toEqual(['CONFIG_DEMO']);
     expect(reqIoctl.removal.timeoutMs).toBe(5000);
+  });
+
+  it('stress: workers from the case or template, ops the suite pairs with the fd kind, the node to reopen when opened by path', () => {
+    const plain = parseSuiteText(GOOD, 'demo.yaml').cases;
+    expect(plain.map((c) => c.stress.workers)).toEqual([0, 0, 0]);
+    const chipRead = plain[0]!.stress;
+    expect(chipRead.ops.map((l) => [l.on, l.op, l.op === 'ioctl' ? l.request : l.size])).toEqual([
+      ['chip', 'read', 16],
+      ['chip', 'ioctl', 'GPIO_GET_CHIPINFO_IOCTL'],
+    ]);
+    expect(chipRead.reopen).toEqual({ path: '/dev/gpiochip0', flags: ['O_RDWR'] });
+    expect(chipRead.ops.every((l) => !('accept' in l))).toBe(true);
+    // req/read is excluded from the matrix, so its stress loops only the ioctl, with req's request; an ioctl-made fd has no node
+    const req = plain[2]!.stress;
+    expect(req.ops.map((l) => [l.op, l.op === 'ioctl' ? l.request : null])).toEqual([['ioctl', 'GPIO_V2_LINE_GET_VALUES_IOCTL']]);
+    expect(req.reopen).toBeNull();
+    const stressed = parseSuiteText(GOOD.replace('    provider: sim\n', '    provider: sim\n    stress: { workers: 3, ops: [read] }\n'), 'demo.yaml').cases;
+    expect(stressed.map((c) => [c.stress.workers, c.stress.ops.map((l) => l.op)])).toEqual([
+      [3, ['read']],
+      [3, ['read']],
+      [3, ['read']],
+    ]);
   });
 
   for (const t of BAD) {

@@ -19,6 +19,7 @@ import {
   type ResolvedCase,
   type SuiteFile,
   type Template,
+  type Loop,
   type Probe,
   type DeviceDecl,
 } from './suite-schema.js';
@@ -109,9 +110,34 @@ function suiteFromDoc(doc: LocatedDoc): LoadedSuite {
   return { name: suite.suite, file, description: suite.description, images: suite.images, cases: expandSuite(suite, file, locate) };
 }
 
+/** Every (fd kind, op) a case of the suite pairs: the ops a stress worker loops on an fd by default. */
+function opsByFd(suite: SuiteFile): Map<string, string[]> {
+  const by = new Map<string, string[]>();
+  const add = (fd: string, op: string): void => {
+    const ops = by.get(fd) ?? [];
+    if (!ops.includes(op)) ops.push(op);
+    by.set(fd, ops);
+  };
+  for (const e of suite.cases) {
+    const excluded = (fd: string, op: string): boolean => e.exclude.some((x) => (x.fd === undefined || x.fd === fd) && (x.op === undefined || x.op === op));
+    if (e.matrix) for (const fd of e.matrix.fd) for (const op of e.matrix.op) if (!excluded(fd, op)) add(fd, op);
+    if (e.fd && e.op) add(e.fd, e.op);
+  }
+  return by;
+}
+
+/** An op of the suite as it runs on an fd kind (the fd kind's per-op changes applied). */
+function opOn(suite: SuiteFile, fdName: string, op: string): Probe {
+  const fdKind = suite.fds[fdName]!;
+  const opT = suite.ops[op]!;
+  const override = fdKind.ops[op] ?? {};
+  return { on: fdKind.target, ...opT, ...stripUndefined(override), accept: override.accept ?? opT.accept } as Probe;
+}
+
 function expandSuite(suite: SuiteFile, file: string, locate: (p: (string | number)[]) => string): ResolvedCase[] {
   const out: ResolvedCase[] = [];
   const ids = new Map<string, number>();
+  const pairs = opsByFd(suite);
   suite.cases.forEach((entry, i) => {
     const fail = (sub: (string | number)[], msg: string): never => {
       throw new ConfigError(file, locate(['cases', i, ...sub]), msg);
@@ -131,8 +157,19 @@ function expandSuite(suite: SuiteFile, file: string, locate: (p: (string | numbe
       if (!body.provider) fail([], 'provider is required (here or in a template)');
       if (!body.method) fail([], 'method is required (here or in a template)');
       if (!body.removal) fail([], 'removal is required (here or in a template)');
-      const override = fdKind!.ops[combo.op] ?? {};
-      const probe: Probe = { on: fdKind!.target, ...opT!, ...stripUndefined(override), accept: override.accept ?? opT!.accept } as Probe;
+      const probe = opOn(suite, combo.fd, combo.op);
+      const stressOps = body.stress?.ops ?? pairs.get(combo.fd) ?? [combo.op];
+      for (const op of stressOps) if (!suite.ops[op]) fail(['stress', 'ops'], `unknown op "${op}" (suite ops: ${Object.keys(suite.ops).join(', ')})`);
+      const target = fdKind!.holders.find((h) => h.name === fdKind!.target);
+      const stress: ResolvedCase['stress'] = {
+        workers: body.stress?.workers ?? 0,
+        // a loop is the op without its verdict: what it got is tallied, not judged
+        ops: stressOps.map((op) => {
+          const { accept: _a, ...loop } = opOn(suite, combo.fd, op);
+          return loop as Loop;
+        }),
+        reopen: target?.open ? { path: target.open.path, flags: target.open.flags } : null,
+      };
       const holders = [...fdKind!.holders, ...(body.holders ?? [])];
       const loops = [...fdKind!.loops, ...(body.loops ?? [])];
       const probes = [probe, ...(body.probes ?? [])];
@@ -161,6 +198,7 @@ function expandSuite(suite: SuiteFile, file: string, locate: (p: (string | numbe
         restore: body.restore ?? [],
         timeouts: { ...DEFAULT_TIMEOUTS, ...stripUndefined(body.timeouts ?? {}) },
         ...(body.control ? { control: body.control } : {}),
+        stress,
       };
       checkReferences(c, (msg) => fail([], `${id}: ${msg}`));
       const prev = ids.get(id);

@@ -60,6 +60,17 @@ const LoopSchema = z.strictObject({
 });
 export type Loop = z.infer<typeof LoopSchema>;
 
+/**
+ * Concurrent workers that hammer the case's target fd during the removal: `workers` threads per op,
+ * each calling it in a tight loop from before the removal until after the probes, and as many
+ * opening and closing the fd's node (when it is opened by path). Default ops: every op the suite's
+ * cases use with this fd kind.
+ */
+const StressSchema = z.strictObject({
+  workers: z.number().int().min(1).max(8).default(2),
+  ops: z.array(Name).min(1).optional(),
+});
+
 /** A named fd kind (suite `fds:`): how to get it, which fd the probes target, loops that go with it. */
 const FdKindSchema = z.strictObject({
   holders: z.array(HolderSchema).min(1),
@@ -98,6 +109,7 @@ const CaseBody = {
   restore: z.array(StepSchema).optional(),
   timeouts: TimeoutsSchema.optional(),
   control: ControlSchema.optional(),
+  stress: StressSchema.optional(),
 };
 const TemplateSchema = z.strictObject(CaseBody);
 export type Template = z.infer<typeof TemplateSchema>;
@@ -164,6 +176,8 @@ export interface ResolvedCase {
   restore: Step[];
   timeouts: { stepMs: number; probeMs: number; settleMs: number };
   control?: z.infer<typeof ControlSchema>;
+  /** stress workers per op (0: none; `run --stress` sets it on every case), the ops they loop, and the node they reopen */
+  stress: { workers: number; ops: Loop[]; reopen: { path: string; flags: string[] } | null };
 }
 
 export const DEFAULT_TIMEOUTS = { stepMs: 20000, probeMs: 4000, settleMs: 4000 } as const;

@@ -82,7 +82,11 @@ describe('run command', () => {
   const usage: Array<[string, Parameters<typeof runCommand>[0], RegExp]> = [
     ['no --suite', {}, /--suite LIST is required/],
     ['--kernel without --modules', { suite: 'demo', kernel: '/bzImage' }, /--kernel and --modules go together/],
-    ['--image with --kernel', { suite: 'demo', kernel: '/k', modules: '/m', image: ['debian-6.12'] }, /either --image or --kernel/],
+    [
+      '--image with --kernel',
+      { suite: 'demo', kernel: '/k', modules: '/m', image: ['debian-6.12'] },
+      /give one of --image, --kernel\/--modules and --kernel-src, not --image and --kernel\/--modules/,
+    ],
     ['bad --iterations', { suite: 'demo', iterations: '0' }, /--iterations 0: expected a positive integer/],
     ['bad --shard', { suite: 'demo', shard: '3/2' }, /--shard 3\/2: shard I must be between 1 and 2/],
     ['bad --fail-on', { suite: 'demo', failOn: 'crashed,exploded' }, /--fail-on: unknown verdict "exploded"/],
@@ -174,6 +178,7 @@ describe('summaryTable', () => {
       subsystems: [{ subsystem: 'canary', image: 'kasan-6.12', verdict: 'handled', counts: { handled: 2 } }],
       controls: { ran: true, trusted: false, detail: 'CONTROLS FAILED: x' },
       boots: [],
+      rates: [],
     } as unknown as RunResult;
     expect(summaryTable(run, '/r')).toMatch(/controls: NOT TRUSTED \(CONTROLS FAILED: x\)/);
   });

@@ -25,7 +25,7 @@ import { rateText } from '../../model/rates.js';
 import { readRunFile } from '../../report/run-file.js';
 import { newReportMemo, writeRunReports } from '../../report/write.js';
 import { reproCommand } from '../../scenario/case-result.js';
-import { defaultSuitesDir, loadSuites } from '../../scenario/load-suites.js';
+import { defaultSuitesDir, type LoadedSuite, loadSuites } from '../../scenario/load-suites.js';
 import type { DetectorPort, SessionFactory } from '../../scenario/port.js';
 import { DEFAULT_BOOT_ATTEMPTS, planCases } from '../../scenario/run-loop.js';
 import { executeRun, type RunJob } from '../../scenario/run-job.js';
@@ -47,6 +47,8 @@ export interface RunCommandOptions {
   fragment?: string[];
   case?: string;
   iterations?: string;
+  /** --stress (true) or --stress N */
+  stress?: boolean | string;
   out?: string;
   json?: boolean;
   baseline?: string;
@@ -74,6 +76,15 @@ export interface RunDeps {
 }
 
 export const CUSTOM_IMAGE = 'custom';
+const DEFAULT_STRESS_WORKERS = 2;
+/** iterations of each case under --stress when --iterations is not given: a race needs several runs, and ~60 s a case fits a nightly job */
+const STRESS_ITERATIONS = 5;
+
+/** --stress N: every case that declares no stress of its own gets N workers per op. */
+function withStress(suites: LoadedSuite[], workers: number): LoadedSuite[] {
+  if (workers === 0) return suites;
+  return suites.map((s) => ({ ...s, cases: s.cases.map((c) => (c.stress.workers > 0 ? c : { ...c, stress: { ...c.stress, workers } })) }));
+}
 const detector: DetectorPort = { live: () => new StreamDetector(), detect };
 
 export function defaultRunDeps(): RunDeps {
@@ -159,7 +170,11 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
   const kernelChoices = [opts.image?.length ? '--image' : '', opts.kernel ? '--kernel/--modules' : '', opts.kernelSrc ? '--kernel-src' : ''].filter(Boolean);
   if (kernelChoices.length > 1) throw new UsageError(`give one of --image, --kernel/--modules and --kernel-src, not ${kernelChoices.join(' and ')}`);
   if (!opts.kernelSrc && (opts.recipe || opts.fragment?.length)) throw new UsageError('--recipe and --fragment go with --kernel-src');
-  const iterations = positiveInt(opts.iterations, '--iterations', 1);
+  const stressWorkers =
+    opts.stress === undefined || opts.stress === false ? 0 : opts.stress === true ? DEFAULT_STRESS_WORKERS : positiveInt(opts.stress, '--stress', 2);
+  if (stressWorkers > 8) throw new UsageError(`--stress ${stressWorkers}: at most 8 workers per op`);
+  // a race shows in some runs only: under stress a case runs several times unless told otherwise
+  const iterations = positiveInt(opts.iterations, '--iterations', stressWorkers > 0 ? STRESS_ITERATIONS : 1);
   const jobs = positiveInt(opts.jobs, '--jobs', defaultJobs());
   const bootAttempts = positiveInt(opts.bootAttempts, '--boot-attempts', DEFAULT_BOOT_ATTEMPTS);
   const shard = parseShard(opts.shard);
@@ -168,7 +183,7 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const suites = loadSuites(names.includes('all') ? [] : names, deps.suitesDir);
+  const suites = withStress(loadSuites(names.includes('all') ? [] : names, deps.suitesDir), stressWorkers);
   const custom = customKernel(opts);
   if (custom && !('tree' in custom)) for (const line of await userKernelGaps(custom.kernel, custom.modules)) deps.stderr.write(`${line}\n`);
   const cliImages = custom ? [customName(custom)] : [...new Set(opts.image ?? [])];
