@@ -1,8 +1,9 @@
 // Turns the text of one report into a title: every format of the report's oops row is tried, the
 // earliest title match in the text wins, its groups and extracted frames fill the template.
 import type { OopsRow, TitleFormat } from './formats.js';
-import { STACK_FRAME_RE, STACK_START } from './pattern.js';
-import { extractFrames } from './stack.js';
+import { FRAME_LINES, RISCV_STACK_START, STACK_START } from './pattern.js';
+import { FRAME_STRIP_PREFIXES } from './formats.js';
+import { extractFrames, type PickedFrame } from './stack.js';
 
 export interface Description {
   title: string;
@@ -37,16 +38,26 @@ export function describe(text: string, oops: OopsRow): Description {
       m = f.report.exec(text);
       if (!m) continue;
     }
-    const args = m.slice(1).map((g) => g ?? '');
+    const prefix = m.slice(1).map((g) => g ?? '');
     corrupted = '';
+    let frames: PickedFrame[] = [];
     if (f.stack) {
       const lines = text.slice(m.index).split('\n');
-      const { frames, ok } = extractFrames(f.stack, lines);
-      if (!ok) corrupted = 'extracted no frames';
-      args.push(...frames);
+      const x = extractFrames(f.stack, lines);
+      frames = x.frames;
+      if (!x.ok) corrupted = 'extracted no frames';
     }
+    const args = [...prefix, ...frames.map((x) => x.canonical)];
     title = fill(f.fmt, args);
     altTitles = (f.alt ?? []).map((a) => fill(a, args));
+    // the frames as printed and with each one prefix trimmed make alternative titles too, so a
+    // report still matches one titled before a wrapper's name changed (syzkaller's partiallyStrippedArgs)
+    for (const seq of partiallyStripped(prefix, frames)) {
+      const alt = fill(f.fmt, seq);
+      if (alt !== title) altTitles.push(alt);
+      for (const a of f.alt ?? []) altTitles.push(fill(a, seq));
+    }
+    altTitles = [...new Set(altTitles)];
     format = f;
   }
   if (title === '') {
@@ -60,12 +71,21 @@ export function describe(text: string, oops: OopsRow): Description {
   return { title, altTitles, corruptedReason: corrupted, format };
 }
 
+function partiallyStripped(prefix: readonly string[], frames: readonly PickedFrame[]): string[][] {
+  const out: string[][] = [[...prefix, ...frames.map((f) => f.raw)]];
+  for (const p of FRAME_STRIP_PREFIXES) {
+    if (frames.some((f) => f.raw.startsWith(p))) out.push([...prefix, ...frames.map((f) => (f.raw.startsWith(p) ? f.raw.slice(p.length) : f.raw))]);
+  }
+  return out;
+}
+
 /** Structural damage checks once a title is known: merged timestamps, missing or empty traces. */
 export function corruptionOf(title: string, report: string, format: TitleFormat | null): string {
   if (/\[ *[0-9]+\.[0-9]+\]/.test(title)) return 'title matches corrupted regexp';
   if (!format) return '';
   if (format.noStackTrace) return '';
-  if (!/Call [Tt]race|[Bb]acktrace/.test(report)) return 'no stack trace in report';
+  // every trace heading must be followed by a frame within 15 lines, and there must be one trace
+  let hasStackTrace = false;
   for (const key of STACK_START) {
     const m = key.exec(report);
     if (!m) continue;
@@ -75,12 +95,13 @@ export function corruptionOf(title: string, report: string, format: TitleFormat 
     for (let i = 1; i < 16 && i < frames.length; i++) {
       const ln = frames[i]!;
       if (STACK_START.some((k) => k.test(ln))) break;
-      if (ln.includes('(stack is not available)') || STACK_FRAME_RE.test(ln)) {
-        found = true;
+      if (ln.includes('(stack is not available)') || FRAME_LINES.some((r) => r.test(ln))) {
+        found = hasStackTrace = true;
         break;
       }
     }
-    if (!found) return 'no frames in a stack trace';
+    if (!found && key !== RISCV_STACK_START) return 'no frames in a stack trace';
   }
+  if (!hasStackTrace) return 'no stack trace in report';
   return '';
 }

@@ -29,10 +29,13 @@ export const FRAME_LINES = [
   re('^ *{{PC}} \\(([a-zA-Z0-9_.]+)\\) from {{PC}} \\({{FUNC}}'),
 ];
 
-/** A full "func+0xoff/0xsize" frame, used to check a trace has at least one real frame. */
-export const STACK_FRAME_RE = /^ *(?:\[<?(?:[0-9a-f]+)>?\] ?){0,2}[ \t]+(?:[0-9]+:)?([a-zA-Z0-9_.]+)\+0x([0-9a-f]+)\/0x([0-9a-f]+)/;
+/**
+ * riscv's show_regs() from kernel space dumps the stack with no heading: its last line (status,
+ * badaddr, cause) starts the trace, and a trace missing there is no sign of damage.
+ */
+export const RISCV_STACK_START = /status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}/;
 
-/** Lines that start a stack trace section (one trace ends where the next starts). */
+/** Lines that start a stack trace section (one trace ends where the next starts); syzkaller's stackStartRes. */
 export const STACK_START = [
   /Call [Tt]race/,
   /Backtrace:/,
@@ -40,9 +43,9 @@ export const STACK_START = [
   /Allocated by task [0-9]+:/,
   /Freed:/,
   /Freed by task [0-9]+:/,
-  /Last potentially related work creation:/,
-  /Second to last potentially related work creation:/,
-  /[^k] backtrace:/, // "backtrace:" but not "stack backtrace:"
+  /[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:/, // "backtrace:" (kmemleak's with its crc) but not "stack backtrace:"
+  /Uninit was stored to memory at/,
+  RISCV_STACK_START,
 ];
 
 /** Fault-injection stacks interleave with reports; seeing one while reading frames taints the frame. */

@@ -1,7 +1,7 @@
 // Culprit-frame extraction: walk the report's lines through a StackRule's parts, collecting frames
 // that survive the skip lists, then pick one (first frame, stall anchor, or hung-task rule).
 import { CORRUPTED_FRAME_LINES, FRAME_LINES, STACK_START } from './pattern.js';
-import { FRAME_PREFIX_REWRITES, SKIP_FRAMES, STACK, type StackPart, type StackRule } from './formats.js';
+import { FRAME_STRIP_PREFIXES, SKIP_FRAMES, STACK, type StackPart, type StackRule } from './formats.js';
 
 const matchesAny = (s: string, res: readonly RegExp[]): boolean => res.some((r) => r.test(s));
 
@@ -15,44 +15,54 @@ function skipRegExp(rule: StackRule): RegExp {
   return r;
 }
 
-function rewriteFrame(name: string): string {
-  for (const [prefix, replacement] of FRAME_PREFIX_REWRITES) {
-    if (name.startsWith(prefix)) return replacement + name.slice(prefix.length);
-  }
-  return name;
+/** syzkaller's stripFrames: of the name with each syscall-wrapper prefix trimmed (once), the shortest. */
+function stripFrame(name: string): string {
+  let best = name;
+  for (const p of FRAME_STRIP_PREFIXES) if (name.startsWith(p) && name.length - p.length < best.length) best = name.slice(p.length);
+  return best;
 }
 
+/** Every group a frame line captured is a frame (arm's "(callee) from (caller)" gives two), kept as printed. */
 function appendFrame(frames: string[], m: RegExpExecArray | null, skip: RegExp): void {
   if (!m || m.length < 2) return;
   for (let i = 1; i < m.length; i++) {
     const f = m[i];
-    if (f !== undefined && f !== '') {
-      if (!skip.test(f)) frames.push(rewriteFrame(f));
-      return;
-    }
+    if (f !== undefined && f !== '' && !skip.test(f)) frames.push(f);
   }
 }
 
+/** A frame for a title: its name with the wrapper prefix stripped, and as the kernel printed it. */
+export interface PickedFrame {
+  canonical: string;
+  raw: string;
+}
+
 /** Returns one frame per STACK part (or per capturing part), and whether extraction went cleanly. */
-export function extractFrames(rule: StackRule, lines: readonly string[]): { frames: string[]; ok: boolean } {
+export function extractFrames(rule: StackRule, lines: readonly string[]): { frames: PickedFrame[]; ok: boolean } {
   const first = walk(rule, rule.parts, lines);
   if (first.ok || !rule.parts2) return first;
   return walk(rule, rule.parts2, lines);
 }
 
-function walk(rule: StackRule, parts: readonly StackPart[], lines: readonly string[]): { frames: string[]; ok: boolean } {
+function walk(rule: StackRule, parts: readonly StackPart[], lines: readonly string[]): { frames: PickedFrame[]; ok: boolean } {
   const skip = skipRegExp(rule);
-  const pick = (frames: string[]): string => (frames.length === 0 ? '' : PICKERS[rule.pick ?? 'first'](frames));
+  const pick = (raw: string[]): PickedFrame => {
+    if (raw.length === 0) return { canonical: '', raw: '' };
+    const stripped = raw.map(stripFrame);
+    if (!rule.pick || rule.pick === 'first') return { canonical: stripped[0]!, raw: raw[0]! };
+    const [canonical, i] = PICKERS[rule.pick](stripped);
+    return canonical === '' ? { canonical: '', raw: '' } : { canonical, raw: raw[i]! };
+  };
   let frames: string[] = [];
-  const results: string[] = [];
+  const results: PickedFrame[] = [];
   let ok = true;
   let stackTraces = 0;
   let li = 0;
   for (let pi = 0; ; pi++) {
     if (pi === parts.length || (parts[pi] === STACK && stackTraces > 0)) {
       let key = pick(frames);
-      if (key === '') {
-        key = 'corrupted';
+      if (key.canonical === '') {
+        key = { canonical: 'corrupted', raw: 'corrupted' };
         ok = false;
       }
       results.push(key);
@@ -101,8 +111,8 @@ function walk(rule: StackRule, parts: readonly StackPart[], lines: readonly stri
   return { frames: results, ok };
 }
 
-const PICKERS: Record<NonNullable<StackRule['pick']>, (frames: string[]) => string> = {
-  first: (frames) => frames[0]!,
+/** Extractors over the stripped frames: the chosen name and the index of the frame it came from. */
+const PICKERS: Record<Exclude<StackRule['pick'], undefined | 'first'>, (frames: string[]) => [string, number]> = {
   stall: stallFrame,
   hang: hangFrame,
 };
@@ -112,94 +122,103 @@ const PICKERS: Record<NonNullable<StackRule['pick']>, (frames: string[]) => stri
  * known dispatch point (syscall entry, workqueue, timer, file/socket op) as the identity.
  */
 const STALL_ANCHORS = [
+  // generic functions that dispatch work, and some of their callers (in case names change)
   /process_one_work/,
   /do_syscall_/,
   /do_fast_syscall_/,
   /sysenter_dispatch/,
   /tracesys_phase2/,
+  /el0_svc_handler/,
+  /invoke_syscall/,
+  /ret_fast_syscall/,
   /netif_receive_skb/,
   /do_softirq/,
   /call_timer_fn/,
   /_run_timers/,
   /run_timer_softirq/,
+  /hrtimer_run/,
   /run_ksoftirqd/,
   /smpboot_thread_fn/,
-  /kthread/,
+  /^kthread$/,
   /start_secondary/,
   /cpu_startup_entry/,
   /ret_from_fork/,
+  // syscalls that dispatch on the file or device: the frame above them is the identity
   /vfs_write/,
   /vfs_read/,
   /vfs_iter_read/,
   /vfs_iter_write/,
   /do_iter_read/,
   /do_iter_write/,
+  /call_read_iter/,
+  /call_write_iter/,
+  /new_sync_read/,
+  /new_sync_write/,
   /vfs_ioctl/,
   /ksys_ioctl/,
   /compat_ioctl/,
   /compat_sys_ioctl/,
   /blkdev_driver_ioctl/,
   /blkdev_ioctl/,
-  /^call_read_iter/,
-  /^call_write_iter/,
   /do_iter_readv_writev/,
   /^call_mmap/,
   /mmap_region/,
   /do_mmap/,
   /do_dentry_open/,
   /vfs_open/,
+  // socket operations
   /^sock_sendmsg/,
   /^sock_recvmsg/,
   /^sock_release/,
   /^__sock_release/,
-  /__sys_setsockopt/,
+  /^setsockopt$/,
   /kernel_setsockopt/,
   /sock_common_setsockopt/,
-  /__sys_listen/,
+  /^listen$/,
   /kernel_listen/,
   /sk_common_release/,
   /^sock_mmap/,
-  /__sys_accept/,
+  /^accept$/,
   /kernel_accept/,
   /^sock_do_ioctl/,
   /^sock_ioctl/,
   /^compat_sock_ioctl/,
   /^nfnetlink_rcv_msg/,
   /^rtnetlink_rcv_msg/,
-  /^(compat_)?(SYSC|SyS|__sys|___sys|__do_sys|__se_sys|__x64_sys|sys)_(socketpair|connect|ioctl)/,
+  /^netlink_dump/,
+  /^(sys_)?(socketpair|connect|ioctl)/,
+  // page fault entry points
   /__do_fault/,
+  /do_page_fault/,
+  /^page_fault$/,
+  // exit-to-user-mode callbacks
   /__fput/,
   /task_work_run/,
-  /__run_hrtimer/,
-  /__hrtimer_run_queues/,
-  /tasklet_action/,
-  /genl_(?:lock_)?dumpit/,
-  /^netlink_dump/,
   /exit_to_usermode/,
-  /exit_to_user_mode/,
   /smp_call_function/,
+  /tasklet_action/,
+  /tasklet_hi_action/,
 ];
 
-function stallFrame(frames: string[]): string {
+function stallFrame(frames: string[]): [string, number] {
   let prev = frames[0]!;
-  for (const frame of frames) {
+  let prevIdx = 0;
+  for (const [i, frame] of frames.entries()) {
     if (matchesAny(frame, STALL_ANCHORS)) {
-      if (frame.includes('smp_call_function')) prev = 'smp_call_function';
-      for (const p of ['__x64_', 'SYSC_', 'SyS_', 'compat_SYSC_', 'compat_SyS_', '__ia32_sys_']) {
-        if (prev.startsWith(p)) prev = prev.slice(p.length);
-      }
-      return prev;
+      // then this function rather than the one before it (its callers vary)
+      if (frame.includes('smp_call_function')) [prev, prevIdx] = ['smp_call_function', i];
+      return [prev, prevIdx];
     }
-    prev = frame;
+    [prev, prevIdx] = [frame, i];
   }
-  return '';
+  return ['', -1];
 }
 
 /**
  * Hung tasks show the victim, not the culprit. Group the common buckets (rtnl_lock, RCU
  * synchronisation), else take the first frame that is not scheduler/lock/wait plumbing.
  */
-function hangFrame(frames: string[]): string {
+function hangFrame(frames: string[]): [string, number] {
   const anchors: ReadonlyArray<readonly [string, string]> = [
     ['rtnl_lock', ''],
     ['synchronize_rcu', 'synchronize_rcu'],
@@ -207,9 +226,9 @@ function hangFrame(frames: string[]): string {
     ['synchronize_net', 'synchronize_rcu'],
     ['synchronize_sched', 'synchronize_rcu'],
   ];
-  for (const frame of frames) {
+  for (const [i, frame] of frames.entries()) {
     for (const [anchor, replacement] of anchors) {
-      if (frame.includes(anchor)) return replacement || frame;
+      if (frame.includes(anchor)) return [replacement || frame, i];
     }
   }
   const skip = [
@@ -227,5 +246,6 @@ function hangFrame(frames: string[]): string {
     'cancel_delayed_work',
     'rcu_barrier',
   ];
-  return frames.find((f) => !skip.some((s) => f.includes(s))) ?? '';
+  const i = frames.findIndex((f) => !skip.some((s) => f.includes(s)));
+  return i === -1 ? ['', -1] : [frames[i]!, i];
 }

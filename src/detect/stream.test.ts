@@ -34,12 +34,25 @@ describe('StreamDetector', () => {
     expect(d.tick(t + 10_000)).toEqual([]);
   });
 
-  it('a new report in the same context completes the open one', () => {
+  it("a new report in the same task context starts its own finding, and the open one reads on through it (syzkaller's rule)", () => {
     const d = new StreamDetector();
     const out: Finding[] = [];
     for (const l of lockdep) out.push(...d.push(l, 0));
     expect(out).toEqual([]);
     out.push(...d.push('[  302.000001][  T245] BUG: scheduling while atomic: huci-agent/245/0x00000002', 0));
+    expect(out).toEqual([]);
+    const done = d.flush();
+    expect(done.map((f) => f.kind)).toEqual(['lockdep', 'sleep-in-atomic']);
+    expect(done[0]!.title).toBe('possible deadlock in gpio_chrdev_release');
+    expect(done[0]!.report).toContain('BUG: scheduling while atomic');
+  });
+
+  it('on a console without caller ids a new report ends the open one at once', () => {
+    const d = new StreamDetector();
+    const strip = (l: string) => l.replace(/^(\[ *[0-9.]+\])\[ *[CT][0-9]+\]/, '$1');
+    const out: Finding[] = [];
+    for (const l of lockdep) out.push(...d.push(strip(l), 0));
+    out.push(...d.push('[  302.000001] BUG: scheduling while atomic: huci-agent/245/0x00000002', 0));
     expect(out.map((f) => f.title)).toEqual(['possible deadlock in gpio_chrdev_release']);
     expect(d.flush().map((f) => f.kind)).toEqual(['sleep-in-atomic']);
   });

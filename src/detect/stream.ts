@@ -83,8 +83,9 @@ export class StreamDetector {
 
     for (const rep of [...this.open]) {
       const sameContext = ln.context === rep.context;
-      if (oops && !ignorable && (sameContext || rep.context === CONSOLE || rep.context === '')) {
-        // A new report in this context: the open one ends before this line.
+      if (oops && !ignorable && (rep.context === CONSOLE || rep.context === '')) {
+        // A new report on a console without printk caller ids ends the open one before this line;
+        // with caller ids (syzkaller's rule) the open report reads on through its task's next one.
         this.complete(rep, out);
         continue;
       }

@@ -46,6 +46,7 @@ function sanitiseTitle(title: string): string {
 
 /** The culprit function a title names: the word after its last " in ". */
 export function titleFrame(title: string): string | null {
-  const m = /.* in ([a-zA-Z0-9_]+)/.exec(title);
+  // syzkaller's reportFrameRe: Rust frames carry paths and a <Type as Trait> qualifier
+  const m = /.* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)/.exec(title);
   return m ? m[1]! : null;
 }
