@@ -49,7 +49,7 @@ export function describe(text: string, oops: OopsRow): Description {
     }
     const args = [...prefix, ...frames.map((x) => x.canonical)];
     title = fill(f.fmt, args);
-    altTitles = (f.alt ?? []).map((a) => fill(a, args));
+    altTitles.push(...(f.alt ?? []).map((a) => fill(a, args)));
     // the frames as printed and with each one prefix trimmed make alternative titles too, so a
     // report still matches one titled before a wrapper's name changed (syzkaller's partiallyStrippedArgs)
     for (const seq of partiallyStripped(prefix, frames)) {

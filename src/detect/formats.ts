@@ -53,11 +53,10 @@ const callTrace = (skip?: string[], pick?: StackRule['pick']): StackRule => ({
 });
 const ripThenTrace = (skip?: string[], pick?: StackRule['pick']): StackRule => ({
   parts: [RIP_FRAME, CALL_TRACE, STACK],
-  parts2: [CALL_TRACE, STACK],
   ...(skip ? { skip } : {}),
   ...(pick ? { pick } : {}),
 });
-const ripOnly: StackRule = { parts: [RIP_FRAME], parts2: [CALL_TRACE, STACK] };
+const ripOnly: StackRule = { parts: [RIP_FRAME] };
 /** WARNING stacks start after the RIP line (x86) or "--- interrupt:" (powerpc); older kernels print only a trace. */
 const warningStack = (...skip: string[]): StackRule => ({
   parts: [new RegExp(`(?:${RIP_FRAME.source}|--- interrupt: [0-9]+ at ${re('{{FUNC}}').source})`), STACK],
@@ -66,15 +65,11 @@ const warningStack = (...skip: string[]): StackRule => ({
 });
 const badPageStack = (skip: string[]): StackRule => ({ parts: [/page last allocated/, STACK], skip });
 /** "is trying to release lock ... at: [<pc>] func": the release site, else the backtrace. */
-const unlockStack: StackRule = {
-  parts: [/is trying to release lock/, re('{{PC}} +{{FUNC}}|at: (?:{{PC}} +)?{{FUNC}}'), CALL_TRACE, STACK],
-  skip: ['lock_release', 'unlock'],
-};
+const unlockStack: StackRule = { parts: [re('{{PC}} +{{FUNC}}'), CALL_TRACE, STACK] };
 /** Lockdep reports name the culprit in "at: func+0x.." lines. */
 const lockAt = (intro: string): RegExp => re(`${intro}(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}`);
 
 const usbUrb = ['usb_submit_urb', 'usb_start_wait_urb', 'usb_bulk_msg', 'usb_interrupt_msg', 'usb_control_msg'];
-const allocators = ['kmalloc', 'kcalloc', 'kzalloc', 'krealloc', 'vmalloc', 'slab', 'kmem'];
 const badAccess = ['bad-access in {F}'];
 /** KMSAN prints the frames right after its header, then where the value came from. */
 const kmsanParts: StackPart[] = [STACK, /(Local variable .* created at:|Uninit was created at:)/, STACK];
@@ -138,46 +133,45 @@ export const OOPSES: OopsRow[] = [
       },
       {
         kind: 'kcsan',
-        title: re('BUG: KCSAN: data-race in {{FUNC}} / {{FUNC}}'),
-        fmt: 'KCSAN: data-race in {1} / {2}',
+        title: re('BUG: KCSAN: data-race'),
+        report: re('BUG: KCSAN: (.*)'),
+        fmt: 'KCSAN: {1}',
         noStackTrace: true,
       },
       {
         kind: 'kcsan',
-        title: re('BUG: KCSAN: (.*)'),
+        title: re('BUG: KCSAN:'),
+        report: re('BUG: KCSAN: (.*)'),
         fmt: 'KCSAN: {1}',
         noStackTrace: true,
       },
       {
         kind: 'kfence',
-        title: re('BUG: KFENCE: (use-after-free|out-of-bounds) ([a-z]+) in {{FUNC}}'),
+        title: re('BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in {{FUNC}}'),
         fmt: 'KFENCE: {1} {2} in {4}',
         alt: ['bad-access in {4}'],
-        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK], skip: ['kfence'] },
-        noStackTrace: true,
+        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK] },
       },
       {
         kind: 'kfence',
         title: re('BUG: KFENCE: invalid free in {{FUNC}}'),
         fmt: 'KFENCE: invalid free in {2}',
         alt: ['invalid-free in {2}'],
-        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK], skip: ['slab_', 'kfree', 'kfence'] },
-        noStackTrace: true,
-      },
-      {
-        // Corruption is noticed when the object is freed: the allocator frame is not the culprit.
-        kind: 'kfence',
-        title: re('BUG: KFENCE: memory corruption in {{FUNC}}'),
-        fmt: 'KFENCE: memory corruption in {2}',
         stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK] },
         noStackTrace: true,
       },
       {
         kind: 'kfence',
-        title: re('BUG: KFENCE: ([a-z\\- ]+) in {{FUNC}}'),
-        fmt: 'KFENCE: {1} in {3}',
+        title: re('BUG: KFENCE: invalid (read|write) in {{FUNC}}'),
+        fmt: 'KFENCE: invalid {1} in {3}',
         alt: ['bad-access in {3}'],
-        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK], skip: ['kfence'] },
+        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK] },
+      },
+      {
+        kind: 'kfence',
+        title: re('BUG: KFENCE: memory corruption in {{FUNC}}'),
+        fmt: 'KFENCE: memory corruption in {2}',
+        stack: { parts: [re('BUG: KFENCE: (?:[a-z\\- ]+) in {{FUNC}}'), STACK] },
         noStackTrace: true,
       },
       {
@@ -195,14 +189,6 @@ export const OOPSES: OopsRow[] = [
         stack: ripThenTrace(),
       },
       {
-        kind: 'page-fault',
-        title: re('BUG: (?:unable to handle kernel access to user memory|unable to handle kernel)'),
-        report: re('BUG: unable to handle kernel access to user memory'),
-        fmt: 'BUG: unable to handle kernel access to user memory in {1}',
-        alt: ['bad-access in {1}'],
-        stack: ripThenTrace(),
-      },
-      {
         // The second half of this header is a separate printk and often lost.
         kind: 'page-fault',
         title: re('BUG: (?:unable to handle kernel|Unable to handle kernel)'),
@@ -211,7 +197,7 @@ export const OOPSES: OopsRow[] = [
       },
       {
         kind: 'lockdep',
-        title: re('BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)'),
+        title: re('BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)'),
         fmt: 'BUG: {1} {2} in {3}',
         stack: callTrace(['spin_', '_lock', '_unlock']),
       },
@@ -251,44 +237,23 @@ export const OOPSES: OopsRow[] = [
       { title: re('BUG: non-zero nr_ptes on freeing mm'), fmt: 'BUG: non-zero nr_ptes on freeing mm', noStackTrace: true },
       { title: re('BUG: non-zero nr_pmds on freeing mm'), fmt: 'BUG: non-zero nr_pmds on freeing mm', noStackTrace: true },
       {
-        title: re('BUG: Dentry .* still in use \\([0-9]+\\) \\[(unmount) of ([^\\]]+)\\]'),
+        title: re('BUG: Dentry .* still in use'),
+        report: re('BUG: Dentry .* still in use \\([0-9]+\\) \\[(unmount) of ([^\\]]+)\\]'),
         fmt: 'BUG: Dentry still in use in {1}',
         alt: ['BUG: Dentry still in use [{1} of {2}]'],
-        stack: callTrace(['shrink_dcache', 'dput', 'umount', 'generic_shutdown_super', 'kill_']),
       },
       {
         // page_owner's allocation stack names who owns the page (without page_owner there is no culprit).
-        title: re('BUG: Bad page state'),
-        fmt: 'BUG: Bad page state in {1}',
+        title: re('BUG: Bad page (state|cache)'),
+        fmt: 'BUG: Bad page {1} in {2}',
         stack: badPageStack([
-          'bad_page',
+          '(free|put|get|update|release)_page',
           'free_unref',
-          'folios_put',
-          'folio_put',
-          'free_pages',
-          'free_page',
-          'release_pages',
-          'put_page',
-          'page_frag',
-          'free_frozen',
-          '__page_cache_release',
-          'check_new_page',
-          'prep_new_page',
-          'get_page_from_freelist',
-          'alloc_pages',
-          'folio_alloc',
-          'page_alloc',
-          'folio_batch',
-          'lru_add',
-          'skb_release_data',
-          'page_pool_',
-          'skb_free_head',
-          'folio_add_lru',
-          'sk_skb_reason_drop',
-          'post_alloc_hook',
-          'filemap_alloc_folio',
-          'filemap_get_folio',
-          'pagecache_get_page',
+          '^_*folio',
+          'truncate_inode_pages',
+          'page_frag_free',
+          'alloc',
+          'vmap',
           'page_owner',
         ]),
       },
@@ -298,7 +263,7 @@ export const OOPSES: OopsRow[] = [
         kind: 'sleep-in-atomic',
         title: re('BUG: sleeping function called from invalid context at (.*)'),
         fmt: 'BUG: sleeping function called from invalid context in {2}',
-        stack: callTrace(['might_resched', 'might_sleep', '__might_', 'cond_resched', 'down_interruptible']),
+        stack: callTrace(),
       },
       {
         kind: 'sleep-in-atomic',
@@ -322,7 +287,7 @@ export const OOPSES: OopsRow[] = [
         title: re('BUG: memory leak'),
         fmt: 'memory leak in {1}',
         stack: {
-          parts: [/backtrace:/, STACK],
+          parts: [/backtrace(?: \(crc [0-9a-fA-F]*\))?:/, STACK],
           skip: [
             'kmemleak',
             'mmap',
@@ -338,26 +303,22 @@ export const OOPSES: OopsRow[] = [
             'strdup',
             'strndup',
             'memdup',
-            'kobject_',
           ],
         },
       },
       {
         // Recursion fills the trace with repeats; the frame above a dispatch point names the loop.
-        title: re('BUG: (?:TASK |IRQ )?stack guard page was hit at'),
+        title: re('BUG: .*stack guard page was hit at'),
         fmt: 'BUG: stack guard page was hit in {1}',
         alt: ['stack-overflow in {1}'],
-        stack: { parts: [CALL_TRACE, STACK], pick: 'stall' },
-        noStackTrace: true,
+        stack: { parts: [RIP_FRAME, CALL_TRACE, STACK], pick: 'stall' },
       },
       {
         kind: 'lockdep',
         title: re('BUG: Invalid wait context'),
         fmt: 'WARNING: locking bug in {1}',
-        stack: callTrace(['lock_sock', 'release_sock', 'might_fault']),
+        stack: callTrace(['lock_sock', 'release_sock']),
       },
-      { title: re('BUG: MAX_STACK_TRACE_ENTRIES too low!'), fmt: 'BUG: MAX_STACK_TRACE_ENTRIES too low!', noStackTrace: true },
-      { title: re('BUG: corrupted list in {{FUNC}}'), fmt: 'BUG: corrupted list in {1}', stack: warningStack('list_') },
       { title: /BUG:\s*(?:\n|$)/, fmt: 'BUG: corrupted', corrupted: true },
     ],
     suppressions: [/ODEBUG:/, /Boot_DEBUG:/, /xlog_status:/, /DEBUG:/, /BUG: no syscalls can create resource/],
@@ -367,47 +328,27 @@ export const OOPSES: OopsRow[] = [
     kind: 'warning',
     formats: [
       {
-        title: re('WARNING: (?:.*lib/debugobjects\\.c.* (?:debug_print|debug_check)|(?:\\[.*\\] )?lib/debugobjects\\.c:[0-9]+ at )'),
+        title: re('WARNING: .*lib/debugobjects\\.c.* (?:debug_print|debug_check|at)'),
         fmt: 'WARNING: ODEBUG bug in {1}',
-        stack: warningStack(
-          'debug_',
-          'rcu',
-          'hrtimer_',
-          'timer_',
-          'work_',
-          'percpu_',
-          'kmem_',
-          'slab_',
-          'kfree',
-          'vunmap',
-          'vfree',
-          '__free_',
-          'debug_check',
-          'kobject_',
-        ),
+        stack: warningStack('debug_', 'rcu', 'hrtimer_', 'timer_', 'work_', 'percpu_', 'vunmap', 'vfree', '__free_', 'debug_check', 'kobject_'),
       },
       {
-        title: re('WARNING: .*lib/list_debug\\.c'),
-        fmt: 'BUG: corrupted list in {1}',
-        stack: warningStack('list_'),
-      },
-      {
-        title: re('WARNING: .*mm/usercopy\\.c.* usercopy_warn'),
+        title: re('WARNING: .*mm/usercopy\\.c.* (?:usercopy_warn|at)'),
         fmt: 'WARNING: bad usercopy in {1}',
         stack: warningStack('usercopy', '__check'),
       },
       {
-        title: re('WARNING: .*lib/kobject\\.c.* kobject_'),
+        title: re('WARNING: .*lib/kobject\\.c.* (?:kobject_|at)'),
         fmt: 'WARNING: kobject bug in {1}',
         stack: warningStack('kobject_'),
       },
       {
-        title: re('WARNING: .*fs/proc/generic\\.c.* proc_register'),
+        title: re('WARNING: .*fs/proc/generic\\.c.* (?:proc_register|at)'),
         fmt: 'WARNING: proc registration bug in {1}',
         stack: warningStack('proc_'),
       },
       {
-        title: re('WARNING: (?:.*lib/refcount\\.c.* refcount_|(?:\\[.*\\] )?lib/refcount\\.c:[0-9]+ at )'),
+        title: re('WARNING: .*lib/refcount\\.c.* (?:refcount_|at)'),
         fmt: 'WARNING: refcount bug in {1}',
         stack: warningStack('refcount', 'kobject_'),
       },
@@ -427,12 +368,12 @@ export const OOPSES: OopsRow[] = [
       {
         title: re('WARNING: .*mm/.*\\.c.* k?.?malloc'),
         fmt: 'WARNING: kmalloc bug in {1}',
-        stack: warningStack(...allocators),
+        stack: warningStack('kmalloc', 'krealloc', 'slab', 'kmem'),
       },
       {
         title: re('WARNING: .*mm/vmalloc.c.*__vmalloc_node'),
         fmt: 'WARNING: zero-size vmalloc in {1}',
-        stack: warningStack('vmalloc', 'vzalloc', 'kvmalloc', 'kvzalloc'),
+        stack: warningStack(),
       },
       {
         title: re('WARNING: .* usb_submit_urb'),
@@ -440,16 +381,14 @@ export const OOPSES: OopsRow[] = [
         stack: warningStack(...usbUrb),
       },
       {
-        // Newer kernels: "WARNING: file.c:123 at func+0x1/0x2, CPU#0: comm/pid".
-        title: re('WARNING: (?:\\[.*\\] )?{{SRC}} at (?:{{FUNC}}|0x[0-9a-f]+)'),
-        fmt: 'WARNING in {3}',
+        // the format of https://lore.kernel.org/all/20251110114633.202485143@infradead.org/
+        title: re('WARNING: {{SRC}} at 0x\\d+, CPU#\\d+'),
+        fmt: 'WARNING in {2}',
         stack: warningStack(),
       },
-      {
-        title: re('WARNING: .* at {{SRC}} {{FUNC}}'),
-        fmt: 'WARNING in {3}',
-        stack: warningStack(),
-      },
+      { title: re('WARNING: .* at {{SRC}} {{FUNC}}'), fmt: 'WARNING in {3}', stack: warningStack() },
+      { title: re('WARNING: {{SRC}} at {{FUNC}}'), fmt: 'WARNING in {3}', stack: warningStack() },
+      { title: re('WARNING: \\[.*\\] {{SRC}} at {{FUNC}}.*'), fmt: 'WARNING in {3}', stack: warningStack() },
       {
         kind: 'lockdep',
         title: re('WARNING: possible circular locking dependency detected'),
@@ -517,14 +456,14 @@ export const OOPSES: OopsRow[] = [
       },
       {
         kind: 'lockdep',
-        title: re('WARNING: [Nn]ested lock was not taken'),
+        title: re('WARNING: Nested lock was not taken'),
         fmt: 'WARNING: nested lock was not taken in {1}',
         stack: warningStack(),
       },
       {
         kind: 'lockdep',
         title: re('WARNING: .*still has locks held!'),
-        report: re('WARNING: .*still has locks held!(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC}}'),
+        report: re('WARNING: .*still has locks held!(?:.*\\n)+?.*at: {{FUNC}}'),
         fmt: 'WARNING: still has locks held in {1}',
       },
       { title: re("WARNING: kernel stack regs .* has bad 'bp' value"), fmt: 'WARNING: kernel stack regs has bad value', noStackTrace: true },
@@ -536,7 +475,6 @@ export const OOPSES: OopsRow[] = [
       /WARNING: workqueue cpumask: online intersect > possible intersect/,
       /WARNING: [Tt]he mand mount option/,
       /WARNING: Unsupported flag value\(s\) of 0x%x in DT_FLAGS_1/,
-      /WARNING: zone [0-9]+: invalid.* memory/,
       /WARNING: Unprivileged eBPF is enabled with eIBRS/,
       /WARNING: fbcon: Driver '(.*)' missed to adjust virtual screen size (\((?:\d+)x(?:\d+) vs\. (?:\d+)x(?:\d+)\))/,
       /WARNING: See https.* for mitigation options./,
@@ -616,7 +554,7 @@ export const OOPSES: OopsRow[] = [
       },
       {
         kind: 'hung-task',
-        title: re("INFO: task .* can't die for more than .* seconds"),
+        title: re("INFO: task [\\s\\S]{0,100}? can't die for more than .* seconds"),
         fmt: "INFO: task can't die in {1}",
         alt: ['hang in {1}'],
         stack: callTrace(['schedule']),
@@ -641,7 +579,6 @@ export const OOPSES: OopsRow[] = [
       /_INFO:/,
       /INFO: sys_.* is not present in \/proc\/kallsyms/,
       /INFO: no syscalls can create resource/,
-      /INFO: task .* blocked on a/,
     ],
   },
   {
@@ -721,7 +658,7 @@ export const OOPSES: OopsRow[] = [
         fmt: 'kernel panic: hung_task: blocked tasks',
         corrupted: true,
       },
-      { title: re('Kernel panic - not syncing: (.*)'), fmt: 'kernel panic: {1}', noStackTrace: true },
+      { title: re('Kernel panic - not syncing: (.*)'), fmt: 'kernel panic: {1}' },
     ],
   },
   {
@@ -755,7 +692,7 @@ export const OOPSES: OopsRow[] = [
   {
     header: 'Kernel BUG',
     kind: 'bug',
-    formats: [{ title: re('Kernel BUG (.*)'), fmt: 'kernel BUG {1}', noStackTrace: true }],
+    formats: [{ title: re('Kernel BUG (.*)'), fmt: 'kernel BUG {1}' }],
   },
   {
     header: 'BUG kmalloc-',
@@ -773,82 +710,14 @@ export const OOPSES: OopsRow[] = [
     formats: [{ title: re('divide_error: '), fmt: 'divide error in {1}', stack: ripOnly }],
   },
   {
-    header: 'int3:',
-    kind: 'bug',
-    formats: [{ title: re('int3: '), fmt: 'int3 in {1}', stack: ripThenTrace() }],
-  },
-  {
-    // 32-bit arm oopses: "Unhandled fault: ..." / "Internal error: ..." with "PC is at func+0x..".
-    header: 'Unhandled fault:',
-    kind: 'page-fault',
-    formats: [
-      {
-        title: re('Unhandled fault:'),
-        fmt: 'Unhandled fault in {1}',
-        alt: ['bad-access in {1}'],
-        stack: { parts: [re('PC is at {{FUNC}}'), CALL_TRACE, STACK], parts2: [CALL_TRACE, STACK] },
-      },
-    ],
-  },
-  {
-    header: 'Alignment trap:',
-    kind: 'page-fault',
-    formats: [
-      {
-        title: re('Alignment trap:'),
-        fmt: 'Alignment trap in {1}',
-        stack: { parts: [re('PC is at {{FUNC}}'), CALL_TRACE, STACK], parts2: [CALL_TRACE, STACK] },
-      },
-    ],
-  },
-  {
-    header: 'Internal error:',
-    kind: 'bug',
-    formats: [
-      {
-        title: re('Internal error:'),
-        fmt: 'Internal error in {1}',
-        alt: ['bad-access in {1}'],
-        stack: { parts: [RIP_FRAME, CALL_TRACE, STACK], parts2: [CALL_TRACE, STACK] },
-      },
-    ],
-    suppressions: [/Internal error: Oops - BUG:/],
-  },
-  {
-    header: 'SYZFAIL:',
-    kind: 'other',
-    formats: [{ title: re('SYZFAIL:(.*)'), fmt: 'SYZFAIL:{1}', noStackTrace: true }],
-  },
-  {
-    // a Go program's runtime failure on the console (syzkaller's executor and fuzzer)
-    header: 'fatal error:',
-    kind: 'other',
-    suppressions: [/ALSA/, /fatal error: cannot create timer/],
-    formats: [{ title: re('fatal error:'), fmt: 'go runtime error', noStackTrace: true }],
-  },
-  {
-    header: 'VFS: Close: file count is 0',
-    kind: 'bug',
-    formats: [{ title: re('VFS: Close: file count is 0'), fmt: 'VFS: Close: file count is zero (use-after-free)', noStackTrace: true }],
-  },
-  {
-    header: 'trusty: panic',
-    kind: 'panic',
-    formats: [
-      {
-        title: re('trusty: panic.* ASSERT FAILED'),
-        report: re('trusty: panic \\(.*?\\):(?: DEBUG)? ASSERT FAILED at \\(.*?\\): (.+)'),
-        fmt: 'trusty: ASSERT FAILED: {1}',
-        noStackTrace: true,
-      },
-      { title: re('trusty: panic.* ASSERT FAILED.*: *(.*)'), fmt: 'trusty: ASSERT FAILED: {1}', corrupted: true },
-      { title: re('trusty: panic'), report: re('trusty: panic \\(.*?\\): (.+)'), fmt: 'trusty: panic: {1}', noStackTrace: true },
-    ],
-  },
-  {
     header: 'invalid opcode:',
     kind: 'invalid-opcode',
     formats: [{ title: re('invalid opcode: '), fmt: 'invalid opcode in {1}', stack: ripOnly }],
+  },
+  {
+    header: 'int3:',
+    kind: 'bug',
+    formats: [{ title: re('int3: '), fmt: 'int3 in {1}', stack: ripThenTrace() }],
   },
   {
     header: 'UBSAN:',
@@ -867,10 +736,119 @@ export const OOPSES: OopsRow[] = [
         stack: callTrace(['ubsan', 'overflow']),
       },
       {
-        title: re('UBSAN: ([a-z\\-]+) in'),
+        title: re('UBSAN:'),
+        report: re('UBSAN: (.*?) in'),
         fmt: 'UBSAN: {1} in {2}',
         stack: callTrace(['ubsan', 'overflow']),
       },
+    ],
+  },
+  {
+    header: 'Booting the kernel.',
+    kind: 'reboot',
+    // the fuzzer may echo boot messages back, e.g. as an invalid mount option
+    suppressions: [/Parsing ELF|Decompressing Linux|Unknown parameter '/],
+    formats: [{ title: /^Booting the kernel/, fmt: 'unexpected kernel reboot', noStackTrace: true }],
+  },
+  {
+    header: 'unregister_netdevice: waiting for',
+    kind: 'other',
+    formats: [
+      {
+        title: re('unregister_netdevice: waiting for (?:.*) to become free'),
+        fmt: 'unregister_netdevice: waiting for DEV to become free',
+        noStackTrace: true,
+      },
+    ],
+  },
+  {
+    header: 'VFS: Close: file count is 0',
+    kind: 'bug',
+    formats: [{ title: re('VFS: Close: file count is 0'), fmt: 'VFS: Close: file count is zero (use-after-free)', noStackTrace: true }],
+  },
+  {
+    // older kernels' own message for inodes still referenced when their super block goes (syzkaller #3621)
+    header: 'VFS: Busy inodes after unmount',
+    kind: 'other',
+    formats: [{ title: re('VFS: Busy inodes after unmount'), fmt: 'VFS: Busy inodes after unmount (use-after-free)', noStackTrace: true }],
+  },
+  {
+    header: 'Internal error:',
+    kind: 'bug',
+    formats: [
+      {
+        title: re('Internal error:'),
+        fmt: 'Internal error in {1}',
+        alt: ['bad-access in {1}'],
+        stack: { parts: [RIP_FRAME, CALL_TRACE, STACK] },
+      },
+    ],
+  },
+  {
+    // 32-bit arm oopses: "Unhandled fault: ..." / "Internal error: ..." with "PC is at func+0x..".
+    header: 'Unhandled fault:',
+    kind: 'page-fault',
+    formats: [
+      {
+        title: re('Unhandled fault:'),
+        fmt: 'Unhandled fault in {1}',
+        alt: ['bad-access in {1}'],
+        stack: { parts: [RIP_FRAME, CALL_TRACE, STACK] },
+      },
+    ],
+  },
+  {
+    header: 'Alignment trap:',
+    kind: 'page-fault',
+    formats: [
+      {
+        title: re('Alignment trap:'),
+        fmt: 'Alignment trap in {1}',
+        stack: { parts: [RIP_FRAME, CALL_TRACE, STACK] },
+      },
+    ],
+  },
+  {
+    header: 'trusty: panic',
+    kind: 'panic',
+    formats: [
+      {
+        title: re('trusty: panic.* ASSERT FAILED'),
+        report: re('trusty: panic \\(.*?\\):(?: DEBUG)? ASSERT FAILED at \\(.*?\\): (.+)'),
+        fmt: 'trusty: ASSERT FAILED: {1}',
+        noStackTrace: true,
+      },
+      { title: re('trusty: panic.* ASSERT FAILED.*: *(.*)'), fmt: 'trusty: ASSERT FAILED: {1}', corrupted: true },
+      { title: re('trusty: panic'), report: re('trusty: panic \\(.*?\\): (.+)'), fmt: 'trusty: panic: {1}', noStackTrace: true },
+    ],
+  },
+  {
+    // a Go program's runtime failure on the console (syzkaller's executor and fuzzer)
+    header: 'fatal error:',
+    kind: 'other',
+    suppressions: [/ALSA/, /fatal error: cannot create timer/],
+    formats: [{ title: re('fatal error:'), fmt: 'go runtime error', noStackTrace: true }],
+  },
+  {
+    header: 'SYZFAIL:',
+    kind: 'other',
+    formats: [{ title: re('SYZFAIL:(.*)'), fmt: 'SYZFAIL:{1}', noStackTrace: true }],
+  },
+  {
+    // syzkaller's log.Fatal (report.go commonOopses)
+    header: 'SYZFATAL:',
+    kind: 'other',
+    formats: [{ title: re('SYZFATAL:(.*)()'), fmt: 'SYZFATAL:{1}', alt: ['SYZFATAL{2}'], noStackTrace: true }],
+  },
+  {
+    // a Go program's panic (report.go commonOopses)
+    header: 'panic:',
+    kind: 'panic',
+    // kernel functions (skb_panic, skb_over_panic) and Android boot noise
+    suppressions: [/_panic:/, /xlog_status:/, /ddb\.onpanic:/, /evtlog_status:/],
+    formats: [
+      { title: re('panic: Sentry detected .* stuck task'), fmt: 'panic: Sentry detected stuck tasks', noStackTrace: true },
+      { title: re('panic:(.*)'), fmt: 'panic:{1}', noStackTrace: true },
     ],
   },
   {
@@ -921,29 +899,6 @@ export const OOPSES: OopsRow[] = [
     kind: 'kmemleak',
     headerIf: /kmemleak: [0-9]+ new suspected memory leaks/,
     formats: [{ title: re('kmemleak: [0-9]+ new suspected memory leaks'), fmt: 'kmemleak: new suspected memory leaks', noStackTrace: true }],
-  },
-  {
-    header: 'Booting the kernel.',
-    headerIf: /^(?:\[[ 0-9.]+\](?:\[ *[CT][0-9]+\])? )?Booting the kernel\./,
-    kind: 'reboot',
-    formats: [{ title: re('Booting the kernel.'), fmt: 'unexpected kernel reboot', noStackTrace: true }],
-  },
-  {
-    header: 'unregister_netdevice: waiting for',
-    kind: 'other',
-    formats: [
-      {
-        title: re('unregister_netdevice: waiting for (?:.*) to become free'),
-        fmt: 'unregister_netdevice: waiting for DEV to become free',
-        noStackTrace: true,
-      },
-    ],
-  },
-  {
-    // older kernels' own message for inodes still referenced when their super block goes (syzkaller #3621)
-    header: 'VFS: Busy inodes after unmount',
-    kind: 'other',
-    formats: [{ title: re('VFS: Busy inodes after unmount'), fmt: 'VFS: Busy inodes after unmount (use-after-free)', noStackTrace: true }],
   },
 ];
 

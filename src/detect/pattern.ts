@@ -16,7 +16,7 @@ export function re(source: string, flags = ''): RegExp {
 
 /** The faulting-PC line of an oops: "RIP: 0010:foo+0x1/0x2", "IP: [<..>] foo+..", "pc : foo+..". */
 export const RIP_FRAME = re(
-  '(?:N?IP:? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|[0-9]+:0x[0-9a-f]+|(?:[0-9]+:)?{{PC}} +\\[< *\\(null\\)>\\] +\\(null\\)|[0-9]+: +\\(null\\))|^e?pc : (?:{{PC}} +)?{{FUNC}}|PC is at {{FUNC}})',
+  '(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{{PC}} +\\[< *\\(null\\)>\\] +\\(null\\)|[0-9]+: +\\(null\\))',
 );
 
 /** The start of a call trace: x86 "Call Trace:", arm64 "Call trace:", arm "Backtrace:". */

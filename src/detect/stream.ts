@@ -28,6 +28,7 @@ const ANY_HEADER = new RegExp(OOPSES.map((o) => escapeRe(o.header)).join('|'));
 /** Lines that close a report: the kernel's own end-of-report markers. */
 const END_MARKERS = [/---\[ end trace/, /---\[ end Kernel panic/];
 const RULER = /^={20,}\s*$/;
+const REPLAY = /\*\* replaying previous printk message \*\*/;
 
 export function matchOops(raw: string): OopsRow | null {
   if (!ANY_HEADER.test(raw)) return null;
@@ -77,6 +78,9 @@ export class StreamDetector {
     const out = this.tick(nowMs);
     this.lineNo++;
     const ln = parseLine(line.length > MAX_LINE_CHARS ? line.slice(0, MAX_LINE_CHARS) : line);
+    // a header cut short by a printk replay does not count (syzkaller's isTruncatedByReplay): drop
+    // the report it just opened; the replayed copy of the line opens it again
+    if (REPLAY.test(ln.raw)) this.open = this.open.filter((r) => r.startLine !== this.lineNo - 1 || r.lines.length > 1);
     const oops = matchOops(ln.raw);
     const ignorable = oops !== null && REPORT_START_IGNORES.some((r) => r.test(ln.raw));
     let absorbed = false;
@@ -103,7 +107,7 @@ export class StreamDetector {
       if (ln.raw.includes('Disabling lock debugging due to kernel taint')) skipLine = true;
       else if (ln.raw.includes('Sending NMI from CPU')) rep.cpuTraceback = true;
       else if (
-        rep.textLines > 22 &&
+        rep.textLines > (rep.lines[0]!.includes('BUG: KMSAN:') ? 16 : 22) &&
         (ln.raw.includes('Kernel panic - not syncing') || ln.raw.includes('WARNING: possible circular locking dependency detected'))
       ) {
         // A panic_on_warn panic (or an oops-induced lockdep splat) repeats what we already have.
@@ -188,7 +192,8 @@ function buildFinding(rep: OpenReport): Finding {
   let rawTitle = desc.title;
   if (rawTitle === '') rawTitle = rep.lines[0] ?? rep.oops.header;
   const title = normaliseTitle(rawTitle) || normaliseTitle(rep.oops.header);
-  const corruptedReason = desc.corruptedReason || corruptionOf(title, text, desc.format);
+  // syzkaller checks the title for merged timestamps before it normalises the numbers away
+  const corruptedReason = desc.corruptedReason || corruptionOf(rawTitle, text, desc.format);
   const frame = titleFrame(title);
   const finding: Finding = {
     kind: desc.format?.kind ?? rep.oops.kind,

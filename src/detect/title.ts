@@ -5,13 +5,15 @@
 const REPLACEMENTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/syz-executor\.?[0-9]+((\/|:)[0-9]+)?/g, 'syz-executor'],
   [/syzkaller[0-9]+((\/|:)[0-9]+)?/g, 'syzkaller'],
-  [/([^a-zA-Z0])(?:0x)?[0-9a-f]{6,}/g, '$1ADDR'],
+  [/([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}/g, '$1ADDR'],
   [/([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})/g, 'IP'],
   [/(\.\w+)(:[0-9]+)+/g, '$1:LINE'],
   [/([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+\/0x[0-9a-z]+/g, '$1'],
   [/CPU#[0-9]+/g, 'CPU'],
   // Overlapping numbers ("0,1,2") need repeated passes, hence the loop in normaliseTitle.
   [/(\W)(\d+)(\W|$)/g, '$1NUM$3'],
+  // digits inside a name (cfg80211) stay, unless there are too many of them: syzkaller's (\d+){7,}
+  [/\d{7,}/g, 'NUM'],
 ];
 
 const MAX_TITLE_LEN = 120;
