@@ -1,5 +1,6 @@
 // Culprit-frame extraction: walk the report's lines through a StackRule's parts, collecting frames
 // that survive the skip lists, then pick one (first frame, stall anchor, or hung-task rule).
+import { demangle } from './demangle.js';
 import { CORRUPTED_FRAME_LINES, FRAME_LINES, STACK_START } from './pattern.js';
 import { FRAME_STRIP_PREFIXES, SKIP_FRAMES, STACK, type StackPart, type StackRule } from './formats.js';
 
@@ -26,8 +27,10 @@ function stripFrame(name: string): string {
 function appendFrame(frames: string[], m: RegExpExecArray | null, skip: RegExp): void {
   if (!m || m.length < 2) return;
   for (let i = 1; i < m.length; i++) {
-    const f = m[i];
-    if (f !== undefined && f !== '' && !skip.test(f)) frames.push(f);
+    // syzkaller demangles a frame before its skip rules see it
+    const g = m[i];
+    const f = g === undefined || g === '' ? '' : demangle(g);
+    if (f !== '' && !skip.test(f)) frames.push(f);
   }
 }
 
