@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { detect, StreamDetector } from '../detect/index.js';
 import { classifyCase } from '../classify/verdict.js';
 import { RunResultSchema, type RunResult } from '../model/run.js';
-import { runCase } from './engine.js';
+import { LATE_GRACE_MS, runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
 import { realClock, type DetectorPort } from './port.js';
 import { runLoop, planCases } from './run-loop.js';
@@ -339,6 +339,35 @@ describe('run loop', () => {
     expect(result.cases[0]!.missingOptions).toEqual(['CONFIG_FAKE_CHIP']);
   });
 
+  it('a report the console brings after a case was judged is that case’s: verdict corrected, the next case on a fresh VM', async () => {
+    const clock = new FakeClock();
+    const sessions = new FakeSessions([{ removal: 'completes', zombie: 'enodev' }], clock);
+    const notes: string[] = [];
+    const result = await runLoop({
+      suites: [suite],
+      plan: planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-unbind-chip-*' }),
+      sessions,
+      detector: realDetector,
+      kernelConfig: async () => config,
+      write: async () => undefined,
+      runId: 'test-run',
+      command: ['run'],
+      images: ['fake-img'],
+      jobs: 1,
+      clock,
+      version: '0.0.0-test',
+      // the first case is judged handled; then its late KASAN report reaches the console
+      onCase: (_r, done) => void (done === 1 && kasan.forEach((l) => sessions.booted[0]!.printk(l.replace(/^\[[ 0-9.]+\] /, '')))),
+      onNote: (n) => void notes.push(n),
+    });
+    expect(result.cases.map((c) => c.verdict)).toEqual(['crashed', 'handled']);
+    expect(result.cases[0]!.findings.map((f) => f.title)).toEqual([expect.stringMatching(/^KASAN: slab-use-after-free Read in canary_read/)]);
+    expect(result.cases[0]!.timeline.at(-1)).toMatchObject({ kind: 'finding', detail: expect.stringMatching(/^late: printed after the case was judged/) });
+    expect(notes.join('\n')).toMatch(/late report "KASAN: slab-use-after-free Read in canary_read.*": now crashed/);
+    expect(sessions.booted).toHaveLength(2);
+    expect(result.cases[1]!.findings).toEqual([]);
+  });
+
   it('reuses one VM for handled cases and writes run.json after every case', async () => {
     const { result, sessions, writes } = await loop([{ removal: 'completes', zombie: 'enodev' }]);
     expect(sessions.booted).toHaveLength(1);
@@ -401,11 +430,31 @@ describe('run loop', () => {
   });
 });
 
-describe('settle window', () => {
+// a clock that runs scheduled guest output at its own time inside a sleep
+class EventClock extends FakeClock {
+  readonly at: Array<[number, () => void]> = [];
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((r) =>
+      setImmediate(() => {
+        if (signal?.aborted) return r();
+        const end = this.t + ms;
+        for (const e of this.at.filter(([t]) => t > this.t && t <= end).sort((x, y) => x[0] - y[0])) {
+          this.t = e[0];
+          e[1]();
+          this.at.splice(this.at.indexOf(e), 1);
+        }
+        this.t = end;
+        r();
+      }),
+    );
+  }
+}
+
+describe('settle window (quiet, the older way)', () => {
   const settleMs = async (detector: DetectorPort): Promise<number> => {
     const clock = new FakeClock();
     const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
-    const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector, iteration: 1, clock });
+    const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector, iteration: 1, clock, settle: 'quiet' });
     const i = r.timeline.findIndex((e) => e.label === 'settled');
     return r.timeline[i]!.relMs - r.timeline[i - 1]!.relMs;
   };
@@ -423,31 +472,12 @@ describe('settle window', () => {
     expect(await settleMs(opaque)).toBeGreaterThanOrEqual(900);
   });
   it('a line during the settle moves the quiet window on, counted from the line', async () => {
-    // a clock that runs scheduled guest output at its own time inside a sleep
-    class EventClock extends FakeClock {
-      readonly at: Array<[number, () => void]> = [];
-      override sleep(ms: number, signal?: AbortSignal): Promise<void> {
-        return new Promise((r) =>
-          setImmediate(() => {
-            if (signal?.aborted) return r();
-            const end = this.t + ms;
-            for (const e of this.at.filter(([t]) => t > this.t && t <= end).sort((x, y) => x[0] - y[0])) {
-              this.t = e[0];
-              e[1]();
-              this.at.splice(this.at.indexOf(e), 1);
-            }
-            this.t = end;
-            r();
-          }),
-        );
-      }
-    }
     const settle = async (late: boolean): Promise<{ startMs: number; ms: number }> => {
       const clock = new EventClock();
       const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
       // deterministic: the first run tells when the settle starts, the second prints 300 ms into it
       if (late) clock.at.push([clock.t + quiet.startMs + 300, () => guest.printk('late: a message after the restore')]);
-      const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector: realDetector, iteration: 1, clock });
+      const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector: realDetector, iteration: 1, clock, settle: 'quiet' });
       const i = r.timeline.findIndex((e) => e.label === 'settled');
       return { startMs: r.timeline[i - 1]!.relMs, ms: r.timeline[i]!.relMs - r.timeline[i - 1]!.relMs };
     };
@@ -466,5 +496,73 @@ describe('settle window', () => {
     ac.abort();
     await p;
     expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});
+
+describe('flush: the end marker on the console, then a short grace', () => {
+  const unbindRead = byId('fake/fake-unbind-chip-read');
+  const settled = (r: Awaited<ReturnType<typeof runCase>>) => {
+    const i = r.timeline.findIndex((e) => e.label === 'settled');
+    return { ms: r.timeline[i]!.relMs - r.timeline[i - 1]!.relMs, detail: r.timeline[i]!.detail ?? '' };
+  };
+
+  it('judges the case a grace after its end marker shows, without waiting for a quiet console', async () => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const r = await runCase(unbindRead, { port: guest, detector: realDetector, iteration: 1, clock });
+    expect(settled(r)).toEqual({ ms: LATE_GRACE_MS, detail: 'end marker on the console after 0 ms' });
+    expect(classifyCase(r.record).verdict).toBe('handled');
+  });
+
+  it('a report that starts within the grace is the case’s, and an open one is waited for until it completes', async () => {
+    const clock = new EventClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const base = await runCase(unbindRead, { port: guest, detector: realDetector, iteration: 1, clock });
+    const endAt = base.timeline.find((e) => e.label === 'settled')!.hostMs - LATE_GRACE_MS;
+    const clock2 = new EventClock();
+    const guest2 = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock2);
+    // the KASAN report begins 100 ms after the end marker, its last line 400 ms later
+    clock2.at.push([endAt + 100, () => kasan.slice(0, 10).forEach((l) => guest2.printk(l.replace(/^\[[ 0-9.]+\] /, '')))]);
+    clock2.at.push([endAt + 500, () => kasan.slice(10).forEach((l) => guest2.printk(l.replace(/^\[[ 0-9.]+\] /, '')))]);
+    const r = await runCase(unbindRead, { port: guest2, detector: realDetector, iteration: 1, clock: clock2 });
+    expect(r.findings.map((f) => f.title)).toEqual([expect.stringMatching(/^KASAN: slab-use-after-free Read in canary_read/)]);
+    expect(classifyCase(r.record).verdict).toBe('crashed');
+    expect(settled(r).ms).toBeGreaterThanOrEqual(500);
+  });
+
+  it('lines from before the begin marker are the previous case’s preamble, not this case’s', async () => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const port = new Proxy(guest, {
+      get(t, k, recv) {
+        const v = Reflect.get(t, k, recv) as unknown;
+        if (k !== 'run' || typeof v !== 'function') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        return async (op: { op: string; text?: string }, ms: number) => {
+          // the console still delivers the end of the previous case's report as this case begins
+          if (op.op === 'mark' && op.text?.startsWith('huci: begin')) kasan.forEach((l) => t.printk(l.replace(/^\[[ 0-9.]+\] /, '')));
+          return (v as (o: unknown, m: number) => Promise<unknown>).call(t, op, ms);
+        };
+      },
+    });
+    const r = await runCase(unbindRead, { port, detector: realDetector, iteration: 1, clock });
+    expect(r.preamble.length).toBe(kasan.length);
+    expect(r.findings).toEqual([]);
+    expect(classifyCase(r.record).verdict).toBe('handled');
+  });
+
+  it('an end marker that never shows bounds the wait by settleMs and says so', async () => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const port = new Proxy(guest, {
+      get(t, k, recv) {
+        const v = Reflect.get(t, k, recv) as unknown;
+        if (k !== 'onConsoleLine') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        return (cb: (l: { text: string; hostMs: number; lineNo: number }) => void) =>
+          t.onConsoleLine((l) => (l.text.includes('huci: end') ? undefined : cb(l)));
+      },
+    });
+    const r = await runCase(unbindRead, { port, detector: realDetector, iteration: 1, clock });
+    expect(settled(r)).toEqual({ ms: 1000, detail: 'end marker not seen on the console within 1000 ms' });
+    expect(classifyCase(r.record).verdict).toBe('handled');
   });
 });

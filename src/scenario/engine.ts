@@ -23,6 +23,12 @@ export interface CaseContext {
   detector: DetectorPort;
   iteration: number;
   clock?: Clock;
+  /**
+   * How the case knows the console has everything it caused: 'flush' (default) writes its end
+   * marker and waits to see it on the console, then a short grace; 'quiet' waits for a quiet
+   * console (the older way, kept for the bench's side-by-side figures).
+   */
+  settle?: 'flush' | 'quiet';
 }
 
 export interface CaseRun {
@@ -36,9 +42,18 @@ export interface CaseRun {
   needsRestart: boolean;
   /** what the case did to the guest, in order (the reproducer's script) */
   replay: ReplayAction[];
+  /** console lines that came before this case's begin marker: the previous case's late output */
+  preamble: string[];
+  /** the console's line number of the last line this case saw (0: none); later lines are not its */
+  lastConsoleLineNo: number;
 }
 
 const AGENT_MS = 5000;
+/**
+ * After the end marker is seen on the console, reports the kernel prints asynchronously (RCU
+ * callbacks, workqueues) may still come: this long. A later one is attributed by the run loop.
+ */
+export const LATE_GRACE_MS = 150;
 const QUIET_MS = 1000;
 /** console quiet that ends the settle window when no report is open in the detector */
 const QUIET_IDLE_MS = 500;
@@ -59,6 +74,8 @@ export function skippedRun(c: ResolvedCase, missing: string[], now = Date.now())
     findings: [],
     needsRestart: false,
     replay: [],
+    preamble: [],
+    lastConsoleLineNo: 0,
   };
 }
 
@@ -85,7 +102,14 @@ class CaseExecution {
   private readonly vars = new Map<string, string>();
   private readonly handles = new Map<string, number>();
   private readonly loopIds: Array<{ decl: Loop; id: number; stress?: true }> = [];
-  private readonly consoleLines: string[] = [];
+  private consoleLines: string[] = [];
+  /** lines before the begin marker showed on the console (the previous case's, once it shows) */
+  private preamble: string[] = [];
+  private begun = false;
+  private lastLineNo = 0;
+  /** resolves when this case's end marker shows on the console */
+  private endSeen!: () => void;
+  private readonly endShown = new Promise<void>((r) => (this.endSeen = r));
   /** Engine-clock time the last console line came in (settle measures quiet from it). */
   private lastLineMs = 0;
   private readonly record: CaseRecord;
@@ -114,14 +138,26 @@ class CaseExecution {
 
   async run(): Promise<CaseRun> {
     const live = this.ctx.detector.live();
+    const begin = `huci: begin ${this.tag}`;
+    const endMarker = `huci: end ${this.tag}`;
     const unsubscribe = this.port.onConsoleLine((l) => {
+      this.lastLineNo = Math.max(this.lastLineNo, l.lineNo);
+      if (!this.begun) {
+        // what the console still had from before this case is the previous case's
+        if (!l.text.includes(begin)) {
+          this.preamble.push(l.text);
+          return;
+        }
+        this.begun = true;
+      }
       this.consoleLines.push(l.text);
       this.lastLineMs = this.clock.now();
+      if (l.text.includes(endMarker)) this.endSeen();
       for (const f of live.push(l.text, l.hostMs)) this.note('finding', f.title, f.kind);
     });
     let pendingRemoval: Promise<RemovalEnd> | null = null;
     try {
-      await this.mark(`huci: begin ${this.tag}`);
+      await this.mark(begin);
       for (const s of this.c.prepare) await this.step(s, 'prepare');
       for (const h of this.c.holders) await this.hold(h);
       for (const l of this.c.loops) await this.spawn(l);
@@ -166,14 +202,28 @@ class CaseExecution {
         this.note('note', 'guest not answering', lost);
       }
     }
-    await this.settle(live);
     let dmesg: string[] = [];
-    if (this.record.guestLost === null) {
-      await this.mark(`huci: end ${this.tag}`).catch(() => undefined);
+    if (this.record.guestLost === null && (this.ctx.settle ?? 'flush') === 'flush') {
+      const marked = await this.mark(endMarker).then(
+        () => true,
+        () => false,
+      );
+      await (marked ? this.flush(live) : this.settle(live));
       dmesg = await this.harvestDmesg();
+    } else {
+      await this.settle(live);
+      if (this.record.guestLost === null) {
+        await this.mark(endMarker).catch(() => undefined);
+        dmesg = await this.harvestDmesg();
+      }
     }
     this.finished = true;
     unsubscribe();
+    if (!this.begun) {
+      // the begin marker never showed on the console: keep all of it rather than none
+      this.consoleLines = this.preamble;
+      this.preamble = [];
+    }
     for (const f of live.flush()) this.note('finding', f.title, f.kind);
     this.record.consoleLinesSeen = this.consoleLines.length;
     const merged = mergeKernelLog(this.consoleLines, dmesg);
@@ -196,6 +246,8 @@ class CaseExecution {
       findings,
       needsRestart,
       replay: this.replay,
+      preamble: this.preamble,
+      lastConsoleLineNo: this.lastLineNo,
     };
   }
 
@@ -560,6 +612,35 @@ class CaseExecution {
       if (this.clock.now() - quietSince >= idle) break;
     }
     this.note('step', 'settled');
+  }
+
+  /**
+   * Everything the case caused has reached the console once its end marker (written after the
+   * probes, the close and the restore) shows there; then a short grace for asynchronous reports,
+   * and a report still open is waited for until it completes or goes quiet (bounded by settleMs).
+   */
+  private async flush(live: ReturnType<DetectorPort['live']>): Promise<void> {
+    const t0 = this.clock.now();
+    const end = t0 + this.c.timeouts.settleMs;
+    const seen =
+      (await this.within(
+        this.endShown.then(() => true),
+        this.c.timeouts.settleMs,
+      )) ?? false;
+    const shownMs = this.clock.now() - t0;
+    const grace = Math.min(LATE_GRACE_MS, Math.max(0, end - this.clock.now()));
+    if (grace > 0) await this.clock.sleep(grace);
+    for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
+    while (live.oldestOpenLine !== null && this.clock.now() < end) {
+      await this.clock.sleep(Math.max(SETTLE_POLL_MS, Math.min(end, this.lastLineMs + QUIET_MS) - this.clock.now()));
+      for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
+      if (this.clock.now() - this.lastLineMs >= QUIET_MS) break;
+    }
+    this.note(
+      'step',
+      'settled',
+      seen ? `end marker on the console after ${Math.round(shownMs)} ms` : `end marker not seen on the console within ${this.c.timeouts.settleMs} ms`,
+    );
   }
 
   private async harvestDmesg(): Promise<string[]> {

@@ -21,7 +21,7 @@ import {
 import { reproCommand, toCaseResult } from './case-result.js';
 import { runCase, skippedRun, type CaseRun } from './engine.js';
 import type { LoadedSuite } from './load-suites.js';
-import type { Clock, DetectorPort, GuestPort, SessionFactory, VmConfig } from './port.js';
+import { realClock, type Clock, type DetectorPort, type GuestPort, type SessionFactory, type VmConfig } from './port.js';
 import type { ResolvedCase } from './suite-schema.js';
 import { shardCases, type Shard } from './shard.js';
 import { vmConfigFor, vmConfigKey } from './vm-config.js';
@@ -95,6 +95,8 @@ export interface RunLoopOptions {
   onCase?(r: CaseResult, done: number, total: number): void;
   onNote?(text: string): void;
   clock?: Clock;
+  /** how a case knows the console has what it caused (engine's CaseContext.settle); default flush */
+  settle?: 'flush' | 'quiet';
   version: string;
 }
 
@@ -163,20 +165,63 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   let done = 0;
   const total = o.plan.length;
 
-  const append = async (item: PlannedCase, caseRun: CaseRun, vm: VmInfo | null): Promise<void> => {
+  const resultOf = (item: PlannedCase, caseRun: CaseRun, vm: VmInfo | null): CaseResult => {
     capExcerpt(caseRun);
     const cls = classifyCase(caseRun.record);
-    const result = toCaseResult(item.c, caseRun, cls, {
+    return toCaseResult(item.c, caseRun, cls, {
       iteration: item.iteration,
       image: item.image,
       vm,
       repro: o.repro ? o.repro(item.c, item.image) : reproCommand(item.c, item.image),
     });
+  };
+  const append = async (item: PlannedCase, caseRun: CaseRun, vm: VmInfo | null): Promise<CaseResult> => {
+    const result = resultOf(item, caseRun, vm);
     run.cases.push(result);
     resultIndex.set(result, planIndex.get(item)!);
     done++;
     o.onCase?.(result, done, total);
     await persist();
+    return result;
+  };
+  /**
+   * A report the console brought after a case was judged (after its end marker and grace, before
+   * the next case began) is that case's: its findings, excerpt and verdict are corrected in place.
+   */
+  const attributeLate = async (judged: Judged, lines: readonly string[]): Promise<boolean> => {
+    if (lines.length === 0 || o.detector.detect(lines.join('\n')).length === 0) return false;
+    const before = judged.caseRun;
+    const excerpt = `${before.consoleExcerpt}\n${lines.join('\n')}`;
+    const findings = o.detector.detect(excerpt);
+    const late = findings.filter((f) => !before.findings.some((b) => b.title === f.title));
+    const now = (o.clock ?? realClock).now();
+    const t0 = before.timeline[0] ? before.timeline[0].hostMs - before.timeline[0].relMs : now;
+    const caseRun: CaseRun = {
+      ...before,
+      consoleExcerpt: excerpt,
+      findings,
+      record: { ...before.record, findings: findings.map((f) => ({ kind: f.kind, title: f.title })) },
+      timeline: [
+        ...before.timeline,
+        ...late.map((f) => ({
+          hostMs: now,
+          relMs: now - t0,
+          kind: 'finding' as const,
+          label: f.title,
+          detail: 'late: printed after the case was judged, before the next began; attributed to this case and its verdict corrected',
+        })),
+      ],
+      needsRestart: true,
+    };
+    const result = resultOf(judged.item, caseRun, judged.vm);
+    const i = run.cases.indexOf(judged.result);
+    if (i >= 0) run.cases[i] = result;
+    resultIndex.set(result, planIndex.get(judged.item)!);
+    o.onNote?.(`${judged.item.c.id} (${judged.item.image}): late report ${late.map((f) => `"${f.title}"`).join(', ') || 'seen'}: now ${result.verdict}`);
+    judged.caseRun = caseRun;
+    judged.result = result;
+    await persist();
+    return true;
   };
 
   const runGroup = async (g: { index: number; cfg: VmConfig; items: PlannedCase[] }): Promise<void> => {
@@ -185,7 +230,32 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     if (config === null) o.onNote?.(`${g.cfg.image}: no kernel .config found; kernel options not checked`);
     let port: GuestPort | null = null;
     let bootFailure: string | null = null;
+    // the case judged last on this VM; the VM's recent console lines, to find what came after it
+    let judged: Judged | null = null;
+    let recent: Array<{ lineNo: number; text: string }> = [];
+    let unwatch: (() => void) | null = null;
+    const watch = (p: GuestPort): void => {
+      recent = [];
+      unwatch = p.onConsoleLine((l) => {
+        recent.push({ lineNo: l.lineNo, text: l.text });
+        if (recent.length > RECENT_LINES) recent = recent.slice(-RECENT_LINES / 2);
+      });
+    };
+    /** Lines after the judged case's last one, up to the next case's begin marker. */
+    const lateLines = (): string[] => {
+      if (!judged) return [];
+      const out: string[] = [];
+      for (const l of recent) {
+        if (l.lineNo <= judged.caseRun.lastConsoleLineNo) continue;
+        if (l.text.includes('huci: begin ')) break;
+        out.push(l.text);
+      }
+      return out;
+    };
     const stop = async (): Promise<void> => {
+      unwatch?.();
+      unwatch = null;
+      judged = null;
       if (port) {
         const p = port;
         port = null;
@@ -246,7 +316,12 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
           await append(item, skippedRun(item.c, missing), null);
           continue;
         }
-        if (bootFailure === null && !port) port = await boot();
+        // a late report of the case before left the guest damaged: this one gets a fresh VM
+        if (judged && port && (await attributeLate(judged, lateLines()))) await stop();
+        if (bootFailure === null && !port) {
+          port = await boot();
+          if (port) watch(port);
+        }
         if (bootFailure !== null || !port) {
           await append(item, harnessErrorRun(item.c, `VM did not boot: ${bootFailure}`), null);
           continue;
@@ -254,15 +329,25 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
         const current: GuestPort = port;
         let caseRun: CaseRun;
         try {
-          caseRun = await runCase(item.c, { port: current, detector: o.detector, iteration: item.iteration, ...(o.clock ? { clock: o.clock } : {}) });
+          caseRun = await runCase(item.c, {
+            port: current,
+            detector: o.detector,
+            iteration: item.iteration,
+            ...(o.clock ? { clock: o.clock } : {}),
+            ...(o.settle ? { settle: o.settle } : {}),
+          });
         } catch (e) {
           caseRun = harnessErrorRun(item.c, `internal: ${errorMessage(e)}`);
           caseRun.needsRestart = true;
         }
+        // what came before this case's begin marker (while it started) is still the previous case's
+        if (judged && (await attributeLate(judged, lateLines()))) caseRun.needsRestart = true;
         await blameInfrastructure(caseRun, current);
-        await append(item, caseRun, current.vm);
+        const result = await append(item, caseRun, current.vm);
+        judged = { item, caseRun, vm: current.vm, result };
         if (caseRun.needsRestart) await stop();
       }
+      if (judged && port) await attributeLate(judged, lateLines());
     } finally {
       await stop();
     }
@@ -278,6 +363,17 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
   await persist(true);
   return run;
 }
+
+/** A case as judged, kept until the next case on its VM begins (a late report may still be its). */
+interface Judged {
+  item: PlannedCase;
+  caseRun: CaseRun;
+  vm: VmInfo | null;
+  result: CaseResult;
+}
+
+/** Console lines a VM keeps for finding late reports (halved when full). */
+const RECENT_LINES = 4000;
 
 /** Boots of one VM before its cases are given up. */
 export const DEFAULT_BOOT_ATTEMPTS = 3;

@@ -226,6 +226,8 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
     images,
     jobs,
     bootAttempts,
+    // the bench's side-by-side figure of the older settle; not a user option
+    ...(process.env.HUCI_SETTLE === 'quiet' ? { settle: 'quiet' as const } : {}),
     version: deps.version,
     repro: (c, image) => reproCommand(c, image, custom ? customFlags(custom) : undefined),
     onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),
