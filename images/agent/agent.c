@@ -25,8 +25,9 @@
 #include "loops.h"
 #include "ops.h"
 #include "shell.h"
+#include "tasks.h"
 
-#define PROTOCOL_VERSION 6
+#define PROTOCOL_VERSION 7
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {
@@ -306,6 +307,11 @@ static int op_loops(struct request *r)
 	return 0;
 }
 
+static int op_tasks(struct request *r)
+{
+	return tasks_list(&r->fields);
+}
+
 static int op_sh(struct request *r)
 {
 	const char *command = json_get_str(r->root, "command");
@@ -323,7 +329,7 @@ static const struct op {
 } ops[] = {
 	{ "ping", op_ping }, { "open", op_open }, { "socket", op_socket }, { "close", op_close },
 	{ "spawn", op_spawn }, { "stop", op_stop }, { "loops", op_loops },
-	{ "sh", op_sh },
+	{ "sh", op_sh }, { "tasks", op_tasks },
 };
 
 static int dispatch(struct request *r)

@@ -47,6 +47,17 @@ export interface RemovalOutcome {
   /** errnos with which refusing counts as handled (rmmod while held: EBUSY) */
   refusedOk: string[];
   detail?: string;
+  /** seen from the guest: the task doing the removal asleep in one kernel wait while the fds were held */
+  blockedIn?: BlockedEvidence;
+}
+
+interface BlockedEvidence {
+  /** "comm (pid N)" */
+  task: string;
+  /** the kernel function it sleeps in, and the top of its stack */
+  wait: string;
+  /** for how long the samples saw it there */
+  ms: number;
 }
 
 interface FindingSummary {

@@ -60,6 +60,18 @@ describe('classifyCase', () => {
       /within 8000 ms while fds were held; completed 412 ms after/,
     ],
     [
+      'blocked until the calls in flight stopped (before the close)',
+      { removal: removal({ completed: false, ms: null, completedAfterCloseMs: -6 }) },
+      'blocked',
+      /while fds were held; completed once the calls in flight were stopped, 6 ms before the fds were closed$/,
+    ],
+    [
+      'blocked, seen asleep in the kernel rather than sitting out the bound',
+      { removal: removal({ completed: false, ms: null, completedAfterCloseMs: 30, blockedIn: { task: 'sh (pid 9)', wait: 'i2c_del_adapter', ms: 1000 } }) },
+      'blocked',
+      /^sysfs-unbind waited while fds were held: sh \(pid 9\) asleep in i2c_del_adapter for 1000 ms; completed 30 ms after/,
+    ],
+    [
       'a removal cut short by a harness failure is not blocked',
       { harnessError: 'QEMU (pid 7) was killed by SIGKILL during the case (agent stream dead)', removal: removal({ completed: false, ms: null }) },
       'error',

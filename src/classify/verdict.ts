@@ -34,11 +34,17 @@ export function classifyCase(r: CaseRecord): Classification {
     return { verdict: 'error', reason: r.harnessError };
   }
   if (rm?.issued && !rm.completed && rm.errno === null) {
+    // before the close: it waited for the calls in flight (loops, stress workers), which stop first
     const waited =
-      rm.completedAfterCloseMs !== null
-        ? `completed ${Math.round(rm.completedAfterCloseMs)} ms after the fds were closed`
-        : 'never completed, even after the fds were closed';
-    return { verdict: 'blocked', reason: `${rm.method} did not complete within ${rm.timeoutMs} ms while fds were held; ${waited}` };
+      rm.completedAfterCloseMs === null
+        ? 'never completed, even after the fds were closed'
+        : rm.completedAfterCloseMs < 0
+          ? `completed once the calls in flight were stopped, ${Math.round(-rm.completedAfterCloseMs)} ms before the fds were closed`
+          : `completed ${Math.round(rm.completedAfterCloseMs)} ms after the fds were closed`;
+    const held = rm.blockedIn
+      ? `${rm.method} waited while fds were held: ${rm.blockedIn.task} asleep in ${rm.blockedIn.wait} for ${Math.round(rm.blockedIn.ms)} ms`
+      : `${rm.method} did not complete within ${rm.timeoutMs} ms while fds were held`;
+    return { verdict: 'blocked', reason: `${held}; ${waited}` };
   }
   if (r.harnessError !== null) return { verdict: 'error', reason: r.harnessError };
   if (!rm?.issued) return { verdict: 'error', reason: 'the removal was never issued' };

@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -136,6 +136,8 @@ export const RequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('loops') }),
   // a shell command (protocol 2): replaces an SSH exec channel per command
   z.strictObject({ op: z.literal('sh'), command: z.string().min(1), timeoutMs: z.number().nonnegative().optional() }),
+  // tasks asleep in the kernel (D) and the agent's own shell commands, with where they wait (protocol 7)
+  z.strictObject({ op: z.literal('tasks') }),
 ]);
 export type AgentRequest = z.infer<typeof RequestSchema>;
 export type Op = AgentRequest['op'];
@@ -177,6 +179,20 @@ const LoopStatsSchema = z.strictObject({
 });
 export type LoopStats = z.infer<typeof LoopStatsSchema>;
 
+/** A task asleep in the kernel, or one of the agent's shell commands: where it waits. */
+const TaskSchema = z.strictObject({
+  pid: uint,
+  ppid: uint,
+  /** /proc/PID/stat's state: D (uninterruptible), S, R… */
+  state: z.string().length(1),
+  comm: z.string(),
+  /** /proc/PID/wchan: the kernel function it sleeps in ("0" when running) */
+  wchan: z.string(),
+  /** the top of /proc/PID/stack, function names joined by commas ("" when unreadable) */
+  stack: z.string(),
+});
+export type GuestTask = z.infer<typeof TaskSchema>;
+
 /** the last call's result and buffer; a new fd's handle */
 const ioctlReplyFields = {
   ret: z.number().int(),
@@ -208,6 +224,7 @@ export const ReplySchemas = {
     timedOut: z.boolean(),
     truncated: z.boolean(),
   }),
+  tasks: reply({ tasks: z.array(TaskSchema) }),
 } as const satisfies Record<Op, z.ZodType>;
 
 /** Any agent reply, before we know which op it answers (used to route by id). */

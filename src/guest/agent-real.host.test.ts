@@ -601,6 +601,22 @@ describe('huci-agent: concurrency and loops', () => {
   });
 });
 
+describe('huci-agent: tasks (who waits in the kernel, and where)', () => {
+  it("lists the agent's shell commands while they run, with their state and wait", async () => {
+    const { client } = startAgent();
+    const pid = ok(await client.ping()).pid;
+    const running = client.request({ op: 'sh', command: 'sleep 1; true' }, { timeoutMs: 10_000 });
+    let mine: Array<{ comm: string; ppid: number; state: string }> = [];
+    for (let i = 0; i < 50 && mine.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      mine = ok(await client.request({ op: 'tasks' })).tasks.filter((t) => t.ppid === pid);
+    }
+    expect(mine).toEqual([expect.objectContaining({ comm: 'sh', ppid: pid, state: expect.stringMatching(/^[RSD]$/) })]);
+    expect(await running).toMatchObject({ ok: true, code: 0 });
+    expect(ok(await client.request({ op: 'tasks' })).tasks.filter((t) => t.ppid === pid && t.state !== 'Z')).toEqual([]);
+  });
+});
+
 describe('huci-agent: sh (shell commands on the agent channel)', () => {
   type Sh = SuccessFor<'sh'>;
   const table: Array<{ name: string; command: string; timeoutMs?: number; expect: Partial<Sh> }> = [

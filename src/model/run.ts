@@ -82,6 +82,8 @@ const RemovalResultSchema = z.strictObject({
   completedAfterCloseMs: z.number().nullable().optional(),
   errno: z.string().nullable().optional(),
   detail: z.string().optional(),
+  /** the evidence it was waiting: its task asleep in one kernel wait (the case did not sit out the bound) */
+  blockedIn: z.strictObject({ task: z.string(), wait: z.string(), ms: z.number() }).optional(),
 });
 
 /** Where the kernel came from: a git checkout (a --kernel-src tree) or a Debian package. */

@@ -49,6 +49,7 @@ export function toCaseResult(
           completedAfterCloseMs: rm.completed ? null : rm.completedAfterCloseMs,
           errno: rm.errno,
           ...(rm.detail ? { detail: rm.detail } : {}),
+          ...(rm.blockedIn ? { blockedIn: rm.blockedIn } : {}),
         }
       : null,
     findings: run.findings.map((f) => ({ ...f, altTitles: [...f.altTitles] })),

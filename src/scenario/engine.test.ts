@@ -499,6 +499,48 @@ describe('settle window (quiet, the older way)', () => {
   });
 });
 
+describe('blocked from evidence: the removal asleep in one kernel wait', () => {
+  it('decides blocked once the task has sat in the same wait for blockedEvidenceMs, not at the bound; the wait after the close is measured as before', async () => {
+    const go = async (blockedEvidenceMs?: number) => {
+      const clock = new FakeClock();
+      const guest = new FakeGuest({ removal: 'blocks-until-close', zombie: 'enodev' }, clock);
+      const r = await runCase(byId('fake/fake-unbind-chip-read'), {
+        port: guest,
+        detector: realDetector,
+        iteration: 1,
+        clock,
+        ...(blockedEvidenceMs !== undefined ? { blockedEvidenceMs } : {}),
+      });
+      const issued = r.timeline.find((e) => e.label === 'removal: sysfs-unbind')!.relMs;
+      const decided = r.timeline.find((e) => e.label === 'removal still pending' || e.label === 'removal blocked')!.relMs;
+      return { r, waited: decided - issued, cls: classifyCase(r.record) };
+    };
+    const bound = await go();
+    const early = await go(1000);
+    expect(bound.waited).toBe(2000);
+    expect(early.waited).toBeGreaterThanOrEqual(1000);
+    expect(early.waited).toBeLessThan(1500);
+    expect([bound.cls.verdict, early.cls.verdict]).toEqual(['blocked', 'blocked']);
+    expect(early.r.record.removal!.blockedIn).toEqual({
+      task: 'sh (pid 321)',
+      wait: 'fake_wait_for_fds [fake_wait_for_fds,fake_remove,device_release_driver]',
+      ms: expect.any(Number),
+    });
+    expect(early.cls.reason).toMatch(
+      /^unbind waited while fds were held: sh \(pid 321\) asleep in fake_wait_for_fds .* for \d+ ms; completed \d+ ms after the fds were closed$/,
+    );
+    expect(early.r.record.removal!.completedAfterCloseMs).toBe(bound.r.record.removal!.completedAfterCloseMs);
+  });
+
+  it('a removal that completes is never called blocked, whatever the samples saw before', async () => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector: realDetector, iteration: 1, clock, blockedEvidenceMs: 1000 });
+    expect(classifyCase(r.record).verdict).toBe('handled');
+    expect(r.record.removal!.blockedIn).toBeUndefined();
+  });
+});
+
 describe('flush: the end marker on the console, then a short grace', () => {
   const unbindRead = byId('fake/fake-unbind-chip-read');
   const settled = (r: Awaited<ReturnType<typeof runCase>>) => {

@@ -7,6 +7,7 @@ import { errorMessage } from '../errors.js';
 import type { ReplayAction, TimelineEvent } from '../model/run.js';
 import { probeAccepted } from '../classify/accept.js';
 import type { CaseRecord, LoopOutcome, ProbeOutcome, RemovalOutcome } from '../classify/record.js';
+import type { GuestTask } from '../guest/agent-protocol.js';
 import { describeOp, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { mergeKernelLog, sliceBetween } from './kernel-log.js';
 import { GuestLostError, realClock, type AgentAnswer, type AgentCall, type Clock, type DetectorPort, type FindingLike, type GuestPort } from './port.js';
@@ -29,6 +30,11 @@ export interface CaseContext {
    * console (the older way, kept for the bench's side-by-side figures).
    */
   settle?: 'flush' | 'quiet';
+  /**
+   * Decide "blocked" before the removal's bound once the task doing it has been seen asleep in the
+   * same kernel wait for this long (agent `tasks` samples); undefined: sit out the bound.
+   */
+  blockedEvidenceMs?: number;
 }
 
 export interface CaseRun {
@@ -49,6 +55,10 @@ export interface CaseRun {
 }
 
 const AGENT_MS = 5000;
+/** how often a pending removal's task is looked at, when blocked evidence is on */
+const TASK_SAMPLE_MS = 200;
+/** waits that end by themselves: a task sleeping in these is working, not waiting for the fds */
+const TIMED_SLEEP = /^(?:msleep|usleep_range_state|hrtimer_nanosleep|do_nanosleep|schedule_hrtimeout_range(?:_clock)?|0)$/;
 /**
  * After the end marker is seen on the console, reports the kernel prints asynchronously (RCU
  * callbacks, workqueues) may still come: this long. A later one is attributed by the run loop.
@@ -542,7 +552,11 @@ class CaseExecution {
       pending = pending.then((end) => (end.ok && !end.lost ? this.whenGone(path, horizon, end) : end));
     }
     outcome.issued = true;
-    const end = await this.within(pending, r.timeoutMs);
+    const { end, evidence } = await this.waitRemoval(pending, r.timeoutMs, kind.key === 'qmp-device-del');
+    if (evidence) {
+      outcome.blockedIn = evidence;
+      this.note('step', 'removal blocked', `${evidence.task} asleep in ${evidence.wait} for ${Math.round(evidence.ms)} ms`);
+    }
     if (end?.lost) throw new GuestLostError(end.lost);
     if (end && !end.timedOut) {
       outcome.completed = true;
@@ -554,6 +568,49 @@ class CaseExecution {
       this.note('step', 'removal still pending', `not complete within ${r.timeoutMs} ms while fds are held`);
     }
     return { pending };
+  }
+
+  /**
+   * The removal's end within its bound; with blocked evidence on, sooner "not yet" once the task
+   * doing it (the agent's shell command; for a QMP removal, a kernel thread in D state) has sat in
+   * the same kernel wait for blockedEvidenceMs.
+   */
+  private async waitRemoval(
+    pending: Promise<RemovalEnd>,
+    boundMs: number,
+    kernelThread: boolean,
+  ): Promise<{ end: RemovalEnd | undefined; evidence?: NonNullable<RemovalOutcome['blockedIn']> }> {
+    const need = this.ctx.blockedEvidenceMs;
+    if (need === undefined) return { end: await this.within(pending, boundMs) };
+    const deadline = this.clock.now() + boundMs;
+    let agentPid: number | null = null;
+    const seen = new Map<string, { first: number; last: number; task: string; wait: string }>();
+    for (;;) {
+      const left = deadline - this.clock.now();
+      if (left <= 0) return { end: undefined };
+      const end = await this.within(pending, Math.min(TASK_SAMPLE_MS, left));
+      if (end) return { end };
+      if (agentPid === null) {
+        const ping = await this.port.agent({ op: 'ping' }, AGENT_MS);
+        agentPid = ping.ok && typeof ping.pid === 'number' ? ping.pid : -1;
+      }
+      const r = await this.port.agent({ op: 'tasks' }, AGENT_MS);
+      if (!r.ok || !Array.isArray(r.tasks)) return { end: await this.within(pending, Math.max(0, deadline - this.clock.now())) };
+      const now = this.clock.now();
+      const current = new Set<string>();
+      for (const t of r.tasks as GuestTask[]) {
+        const mine = kernelThread ? t.state === 'D' && t.ppid === 2 : t.ppid === agentPid;
+        if (!mine || t.state === 'R' || TIMED_SLEEP.test(t.wchan)) continue;
+        const key = `${t.pid}|${t.wchan}|${t.stack}`;
+        current.add(key);
+        const e = seen.get(key) ?? { first: now, last: now, task: `${t.comm} (pid ${t.pid})`, wait: t.stack ? `${t.wchan} [${t.stack}]` : t.wchan };
+        e.last = now;
+        seen.set(key, e);
+      }
+      for (const k of [...seen.keys()]) if (!current.has(k)) seen.delete(k);
+      const found = [...seen.values()].find((e) => e.last - e.first >= need);
+      if (found) return { end: undefined, evidence: { task: found.task, wait: found.wait, ms: found.last - found.first } };
+    }
   }
 
   /** The removal's end once `path` no longer exists in the guest (the guest's side of it has run). */

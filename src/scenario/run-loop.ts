@@ -97,6 +97,8 @@ export interface RunLoopOptions {
   clock?: Clock;
   /** how a case knows the console has what it caused (engine's CaseContext.settle); default flush */
   settle?: 'flush' | 'quiet';
+  /** engine's CaseContext.blockedEvidenceMs: decide blocked from the guest's tasks; undefined: off */
+  blockedEvidenceMs?: number;
   version: string;
 }
 
@@ -335,6 +337,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
             iteration: item.iteration,
             ...(o.clock ? { clock: o.clock } : {}),
             ...(o.settle ? { settle: o.settle } : {}),
+            ...(o.blockedEvidenceMs !== undefined ? { blockedEvidenceMs: o.blockedEvidenceMs } : {}),
           });
         } catch (e) {
           caseRun = harnessErrorRun(item.c, `internal: ${errorMessage(e)}`);

@@ -228,6 +228,8 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
     bootAttempts,
     // the bench's side-by-side figure of the older settle; not a user option
     ...(process.env.HUCI_SETTLE === 'quiet' ? { settle: 'quiet' as const } : {}),
+    // blocked decided from the guest's tasks (issue 18, being validated: off unless asked for)
+    ...(process.env.HUCI_BLOCKED_EVIDENCE_MS ? { blockedEvidenceMs: Number(process.env.HUCI_BLOCKED_EVIDENCE_MS) } : {}),
     version: deps.version,
     repro: (c, image) => reproCommand(c, image, custom ? customFlags(custom) : undefined),
     onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),

@@ -181,6 +181,15 @@ export class FakeGuest implements GuestPort {
       }
       case 'spawn':
         return ok({ loop: 1 });
+      case 'tasks': {
+        // a blocked removal is its shell command asleep in the driver's wait, as long as it waits
+        const waiting = this.closeWaiters.length > 0 || (this.b.removal === 'blocks-forever' && this.removed);
+        return ok({
+          tasks: waiting
+            ? [{ pid: 321, ppid: 100, state: 'D', comm: 'sh', wchan: 'fake_wait_for_fds', stack: 'fake_wait_for_fds,fake_remove,device_release_driver' }]
+            : [],
+        });
+      }
       case 'loops':
         return ok({ loops: [{ loop: 1, handle: DEVICE_HANDLE_START, op: 'read', running: true, iterations: 1, counts: {}, transitions: [], elapsedMs: 500 }] });
       case 'stop': {
