@@ -195,5 +195,13 @@ describe('subsystem verdict and controls', () => {
     const c = judgeControls(exp, [{ id: 'canary/buggy-unbind-read', verdict: 'crashed', findings: [{ title: 'WARNING in foo' }] }]);
     expect(c.detail).toMatch(/no finding titled "KASAN: slab-use-after-free…"/);
   });
+  it('a title list: any of its names (6.1 KASAN says use-after-free where 6.12 says slab-use-after-free)', () => {
+    const both = [{ id: 'canary/buggy-unbind-read', verdict: 'crashed' as const, title: ['KASAN: slab-use-after-free', 'KASAN: use-after-free'] }];
+    expect(
+      judgeControls(both, [{ id: 'canary/buggy-unbind-read', verdict: 'crashed', findings: [{ title: 'KASAN: use-after-free Read in canary_read' }] }]).trusted,
+    ).toBe(true);
+    const c = judgeControls(both, [{ id: 'canary/buggy-unbind-read', verdict: 'crashed', findings: [{ title: 'WARNING in foo' }] }]);
+    expect(c.detail).toMatch(/no finding titled "KASAN: slab-use-after-free…" or "KASAN: use-after-free…"/);
+  });
   it('not run', () => expect(judgeControls(exp, [])).toMatchObject({ ran: false, trusted: false }));
 });

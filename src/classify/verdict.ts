@@ -84,7 +84,8 @@ export function subsystemVerdict(verdicts: readonly Verdict[]): Verdict {
 export interface ControlExpectation {
   id: string;
   verdict: Verdict;
-  title?: string;
+  /** a finding's title starts with it (or with one of them) */
+  title?: string | readonly string[];
 }
 export interface ControlOutcome {
   ran: boolean;
@@ -103,7 +104,11 @@ export function judgeControls(
   for (const r of ran) {
     const e = expectations.find((x) => x.id === r.id)!;
     if (r.verdict !== e.verdict) wrong.push(`${r.id} came out ${r.verdict}, expected ${e.verdict}`);
-    else if (e.title && !r.findings.some((f) => f.title.startsWith(e.title!))) wrong.push(`${r.id} has no finding titled "${e.title}…"`);
+    else if (e.title !== undefined) {
+      const titles = typeof e.title === 'string' ? [e.title] : e.title;
+      if (!r.findings.some((f) => titles.some((t) => f.title.startsWith(t))))
+        wrong.push(`${r.id} has no finding titled ${titles.map((t) => `"${t}…"`).join(' or ')}`);
+    }
   }
   if (wrong.length > 0) return { ran: true, trusted: false, detail: `CONTROLS FAILED: ${wrong.join('; ')}` };
   return { ran: true, trusted: true, detail: `${ran.length} control(s) came out as expected` };

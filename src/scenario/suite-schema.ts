@@ -84,8 +84,8 @@ const FdKindSchema = z.strictObject({
 
 const ControlSchema = z.strictObject({
   verdict: z.enum(['handled', 'blocked', 'silent', 'crashed', 'hung']),
-  /** the finding title must start with this (crashed controls) */
-  title: z.string().optional(),
+  /** a finding's title must start with this, or with one of these (crashed controls; kernels name reports differently) */
+  title: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
 });
 
 const TimeoutsSchema = z.strictObject({
