@@ -121,17 +121,7 @@ class V0 {
 
   private ident(): string {
     this.disambiguator();
-    const puny = this.eat('u');
-    const m = /^\d+/.exec(this.s.slice(this.pos));
-    if (!m) throw new Error('identifier length');
-    this.pos += m[0].length;
-    this.eat('_');
-    const len = Number(m[0]);
-    const id = this.s.slice(this.pos, this.pos + len);
-    if (id.length !== len) throw new Error('identifier past the end');
-    this.pos += len;
-    if (puny) throw new Error('punycode identifiers are not read');
-    return id;
+    return this.identAfterDisambiguator();
   }
 
   private backref<T>(read: () => T): T {
@@ -209,6 +199,7 @@ class V0 {
     this.eat('_');
     const len = Number(m[0]);
     const id = this.s.slice(this.pos, this.pos + len);
+    if (id.length !== len) throw new Error('identifier past the end');
     this.pos += len;
     if (puny) throw new Error('punycode identifiers are not read');
     return id;

@@ -7,7 +7,7 @@ import { RunResultSchema, type RunResult } from '../model/run.js';
 import { LATE_GRACE_MS, runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
 import { realClock, type DetectorPort } from './port.js';
-import { runLoop, planCases } from './run-loop.js';
+import { runLoop, planCases, type RunLoopOptions } from './run-loop.js';
 import type { ResolvedCase } from './suite-schema.js';
 import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testing/fake-guest.js';
 
@@ -310,11 +310,13 @@ describe('run loop', () => {
     b: FakeBehaviour[],
     plan = planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-unbind-chip-*' }),
     cfg: Map<string, string> | null = config,
+    hooks: (sessions: FakeSessions) => Pick<RunLoopOptions, 'onCase' | 'onNote'> = () => ({}),
   ) {
     const clock = new FakeClock();
     const sessions = new FakeSessions(b, clock);
     const writes: RunResult[] = [];
     const result = await runLoop({
+      ...hooks(sessions),
       suites: [suite],
       plan,
       sessions,
@@ -340,26 +342,12 @@ describe('run loop', () => {
   });
 
   it('a report the console brings after a case was judged is that case’s: verdict corrected, the next case on a fresh VM', async () => {
-    const clock = new FakeClock();
-    const sessions = new FakeSessions([{ removal: 'completes', zombie: 'enodev' }], clock);
     const notes: string[] = [];
-    const result = await runLoop({
-      suites: [suite],
-      plan: planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-unbind-chip-*' }),
-      sessions,
-      detector: realDetector,
-      kernelConfig: async () => config,
-      write: async () => undefined,
-      runId: 'test-run',
-      command: ['run'],
-      images: ['fake-img'],
-      jobs: 1,
-      clock,
-      version: '0.0.0-test',
+    const { result, sessions } = await loop([{ removal: 'completes', zombie: 'enodev' }], undefined, config, (fake) => ({
       // the first case is judged handled; then its late KASAN report reaches the console
-      onCase: (_r, done) => void (done === 1 && kasan.forEach((l) => sessions.booted[0]!.printk(l.replace(/^\[[ 0-9.]+\] /, '')))),
+      onCase: (_r, done) => void (done === 1 && kasan.forEach((l) => fake.booted[0]!.printk(l.replace(/^\[[ 0-9.]+\] /, '')))),
       onNote: (n) => void notes.push(n),
-    });
+    }));
     expect(result.cases.map((c) => c.verdict)).toEqual(['crashed', 'handled']);
     expect(result.cases[0]!.findings.map((f) => f.title)).toEqual([expect.stringMatching(/^KASAN: slab-use-after-free Read in canary_read/)]);
     expect(result.cases[0]!.timeline.at(-1)).toMatchObject({ kind: 'finding', detail: expect.stringMatching(/^late: printed after the case was judged/) });

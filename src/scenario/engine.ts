@@ -663,7 +663,7 @@ class CaseExecution {
       // wake-up costs CPU (~0.2 ms on PVM hosts). Lines that came meanwhile move quietSince on.
       const idleNow = live.oldestOpenLine === null ? QUIET_IDLE_MS : QUIET_MS;
       await this.clock.sleep(Math.max(SETTLE_POLL_MS, Math.min(end, quietSince + idleNow) - this.clock.now()));
-      for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
+      this.noteCompleted(live);
       quietSince = Math.max(quietSince, this.lastLineMs);
       const idle = live.oldestOpenLine === null ? QUIET_IDLE_MS : QUIET_MS;
       if (this.clock.now() - quietSince >= idle) break;
@@ -687,10 +687,10 @@ class CaseExecution {
     const shownMs = this.clock.now() - t0;
     const grace = Math.min(LATE_GRACE_MS, Math.max(0, end - this.clock.now()));
     if (grace > 0) await this.clock.sleep(grace);
-    for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
+    this.noteCompleted(live);
     while (live.oldestOpenLine !== null && this.clock.now() < end) {
       await this.clock.sleep(Math.max(SETTLE_POLL_MS, Math.min(end, this.lastLineMs + QUIET_MS) - this.clock.now()));
-      for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
+      this.noteCompleted(live);
       if (this.clock.now() - this.lastLineMs >= QUIET_MS) break;
     }
     this.note(
@@ -698,6 +698,11 @@ class CaseExecution {
       'settled',
       seen ? `end marker on the console after ${Math.round(shownMs)} ms` : `end marker not seen on the console within ${this.c.timeouts.settleMs} ms`,
     );
+  }
+
+  /** Reports the detector completes by now (a quiet one times out) go on the timeline. */
+  private noteCompleted(live: ReturnType<DetectorPort['live']>): void {
+    for (const f of live.tick(this.clock.now())) this.note('finding', f.title, f.kind);
   }
 
   private async harvestDmesg(): Promise<string[]> {
