@@ -54,6 +54,9 @@ export interface CaseRun {
   lastConsoleLineNo: number;
 }
 
+/** What every case's begin marker in the kernel log starts with (its tag follows). */
+export const BEGIN_MARK = 'huci: begin ';
+
 const AGENT_MS = 5000;
 /** how often a pending removal's task is looked at, when blocked evidence is on */
 const TASK_SAMPLE_MS = 200;
@@ -141,6 +144,13 @@ class CaseExecution {
     this.tag = `${c.id}#${ctx.iteration}@${this.t0}`;
   }
 
+  private get beginMarker(): string {
+    return `${BEGIN_MARK}${this.tag}`;
+  }
+  private get endMarker(): string {
+    return `huci: end ${this.tag}`;
+  }
+
   private note(kind: TimelineEvent['kind'], label: string, detail?: string): void {
     const hostMs = this.clock.now();
     this.timeline.push({ hostMs, relMs: hostMs - this.t0, kind, label, ...(detail !== undefined ? { detail: detail.slice(0, 2000) } : {}) });
@@ -148,8 +158,8 @@ class CaseExecution {
 
   async run(): Promise<CaseRun> {
     const live = this.ctx.detector.live();
-    const begin = `huci: begin ${this.tag}`;
-    const endMarker = `huci: end ${this.tag}`;
+    const begin = this.beginMarker;
+    const endMarker = this.endMarker;
     const unsubscribe = this.port.onConsoleLine((l) => {
       this.lastLineNo = Math.max(this.lastLineNo, l.lineNo);
       if (!this.begun) {
@@ -709,10 +719,10 @@ class CaseExecution {
     try {
       // Only this case's part leaves the guest (from the last begin marker on): the whole log,
       // every boot message and every earlier case, was most of what a case read back.
-      const r = await this.port.run({ op: 'dmesgFrom', marker: `huci: begin ${this.tag}` }, 15000);
+      const r = await this.port.run({ op: 'dmesgFrom', marker: this.beginMarker }, 15000);
       if (!r.ok) return [];
       const lines = r.out.split('\n');
-      const slice = sliceBetween(lines, `huci: begin ${this.tag}`, `huci: end ${this.tag}`);
+      const slice = sliceBetween(lines, this.beginMarker, this.endMarker);
       this.note('shell', 'dmesg harvested', slice ? `${slice.length} lines in the case` : 'begin marker not found; console only');
       return slice ?? [];
     } catch {

@@ -19,7 +19,7 @@ import {
   type VmInfo,
 } from '../model/run.js';
 import { reproCommand, toCaseResult } from './case-result.js';
-import { runCase, skippedRun, type CaseRun } from './engine.js';
+import { BEGIN_MARK, runCase, skippedRun, type CaseRun } from './engine.js';
 import type { LoadedSuite } from './load-suites.js';
 import { realClock, type Clock, type DetectorPort, type GuestPort, type SessionFactory, type VmConfig } from './port.js';
 import type { ResolvedCase } from './suite-schema.js';
@@ -249,7 +249,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
       const out: string[] = [];
       for (const l of recent) {
         if (l.lineNo <= judged.caseRun.lastConsoleLineNo) continue;
-        if (l.text.includes('huci: begin ')) break;
+        if (l.text.includes(BEGIN_MARK)) break;
         out.push(l.text);
       }
       return out;
