@@ -120,6 +120,7 @@ export function buildProgram(): Command {
     .option('--shard <i/n>', "run only shard i of n (a case's shard is a hash of its id)")
     .option('--no-controls', 'do not add the canary calibration cases a run gets when it selects none')
     .option('--boot-attempts <n>', 'boots of a VM on fresh QEMUs before its cases are given up', '3')
+    .option('--no-snapshots', 'boot every VM: neither restore saved ready guests nor save them')
     .action(async (opts) => done(await (await import('./commands/run.js')).runCommand(opts)));
 
   program

@@ -20,12 +20,17 @@ export interface SshKey {
 /** A fresh ed25519 key for one run, written 0600 into the run's temp dir. */
 export async function createRunKey(dir: string): Promise<SshKey> {
   const pair = generateParsableKey();
-  const privateKeyPath = join(dir, 'id_ed25519');
-  await writeFile(privateKeyPath, pair.private, { mode: 0o600 });
-  await chmod(privateKeyPath, 0o600);
   const blob = pair.public.split(' ')[1];
   if (!blob) throw new InfraError('ssh key generation produced no public key blob');
-  return { privateKeyPath, privateKey: pair.private, publicKey: pair.public, publicBlob: blob };
+  return placeRunKey(dir, { privateKey: pair.private, publicKey: pair.public, publicBlob: blob });
+}
+
+/** A key made earlier (a restored guest trusts the key it booted with) written into `dir`. */
+export async function placeRunKey(dir: string, k: Omit<SshKey, 'privateKeyPath'>): Promise<SshKey> {
+  const privateKeyPath = join(dir, 'id_ed25519');
+  await writeFile(privateKeyPath, k.privateKey, { mode: 0o600 });
+  await chmod(privateKeyPath, 0o600);
+  return { privateKeyPath, ...k };
 }
 
 /**

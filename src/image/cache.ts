@@ -3,7 +3,7 @@
 // failed or killed build never leaves a half image behind.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheRoot } from '../util/paths.js';
 import { removeDeadTemps } from './build-lock.js';
@@ -59,11 +59,4 @@ export async function pruneOldBuilds(name: string, keepDir: string, keep = 3, ro
     .map((e) => e.p);
   for (const p of old) await rm(p, { recursive: true, force: true });
   return old.sort();
-}
-
-/** Writes a file atomically (temp + rename) so readers never see half a manifest. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
 }

@@ -5,7 +5,8 @@ import { createReadStream, createWriteStream, existsSync, readdirSync, statSync 
 import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
-import { hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds, writeFileAtomic } from './cache.js';
+import { writeFileAtomic } from '../util/files.js';
+import { hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds } from './cache.js';
 import { buildAtomically } from './build-lock.js';
 import { DEFAULT_IMAGE, IMAGES_DIR, USER_KERNEL_MODULES_FROM, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
 import { hostPackageVersion, prepareDebianKernel } from './debian.js';

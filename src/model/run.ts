@@ -194,6 +194,18 @@ export const BOOT_FAILURE_VERDICT = { crash: 'crashed', exited: 'crashed', timeo
   Verdict
 >;
 
+/** How a VM came to be: booted, or restored from a saved ready guest (added in v1.3). */
+const GuestStartSchema = z.strictObject({
+  how: z.enum(['boot', 'restore']),
+  /** the saved state's key: restored from it, or saved as it after this boot */
+  snapshot: z.string().optional(),
+  /** a restore that failed, so the VM booted instead: why */
+  restoreFailed: z.string().optional(),
+  /** after a boot: the state saved for later VMs of this machine, or why not */
+  saved: z.union([z.strictObject({ ms: z.number(), bytes: z.number() }), z.strictObject({ failed: z.string() })]).optional(),
+});
+export type GuestStart = z.infer<typeof GuestStartSchema>;
+
 /** One boot of a VM: every attempt is kept, a failed one with its title and console (added in v1.2). */
 const BootRecordSchema = z.strictObject({
   /** the VM's name, as in `consoles` (its console is there, failed boots' too) */
@@ -220,6 +232,7 @@ const BootRecordSchema = z.strictObject({
   findings: z.array(FindingRecordSchema).default([]),
   /** the last of the attempts, all failed: the VM's cases did not run */
   gaveUp: z.boolean().default(false),
+  start: GuestStartSchema.optional(),
 });
 export type BootRecord = z.infer<typeof BootRecordSchema>;
 

@@ -3,7 +3,7 @@
 // demand); engine tests implement it with a scripted fake. Nothing here starts a process.
 import type { AgentRequest } from '../guest/agent-protocol.js';
 import type { GuestOp, OpResult } from '../guest/guest-ops.js';
-import type { VmInfo } from '../model/run.js';
+import type { GuestStart, VmInfo } from '../model/run.js';
 import type { DeviceDecl } from './suite-schema.js';
 
 /** An agent request without its id (the client assigns ids). */
@@ -62,6 +62,8 @@ export interface GuestPort {
   onConsoleLine(cb: (line: PortConsoleLine) => void): () => void;
   /** The console file of this VM (for the run's consoles/). */
   readonly consoleFile: string | null;
+  /** Booted or restored (real VMs; fakes leave it out). */
+  readonly start?: GuestStart;
   /** Stops the VM (idempotent, bounded). */
   stop(): Promise<void>;
 }

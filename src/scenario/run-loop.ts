@@ -298,7 +298,9 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
         try {
           const p = await o.sessions.boot(g.cfg, { onConsole: noteConsole });
           if (p.consoleFile) noteConsole(p.consoleFile);
-          record({ ok: true });
+          record({ ok: true, ...(p.start ? { start: p.start } : {}) });
+          if (p.start?.restoreFailed)
+            o.onNote?.(`${vm}: restoring the saved guest ${p.start.snapshot ?? ''} failed (${p.start.restoreFailed}); booted instead`);
           return p;
         } catch (e) {
           last = record(bootFailureRecord(e));

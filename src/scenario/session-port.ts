@@ -15,6 +15,7 @@ import { shellFor, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { errnoFromMessage } from './errno.js';
 import { machineDevices } from './vm-config.js';
 import { runFiles } from '../vm/machine-spec.js';
+import { bootArgv } from '../vm/qemu-argv.js';
 import { checkoutOf } from '../image/index.js';
 
 export function portFromSession(s: GuestSession, image: string): GuestPort & QemuExitPort {
@@ -32,9 +33,11 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
       kernelVersion: s.image.kernelVersion,
       checkout: checkoutOf(s.image.manifest),
       accelerator: s.accel,
-      qemuArgv: s.machine.argv,
+      // a restored guest's QEMU waited for a state: the reproducer boots the same machine instead
+      qemuArgv: bootArgv(s.machine.argv),
     },
     consoleFile: s.machine.console.file,
+    start: s.start,
     driveFile: (driveId) => s.machine.spec.drives.find((d) => d.id === driveId)?.file,
     async agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer> {
       try {
@@ -120,6 +123,8 @@ export interface RealSessionOptions {
   memMiB?: number;
   /** kernel words every guest of these sessions gets, after the suite's */
   append?: string[];
+  /** start guests from saved ready states, saving them after a boot (vm-session.ts) */
+  snapshots?: boolean;
 }
 
 /** Boots real guests; keeps each VM's run dir (console.log) until dispose() so reports can copy it. */
@@ -158,6 +163,7 @@ export class RealSessions implements SessionFactory {
       memMiB: this.opts.memMiB ?? 1536,
       sshTimeoutMs: 240_000,
       runDir,
+      snapshots: this.opts.snapshots ?? false,
       ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
     });
     const port = portFromSession(session, cfg.image);

@@ -1,6 +1,6 @@
 // Small file-system questions shared across layers.
 import fs from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Whether `file` exists (anything access(2) can see). */
@@ -48,4 +48,11 @@ export function makeDirFor(dir: string): void {
   const pseudo = PSEUDO_FS.get(Number(fs.statfsSync(p).type));
   if (pseudo) throw new Error(`${p} is on ${pseudo}, which holds the kernel's state, not files`);
   for (const m of missing.reverse()) fs.mkdirSync(m);
+}
+
+/** Writes a file atomically (temp + rename) so readers never see half of it. */
+export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
 }

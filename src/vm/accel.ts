@@ -1,15 +1,13 @@
 // KVM or TCG? /dev/kvm can exist, open, and still not run a guest (PVM hosts: "KVM internal error",
 // failed MSR writes), so KVM is chosen only after a real short boot of the given kernel under it.
 // The decision is cached per host boot and QEMU version; HOTUNPLUG_ACCEL=tcg|kvm overrides it.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { z } from 'zod';
 import { UsageError, errorMessage } from '../errors.js';
 import { cacheRoot } from '../util/paths.js';
-import { qemuBinary } from './host-tools.js';
+import { qemuVersion } from './host-tools.js';
 import { Machine } from './machine.js';
 import type { Accel } from './machine-spec.js';
 
@@ -73,8 +71,7 @@ export function cacheKey(): Promise<string> {
   // neither changes while this process runs; a run boots many VMs
   cacheKeyMemo ??= (async () => {
     const bootId = (await fs.promises.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-    const { stdout } = await promisify(execFile)(qemuBinary(), ['--version']);
-    return `${bootId} ${stdout.split('\n')[0]?.trim() ?? ''}`;
+    return `${bootId} ${await qemuVersion()}`;
   })();
   cacheKeyMemo.catch(() => (cacheKeyMemo = null)); // a failure is not remembered
   return cacheKeyMemo;

@@ -1,7 +1,11 @@
 // Finding the host binaries the VM layer runs; a missing one names the Debian package to install.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { MissingDependencyError } from '../errors.js';
+
+const execFileAsync = promisify(execFile);
 
 export function findInPath(name: string, envPath = process.env.PATH ?? ''): string | null {
   if (name.includes('/')) return isExecutable(name) ? name : null;
@@ -35,3 +39,11 @@ export function setprivBinary(): string {
   if (!found) throw new MissingDependencyError('setpriv', 'apt-get install -y util-linux');
   return found;
 }
+
+/** `qemu-system-x86_64 --version`'s first line (a saved machine state loads only into the QEMU that wrote it). */
+export function qemuVersion(): Promise<string> {
+  qemuVersionMemo ??= execFileAsync(qemuBinary(), ['--version']).then(({ stdout }) => stdout.split('\n')[0]?.trim() ?? '');
+  qemuVersionMemo.catch(() => (qemuVersionMemo = null));
+  return qemuVersionMemo;
+}
+let qemuVersionMemo: Promise<string> | null = null;

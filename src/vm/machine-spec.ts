@@ -58,6 +58,11 @@ export const MachineSpecSchema = z
     spareRootPorts: z.number().int().min(0).max(16).default(0),
     chardevs: z.array(ChardevSpecSchema).default([]),
     drives: z.array(DriveSpecSchema).default([]),
+    /**
+     * Start with the guest not running, waiting for a saved machine state (QMP migrate-incoming;
+     * src/vm/machine-state.ts). The spec must describe the machine the state was saved from.
+     */
+    incoming: z.boolean().default(false),
   })
   .superRefine((spec, ctx) => {
     const seen = new Map<string, string>();

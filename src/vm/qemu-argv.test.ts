@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MachineSpecSchema, type MachineSpecInput } from './machine-spec.js';
-import { deviceAddArgs, qemuArgv } from './qemu-argv.js';
+import { bootArgv, deviceAddArgs, qemuArgv } from './qemu-argv.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'testdata', 'argv');
 const cases = fs
@@ -118,4 +118,14 @@ describe('MachineSpec rejects bad specs with a path', () => {
       expect(issue.message).toMatch(msg);
     });
   }
+});
+
+describe('a machine waiting for a saved state', () => {
+  it('is the same machine with -incoming defer at the end, and bootArgv gives back the argv that boots it', () => {
+    const boots = qemuArgv(MachineSpecSchema.parse({ ...base, agentPort: 'p' }));
+    const waits = qemuArgv(MachineSpecSchema.parse({ ...base, agentPort: 'p', incoming: true }));
+    expect(waits).toEqual([...boots, '-incoming', 'defer']);
+    expect(bootArgv(waits)).toEqual(boots);
+    expect(bootArgv(boots)).toEqual(boots);
+  });
 });

@@ -8,6 +8,14 @@ const BASE_APPEND = ['console=ttyS0', 'panic=-1'] as const;
 /** The CPU model under TCG: everything TCG emulates but 5-level paging (see qemuArgv). */
 const TCG_CPU = 'max,la57=off';
 
+const INCOMING = ['-incoming', 'defer'] as const;
+
+/** The argv that boots the machine a restore would give: what a reproducer runs. */
+export function bootArgv(argv: readonly string[]): string[] {
+  const at = argv.findIndex((w, i) => w === INCOMING[0] && argv[i + 1] === INCOMING[1]);
+  return at < 0 ? [...argv] : [...argv.slice(0, at), ...argv.slice(at + 2)];
+}
+
 export function qemuArgv(spec: MachineSpec): string[] {
   const argv: string[] = ['-machine', 'q35', '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot'];
   // TCG's `max` offers 5-level paging, and 6.12 takes interrupts while identify_cpu() has cleared the
@@ -50,6 +58,9 @@ export function qemuArgv(spec: MachineSpec): string[] {
     argv.push('-device', `virtio-serial-pci,id=${ids.controller}`);
     argv.push('-device', `virtserialport,bus=${ids.controller}.0,chardev=${ids.chardev},id=${ids.port},name=${opt(spec.agentPort)}`);
   }
+  // deferred: the host connects the agent's port before the state arrives (a port without a host
+  // end reads EOF in the guest)
+  if (spec.incoming) argv.push(...INCOMING);
   return argv;
 }
 

@@ -57,6 +57,8 @@ export interface RunCommandOptions {
   shard?: string;
   /** commander's --no-controls sets this to false */
   controls?: boolean;
+  /** commander's --no-snapshots sets this to false */
+  snapshots?: boolean;
   bootAttempts?: string;
 }
 
@@ -65,7 +67,7 @@ export type CustomKernel = { kernel: string; modules: string } | { tree: SourceI
 
 export interface RunDeps {
   /** boots guests; `custom` is set for --kernel/--modules and --kernel-src */
-  sessions(opts: { custom: CustomKernel | null; onProgress: (s: string) => void }): SessionFactory & { dispose?(): Promise<void> };
+  sessions(opts: { custom: CustomKernel | null; onProgress: (s: string) => void; snapshots: boolean }): SessionFactory & { dispose?(): Promise<void> };
   /** parsed .config of an image (null: unknown) */
   kernelConfig(image: string, custom: CustomKernel | null): Promise<ReadonlyMap<string, string> | null>;
   writeReports(root: string, run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>, full: boolean): Promise<string>;
@@ -108,14 +110,14 @@ export function defaultRunDeps(): RunDeps {
   // what this process last wrote to each report file (keys are absolute paths, so runs do not mix)
   const memo = newReportMemo();
   return {
-    sessions: ({ custom, onProgress: progress }) => {
+    sessions: ({ custom, onProgress: progress, snapshots }) => {
       report = progress;
       let real: (SessionFactory & { dispose(): Promise<void> }) | null = null;
       // loaded on first boot: a run whose cases are all skipped starts no QEMU at all
       const load = async (): Promise<SessionFactory & { dispose(): Promise<void> }> => {
         if (!real) {
           const { RealSessions } = await import('../../scenario/session-port.js');
-          real = new RealSessions({ image: (name) => imageOf(name, custom), onProgress: progress });
+          real = new RealSessions({ image: (name) => imageOf(name, custom), onProgress: progress, snapshots });
         }
         return real;
       };
@@ -214,7 +216,8 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
   const job: RunJob = {
     suites: suitesRun,
     plan,
-    sessions: deps.sessions({ custom, onProgress: (s) => progress.update(s) }),
+    // a tree being built (bisect) is a new image each step: a saved guest would never be restored
+    sessions: deps.sessions({ custom, onProgress: (s) => progress.update(s), snapshots: opts.snapshots !== false && !(custom && 'tree' in custom) }),
     detector,
     kernelConfig: (image) => deps.kernelConfig(image, custom),
     writeReports: (r, consoles, full) => deps.writeReports(root, r, consoles, full),
