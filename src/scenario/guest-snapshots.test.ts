@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,24 +43,55 @@ describe('SnapshotStore', () => {
     bootMs: 3500,
     sshKey: { privateKey: 'PRIVATE', publicKey: 'ssh-ed25519 AAAA x', publicBlob: 'AAAA' },
   };
-  it('finds a committed state, not a half-written one, and forgets a dropped one', async () => {
-    const store = new SnapshotStore(path.join(mkdtempSync(path.join(tmpdir(), 'huci-snap-')), 'snapshots'));
-    await store.prepare();
+  const newStore = (budget?: number): SnapshotStore => new SnapshotStore(path.join(mkdtempSync(path.join(tmpdir(), 'huci-snap-')), 'snapshots'), budget);
+  const save = async (store: SnapshotStore, key: string, bytes: string): Promise<string> => {
+    const file = await store.newStateFile(key);
+    writeFileSync(file, bytes);
+    await store.commit(key, file, meta);
+    return file;
+  };
+
+  it('finds a committed state, not one still being written, and forgets a dropped one', async () => {
+    const store = newStore();
     expect(store.find('k1')).toBeNull();
-    writeFileSync(store.stateFile('k1'), 'state bytes');
+    const file = await store.newStateFile('k1');
+    writeFileSync(file, 'state bytes');
     expect(store.find('k1')).toBeNull(); // no meta yet: a save in progress or one that died
-    await store.commit('k1', meta);
-    expect(store.find('k1')).toMatchObject({ stateFile: store.stateFile('k1'), meta: { key: 'k1', bytes: 11, saveMs: 2700 } });
+    await store.commit('k1', file, meta);
+    expect(store.find('k1')).toMatchObject({ stateFile: file, meta: { key: 'k1', bytes: 11, saveMs: 2700 } });
     await store.drop('k1');
     expect(store.find('k1')).toBeNull();
+    expect(readdirSync(store.dir)).toEqual([]);
   });
+
+  it('gives every save a file of its own and keeps only the newest state of a key', async () => {
+    const store = newStore();
+    const first = await save(store, 'k1', 'one');
+    const second = await save(store, 'k1', 'two!');
+    expect(second).not.toBe(first);
+    expect(store.find('k1')).toMatchObject({ stateFile: second, meta: { bytes: 4 } });
+    expect(readdirSync(store.dir).sort()).toEqual(['k1.json', path.basename(second)].sort());
+  });
+
+  it('past its budget drops the least recently used states, never the one just saved', async () => {
+    const store = newStore(10);
+    await save(store, 'old', '1234');
+    await save(store, 'used', '1234');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(path.join(store.dir, 'old.json'), past, past);
+    utimesSync(path.join(store.dir, 'used.json'), past, past);
+    store.find('used'); // a restore marks it used
+    await save(store, 'new', '12345');
+    expect(store.find('old')).toBeNull();
+    expect(store.find('used')).not.toBeNull();
+    expect(store.find('new')).not.toBeNull();
+  });
+
   it('ignores a meta file it cannot read or that names another key', async () => {
-    const store = new SnapshotStore(mkdtempSync(path.join(tmpdir(), 'huci-snap-')));
-    writeFileSync(store.stateFile('k2'), 'x');
+    const store = newStore();
+    await save(store, 'k3', 'y');
     writeFileSync(path.join(store.dir, 'k2.json'), '{ not json');
     expect(store.find('k2')).toBeNull();
-    writeFileSync(store.stateFile('k3'), 'y');
-    await store.commit('k3', meta);
     writeFileSync(path.join(store.dir, 'k2.json'), JSON.stringify({ ...store.find('k3')!.meta }));
     expect(store.find('k2')).toBeNull();
   });

@@ -3,9 +3,9 @@
 // argv the guest boots with, less what differs between two boots of the same machine (the run
 // directory, the forwarded port, the SSH key: a restored guest keeps the key it booted with,
 // stored beside its state).
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, utimesSync } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/files.js';
@@ -20,6 +20,8 @@ const SSH_KEY_WORD = 'huci.sshkey=';
 const SnapshotMetaSchema = z.strictObject({
   format: z.literal(FORMAT),
   key: z.string(),
+  /** the state's file in the store: a name of its own per save, so a reader never pairs one save's meta with another's state */
+  state: z.string().regex(/^[^/]+\.state$/),
   qemu: z.string(),
   savedAt: z.string(),
   bytes: z.number(),
@@ -55,38 +57,77 @@ export function snapshotKey(input: MachineSpecInput, qemu: string): string {
     .slice(0, 16);
 }
 
-export class SnapshotStore {
-  constructor(readonly dir: string) {}
+/** What a store may hold before the least recently used states go (a KASAN guest's is ~300 MB). */
+const DEFAULT_BUDGET_BYTES = 8 * 2 ** 30;
+const STRAY_AGE_MS = 3_600_000;
 
-  /** The saved guest for `key`, or null (none, or one this version cannot use: dropped). */
+export class SnapshotStore {
+  constructor(
+    readonly dir: string,
+    private readonly budgetBytes = DEFAULT_BUDGET_BYTES,
+  ) {}
+
+  /** The saved guest for `key`, or null (none, or one this version cannot use). Marks it used. */
   find(key: string): GuestSnapshot | null {
-    const stateFile = this.stateFile(key);
-    const metaFile = this.metaFile(key);
-    if (!existsSync(stateFile) || !existsSync(metaFile)) return null;
-    const parsed = SnapshotMetaSchema.safeParse(safeJson(metaFile));
+    const parsed = SnapshotMetaSchema.safeParse(safeJson(this.metaFile(key)));
     if (!parsed.success || parsed.data.key !== key) return null;
+    const stateFile = path.join(this.dir, parsed.data.state);
+    if (!existsSync(stateFile)) return null;
+    const now = new Date();
+    utimesSync(this.metaFile(key), now, now);
     return { meta: parsed.data, stateFile };
   }
 
-  /** Where save() wants the state written (the state first, then the meta that makes it findable). */
-  stateFile(key: string): string {
-    return path.join(this.dir, `${key}.state`);
-  }
-
-  async prepare(): Promise<void> {
+  /** A new file for a save of `key` to write its state to; commit() makes it findable. */
+  async newStateFile(key: string): Promise<string> {
     await mkdir(this.dir, { recursive: true });
+    return path.join(this.dir, `${key}.${randomBytes(6).toString('hex')}.state`);
   }
 
-  async commit(key: string, meta: Omit<SnapshotMeta, 'format' | 'key' | 'bytes'>): Promise<GuestSnapshot> {
-    const bytes = (await stat(this.stateFile(key))).size;
-    const full: SnapshotMeta = { format: FORMAT, key, bytes, ...meta };
+  /** Publishes `stateFile` as the saved guest of `key`; older states of the key and, past the budget, the least used go. */
+  async commit(key: string, stateFile: string, meta: Omit<SnapshotMeta, 'format' | 'key' | 'bytes' | 'state'>): Promise<GuestSnapshot> {
+    const bytes = (await stat(stateFile)).size;
+    const full: SnapshotMeta = { format: FORMAT, key, state: path.basename(stateFile), bytes, ...meta };
     await writeFileAtomic(this.metaFile(key), `${JSON.stringify(full, null, 2)}\n`);
-    return { meta: full, stateFile: this.stateFile(key) };
+    // a restore already reading an older state keeps its open file
+    for (const f of await readdir(this.dir)) {
+      if (f.startsWith(`${key}.`) && f.endsWith('.state') && f !== full.state) await rm(path.join(this.dir, f), { force: true });
+    }
+    await this.keepWithinBudget(key);
+    return { meta: full, stateFile };
   }
 
   async drop(key: string): Promise<void> {
+    const meta = SnapshotMetaSchema.safeParse(safeJson(this.metaFile(key)));
     await rm(this.metaFile(key), { force: true });
-    await rm(this.stateFile(key), { force: true });
+    if (meta.success) await rm(path.join(this.dir, meta.data.state), { force: true });
+  }
+
+  private async keepWithinBudget(keep: string): Promise<void> {
+    const saved = [];
+    const files = await readdir(this.dir);
+    const published = new Set<string>();
+    for (const f of files) {
+      if (!f.endsWith('.json')) continue;
+      const key = f.slice(0, -'.json'.length);
+      const meta = SnapshotMetaSchema.safeParse(safeJson(path.join(this.dir, f)));
+      if (!meta.success) continue;
+      published.add(meta.data.state);
+      saved.push({ key, bytes: meta.data.bytes, used: (await stat(path.join(this.dir, f))).mtimeMs });
+    }
+    // states no meta names, an hour old: saves that died half-way
+    for (const f of files) {
+      if (!/\.state(\.tmp)?$/.test(f) || published.has(f)) continue;
+      const st = await stat(path.join(this.dir, f)).catch(() => null);
+      if (st && Date.now() - st.mtimeMs > STRAY_AGE_MS) await rm(path.join(this.dir, f), { force: true });
+    }
+    let total = saved.reduce((a, s) => a + s.bytes, 0);
+    for (const s of saved.sort((a, b) => a.used - b.used)) {
+      if (total <= this.budgetBytes) break;
+      if (s.key === keep) continue;
+      await this.drop(s.key);
+      total -= s.bytes;
+    }
   }
 
   private metaFile(key: string): string {

@@ -334,9 +334,9 @@ async function saveSnapshot(session: GuestSession, slot: SnapshotSlot, progress:
   const start = session.start as { saved?: GuestStart['saved'] };
   try {
     progress(`saving the ready guest as ${slot.key}`);
-    await slot.store.prepare();
-    const saved = await saveMachineState(session.machine.qmp, slot.store.stateFile(slot.key), { resume: true });
-    const meta = await slot.store.commit(slot.key, {
+    const file = await slot.store.newStateFile(slot.key);
+    const saved = await saveMachineState(session.machine.qmp, file, { resume: true });
+    const meta = await slot.store.commit(slot.key, file, {
       qemu: await qemuVersion(),
       savedAt: new Date().toISOString(),
       saveMs: Math.round(saved.ms),

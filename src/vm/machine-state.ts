@@ -24,11 +24,12 @@ const POLL_MS = 5;
 const UNLIMITED_BYTES_PER_S = 2 ** 40;
 
 /**
- * Pause the guest and write its state to `file` (atomically: a crash leaves no partial file). With
+ * Pause the guest and write its state to `file`, a name no other save uses (atomically: a crash
+ * leaves no partial file under that name). With
  * `resume` the guest runs on afterwards, as if nothing happened; else it stays paused.
  */
 export async function saveMachineState(qmp: QmpClient, file: string, opts: { resume: boolean; timeoutMs?: number }): Promise<SavedState> {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.tmp`;
   const t0 = performance.now();
   try {
     await qmp.execute('migrate-set-parameters', { 'max-bandwidth': UNLIMITED_BYTES_PER_S });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/index.js';
 import type { ImageArtifacts } from '../../src/image/index.js';
 import { resolveImage } from '../../src/image/resolve.js';
+import { SnapshotStore } from '../../src/scenario/guest-snapshots.js';
 import { bootGuest, type GuestSession } from '../../src/scenario/vm-session.js';
 import { qemuPidsFor } from '../testing/guest.js';
 
@@ -83,7 +84,7 @@ describe('debian-6.12: guests restored from a saved ready guest', () => {
     const probe = await start();
     const key = probe.start.snapshot!;
     await probe.stop();
-    truncateSync(path.join(storeDir, 'snapshots', `${key}.state`), 4096);
+    truncateSync(new SnapshotStore(path.join(storeDir, 'snapshots')).find(key)!.stateFile, 4096);
     const s = await start();
     expect(s.start).toMatchObject({ how: 'boot', snapshot: key, restoreFailed: expect.stringMatching(/./), saved: { bytes: expect.any(Number) } });
     expect((await s.agent.ping()).ok).toBe(true);
