@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run bench — every performance figure of hotunplug-ci in one run (dist/ is built by prebench).
-//   boot      QEMU start → agent ready per image, median of 3 (kasan-6.12 = default image, debian-6.12)
+//   boot      QEMU start → agent ready per image, median of 3 (kasan-6.12 = default image, debian-6.12),
+//             booted vs restored from the saved ready guest
 //   cases     per-case wall on one reused VM vs a fresh VM (a CLI run) per case, same small case set
 //   suite     `run --suite gpio,i2c,nvmem` wall time, and orchestrator (node) CPU vs QEMU CPU from /proc
 //   detect    detector throughput over the shared syzkaller corpus (else src/detect/testdata)
@@ -146,7 +147,7 @@ const results = {
 // ---- 1. boot ----
 if (!skip.has('boot')) {
   const { resolveImage } = await import(join(root, 'dist', 'image', 'resolve.js'));
-  const { bootTimes } = await import('./boot-times.js');
+  const { bootTimes, restoreTimes } = await import('./boot-times.js');
   const runs = quick ? 1 : 3;
   results.boot = [];
   for (const name of ['kasan-6.12', 'debian-6.12']) {
@@ -158,20 +159,30 @@ if (!skip.has('boot')) {
       continue;
     }
     const { accel, ready, agent } = await bootTimes(image, runs);
+    const restored = await restoreTimes(image, runs);
     const r = {
       image: name,
       accelerator: accel,
       initReadySeconds: round(median(ready)),
       agentReadySeconds: round(median(agent)),
       runs: agent.map((x) => round(x)),
+      restoredReadySeconds: round(median(restored.ready)),
+      restoredLoadedSeconds: round(median(restored.loaded)),
+      restoredRuns: restored.ready.map((x) => round(x)),
+      saveSeconds: round(restored.saveSeconds),
+      stateMB: round(restored.stateMB, 0),
     };
     results.boot.push(r);
     log(
       `boot   ${name.padEnd(12)} ${accel}  init ${r.initReadySeconds.toFixed(2)} s  agent ready ${r.agentReadySeconds.toFixed(2)} s  (median of ${runs}: ${r.runs.join(', ')})`,
     );
+    log(
+      `boot   ${name.padEnd(12)} restored: ready ${r.restoredReadySeconds.toFixed(2)} s (state loaded ${r.restoredLoadedSeconds.toFixed(2)} s; median of ${runs}: ${r.restoredRuns.join(', ')}) vs booted ${r.agentReadySeconds.toFixed(2)} s; saving it took ${r.saveSeconds} s, ${r.stateMB} MB`,
+    );
   }
   const def = results.boot.find((b) => b.image === 'kasan-6.12') ?? results.boot[0];
   results.agentReadySeconds = def?.agentReadySeconds ?? null;
+  results.restoredReadySeconds = def?.restoredReadySeconds ?? null;
 }
 
 // ---- 2. per case: reused VM vs fresh VM ----
@@ -180,8 +191,10 @@ const CASE_SETS = [
   { suite: 'gpio', glob: 'gpio/sim-unbind-chip-*' },
   { suite: 'canary', glob: 'canary/fixed-unbind-*' },
 ];
-// the older way beside the new one, measured in the same run: the settle by console quiet
-const OLD = { HUCI_SETTLE: 'quiet' };
+// the older way beside the new one, measured in the same run: every VM booted, the settle by
+// console quiet, a blocked removal waited out to its bound
+const OLD = { env: { HUCI_SETTLE: 'quiet', HUCI_BLOCKED_EVIDENCE_MS: 'off' }, args: ['--no-snapshots'] };
+const OLD_HOW = 'booted VMs (--no-snapshots), quiet window (HUCI_SETTLE=quiet), blocked waited out (HUCI_BLOCKED_EVIDENCE_MS=off)';
 if (!skip.has('cases')) {
   const reused = [];
   const reusedOld = [];
@@ -189,7 +202,7 @@ if (!skip.has('cases')) {
   let reusedWall = 0;
   for (const set of CASE_SETS) {
     // --no-controls: the per-case cost, without the canary controls a run adds on KASAN images
-    const old = await cliRun(['--suite', set.suite, '--case', set.glob, '--no-controls'], { env: OLD });
+    const old = await cliRun(['--suite', set.suite, '--case', set.glob, '--no-controls', ...OLD.args], { env: OLD.env });
     for (const c of old.run.cases.filter((x) => x.id.startsWith(`${set.suite}/`) && x.verdict !== 'skipped')) reusedOld.push(c.timings.durationMs / 1000);
     const r = await cliRun(['--suite', set.suite, '--case', set.glob, '--no-controls']);
     reusedWall += r.wallSeconds;
@@ -226,6 +239,17 @@ if (!skip.has('cases')) {
 }
 
 // ---- 3. the main job, with the orchestrator's CPU against QEMU's ----
+/** The run's VM starts by how (boot/restore): how many, median seconds (asking for the VM → agent ready). */
+function vmStarts(run) {
+  const by = {};
+  for (const b of run.boots.filter((x) => x.ok)) (by[b.start?.how ?? 'boot'] ??= []).push(b.ms / 1000);
+  return Object.fromEntries(Object.entries(by).map(([how, xs]) => [how, { n: xs.length, medianSeconds: round(median(xs)) }]));
+}
+const describeStarts = (s) =>
+  Object.entries(s)
+    .map(([how, v]) => `${v.n} ${how === 'restore' ? 'restored' : 'booted'} (median ${v.medianSeconds} s)`)
+    .join(', ') || 'none';
+
 if (!skip.has('suite') && !quick) {
   const r = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs], { sampleCpu: true });
   const slow = [...r.run.cases].sort((a, b) => b.timings.durationMs - a.timings.durationMs).slice(0, 3);
@@ -237,23 +261,25 @@ if (!skip.has('suite') && !quick) {
     exitCode: r.code,
     caseSecondsMedian: round(median(r.run.cases.filter((c) => c.verdict !== 'skipped').map((c) => c.timings.durationMs / 1000))),
     slowest: slow.map((c) => ({ id: c.id, image: c.image, seconds: round(c.timings.durationMs / 1000) })),
+    vmStarts: vmStarts(r.run),
     ...r.cpu,
   };
   results.orchestratorCpuRatio = r.cpu.qemuCpuSeconds > 0 ? round(r.cpu.nodeCpuSeconds / r.cpu.qemuCpuSeconds, 4) : null;
   log(
     `suite  ${results.suite.command}: ${r.run.cases.length} cases on ${results.suite.vms} VMs in ${results.suiteWallSeconds} s wall (exit ${r.code}); ` +
-      `slowest ${slow.map((c) => `${c.id}@${c.image} ${(c.timings.durationMs / 1000).toFixed(1)} s`).join(', ')}`,
+      `slowest ${slow.map((c) => `${c.id}@${c.image} ${(c.timings.durationMs / 1000).toFixed(1)} s`).join(', ')}; VM starts ${describeStarts(results.suite.vmStarts)}`,
   );
   log(
     `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes): ` +
       `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %`,
   );
   if (!skip.has('old')) {
-    const o = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs], { sampleCpu: true, env: OLD });
-    results.suiteOld = { how: 'HUCI_SETTLE=quiet', wallSeconds: round(o.wallSeconds, 1), exitCode: o.code, ...o.cpu };
+    const o = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs, ...OLD.args], { sampleCpu: true, env: OLD.env });
+    results.suiteOld = { how: OLD_HOW, wallSeconds: round(o.wallSeconds, 1), exitCode: o.code, vmStarts: vmStarts(o.run), ...o.cpu };
     log(
-      `suite  the same the older way (quiet window): ${round(o.wallSeconds, 1)} s wall vs ${results.suiteWallSeconds} s; orchestrator CPU ` +
-        `${((o.cpu.nodeCpuSeconds / o.cpu.qemuCpuSeconds) * 100).toFixed(1)} % vs ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %`,
+      `suite  the same the older way (${OLD_HOW}): ${round(o.wallSeconds, 1)} s wall vs ${results.suiteWallSeconds} s; orchestrator CPU ` +
+        `${((o.cpu.nodeCpuSeconds / o.cpu.qemuCpuSeconds) * 100).toFixed(1)} % vs ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; ` +
+        `VM starts ${describeStarts(results.suiteOld.vmStarts)} vs ${describeStarts(results.suite.vmStarts)}`,
     );
   }
 }
@@ -300,6 +326,7 @@ const bootOf = (n) => results.boot?.find((b) => b.image === n)?.agentReadySecond
 const targets = [
   ['agent ready kasan-6.12 <= 6 s', bootOf('kasan-6.12'), (v) => v <= 6],
   ['agent ready debian-6.12 <= 8 s', bootOf('debian-6.12'), (v) => v <= 8],
+  ['restored guest ready (kasan-6.12) <= 1 s', results.restoredReadySeconds, (v) => v <= 1],
   ['per case on a reused VM <= 0.4 s', results.perCaseSecondsReused, (v) => v <= 0.4],
   ['run --suite gpio,i2c,nvmem <= 60 s', results.suiteWallSeconds, (v) => v <= 60],
   ['orchestrator CPU <= 5 % of QEMU', results.orchestratorCpuRatio, (v) => v <= 0.05],
