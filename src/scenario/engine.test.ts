@@ -551,13 +551,14 @@ describe('flush: the end marker on the console, then a short grace', () => {
     const endAt = base.timeline.find((e) => e.label === 'settled')!.hostMs - LATE_GRACE_MS;
     const clock2 = new EventClock();
     const guest2 = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock2);
-    // the KASAN report begins 100 ms after the end marker, its last line 400 ms later
-    clock2.at.push([endAt + 100, () => kasan.slice(0, 10).forEach((l) => guest2.printk(l.replace(/^\[[ 0-9.]+\] /, '')))]);
-    clock2.at.push([endAt + 500, () => kasan.slice(10).forEach((l) => guest2.printk(l.replace(/^\[[ 0-9.]+\] /, '')))]);
+    // the KASAN report begins within the grace after the end marker, its last line 400 ms later
+    const begins = endAt + LATE_GRACE_MS / 2;
+    clock2.at.push([begins, () => kasan.slice(0, 10).forEach((l) => guest2.printk(l.replace(/^\[[ 0-9.]+\] /, '')))]);
+    clock2.at.push([begins + 400, () => kasan.slice(10).forEach((l) => guest2.printk(l.replace(/^\[[ 0-9.]+\] /, '')))]);
     const r = await runCase(unbindRead, { port: guest2, detector: realDetector, iteration: 1, clock: clock2 });
     expect(r.findings.map((f) => f.title)).toEqual([expect.stringMatching(/^KASAN: slab-use-after-free Read in canary_read/)]);
     expect(classifyCase(r.record).verdict).toBe('crashed');
-    expect(settled(r).ms).toBeGreaterThanOrEqual(500);
+    expect(settled(r).ms).toBeGreaterThanOrEqual(LATE_GRACE_MS / 2 + 400);
   });
 
   it('lines from before the begin marker are the previous case’s preamble, not this case’s', async () => {

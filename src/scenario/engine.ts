@@ -64,9 +64,10 @@ const TASK_SAMPLE_MS = 200;
 const TIMED_SLEEP = /^(?:msleep|usleep_range_state|hrtimer_nanosleep|do_nanosleep|schedule_hrtimeout_range(?:_clock)?|0)$/;
 /**
  * After the end marker is seen on the console, reports the kernel prints asynchronously (RCU
- * callbacks, workqueues) may still come: this long. A later one is attributed by the run loop.
+ * callbacks, workqueues) may still come: this long. None of the catalog's did (README,
+ * Performance); a later one is attributed by the run loop.
  */
-export const LATE_GRACE_MS = 150;
+export const LATE_GRACE_MS = 50;
 const QUIET_MS = 1000;
 /** console quiet that ends the settle window when no report is open in the detector */
 const QUIET_IDLE_MS = 500;
