@@ -4,8 +4,9 @@
 //             booted vs restored from the saved ready guest
 //   cases     per-case wall on one reused VM vs a fresh VM (a CLI run) per case, same small case set
 //   suite     `run --suite gpio,i2c,nvmem` wall time, and orchestrator (node) CPU vs QEMU CPU from /proc
+//   catalog   `run --suite all` (every suite on the images it declares) wall time
 //   detect    detector throughput over the shared syzkaller corpus (else src/detect/testdata)
-// Usage: node bench/all.js [--json] [--quick] [--skip boot,cases,suite,old,detect] [--jobs N]
+// Usage: node bench/all.js [--json] [--quick] [--skip boot,cases,suite,catalog,old,detect] [--jobs N]
 //   --quick: one boot per image, two fresh cases, no suite run (minutes, not a quarter hour)
 //   --json:  ONE JSON object on stdout; progress goes to stderr
 import { spawn } from 'node:child_process';
@@ -24,8 +25,8 @@ const flagValue = (name) => {
 };
 const skip = new Set((flagValue('--skip') ?? '').split(',').filter(Boolean));
 for (const s of skip) {
-  if (!['boot', 'cases', 'suite', 'old', 'detect'].includes(s)) {
-    console.error(`bench: --skip: unknown part "${s}" (boot, cases, suite, old, detect)`);
+  if (!['boot', 'cases', 'suite', 'catalog', 'old', 'detect'].includes(s)) {
+    console.error(`bench: --skip: unknown part "${s}" (boot, cases, suite, catalog, old, detect)`);
     process.exit(2);
   }
 }
@@ -284,7 +285,30 @@ if (!skip.has('suite') && !quick) {
   }
 }
 
-// ---- 4. detector throughput ----
+// ---- 4. the whole catalog ----
+if (!skip.has('catalog') && !quick) {
+  const r = await cliRun(['--suite', 'all', '--jobs', suiteJobs]);
+  const ran = r.run.cases.filter((c) => c.verdict !== 'skipped').length;
+  results.catalog = {
+    command: `run --suite all --jobs ${suiteJobs}`,
+    cases: r.run.cases.length,
+    ran,
+    wallSeconds: round(r.wallSeconds, 1),
+    vmStarts: vmStarts(r.run),
+  };
+  results.catalogWallSeconds = results.catalog.wallSeconds;
+  let old = '';
+  if (!skip.has('old')) {
+    const o = await cliRun(['--suite', 'all', '--jobs', suiteJobs, ...OLD.args], { env: OLD.env });
+    results.catalogOld = { how: OLD_HOW, wallSeconds: round(o.wallSeconds, 1), vmStarts: vmStarts(o.run) };
+    old = `; the older way ${results.catalogOld.wallSeconds} s (VM starts ${describeStarts(results.catalogOld.vmStarts)})`;
+  }
+  log(
+    `catalog ${results.catalog.command}: ${r.run.cases.length} cases (${ran} ran) in ${results.catalog.wallSeconds} s wall (VM starts ${describeStarts(results.catalog.vmStarts)})${old}`,
+  );
+}
+
+// ---- 5. detector throughput ----
 if (!skip.has('detect')) {
   const { detect } = await import(join(root, 'dist', 'detect', 'index.js'));
   const corpus = join(root, '..', 'shared', 'corpus', 'syzkaller-report');
@@ -330,6 +354,7 @@ const targets = [
   ['per case on a reused VM <= 0.4 s', results.perCaseSecondsReused, (v) => v <= 0.4],
   ['run --suite gpio,i2c,nvmem <= 60 s', results.suiteWallSeconds, (v) => v <= 60],
   ['orchestrator CPU <= 5 % of QEMU', results.orchestratorCpuRatio, (v) => v <= 0.05],
+  ['run --suite all <= 480 s', results.catalogWallSeconds, (v) => v <= 480],
 ];
 results.targets = targets.filter(([, v]) => v !== undefined && v !== null).map(([name, v, ok]) => ({ name, value: v, met: ok(v) }));
 if (results.machine.loadavg1 > results.machine.cpus * 0.5) results.note = 'measured under load: indicative only';

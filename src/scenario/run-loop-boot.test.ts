@@ -74,6 +74,18 @@ async function loop(behaviours: FakeBehaviour[], suites = [fine], bootAttempts?:
   return { result, sessions, notes, consoles };
 }
 
+describe('run loop: saved guests', () => {
+  it('records how each VM came to be, and says so in one line when a restore failed and the VM booted instead', async () => {
+    const restored = { ...OK, start: { how: 'restore' as const, snapshot: 'k1' } };
+    const fellBack = { ...OK, start: { how: 'boot' as const, snapshot: 'k1', restoreFailed: 'the migration stream failed', saved: { ms: 2700, bytes: 3e8 } } };
+    const { result, notes } = await loop([fellBack, restored], [fine, crashing]);
+    expect(result.boots.map((b) => b.start)).toEqual([fellBack.start, restored.start]);
+    expect(notes.filter((n) => n.includes('restoring'))).toEqual([
+      'vm1-fake-img: restoring the saved guest k1 failed (the migration stream failed); booted instead',
+    ]);
+  });
+});
+
 describe('run loop: failed boots', () => {
   it('a boot that crashes is retried; the cases run on the next boot and the crash is a boot finding', async () => {
     const { result, notes, consoles } = await loop([CRASH, OK]);

@@ -12,7 +12,7 @@ import {
   type VmConfig,
 } from '../port.js';
 import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
-import type { VmInfo } from '../../model/run.js';
+import type { GuestStart, VmInfo } from '../../model/run.js';
 
 export interface FakeBehaviour {
   /** what the removal does while fds are held */
@@ -35,6 +35,8 @@ export interface FakeBehaviour {
   loopWoken?: boolean;
   /** this boot fails with this error (BootError: the kernel's, InfraError: the machinery's) */
   bootFails?: Error;
+  /** how the VM came to be (a real session: booted, or restored from a saved guest) */
+  start?: GuestStart;
   /**
    * fds on these paths create the device (/dev/uinput): calls on them succeed, and the one that
    * matches removeBy (an ioctl number, a write starting with these hex bytes, a close) removes it
@@ -82,11 +84,14 @@ export class FakeGuest implements GuestPort {
   private deletedWaiters: Array<(ok: boolean) => void> = [];
   private readonly bootMs: number;
 
+  readonly start: GuestStart | undefined;
+
   constructor(
     readonly b: FakeBehaviour,
     readonly clock: FakeClock,
   ) {
     this.bootMs = clock.now() - 5000;
+    this.start = b.start;
   }
 
   private ts(): string {
