@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +59,8 @@ describe('SnapshotStore', () => {
     expect(store.find('k1')).toBeNull(); // no meta yet: a save in progress or one that died
     await store.commit('k1', file, meta);
     expect(store.find('k1')).toMatchObject({ stateFile: file, meta: { key: 'k1', bytes: 11, saveMs: 2700 } });
+    // the meta holds the SSH key the saved guest trusts
+    expect(statSync(path.join(store.dir, 'k1.json')).mode & 0o777).toBe(0o600);
     await store.drop('k1');
     expect(store.find('k1')).toBeNull();
     expect(readdirSync(store.dir)).toEqual([]);

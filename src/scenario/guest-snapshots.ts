@@ -88,7 +88,8 @@ export class SnapshotStore {
   async commit(key: string, stateFile: string, meta: Omit<SnapshotMeta, 'format' | 'key' | 'bytes' | 'state'>): Promise<GuestSnapshot> {
     const bytes = (await stat(stateFile)).size;
     const full: SnapshotMeta = { format: FORMAT, key, state: path.basename(stateFile), bytes, ...meta };
-    await writeFileAtomic(this.metaFile(key), `${JSON.stringify(full, null, 2)}\n`);
+    // it holds the SSH key the saved guest trusts
+    await writeFileAtomic(this.metaFile(key), `${JSON.stringify(full, null, 2)}\n`, 0o600);
     // a restore already reading an older state keeps its open file
     for (const f of await readdir(this.dir)) {
       if (f.startsWith(`${key}.`) && f.endsWith('.state') && f !== full.state) await rm(path.join(this.dir, f), { force: true });

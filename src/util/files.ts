@@ -51,8 +51,8 @@ export function makeDirFor(dir: string): void {
 }
 
 /** Writes a file atomically (temp + rename) so readers never see half of it. */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
+export async function writeFileAtomic(file: string, data: string, mode = 0o644): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
+  await writeFile(tmp, data, { mode });
   await rename(tmp, file);
 }
