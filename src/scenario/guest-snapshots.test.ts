@@ -89,6 +89,14 @@ describe('SnapshotStore', () => {
     expect(store.find('new')).not.toBeNull();
   });
 
+  it('remembers a machine QEMU refuses to save', async () => {
+    const store = newStore();
+    expect(store.unsavable('k4')).toBeNull();
+    await store.markUnsavable('k4', "QEMU cannot save this machine: non-migratable device 'usb-serial'");
+    expect(store.unsavable('k4')).toBe("QEMU cannot save this machine: non-migratable device 'usb-serial'");
+    expect(store.find('k4')).toBeNull();
+  });
+
   it('ignores a meta file it cannot read or that names another key', async () => {
     const store = newStore();
     await save(store, 'k3', 'y');

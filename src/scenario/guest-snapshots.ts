@@ -98,6 +98,21 @@ export class SnapshotStore {
     return { meta: full, stateFile };
   }
 
+  /** Why `key` cannot be saved (QEMU refused: a device that does not migrate), or null. */
+  unsavable(key: string): string | null {
+    try {
+      return readFileSync(this.unsavableFile(key), 'utf8').trim() || 'unsavable';
+    } catch {
+      return null;
+    }
+  }
+
+  /** Remembers that QEMU refuses to save `key` (the key holds QEMU's version: an upgrade tries again). */
+  async markUnsavable(key: string, why: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(this.unsavableFile(key), `${why}\n`);
+  }
+
   async drop(key: string): Promise<void> {
     const meta = SnapshotMetaSchema.safeParse(safeJson(this.metaFile(key)));
     await rm(this.metaFile(key), { force: true });
@@ -129,6 +144,10 @@ export class SnapshotStore {
       await this.drop(s.key);
       total -= s.bytes;
     }
+  }
+
+  private unsavableFile(key: string): string {
+    return path.join(this.dir, `${key}.unsavable`);
   }
 
   private metaFile(key: string): string {

@@ -332,6 +332,11 @@ async function snapshotSlot(ctx: StartContext): Promise<SnapshotSlot> {
 /** The booted guest's state, saved for the next guest of this machine; a failure only costs speed. */
 async function saveSnapshot(session: GuestSession, slot: SnapshotSlot, progress: (step: string) => void): Promise<void> {
   const start = session.start as { saved?: GuestStart['saved'] };
+  const refused = slot.store.unsavable(slot.key);
+  if (refused) {
+    start.saved = { failed: refused };
+    return;
+  }
   try {
     progress(`saving the ready guest as ${slot.key}`);
     const file = await slot.store.newStateFile(slot.key);
@@ -347,12 +352,18 @@ async function saveSnapshot(session: GuestSession, slot: SnapshotSlot, progress:
     // the guest's clock stood still while it was paused
     await setGuestClock(session.agent);
   } catch (e) {
-    start.saved = { failed: errorMessage(e) };
-    progress(`saving the guest failed: ${errorMessage(e)}`);
+    const why = errorMessage(e);
+    start.saved = { failed: why };
+    progress(`saving the guest failed: ${why}`);
     // a guest left paused by a failed save is of no use
     await session.machine.qmp.execute('cont').catch(() => undefined);
+    // QEMU refuses to migrate some devices (7.2: usb-serial): every VM of this machine boots
+    const blocker = NOT_MIGRATABLE.exec(why);
+    if (blocker) await slot.store.markUnsavable(slot.key, `QEMU cannot save this machine: ${blocker[0]}`).catch(() => undefined);
   }
 }
+
+const NOT_MIGRATABLE = /non-migratable device '[^']*'/;
 
 /** Run the saved guest `snap` in a new QEMU; rejects (QEMU stopped) when it does not come back whole. */
 async function restoreGuest(ctx: StartContext, snap: GuestSnapshot): Promise<GuestSession> {

@@ -80,6 +80,26 @@ describe('debian-6.12: guests restored from a saved ready guest', () => {
     expect(findings[0]!.title).toMatch(/sysrq/i);
   }, 300_000);
 
+  it('a machine QEMU refuses to save (usb-serial) boots every time, and the refusal is asked once', async () => {
+    const serial = {
+      devices: [
+        { id: 'xhci0', driver: 'qemu-xhci', hotplug: true },
+        { id: 'ser0', driver: 'usb-serial', bus: 'xhci0.0', props: { chardev: 'ser0-chr' } },
+      ],
+      chardevs: [{ id: 'ser0-chr', backend: 'ringbuf' as const }],
+    };
+    const first = await bootGuest({ image, snapshots: true, ...serial });
+    sessions.push(first);
+    expect(first.start).toMatchObject({ how: 'boot', saved: { failed: expect.stringMatching(/non-migratable device .*usb-serial/) } });
+    // the guest a failed save paused runs on
+    expect((await first.agent.ping()).ok).toBe(true);
+    await first.stop();
+    const again = await bootGuest({ image, snapshots: true, ...serial });
+    sessions.push(again);
+    expect(again.start).toMatchObject({ how: 'boot', saved: { failed: expect.stringMatching(/^QEMU cannot save this machine: non-migratable device/) } });
+    await again.stop();
+  }, 300_000);
+
   it('a saved state QEMU cannot load falls back to a boot, says why, and is saved anew', async () => {
     const probe = await start();
     const key = probe.start.snapshot!;
