@@ -4,7 +4,8 @@
 //             booted vs restored from the saved ready guest
 //   cases     per-case wall on one reused VM vs a fresh VM (a CLI run) per case, same small case set
 //   suite     `run --suite gpio,i2c,nvmem` wall time, and orchestrator (node) CPU vs QEMU CPU from /proc
-//   catalog   `run --suite all` (every suite on the images it declares) wall time
+//   catalog   `run --suite all` (every suite on the images it declares) wall time, VMs at once as
+//             the CLI chooses them unless --jobs is given
 //   detect    detector throughput over the shared syzkaller corpus (else src/detect/testdata)
 // Usage: node bench/all.js [--json] [--quick] [--skip boot,cases,suite,catalog,old,detect] [--jobs N]
 //   --quick: one boot per image, two fresh cases, no suite run (minutes, not a quarter hour)
@@ -31,6 +32,8 @@ for (const s of skip) {
   }
 }
 const suiteJobs = flagValue('--jobs') ?? '1';
+// the catalog runs as users run it (VMs at once from cores and memory) unless --jobs says otherwise
+const catalogJobs = flagValue('--jobs') ? ['--jobs', flagValue('--jobs')] : [];
 const log = (s) => (json ? process.stderr : process.stdout).write(`${s}\n`);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -287,7 +290,7 @@ if (!skip.has('suite') && !quick) {
 
 // ---- 4. the whole catalog ----
 if (!skip.has('catalog') && !quick) {
-  const r = await cliRun(['--suite', 'all', '--jobs', suiteJobs]);
+  const r = await cliRun(['--suite', 'all', ...catalogJobs]);
   const ran = r.run.cases.filter((c) => c.verdict !== 'skipped').length;
   results.catalog = {
     command: `run --suite all --jobs ${suiteJobs}`,
@@ -299,7 +302,7 @@ if (!skip.has('catalog') && !quick) {
   results.catalogWallSeconds = results.catalog.wallSeconds;
   let old = '';
   if (!skip.has('old')) {
-    const o = await cliRun(['--suite', 'all', '--jobs', suiteJobs, ...OLD.args], { env: OLD.env });
+    const o = await cliRun(['--suite', 'all', ...catalogJobs, ...OLD.args], { env: OLD.env });
     results.catalogOld = { how: OLD_HOW, wallSeconds: round(o.wallSeconds, 1), vmStarts: vmStarts(o.run) };
     old = `; the older way ${results.catalogOld.wallSeconds} s (VM starts ${describeStarts(results.catalogOld.vmStarts)})`;
   }

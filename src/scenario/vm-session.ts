@@ -380,8 +380,9 @@ async function restoreGuest(ctx: StartContext, snap: GuestSnapshot): Promise<Gue
     await Promise.race([loadMachineState(m.qmp, snap.stateFile), gone]);
     const readyMs = performance.now() - t0;
     const agent = agentOnPort(m, sock);
-    await Promise.race([checkAgent(agent, m, opts.image), gone]);
-    await Promise.race([refreshRestored(agent, m, snap.meta.key), gone]);
+    // the saved guest's agent passed the protocol check when it was saved (the key holds the
+    // image's inputs): the ping and the refresh need not wait for each other
+    await Promise.race([Promise.all([checkAgent(agent, m, opts.image), refreshRestored(agent, m, snap.meta.key)]), gone]);
     const agentReadyMs = performance.now() - t0;
     return makeSession(ctx, {
       machine: m,
@@ -411,6 +412,12 @@ const RNDRESEEDCRNG = 0x5207;
  * would draw the same numbers). Then a line through /dev/kmsg must reach the console.
  */
 async function refreshRestored(agent: AgentClient, m: Machine, snapshot: string): Promise<void> {
+  const marker = `huci: restored ${snapshot}`;
+  const seen = m.console.waitForLine(new RegExp(`${marker}$`), { timeoutMs: 5000 });
+  seen.catch(() => undefined);
+  // the shell (a fork and exec in a guest whose translated code is cold) runs while the CRNG is reseeded
+  const clock = setGuestClock(agent, `echo '${marker}' > /dev/kmsg`);
+  clock.catch(() => undefined);
   const fd = await agent.request({ op: 'open', path: '/dev/urandom', flags: ['O_WRONLY'] }, { timeoutMs: 5000 });
   if (!fd.ok) throw new InfraError(`opening /dev/urandom in the restored guest: ${fd.errno}`);
   try {
@@ -420,10 +427,7 @@ async function refreshRestored(agent: AgentClient, m: Machine, snapshot: string)
   } finally {
     await agent.request({ op: 'close', handle: fd.handle }, { timeoutMs: 5000 });
   }
-  const marker = `huci: restored ${snapshot}`;
-  const seen = m.console.waitForLine(new RegExp(`${marker}$`), { timeoutMs: 5000 });
-  seen.catch(() => undefined);
-  await setGuestClock(agent, `echo '${marker}' > /dev/kmsg`);
+  await clock;
   await seen;
 }
 

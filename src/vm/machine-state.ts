@@ -19,7 +19,6 @@ export interface SavedState {
   ms: number;
 }
 
-const POLL_MS = 5;
 // QEMU 7.2 caps a migration at 32 MiB/s unless told otherwise; a file is not a network
 const UNLIMITED_BYTES_PER_S = 2 ** 40;
 
@@ -33,9 +32,12 @@ export async function saveMachineState(qmp: QmpClient, file: string, opts: { res
   const t0 = performance.now();
   try {
     await qmp.execute('migrate-set-parameters', { 'max-bandwidth': UNLIMITED_BYTES_PER_S });
+    await withEvents(qmp);
     await qmp.execute('stop');
+    const ended = migrationEnd(qmp, opts.timeoutMs ?? 60_000);
+    ended.catch(() => undefined);
     await qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(tmp)}` });
-    const info = await migrationEnd(qmp, opts.timeoutMs ?? 60_000);
+    const info = await ended;
     await rename(tmp, file);
     const ms = performance.now() - t0;
     if (opts.resume) await qmp.execute('cont');
@@ -51,25 +53,44 @@ export async function saveMachineState(qmp: QmpClient, file: string, opts: { res
  * A stream QEMU cannot load makes it exit: the caller sees that as the machine's exit.
  */
 export async function loadMachineState(qmp: QmpClient, file: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+  await withEvents(qmp);
+  const ended = migrationEnd(qmp, opts.timeoutMs ?? 30_000);
+  ended.catch(() => undefined);
   await qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(file)}` });
-  await migrationEnd(qmp, opts.timeoutMs ?? 30_000);
+  await ended;
   // the stream carries the run state it was saved in: a guest saved paused comes back paused
   const status = (await qmp.execute('query-status')) as { status?: string };
   if (status.status !== 'running') await qmp.execute('cont');
 }
 
-async function migrationEnd(qmp: QmpClient, timeoutMs: number): Promise<MigrateInfo> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const info = (await qmp.execute('query-migrate')) as MigrateInfo;
-    if (info.status === 'completed') return info;
-    if (info.status === 'failed' || info.status === 'cancelled') {
-      throw new InfraError(`the migration stream ${info.status}${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
-    }
-    if (performance.now() > deadline) throw new InfraError(`the migration stream did not complete within ${timeoutMs} ms (status ${info.status ?? 'none'})`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+/** QEMU says when the stream's status changes (MIGRATION events) instead of being asked in a loop. */
+async function withEvents(qmp: QmpClient): Promise<void> {
+  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
 }
+
+/** The stream's end, from its MIGRATION events; query-migrate then says how it went. */
+function migrationEnd(qmp: QmpClient, timeoutMs: number): Promise<MigrateInfo> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new InfraError(`the migration stream did not complete within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = qmp.onEvent((ev) => {
+      const status = (ev.data as { status?: string } | undefined)?.status;
+      if (ev.event !== 'MIGRATION' || !status || !END_STATES.has(status)) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  }).then(async () => {
+    const info = (await qmp.execute('query-migrate')) as MigrateInfo;
+    if (info.status !== 'completed')
+      throw new InfraError(`the migration stream ${info.status ?? 'ended'}${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
+    return info;
+  });
+}
+
+const END_STATES = new Set(['completed', 'failed', 'cancelled']);
 
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`;
