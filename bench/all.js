@@ -293,7 +293,7 @@ if (!skip.has('catalog') && !quick) {
   const r = await cliRun(['--suite', 'all', ...catalogJobs]);
   const ran = r.run.cases.filter((c) => c.verdict !== 'skipped').length;
   results.catalog = {
-    command: `run --suite all --jobs ${suiteJobs}`,
+    command: ['run --suite all', ...catalogJobs].join(' '),
     cases: r.run.cases.length,
     ran,
     wallSeconds: round(r.wallSeconds, 1),
