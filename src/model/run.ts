@@ -199,6 +199,9 @@ const GuestStartSchema = z.strictObject({
   how: z.enum(['boot', 'restore']),
   /** the saved state's key: restored from it, or saved as it after this boot */
   snapshot: z.string().optional(),
+  /** a restore: ms from QEMU's start until the state was loaded, and until the guest was ready */
+  loadedMs: z.number().optional(),
+  readyMs: z.number().optional(),
   /** a restore that failed, so the VM booted instead: why */
   restoreFailed: z.string().optional(),
   /** after a boot: the state saved for later VMs of this machine, or why not */

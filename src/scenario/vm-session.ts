@@ -393,7 +393,7 @@ async function restoreGuest(ctx: StartContext, snap: GuestSnapshot): Promise<Gue
       ssh: null,
       agentSocket: sock,
       timings: { readyMs, agentReadyMs },
-      start: { how: 'restore', snapshot: snap.meta.key },
+      start: { how: 'restore', snapshot: snap.meta.key, loadedMs: Math.round(readyMs), readyMs: Math.round(agentReadyMs) },
     });
   } catch (e) {
     sock?.destroy();

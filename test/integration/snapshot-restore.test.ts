@@ -49,7 +49,7 @@ describe('debian-6.12: guests restored from a saved ready guest', () => {
     const draws: string[] = [];
     for (let i = 0; i < 2; i++) {
       const s = await start();
-      expect(s.start).toEqual({ how: 'restore', snapshot: booted.start.snapshot });
+      expect(s.start).toEqual({ how: 'restore', snapshot: booted.start.snapshot, loadedMs: expect.any(Number), readyMs: expect.any(Number) });
       expect(s.timings.agentReadyMs).toBeLessThan(booted.timings.agentReadyMs);
       // clock: the host's, not the saved guest's
       expect(Math.abs(Number(await sh(s, 'date +%s')) - Date.now() / 1000)).toBeLessThan(2);
