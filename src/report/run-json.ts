@@ -21,13 +21,8 @@ function caseJson(c: CaseResult, memo: CaseJsonMemo | undefined): string {
 }
 
 export function runJsonText(run: RunResult, memo?: CaseJsonMemo): string {
-  const outer = JSON.stringify(
-    run,
-    function (this: unknown, key: string, value: unknown) {
-      return key === 'cases' && this === run ? CASES_MARK : value;
-    },
-    2,
-  );
+  // no replacer function: V8's stringify is several times slower calling one for every key
+  const outer = JSON.stringify({ ...run, cases: CASES_MARK }, null, 2);
   const cases = run.cases.length === 0 ? '[]' : `[\n${run.cases.map((c) => caseJson(c, memo)).join(',\n')}\n  ]`;
   // a function replacement: `$` in a case's text must not be read as a replacement pattern
   return `${outer.replace(CASES_MARK_JSON, () => cases)}\n`;
