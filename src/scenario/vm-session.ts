@@ -4,7 +4,7 @@
 // Every path out of bootGuest either returns a session whose stop() kills QEMU, or kills QEMU
 // itself before throwing.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -372,17 +372,21 @@ async function restoreGuest(ctx: StartContext, snap: GuestSnapshot): Promise<Gue
   const key = await placeRunKey(runDir, snap.meta.sshKey);
   const { machine: m, sshHostPort, t0 } = await startMachine(ctx, key, true);
   let sock: net.Socket | null = null;
+  // a kernel report or QEMU going away while the guest comes back fails the restore, as a boot
+  const watch = watchBoot(m.console, m.exited);
+  const gone = watch.failed.then((e) => Promise.reject(e));
+  gone.catch(() => undefined);
   try {
     // the port's host end before the state: the guest must find its host connected
     sock = await connectUnix(join(runDir, runFiles.agentSocket));
-    const gone = m.exited.then((e) => Promise.reject(new InfraError(`QEMU exited (code ${e.code}, signal ${e.signal}) while loading the state`)));
-    gone.catch(() => undefined);
     await Promise.race([loadMachineState(m.qmp, snap.stateFile), gone]);
     const readyMs = performance.now() - t0;
     const agent = agentOnPort(m, sock);
     // the saved guest's agent passed the protocol check when it was saved (the key holds the
     // image's inputs): the ping and the refresh need not wait for each other
     await Promise.race([Promise.all([checkAgent(agent, m, opts.image), refreshRestored(agent, m, snap.meta.key)]), gone]);
+    const late = watch.stop();
+    if (late) throw late;
     const agentReadyMs = performance.now() - t0;
     return makeSession(ctx, {
       machine: m,
@@ -396,12 +400,19 @@ async function restoreGuest(ctx: StartContext, snap: GuestSnapshot): Promise<Gue
       start: { how: 'restore', snapshot: snap.meta.key, loadedMs: Math.round(readyMs), readyMs: Math.round(agentReadyMs) },
     });
   } catch (e) {
+    const seen = watch.stop();
     sock?.destroy();
     await m.stop();
+    // the guest that boots instead writes console.log afresh: this one's console is the evidence
+    const kept = join(runDir, RESTORE_FAILED_CONSOLE);
+    await copyFile(m.console.file, kept).catch(() => undefined);
     const said = m.stderr().trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-    throw new InfraError(`${errorMessage(e)}${said ? ` (QEMU: ${said.slice(0, 300)})` : ''}`, m.console.tail(20), { cause: e });
+    const why = errorMessage(seen ?? e);
+    throw new InfraError(`${why}${said ? ` (QEMU: ${said.slice(0, 300)})` : ''} (console: ${kept})`, m.console.tail(20), { cause: e });
   }
 }
+
+const RESTORE_FAILED_CONSOLE = 'console.restore-failed.log';
 
 // ioctl(2) RNDRESEEDCRNG, _IO('R', 0x07): the CRNG takes a new key from the input pool now
 const RNDRESEEDCRNG = 0x5207;

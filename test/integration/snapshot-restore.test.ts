@@ -1,7 +1,7 @@
 // Issue 18: a guest restored from a saved ready state is as trustworthy as a booted one (agent,
 // console, QMP, SSH, clock, random numbers), a crash in it is found and titled, and a state that
 // will not load falls back to a boot and says so. The saved states go to a temp dir, not the cache.
-import { readFileSync, truncateSync } from 'node:fs';
+import { existsSync, readFileSync, truncateSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -108,6 +108,9 @@ describe('debian-6.12: guests restored from a saved ready guest', () => {
     const s = await start();
     expect(s.start).toMatchObject({ how: 'boot', snapshot: key, restoreFailed: expect.stringMatching(/./), saved: { bytes: expect.any(Number) } });
     expect((await s.agent.ping()).ok).toBe(true);
+    // the failed restore's console is kept beside the one of the guest that booted instead
+    const kept = /\(console: (\S+console\.restore-failed\.log)\)/.exec(s.start.restoreFailed ?? '')?.[1];
+    expect(kept && existsSync(kept), s.start.restoreFailed).toBe(true);
     await s.stop();
     const again = await start();
     expect(again.start.how).toBe('restore');
