@@ -187,4 +187,20 @@ describe('boot section', () => {
     expect(html).toContain('id="boot-banner"');
     expect(renderHtml(loadFixture('run-two-images'))).not.toContain('<section id="boot">');
   });
+
+  it('says how many VMs were restored from a saved guest, and each restore that fell back to a boot', () => {
+    const run = loadFixture('run-boot-failures');
+    const ok = run.boots.find((b) => b.ok)!;
+    run.boots = [
+      { ...ok, vm: 'vm2-debian-6.12', start: { how: 'boot', snapshot: 'k1', restoreFailed: 'the migration stream failed' } },
+      { ...ok, vm: 'vm2.2-debian-6.12', start: { how: 'restore', snapshot: 'k1' } },
+      { ...ok, vm: 'vm2.3-debian-6.12', start: { how: 'restore', snapshot: 'k1' } },
+    ];
+    const html = renderHtml(run);
+    const boot = html.slice(html.indexOf('<section id="boot">'), html.indexOf('</section>', html.indexOf('<section id="boot">')));
+    expect(boot).toContain('3 boot attempt(s), 0 failed; 2 VM(s) restored from a saved ready guest, 1 booted');
+    expect(boot).toMatch(
+      /<li>vm2-debian-6\.12[^<]*(<code>[^<]*<\/code>\))?: restoring the saved guest failed \(the migration stream failed\); booted instead<\/li>/,
+    );
+  });
 });

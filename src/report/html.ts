@@ -244,6 +244,8 @@ function summarySection(run: RunResult): Html {
 function bootSection(run: RunResult, opts: HtmlOptions): Html | null {
   if (run.boots.length === 0) return null;
   const failed = run.boots.filter((b) => b.failure);
+  const restored = run.boots.filter((b) => b.start?.how === 'restore').length;
+  const fellBack = run.boots.filter((b) => b.start?.restoreFailed);
   const consoleOf = (vm: string): Html | string => {
     const c = run.consoles.find((x) => x.vm === vm);
     if (!c) return vm;
@@ -258,7 +260,15 @@ function bootSection(run: RunResult, opts: HtmlOptions): Html | null {
       { class: 'meta' },
       `${run.boots.length} boot attempt(s), ${failed.length} failed`,
       failed.length ? "; a failed boot is retried on a fresh QEMU, and every attempt's whole console is kept" : '',
+      restored ? `; ${restored} VM(s) restored from a saved ready guest, ${run.boots.length - restored} booted` : '',
     ),
+    fellBack.length === 0
+      ? null
+      : h(
+          'ul',
+          null,
+          fellBack.map((b) => h('li', null, consoleOf(b.vm), `: restoring the saved guest failed (${b.start!.restoreFailed}); booted instead`)),
+        ),
     failed.length === 0
       ? null
       : h(
