@@ -8,7 +8,8 @@ import { InfraError } from '../errors.js';
 import { readRunFile } from './run-file.js';
 import type { RunResult } from '../model/run.js';
 import { loadFixture } from './testing/fixtures.js';
-import { newReportMemo, updateLatest, writeFileAtomic, writeRunReports } from './write.js';
+import { writeFileAtomic } from '../util/files.js';
+import { newReportMemo, updateLatest, writeRunReports } from './write.js';
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'huci-report-'));
 

@@ -3,9 +3,10 @@
 // so each file is replaced atomically (temp file + rename; renders fsync too, the per-case run.json
 // does not): a run that dies part-way leaves a complete, readable report of what was measured.
 import fs from 'node:fs';
-import { copyFile, mkdir, open, readFile, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
+import { tmpName, writeFileAtomic } from '../util/files.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { renderHtml } from './html.js';
 import { renderKtap } from './ktap.js';
@@ -60,30 +61,6 @@ export function newReportMemo(): ReportMemo {
 
 export const REPORTS_DIR = 'reports';
 const LATEST = 'latest';
-
-let tmpCounter = 0;
-function tmpName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${++tmpCounter}`);
-}
-
-/** Replaces `file` atomically with `data`. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = tmpName(file);
-  try {
-    const fh = await open(tmp, 'w', mode);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await chmod(tmp, mode);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
-  }
-}
 
 /**
  * Replaces `file` atomically with `data`, synchronously and without fsync: for run.json after each

@@ -78,6 +78,7 @@ describe('run loop: saved guests', () => {
   it('records how each VM came to be, and says so in one line when a restore failed and the VM booted instead', async () => {
     const restored = { ...OK, start: { how: 'restore' as const, snapshot: 'k1' } };
     const fellBack = { ...OK, start: { how: 'boot' as const, snapshot: 'k1', restoreFailed: 'the migration stream failed', saved: { ms: 2700, bytes: 3e8 } } };
+    // two suites of other kernel words: two VM groups, two boots (the fake boots `crashing` fine)
     const { result, notes } = await loop([fellBack, restored], [fine, crashing]);
     expect(result.boots.map((b) => b.start)).toEqual([fellBack.start, restored.start]);
     expect(notes.filter((n) => n.includes('restoring'))).toEqual([

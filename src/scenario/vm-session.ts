@@ -102,7 +102,7 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     }
   }
   const session = await coldBoot(ctx, { how: 'boot', ...(slot ? { snapshot: slot.key } : {}), ...(restoreFailed ? { restoreFailed } : {}) });
-  if (slot) await saveSnapshot(session, slot, progress);
+  if (slot) session.start.saved = await saveSnapshot(session, slot, progress);
   return session;
 }
 
@@ -330,13 +330,9 @@ async function snapshotSlot(ctx: StartContext): Promise<SnapshotSlot> {
 }
 
 /** The booted guest's state, saved for the next guest of this machine; a failure only costs speed. */
-async function saveSnapshot(session: GuestSession, slot: SnapshotSlot, progress: (step: string) => void): Promise<void> {
-  const start = session.start as { saved?: GuestStart['saved'] };
+async function saveSnapshot(session: GuestSession, slot: SnapshotSlot, progress: (step: string) => void): Promise<NonNullable<GuestStart['saved']>> {
   const refused = slot.store.unsavable(slot.key);
-  if (refused) {
-    start.saved = { failed: refused };
-    return;
-  }
+  if (refused) return { failed: refused };
   try {
     progress(`saving the ready guest as ${slot.key}`);
     const file = await slot.store.newStateFile(slot.key);
@@ -348,18 +344,18 @@ async function saveSnapshot(session: GuestSession, slot: SnapshotSlot, progress:
       bootMs: Math.round(session.timings.agentReadyMs),
       sshKey: sshKeyMeta(session.key),
     });
-    start.saved = { ms: Math.round(saved.ms), bytes: meta.meta.bytes };
     // the guest's clock stood still while it was paused
     await setGuestClock(session.agent);
+    return { ms: Math.round(saved.ms), bytes: meta.meta.bytes };
   } catch (e) {
     const why = errorMessage(e);
-    start.saved = { failed: why };
     progress(`saving the guest failed: ${why}`);
     // a guest left paused by a failed save is of no use
     await session.machine.qmp.execute('cont').catch(() => undefined);
     // QEMU refuses to migrate some devices (7.2: usb-serial): every VM of this machine boots
     const blocker = NOT_MIGRATABLE.exec(why);
     if (blocker) await slot.store.markUnsavable(slot.key, `QEMU cannot save this machine: ${blocker[0]}`).catch(() => undefined);
+    return { failed: why };
   }
 }
 

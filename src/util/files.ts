@@ -1,7 +1,8 @@
 // Small file-system questions shared across layers.
 import fs from 'node:fs';
-import { access, rename, writeFile } from 'node:fs/promises';
+import { access, chmod, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { InfraError, errorMessage } from '../errors.js';
 
 /** Whether `file` exists (anything access(2) can see). */
 export async function pathExists(file: string): Promise<boolean> {
@@ -50,9 +51,27 @@ export function makeDirFor(dir: string): void {
   for (const m of missing.reverse()) fs.mkdirSync(m);
 }
 
-/** Writes a file atomically (temp + rename) so readers never see half of it. */
-export async function writeFileAtomic(file: string, data: string, mode = 0o644): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, file);
+let tmpCounter = 0;
+/** A temp name beside `file` no other write of this process uses (two writers of one file do not collide). */
+export function tmpName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${++tmpCounter}`);
+}
+
+/** Replaces `file` atomically with `data` (temp + fsync + rename): readers never see half of it. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tmpName(file);
+  try {
+    const fh = await open(tmp, 'w', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await chmod(tmp, mode);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
+  }
 }

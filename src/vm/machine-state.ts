@@ -71,17 +71,19 @@ async function withEvents(qmp: QmpClient): Promise<void> {
 /** The stream's end, from its MIGRATION events; query-migrate then says how it went. */
 function migrationEnd(qmp: QmpClient, timeoutMs: number): Promise<MigrateInfo> {
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new InfraError(`the migration stream did not complete within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = qmp.onEvent((ev) => {
-      const status = (ev.data as { status?: string } | undefined)?.status;
-      if (ev.event !== 'MIGRATION' || !status || !END_STATES.has(status)) return;
+    const settle = (err?: Error): void => {
       clearTimeout(timer);
       off();
-      resolve();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => settle(new InfraError(`the migration stream did not complete within ${timeoutMs} ms`)), timeoutMs);
+    const off = qmp.onEvent((ev) => {
+      const status = (ev.data as { status?: string } | undefined)?.status;
+      if (ev.event === 'MIGRATION' && status && END_STATES.has(status)) settle();
     });
+    // QEMU exits when it cannot load a stream: no event comes, and no timer is left behind
+    void qmp.closed.then(() => settle(new InfraError('QEMU closed its QMP connection during the migration')));
   }).then(async () => {
     const info = (await qmp.execute('query-migrate')) as MigrateInfo;
     if (info.status !== 'completed')
