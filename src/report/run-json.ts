@@ -1,29 +1,43 @@
-// run.json's text. A run saves run.json after every case, and stringifying every case again each
-// time grows as n²; a case never changes once it is in the run, so its text is made once and kept.
-// The output is byte-for-byte `JSON.stringify(run, null, 2)` plus a newline.
+// run.json's bytes. A run saves run.json after every case; building and encoding the whole text each
+// time grows as n². A case never changes once it is in the run, so its bytes are made once and kept,
+// and a save only joins them between the run's own (small) fields.
+// The output is byte-for-byte `JSON.stringify(run, null, 2)` plus a newline, as UTF-8.
 import type { CaseResult, RunResult } from '../model/run.js';
 
-/** Each case's indented JSON, by case object (a case is not modified once it is in a run). */
-export type CaseJsonMemo = WeakMap<CaseResult, string>;
+/** Each case's indented JSON as UTF-8, by case object (a case is not modified once it is in a run). */
+export type CaseJsonMemo = WeakMap<CaseResult, Buffer>;
 
 const CASES_MARK = '\u0000cases\u0000';
 const CASES_MARK_JSON = JSON.stringify(CASES_MARK);
 /** cases are array items two levels down: `{ "cases": [ <here> ] }` */
 const ITEM_INDENT = '    ';
+const OPEN = Buffer.from('[\n');
+const BETWEEN = Buffer.from(',\n');
+const CLOSE = Buffer.from('\n  ]');
 
-function caseJson(c: CaseResult, memo: CaseJsonMemo | undefined): string {
-  let text = memo?.get(c);
-  if (text === undefined) {
-    text = ITEM_INDENT + JSON.stringify(c, null, 2).replaceAll('\n', `\n${ITEM_INDENT}`);
-    memo?.set(c, text);
+function caseJson(c: CaseResult, memo: CaseJsonMemo | undefined): Buffer {
+  let bytes = memo?.get(c);
+  if (bytes === undefined) {
+    bytes = Buffer.from(ITEM_INDENT + JSON.stringify(c, null, 2).replaceAll('\n', `\n${ITEM_INDENT}`));
+    memo?.set(c, bytes);
   }
-  return text;
+  return bytes;
 }
 
-export function runJsonText(run: RunResult, memo?: CaseJsonMemo): string {
+export function runJsonBytes(run: RunResult, memo?: CaseJsonMemo): Buffer {
   // no replacer function: V8's stringify is several times slower calling one for every key
   const outer = JSON.stringify({ ...run, cases: CASES_MARK }, null, 2);
-  const cases = run.cases.length === 0 ? '[]' : `[\n${run.cases.map((c) => caseJson(c, memo)).join(',\n')}\n  ]`;
-  // a function replacement: `$` in a case's text must not be read as a replacement pattern
-  return `${outer.replace(CASES_MARK_JSON, () => cases)}\n`;
+  const at = outer.indexOf(CASES_MARK_JSON);
+  const parts: Buffer[] = [Buffer.from(outer.slice(0, at))];
+  if (run.cases.length === 0) parts.push(Buffer.from('[]'));
+  else {
+    parts.push(OPEN);
+    run.cases.forEach((c, i) => {
+      if (i > 0) parts.push(BETWEEN);
+      parts.push(caseJson(c, memo));
+    });
+    parts.push(CLOSE);
+  }
+  parts.push(Buffer.from(`${outer.slice(at + CASES_MARK_JSON.length)}\n`));
+  return Buffer.concat(parts);
 }

@@ -14,7 +14,7 @@ import { renderJunit } from './junit.js';
 import { renderKcidb, DEFAULT_KCIDB_ORIGIN } from './kcidb.js';
 import { caseDirName, caseImage, slug } from './model.js';
 import { RUN_FILE, parseRun } from './run-file.js';
-import { runJsonText, type CaseJsonMemo } from './run-json.js';
+import { runJsonBytes, type CaseJsonMemo } from './run-json.js';
 import { placeKernelFile, REPRO_DIR, reproducerOf } from './repro/render.js';
 import type { CaseResult, RunResult, Verdict } from '../model/run.js';
 
@@ -67,7 +67,7 @@ const LATEST = 'latest';
  * case, which must survive the harness dying (the rename does that), not the machine. Sync: each
  * async fs call is a trip through libuv's thread pool and two wake-ups, which are dear on a PVM host.
  */
-function writeFileAtomicSync(file: string, data: string, mode = 0o644): void {
+function writeFileAtomicSync(file: string, data: Uint8Array, mode = 0o644): void {
   const tmp = tmpName(file);
   try {
     fs.writeFileSync(tmp, data, { mode });
@@ -249,7 +249,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
     }
     valid = { ...valid, consoles: [...listed.values()] };
   } else valid = withCopiedConsoles(dir, valid, consoles);
-  await writeFileAtomic(path.join(dir, RUN_FILE), runJsonText(valid, opts.memo?.caseJson));
+  await writeFileAtomic(path.join(dir, RUN_FILE), runJsonBytes(valid, opts.memo?.caseJson));
   files.push(RUN_FILE);
   if (render) files.push(...(await renderRunDir(dir, valid, opts)));
   const latest = await updateLatest(reportsDir, name, valid.startedAt);
@@ -264,7 +264,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
  */
 function saveRunJson(dir: string, run: RunResult, consoles: readonly ConsoleInput[], memo: ReportMemo): WrittenReports {
   const valid = withCopiedConsoles(dir, run, consoles);
-  writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonText(valid, memo.caseJson));
+  writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonBytes(valid, memo.caseJson));
   return { dir, files: [RUN_FILE], run: valid, latest: true };
 }
 
