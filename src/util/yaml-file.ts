@@ -1,8 +1,16 @@
 // A YAML (or JSON) document that remembers where each value came from, so a bad value is reported
 // with its file, path and line. Shared by suites and the guest's vocabulary.
-import { readFileSync } from 'node:fs';
+// Parsing the YAML is most of what loading the suites costs, paid by every command: a file's data
+// is kept in the cache under its text's hash, and the document is parsed again only to find a line.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { tmpName } from './files.js';
+import { cacheRoot } from './paths.js';
 
 export interface LocatedDoc {
   file: string;
@@ -47,7 +55,55 @@ export function readLocated(file: string): LocatedDoc {
   } catch (e) {
     throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`);
   }
-  return parseLocated(text, file);
+  const kept = parsedCacheFile(text);
+  const data = readKept(kept);
+  if (data === undefined) {
+    const doc = parseLocated(text, file);
+    keep(kept, doc.data);
+    return doc;
+  }
+  // a text that parsed once parses again: only a line number needs the document
+  let doc: LocatedDoc | null = null;
+  const lineOf = (p: readonly (string | number)[]): number | null => (doc ??= parseLocated(text, file)).lineOf(p);
+  return {
+    file,
+    data,
+    lineOf,
+    error: (p, message) => {
+      const line = lineOf(p);
+      return new ConfigError(file, formatPath(p) + (line ? ` (line ${line})` : ''), message);
+    },
+  };
+}
+
+const YAML_VERSION: string = createRequire(import.meta.url)('yaml/package.json').version;
+
+/** Where the data of a YAML text is kept: by the hash of the text and of the parser's version. */
+function parsedCacheFile(text: string): string {
+  const hash = createHash('sha256').update(`yaml ${YAML_VERSION}\0`).update(text).digest('hex').slice(0, 32);
+  return join(cacheRoot(), 'parsed', `${hash}.json`);
+}
+
+function readKept(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps `data` when JSON holds it exactly (not .inf, NaN, -0); the cache is only ever a shortcut. */
+function keep(file: string, data: unknown): void {
+  const json = JSON.stringify(data);
+  if (json === undefined || !isDeepStrictEqual(JSON.parse(json), data)) return;
+  const tmp = tmpName(file);
+  try {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(tmp, json);
+    renameSync(tmp, file);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
 }
 
 export function formatPath(p: readonly (string | number)[]): string {
