@@ -2,11 +2,15 @@
 // sshd answers, exec with timeouts, and long-lived channels (the agent runs on one).
 import { writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
-import type { ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { InfraError, TimeoutError, errorMessage } from '../errors.js';
 
-const { Client, utils } = ssh2;
+type Ssh2 = typeof import('ssh2');
+let ssh2: Promise<Ssh2> | null = null;
+/** ssh2, loaded on first use: most runs start every guest from a saved state and never speak SSH. */
+function loadSsh2(): Promise<Ssh2> {
+  return (ssh2 ??= import('ssh2').then((m) => (m as { default?: Ssh2 }).default ?? m));
+}
 
 export interface SshKey {
   privateKeyPath: string;
@@ -19,7 +23,7 @@ export interface SshKey {
 
 /** A fresh ed25519 key for one run, written 0600 into the run's temp dir. */
 export async function createRunKey(dir: string): Promise<SshKey> {
-  const pair = generateParsableKey();
+  const pair = generateParsableKey((await loadSsh2()).utils);
   const blob = pair.public.split(' ')[1];
   if (!blob) throw new InfraError('ssh key generation produced no public key blob');
   return placeRunKey(dir, { privateKey: pair.private, publicKey: pair.public, publicBlob: blob });
@@ -37,7 +41,7 @@ export async function placeRunKey(dir: string, k: Omit<SshKey, 'privateKeyPath'>
  * ssh2's generateKeyPairSync('ed25519') writes about 1 key in 250 in a form its own parser rejects
  * ("Malformed OpenSSH private key", measured: 13 of 3000): draw again until the key parses.
  */
-export function generateParsableKey(): { private: string; public: string } {
+export function generateParsableKey(utils: Ssh2['utils']): { private: string; public: string } {
   for (let attempt = 1; ; attempt++) {
     const pair = utils.generateKeyPairSync('ed25519', { comment: 'hotunplug-ci' });
     if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
@@ -69,7 +73,7 @@ export class SshGuest {
   private lostReason: string | null = null;
   private readonly lostListeners = new Set<(reason: string) => void>();
 
-  private constructor(private readonly client: InstanceType<typeof Client>) {
+  private constructor(private readonly client: Client) {
     client.on('close', () => this.markLost('ssh connection closed'));
     client.on('error', (e: Error) => this.markLost(`ssh error: ${e.message}`));
   }
@@ -183,7 +187,8 @@ export class SshGuest {
   }
 }
 
-function connectOnce(port: number, privateKey: string, readyTimeout: number): Promise<InstanceType<typeof Client>> {
+async function connectOnce(port: number, privateKey: string, readyTimeout: number): Promise<Client> {
+  const { Client } = await loadSsh2();
   return new Promise((resolve, reject) => {
     const client = new Client();
     let settled = false;
