@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { InfraError } from '../errors.js';
 import { cacheDir } from './cache.js';
 import type { DebianImageDef } from './catalog.js';
@@ -12,14 +13,20 @@ function debsDir(): string {
   return join(cacheDir(), 'debs');
 }
 
-/** Installed version of a host package (busybox-static, dropbear-bin), or throws with the install line. */
-export async function hostPackageVersion(pkg: string): Promise<string> {
-  const out = await run('dpkg-query', ['-W', '-f=${Status}\t${Version}', pkg]).catch(() => '');
-  const [status, version] = out.split('\t');
-  if (!status?.includes('install ok installed') || !version) {
-    throw new InfraError(`Debian package ${pkg} is missing; install it with: apt-get install -y ${pkg}`);
+/** Installed versions of host packages (busybox-static, dropbear-bin), asked of dpkg at once; a missing one throws with the install line. */
+export async function hostPackageVersions(pkgs: readonly string[]): Promise<Record<string, string>> {
+  // one dpkg-query for all: it lists the installed ones and exits 1 when any is unknown
+  const r = await execa('dpkg-query', ['-W', '-f=${Package}\t${Status}\t${Version}\n', ...pkgs], { reject: false });
+  const versions: Record<string, string> = {};
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const [name, status, version] = line.split('\t');
+    if (name && version && status?.includes('install ok installed')) versions[name.replace(/:.*$/, '')] = version;
   }
-  return version;
+  const missing = pkgs.filter((p) => versions[p] === undefined);
+  if (missing.length > 0) {
+    throw new InfraError(`Debian package${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing; install with: apt-get install -y ${missing.join(' ')}`);
+  }
+  return Object.fromEntries(pkgs.map((p) => [p, versions[p]!]));
 }
 
 /** apt-get download of one exact version, cached in `dir` (debs/ by default); returns the .deb path. */

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../util/files.js';
 import { hashInputs, imageDirFor, imagesCacheDir, pruneOldBuilds } from './cache.js';
 import { buildAtomically } from './build-lock.js';
 import { DEFAULT_IMAGE, IMAGES_DIR, USER_KERNEL_MODULES_FROM, findImage, listImages, type ImageDef, type SourceImageDef } from './catalog.js';
-import { hostPackageVersion, prepareDebianKernel } from './debian.js';
+import { hostPackageVersions, prepareDebianKernel } from './debian.js';
 import { INITRAMFS_FORMAT, INIT_SCRIPT, assembleInitramfs, locateAgent } from './initramfs.js';
 import { extractIkconfig, readKernelIdentity } from './bzimage-info.js';
 import { MANIFEST_FILE, readManifest, type ImageManifest } from './manifest.js';
@@ -71,8 +71,7 @@ async function sha256File(path: string): Promise<string> {
 }
 
 async function commonInputs(log: BuildLog): Promise<{ packages: Record<string, string>; agent: NonNullable<ImageInputs['agent']>; parts: object }> {
-  const packages: Record<string, string> = {};
-  for (const p of USERLAND_PACKAGES) packages[p] = await hostPackageVersion(p);
+  const packages = await hostPackageVersions(USERLAND_PACKAGES);
   const agentPath = await locateAgent(log);
   const agent = { path: agentPath, sha256: await sha256File(agentPath) };
   const parts = {
