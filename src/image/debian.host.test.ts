@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hostPackageVersions } from './debian.js';
 
-describe('hostPackageVersions (this host\'s dpkg)', () => {
+describe("hostPackageVersions (this host's dpkg)", () => {
   it('gives every asked package its installed version, in one question', async () => {
     const v = await hostPackageVersions(['busybox-static', 'dropbear-bin']);
     expect(Object.keys(v)).toEqual(['busybox-static', 'dropbear-bin']);

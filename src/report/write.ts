@@ -1,12 +1,13 @@
 // Writing a run's reports to disk: reports/<run-id>/{run.json,index.html,junit.xml,kcidb.json,results.ktap,
 // consoles/,cases/<case>/} and the reports/latest symlink. Called after every case during a run,
-// so each file is replaced atomically (temp file + rename; renders fsync too, the per-case run.json
-// does not): a run that dies part-way leaves a complete, readable report of what was measured.
+// so each file is replaced atomically (temp file + rename, no fsync: the harness may die, the
+// machine is not ours to guard): a run that dies part-way leaves a complete, readable report of
+// what was measured. Files are written synchronously (util/files.ts says why).
 import fs from 'node:fs';
 import { copyFile, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
-import { tmpName, writeFileAtomic } from '../util/files.js';
+import { tmpName, writeFileAtomicSync } from '../util/files.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { renderHtml } from './html.js';
 import { renderKtap } from './ktap.js';
@@ -62,23 +63,6 @@ export function newReportMemo(): ReportMemo {
 export const REPORTS_DIR = 'reports';
 const LATEST = 'latest';
 
-/**
- * Replaces `file` atomically with `data`, synchronously and without fsync: for run.json after each
- * case, which must survive the harness dying (the rename does that), not the machine. Sync: each
- * async fs call is a trip through libuv's thread pool and two wake-ups, which are dear on a PVM host.
- */
-function writeFileAtomicSync(file: string, data: Uint8Array, mode = 0o644): void {
-  const tmp = tmpName(file);
-  try {
-    fs.writeFileSync(tmp, data, { mode });
-    fs.chmodSync(tmp, mode);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
-  }
-}
-
 /** Copies `from` over `to` atomically; false when `from` does not exist (yet: a VM that has not started). */
 async function copyFileAtomic(from: string, to: string): Promise<boolean> {
   const tmp = tmpName(to);
@@ -93,9 +77,9 @@ async function copyFileAtomic(from: string, to: string): Promise<boolean> {
   }
 }
 
-async function sameContent(file: string, data: string): Promise<boolean> {
+function sameContent(file: string, data: string): boolean {
   try {
-    return (await readFile(file, 'utf8')) === data;
+    return fs.readFileSync(file, 'utf8') === data;
   } catch {
     return false;
   }
@@ -118,46 +102,46 @@ function findingsText(c: CaseResult): string {
 export async function renderRunDir(dir: string, run: RunResult, opts: ReportOptions = {}): Promise<string[]> {
   const failOn = opts.failOn ?? DEFAULT_FAIL_ON;
   const written: string[] = [];
-  const put = async (rel: string, data: string, mode?: number): Promise<void> => {
+  const put = (rel: string, data: string, mode?: number): void => {
     const file = path.join(dir, rel);
     // Called again and again during a run: files of earlier cases are unchanged, and skipping them
-    // saves an fsync each (and, with opts.memo, reading them back).
+    // saves a write each (and, with opts.memo, reading them back).
     const known = opts.memo?.files.get(file);
-    if (known !== data && (known !== undefined || !(await sameContent(file, data)))) await writeFileAtomic(file, data, mode);
+    if (known !== data && (known !== undefined || !sameContent(file, data))) writeFileAtomicSync(file, data, mode);
     opts.memo?.files.set(file, data);
     written.push(rel);
   };
-  const putBytes = async (rel: string, data: Buffer): Promise<void> => {
+  const putBytes = (rel: string, data: Buffer): void => {
     const file = path.join(dir, rel);
     const key = `bytes:${data.toString('base64')}`;
-    if (opts.memo?.files.get(file) !== key) await writeFileAtomic(file, data);
+    if (opts.memo?.files.get(file) !== key) writeFileAtomicSync(file, data);
     opts.memo?.files.set(file, key);
     written.push(rel);
   };
   const kcidb = renderKcidb(run, { origin: opts.origin ?? DEFAULT_KCIDB_ORIGIN, failOn });
   for (const c of run.cases) {
     const rel = path.join('cases', caseDirName(run, c));
-    await mkdir(path.join(dir, rel), { recursive: true });
-    await put(path.join(rel, 'case.json'), `${JSON.stringify(c, null, 2)}\n`);
-    await put(path.join(rel, 'timeline.txt'), timelineText(c));
-    await put(path.join(rel, 'console.txt'), c.consoleExcerpt.endsWith('\n') || c.consoleExcerpt === '' ? c.consoleExcerpt : `${c.consoleExcerpt}\n`);
-    await put(path.join(rel, 'repro.sh'), reproScript(run, c), 0o755);
-    if (c.findings.length) await put(path.join(rel, 'findings.txt'), findingsText(c));
+    fs.mkdirSync(path.join(dir, rel), { recursive: true });
+    put(path.join(rel, 'case.json'), `${JSON.stringify(c, null, 2)}\n`);
+    put(path.join(rel, 'timeline.txt'), timelineText(c));
+    put(path.join(rel, 'console.txt'), c.consoleExcerpt.endsWith('\n') || c.consoleExcerpt === '' ? c.consoleExcerpt : `${c.consoleExcerpt}\n`);
+    put(path.join(rel, 'repro.sh'), reproScript(run, c), 0o755);
+    if (c.findings.length) put(path.join(rel, 'findings.txt'), findingsText(c));
     const repro = await reproducerOf(run, c, rel, caseImage(run, c));
     if (repro) {
-      await mkdir(path.join(dir, rel, REPRO_DIR), { recursive: true });
+      fs.mkdirSync(path.join(dir, rel, REPRO_DIR), { recursive: true });
       for (const f of repro.files) {
-        if (typeof f.data === 'string') await put(f.rel, f.data, f.mode);
-        else await putBytes(f.rel, f.data);
+        if (typeof f.data === 'string') put(f.rel, f.data, f.mode);
+        else putBytes(f.rel, f.data);
       }
       for (const k of repro.kernel) await placeKernelFile(dir, k);
     }
   }
-  await put('junit.xml', renderJunit(run, { failOn }));
-  await put('kcidb.json', `${JSON.stringify(kcidb, null, 2)}\n`);
-  await put('results.ktap', renderKtap(run, { failOn }));
+  put('junit.xml', renderJunit(run, { failOn }));
+  put('kcidb.json', `${JSON.stringify(kcidb, null, 2)}\n`);
+  put('results.ktap', renderKtap(run, { failOn }));
   // index.html last: once it is there, everything it links to is too.
-  await put('index.html', renderHtml(run, { linkCaseFiles: true }));
+  put('index.html', renderHtml(run, { linkCaseFiles: true }));
   return written;
 }
 
@@ -242,14 +226,14 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
     for (const con of consoles) {
       const rel = consoleRel(con.vm);
       const target = path.join(dir, rel);
-      if (con.text !== undefined) await writeFileAtomic(target, con.text);
+      if (con.text !== undefined) writeFileAtomicSync(target, con.text);
       else if (con.file === undefined || !(await copyFileAtomic(con.file, target))) continue;
       files.push(rel);
       listed.set(con.vm, { vm: con.vm, image: con.image, file: rel });
     }
     valid = { ...valid, consoles: [...listed.values()] };
   } else valid = withCopiedConsoles(dir, valid, consoles);
-  await writeFileAtomic(path.join(dir, RUN_FILE), runJsonBytes(valid, opts.memo?.caseJson));
+  writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonBytes(valid, opts.memo?.caseJson));
   files.push(RUN_FILE);
   if (render) files.push(...(await renderRunDir(dir, valid, opts)));
   const latest = await updateLatest(reportsDir, name, valid.startedAt);

@@ -75,3 +75,21 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
   }
 }
+
+/**
+ * Replaces `file` atomically with `data`, synchronously and without fsync: for reports, which must
+ * survive the harness dying (the rename does that), not the machine. Sync because each async fs
+ * call is a trip through libuv's thread pool and two wake-ups, dear on a PVM host, and a report
+ * is hundreds of small files.
+ */
+export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = tmpName(file);
+  try {
+    fs.writeFileSync(tmp, data, { mode });
+    fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
+  }
+}
