@@ -1,7 +1,7 @@
 // Image name (or a user's kernel) → cached artifacts on disk, building them on demand.
 // Dispatch on the image kind: Debian packages here; kernels from source via kernel-build.ts.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { copyFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, InfraError, UsageError, errorMessage } from '../errors.js';
@@ -64,9 +64,16 @@ export interface ImageInputs {
   agent: { path: string; sha256: string } | null;
 }
 
+/** A file's sha256, read synchronously in 1 MiB pieces: a stream's 64 KiB reads are a thread-pool trip each. */
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
   return h.digest('hex');
 }
 

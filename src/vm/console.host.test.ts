@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InfraError, TimeoutError } from '../errors.js';
-import { ConsoleCapture, FLUSH_MS, FOLLOW_MS, IDLE_CHECK_MS, readConsoleLines, type ConsoleLine } from './console.js';
+import { ConsoleCapture, FLUSH_MS, FOLLOW_MS, IDLE_CHECK_MS, IDLE_CHECK_PROVEN_MS, readConsoleLines, type ConsoleLine } from './console.js';
 
 let dir: string;
 beforeEach(() => {
@@ -128,6 +128,25 @@ describe('ConsoleCapture', () => {
     fs.appendFileSync(file, 'later\n');
     for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(seen.map((l) => l.text)).toEqual(['boot', 'later']);
+    c.end();
+    await c.closed;
+  });
+
+  it('once a watch fired, an idle file is not looked at every IDLE_CHECK_MS (wake-ups are dear)', async () => {
+    const file = path.join(dir, 'qemu-console.log');
+    fs.writeFileSync(file, 'boot\n');
+    const c = new ConsoleCapture(file, { linesFile: null, writeRaw: false }).follow();
+    const seen: string[] = [];
+    c.on('line', (l: ConsoleLine) => seen.push(l.text));
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    fs.appendFileSync(file, 'later\n');
+    for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    const reads = vi.spyOn(fs, 'readSync');
+    await new Promise((r) => setTimeout(r, IDLE_CHECK_MS * 1.5));
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+    expect(IDLE_CHECK_PROVEN_MS).toBeGreaterThan(IDLE_CHECK_MS * 1.5);
     c.end();
     await c.closed;
   });

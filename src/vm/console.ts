@@ -8,7 +8,9 @@
 //  - a bounded in-memory tail for error messages and waitForLine.
 // A panic cannot lose the last lines: once QEMU exited the file is read to its end (a stream to its
 // EOF), and the partial last line is emitted.
-// Our file writes are batched too: one per file every FLUSH_MS, not one per chunk and per line.
+// Our file writes are batched too: one per file every FLUSH_MS, not one per chunk and per line, and
+// console.jsonl is written synchronously: a stream's write is a trip through libuv's thread pool and
+// two more wake-ups.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -27,6 +29,8 @@ export interface ConsoleLine {
 export const FOLLOW_MS = 25;
 /** How often an idle followed file is read anyway: a watch that never fires must not freeze the console. */
 export const IDLE_CHECK_MS = 1000;
+/** The same once a watch of this file has fired: its file system gives inotify events, the look is a spare. */
+export const IDLE_CHECK_PROVEN_MS = 10_000;
 
 export interface ConsoleCaptureOptions {
   /** false: someone else (QEMU) writes `file`; follow() reads it. Default true: push()ed bytes are written to it. */
@@ -55,9 +59,12 @@ export class ConsoleCapture extends EventEmitter {
   /** Set while the followed file is idle: an inotify watch that ends the idle. */
   private followWatch: fs.FSWatcher | null = null;
   private idleCheck: NodeJS.Timeout | null = null;
+  /** A watch of the followed file has fired: the file system tells us of QEMU's writes. */
+  private watchProven = false;
   private lastFlushMs = 0;
   private readonly followBuf = Buffer.allocUnsafe(64 * 1024);
-  private readonly jsonl: fs.WriteStream | null;
+  /** console.jsonl's fd; null once closed or after a write failed */
+  private jsonl: number | null;
   private readonly decoder = new StringDecoder('utf8');
   private partial = '';
   private readonly ring: ConsoleLine[] = [];
@@ -79,10 +86,9 @@ export class ConsoleCapture extends EventEmitter {
     this.tailMax = opts.tailLines ?? 5000;
     this.now = opts.now ?? Date.now;
     this.raw = opts.writeRaw === false ? null : fs.createWriteStream(file, { flags: 'w' });
-    this.jsonl = this.linesFile ? fs.createWriteStream(this.linesFile, { flags: 'w' }) : null;
+    this.jsonl = this.linesFile ? fs.openSync(this.linesFile, 'w') : null;
     // A write error on our own files is not the guest's fault; report it via 'error' listeners only.
     this.raw?.on('error', (e) => this.listenerCount('error') && this.emit('error', e));
-    this.jsonl?.on('error', (e) => this.listenerCount('error') && this.emit('error', e));
     this.closed = new Promise((r) => (this.resolveClosed = r));
   }
 
@@ -116,14 +122,17 @@ export class ConsoleCapture extends EventEmitter {
     // idle: what is pending goes to the files now, then nothing runs until the file changes
     this.flush();
     try {
-      this.followWatch = fs.watch(this.file, () => this.wakeFollow());
+      this.followWatch = fs.watch(this.file, () => {
+        this.watchProven = true;
+        this.wakeFollow();
+      });
       this.followWatch.on('error', () => this.wakeFollow());
     } catch {
       // no inotify (or no watch left): keep polling
       this.followTimer = setTimeout(this.followTick, FOLLOW_MS);
       return;
     }
-    this.idleCheck = setTimeout(this.idleTick, IDLE_CHECK_MS);
+    this.idleCheck = setTimeout(this.idleTick, this.idleCheckMs);
     // bytes written between the empty read and the watch would wait for the next write: look again
     if (this.readNew() > 0) this.wakeFollow();
   };
@@ -133,8 +142,12 @@ export class ConsoleCapture extends EventEmitter {
     this.idleCheck = null;
     if (this.ended || this.followWatch === null) return;
     if (this.readNew() > 0) this.wakeFollow();
-    else this.idleCheck = setTimeout(this.idleTick, IDLE_CHECK_MS);
+    else this.idleCheck = setTimeout(this.idleTick, this.idleCheckMs);
   };
+
+  private get idleCheckMs(): number {
+    return this.watchProven ? IDLE_CHECK_PROVEN_MS : IDLE_CHECK_MS;
+  }
 
   /** The followed file changed: back to reading it every FOLLOW_MS (this read stamps the first lines). */
   private wakeFollow(): void {
@@ -198,7 +211,14 @@ export class ConsoleCapture extends EventEmitter {
       this.pendingRawBytes = 0;
     }
     if (this.pendingJsonl !== '') {
-      this.jsonl?.write(this.pendingJsonl);
+      if (this.jsonl !== null) {
+        try {
+          fs.writeSync(this.jsonl, this.pendingJsonl);
+        } catch (e) {
+          this.closeJsonl();
+          if (this.listenerCount('error')) this.emit('error', e);
+        }
+      }
       this.pendingJsonl = '';
     }
   }
@@ -226,8 +246,19 @@ export class ConsoleCapture extends EventEmitter {
     this.emit('end');
     const done: Promise<void>[] = [];
     if (this.raw) done.push(new Promise<void>((r) => this.raw!.end(r)));
-    if (this.jsonl) done.push(new Promise<void>((r) => this.jsonl!.end(r)));
+    this.closeJsonl();
     void Promise.all(done).then(() => this.resolveClosed());
+  }
+
+  private closeJsonl(): void {
+    if (this.jsonl === null) return;
+    const fd = this.jsonl;
+    this.jsonl = null;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // nothing more will be written to it either way
+    }
   }
 
   get isEnded(): boolean {
@@ -239,7 +270,7 @@ export class ConsoleCapture extends EventEmitter {
     this.ring.push(line);
     // Trim in batches: a KASAN storm is many thousands of lines, and splicing per line is O(tail).
     if (this.ring.length > 2 * this.tailMax) this.ring.splice(0, this.ring.length - this.tailMax);
-    if (this.jsonl) this.pendingJsonl += `${JSON.stringify(line)}\n`;
+    if (this.jsonl !== null) this.pendingJsonl += `${JSON.stringify(line)}\n`;
     this.emit('line', line);
   }
 
