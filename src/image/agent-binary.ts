@@ -3,8 +3,8 @@
 // can embed it. The build runs in a temp dir and the binary is renamed into place, so a killed
 // build never leaves a half-written agent behind.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -45,14 +45,15 @@ export async function buildAgent(opts: BuildAgentOptions = {}): Promise<string> 
 export async function hashAgentSources(sourceDir: string = AGENT_SOURCE_DIR): Promise<string> {
   let names: string[];
   try {
-    names = (await readdir(sourceDir)).filter((n) => /\.[ch]$/.test(n) || n === 'Makefile').sort();
+    names = readdirSync(sourceDir).filter((n) => /\.[ch]$/.test(n) || n === 'Makefile').sort();
   } catch (e) {
     throw new InfraError(`agent sources not found in ${sourceDir}`, [], { cause: e });
   }
   if (!names.includes('Makefile')) throw new InfraError(`${sourceDir}: no Makefile for the guest agent`);
   const h = createHash('sha256');
   for (const n of names) {
-    const data = await readFile(join(sourceDir, n));
+    // synchronous: every command asks this, and each async read is four thread-pool trips
+    const data = readFileSync(join(sourceDir, n));
     h.update(`${n}\0${data.length}\0`).update(data);
   }
   return h.digest('hex');
