@@ -45,7 +45,9 @@ export async function buildAgent(opts: BuildAgentOptions = {}): Promise<string> 
 export async function hashAgentSources(sourceDir: string = AGENT_SOURCE_DIR): Promise<string> {
   let names: string[];
   try {
-    names = readdirSync(sourceDir).filter((n) => /\.[ch]$/.test(n) || n === 'Makefile').sort();
+    names = readdirSync(sourceDir)
+      .filter((n) => /\.[ch]$/.test(n) || n === 'Makefile')
+      .sort();
   } catch (e) {
     throw new InfraError(`agent sources not found in ${sourceDir}`, [], { cause: e });
   }
