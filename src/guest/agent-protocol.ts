@@ -227,9 +227,6 @@ export const ReplySchemas = {
   tasks: reply({ tasks: z.array(TaskSchema) }),
 } as const satisfies Record<Op, z.ZodType>;
 
-/** Any agent reply, before we know which op it answers (used to route by id). */
-export const AnyReplySchema = z.looseObject({ id: idSchema, ok: z.boolean(), errno: ErrnoNameSchema.nullable(), ms: z.number() });
-
 /** What a request resolves with when no reply came in time. */
 const TimedOutReplySchema = z.strictObject({
   id: idSchema,

@@ -8,7 +8,6 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import { ConfigError, InfraError } from '../errors.js';
 import {
-  AnyReplySchema,
   HARNESS_TIMEOUT,
   ReplySchemas,
   RequestSchema,
@@ -232,8 +231,8 @@ export class AgentClient {
       this.record('noise', null, line);
       return;
     }
-    const head = AnyReplySchema.safeParse(json);
-    const id = head.success ? head.data.id : null;
+    // routed by its id alone: the reply is validated once, against the schema of the op it answers
+    const id = typeof json === 'object' && json !== null && 'id' in json && Number.isInteger(json.id) ? (json.id as number) : null;
     const p = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (!p) {
       this.record(typeof id === 'number' && id < this.nextId ? 'late' : 'noise', id, line);

@@ -285,6 +285,15 @@ describe('engine + classifier on a fake guest', () => {
     expect(r.needsRestart).toBe(false);
   });
 
+  it('takes the end marker the guest wrote as its sign of life: a ping only for a guest that did not write it', async () => {
+    const answered = await run('fake/fake-unbind-chip-read', { removal: 'completes', zombie: 'enodev' });
+    expect(answered.guest.calls).not.toContain('agent ping');
+    expect(answered.r.record.guestLost).toBeNull();
+    const silent = await run('fake/fake-unbind-chip-read', { removal: 'completes', zombie: 'enodev', loseAt: 'probe' });
+    expect(silent.guest.calls).toContain('agent ping');
+    expect(silent.r.record.guestLost).not.toBeNull();
+  });
+
   it('does not probe live fds when the removal was refused', async () => {
     const { r, guest } = await run('fake/fake-rmmod-chip-read', { removal: 'refuses-ebusy', zombie: 'no-reply' });
     expect(r.record.probes).toEqual([]);

@@ -216,7 +216,16 @@ class CaseExecution {
         await this.cleanup();
       }
     }
-    if (this.record.guestLost === null) {
+    const flushing = (this.ctx.settle ?? 'flush') === 'flush';
+    // the end marker the guest wrote is as good a sign of life as a ping: one round trip, not two
+    const marked =
+      this.record.guestLost === null && flushing
+        ? await this.mark(endMarker).then(
+            (r) => r.ok && !r.timedOut,
+            () => false,
+          )
+        : false;
+    if (this.record.guestLost === null && !marked) {
       const lost = await this.alive();
       if (lost !== null) {
         this.record.guestLost = lost;
@@ -224,11 +233,7 @@ class CaseExecution {
       }
     }
     let dmesg: string[] = [];
-    if (this.record.guestLost === null && (this.ctx.settle ?? 'flush') === 'flush') {
-      const marked = await this.mark(endMarker).then(
-        () => true,
-        () => false,
-      );
+    if (this.record.guestLost === null && flushing) {
       await (marked ? this.flush(live) : this.settle(live));
       dmesg = await this.harvestDmesg();
     } else {
@@ -307,10 +312,10 @@ class CaseExecution {
   }
 
   /** A marker in the kernel log (console and dmesg) that delimits this case. */
-  private async mark(text: string): Promise<void> {
+  private mark(text: string): Promise<OpResult> {
     // one guest command, not open/write/close on the agent: three round trips per marker, two
     // markers per case
-    await this.port.run({ op: 'mark', text }, 3000);
+    return this.port.run({ op: 'mark', text }, 3000);
   }
 
   private sub(s: string): string {
