@@ -2,7 +2,7 @@
 // (CI logs), never on stdout (which carries --json output). A CI log must show life: a step that
 // prints nothing new for HEARTBEAT_MS gets its line again, with how long it has been running.
 import process from 'node:process';
-import ora from 'ora';
+import { spinner as ora } from '../util/spinner.js';
 
 export interface ProgressReporter {
   update(step: string): void;
@@ -19,7 +19,8 @@ export interface ProgressOptions {
 }
 
 export function progressReporter(stream: NodeJS.WriteStream = process.stderr, opts: ProgressOptions = {}): ProgressReporter {
-  if (stream.isTTY && !process.env.CI) {
+  // a terminal of no width (a pty nobody sized) makes ora clear "Infinity" lines on every frame
+  if (stream.isTTY && (stream.columns ?? 0) > 0 && !process.env.CI && ora) {
     const spinner = ora({ stream, text: 'starting' }).start();
     return {
       update: (s) => void (spinner.text = s),

@@ -1,6 +1,6 @@
 // Progress of a kernel build: which stage, and how many objects make has compiled so far (counted
 // from kbuild's "  CC      path" lines). Shown with ora on a TTY, as periodic plain lines otherwise.
-import ora from 'ora';
+import { spinner as ora } from '../util/spinner.js';
 
 export type KernelBuildStage =
   | 'source' // download / unpack the source package
@@ -46,8 +46,9 @@ export interface ProgressReporter {
 
 /** ora spinner on a TTY; otherwise a plain line on each stage change and every `intervalMs` while compiling. */
 export function kernelProgressReporter(stream: NodeJS.WriteStream = process.stderr, opts: { intervalMs?: number; tty?: boolean } = {}): ProgressReporter {
-  const tty = opts.tty ?? Boolean(stream.isTTY);
-  if (tty) {
+  // a terminal of no width (a pty nobody sized) makes ora clear "Infinity" lines on every frame
+  const tty = opts.tty ?? Boolean(stream.isTTY && (stream.columns ?? 0) > 0);
+  if (tty && ora) {
     const spinner = ora({ stream, text: 'kernel: starting' }).start();
     return {
       update: (p) => {
