@@ -24,7 +24,8 @@ function caseJson(c: CaseResult, memo: CaseJsonMemo | undefined): Buffer {
   return bytes;
 }
 
-export function runJsonBytes(run: RunResult, memo?: CaseJsonMemo): Buffer {
+/** run.json's bytes in parts, to be written in order: the kept case texts are not copied into one buffer. */
+export function runJsonParts(run: RunResult, memo?: CaseJsonMemo): Buffer[] {
   // no replacer function: V8's stringify is several times slower calling one for every key
   const outer = JSON.stringify({ ...run, cases: CASES_MARK }, null, 2);
   const at = outer.indexOf(CASES_MARK_JSON);
@@ -39,5 +40,9 @@ export function runJsonBytes(run: RunResult, memo?: CaseJsonMemo): Buffer {
     parts.push(CLOSE);
   }
   parts.push(Buffer.from(`${outer.slice(at + CASES_MARK_JSON.length)}\n`));
-  return Buffer.concat(parts);
+  return parts;
+}
+
+export function runJsonBytes(run: RunResult, memo?: CaseJsonMemo): Buffer {
+  return Buffer.concat(runJsonParts(run, memo));
 }

@@ -15,7 +15,7 @@ import { renderJunit } from './junit.js';
 import { renderKcidb, DEFAULT_KCIDB_ORIGIN } from './kcidb.js';
 import { caseDirName, caseImage, slug } from './model.js';
 import { RUN_FILE, parseRun } from './run-file.js';
-import { runJsonBytes, type CaseJsonMemo } from './run-json.js';
+import { runJsonParts, type CaseJsonMemo } from './run-json.js';
 import { placeKernelFile, REPRO_DIR, reproducerOf } from './repro/render.js';
 import type { CaseResult, RunResult, Verdict } from '../model/run.js';
 
@@ -233,7 +233,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
     }
     valid = { ...valid, consoles: [...listed.values()] };
   } else valid = withCopiedConsoles(dir, valid, consoles);
-  writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonBytes(valid, opts.memo?.caseJson));
+  writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonParts(valid, opts.memo?.caseJson));
   files.push(RUN_FILE);
   if (render) files.push(...(await renderRunDir(dir, valid, opts)));
   const latest = await updateLatest(reportsDir, name, valid.startedAt);
@@ -248,7 +248,7 @@ export async function writeRunReports(root: string, run: RunResult, consoles: re
  */
 function saveRunJson(dir: string, run: RunResult, consoles: readonly ConsoleInput[], memo: ReportMemo): WrittenReports {
   const valid = withCopiedConsoles(dir, run, consoles);
-  writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonBytes(valid, memo.caseJson));
+  writeFileAtomicSync(path.join(dir, RUN_FILE), runJsonParts(valid, memo.caseJson));
   return { dir, files: [RUN_FILE], run: valid, latest: true };
 }
 

@@ -77,16 +77,23 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 }
 
 /**
- * Replaces `file` atomically with `data`, synchronously and without fsync: for reports, which must
- * survive the harness dying (the rename does that), not the machine. Sync because each async fs
- * call is a trip through libuv's thread pool and two wake-ups, dear on a PVM host, and a report
- * is hundreds of small files.
+ * Replaces `file` atomically with `data` (its parts written in order, not joined first), synchronously
+ * and without fsync: for reports, which must survive the harness dying (the rename does that), not
+ * the machine. Sync because each async fs call is a trip through libuv's thread pool and two
+ * wake-ups, dear on a PVM host, and a report is hundreds of small files.
  */
-export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeFileAtomicSync(file: string, data: string | Uint8Array | readonly Uint8Array[], mode = 0o644): void {
   const tmp = tmpName(file);
   try {
-    fs.writeFileSync(tmp, data, { mode });
-    fs.chmodSync(tmp, mode);
+    const fd = fs.openSync(tmp, 'w', mode);
+    try {
+      if (typeof data === 'string' || data instanceof Uint8Array) fs.writeFileSync(fd, data);
+      else if (data.length > 0) fs.writevSync(fd, data as Uint8Array[]);
+      // the mode open(2) gave is masked by the umask
+      fs.fchmodSync(fd, mode);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
