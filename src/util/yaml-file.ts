@@ -7,7 +7,6 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { isNode, LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { tmpName } from './files.js';
 import { cacheRoot } from './paths.js';
@@ -22,7 +21,15 @@ export interface LocatedDoc {
   error(path: readonly (string | number)[], message: string): ConfigError;
 }
 
+type Yaml = typeof import('yaml');
+let yamlModule: Yaml | null = null;
+/** The YAML parser, loaded on first use: with every file's data kept, most commands never parse. */
+function yaml(): Yaml {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as Yaml);
+}
+
 export function parseLocated(text: string, file: string): LocatedDoc {
+  const { isNode, LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
