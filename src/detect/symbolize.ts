@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from '../util/execa.js';
 import { ConfigError, MissingDependencyError } from '../errors.js';
 import { cacheRoot } from '../util/paths.js';
 
@@ -155,7 +155,7 @@ async function readSymbols(vmlinux: string): Promise<Map<string, Sym[]>> {
 
 async function run(cmd: string, args: string[], file: string): Promise<string> {
   try {
-    const r = await execa(cmd, args, { maxBuffer: 1 << 30, stripFinalNewline: false });
+    const r = await (await loadExeca())(cmd, args, { maxBuffer: 1 << 30, stripFinalNewline: false });
     return r.stdout;
   } catch (e) {
     const err = e as { code?: string; stderr?: string; shortMessage?: string };

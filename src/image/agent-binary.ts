@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { loadExeca } from '../util/execa.js';
 import { InfraError, MissingDependencyError } from '../errors.js';
 import { findInPath } from '../vm/host-tools.js';
 import { cacheDir } from './cache.js';
@@ -67,11 +67,11 @@ async function checkToolchain(pathEnv: string): Promise<{ gcc: string; make: str
   if (!gcc) throw new MissingDependencyError('gcc (to build the static guest agent)', AGENT_INSTALL_LINE);
   if (!make) throw new MissingDependencyError('make (to build the static guest agent)', AGENT_INSTALL_LINE);
   // gcc prints the bare name back when it has no static libc to link against.
-  const { stdout } = await execa(gcc, ['-print-file-name=libc.a'], { reject: false });
+  const { stdout } = await (await loadExeca())(gcc, ['-print-file-name=libc.a'], { reject: false });
   if (!stdout.trim().startsWith('/')) {
     throw new MissingDependencyError('static libc (libc.a, for the guest agent)', AGENT_INSTALL_LINE);
   }
-  const hdr = await execa(gcc, ['-E', '-x', 'c', '-'], { input: '#include <linux/gpio.h>\n', reject: false });
+  const hdr = await (await loadExeca())(gcc, ['-E', '-x', 'c', '-'], { input: '#include <linux/gpio.h>\n', reject: false });
   if (hdr.exitCode !== 0) {
     throw new MissingDependencyError('kernel UAPI headers (linux/gpio.h, for the guest agent)', AGENT_INSTALL_LINE);
   }
@@ -83,7 +83,7 @@ async function build(sourceDir: string, dir: string, binary: string, pathEnv: st
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    const r = await execa(make, ['-C', sourceDir, `BUILD=${tmp}`, `CC=${gcc}`], {
+    const r = await (await loadExeca())(make, ['-C', sourceDir, `BUILD=${tmp}`, `CC=${gcc}`], {
       reject: false,
       all: true,
       env: { PATH: pathEnv },

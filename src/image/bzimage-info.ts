@@ -2,7 +2,7 @@
 // image's identity comes from the kernel itself, not from what a file name claims.
 import { open, readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { execa } from 'execa';
+import { loadExeca } from '../util/execa.js';
 import { ConfigError } from '../errors.js';
 
 export interface KernelIdentity {
@@ -73,7 +73,7 @@ async function decompressPayload(bzImage: string): Promise<Buffer> {
   const tool = PAYLOAD_FORMATS.find((f) => payload.subarray(0, f.magic.length).equals(f.magic));
   if (!tool) throw new ConfigError(bzImage, '', `unknown kernel compression (magic ${payload.subarray(0, 4).toString('hex')})`);
   if (tool.name === 'gzip') return gunzipSync(payload);
-  const out = await execa(tool.cmd[0]!, tool.cmd.slice(1), { input: payload, encoding: 'buffer', reject: false, maxBuffer: 1 << 30 });
+  const out = await (await loadExeca())(tool.cmd[0]!, tool.cmd.slice(1), { input: payload, encoding: 'buffer', reject: false, maxBuffer: 1 << 30 });
   if (!out.stdout || out.stdout.length === 0) {
     throw new ConfigError(bzImage, '', `could not decompress the ${tool.name} payload with ${tool.cmd[0]}: ${String(out.stderr ?? '').trim()}`);
   }

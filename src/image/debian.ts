@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import { InfraError } from '../errors.js';
 import { cacheDir } from './cache.js';
 import type { DebianImageDef } from './catalog.js';
@@ -16,9 +16,11 @@ function debsDir(): string {
 /** Installed versions of host packages (busybox-static, dropbear-bin), asked of dpkg at once; a missing one throws with the install line. */
 export async function hostPackageVersions(pkgs: readonly string[]): Promise<Record<string, string>> {
   // one dpkg-query for all: it lists the installed ones and exits 1 when any is unknown
-  const r = await execa('dpkg-query', ['-W', '-f=${Package}\t${Status}\t${Version}\n', ...pkgs], { reject: false });
+  const stdout = await new Promise<string>((resolve) =>
+    execFile('dpkg-query', ['-W', '-f=${Package}\t${Status}\t${Version}\n', ...pkgs], (_e, out) => resolve(String(out ?? ''))),
+  );
   const versions: Record<string, string> = {};
-  for (const line of (r.stdout ?? '').split('\n')) {
+  for (const line of stdout.split('\n')) {
     const [name, status, version] = line.split('\t');
     if (name && version && status?.includes('install ok installed')) versions[name.replace(/:.*$/, '')] = version;
   }

@@ -4,7 +4,7 @@
 // for long-lived ones (make, tar): it streams lines as they come and runs in its own process group
 // under `setpriv --pdeathsig KILL`, registered with the reaper as the whole group, so Ctrl-C or an
 // error kills every cc1, not just make.
-import { execa } from 'execa';
+import { loadExeca } from '../util/execa.js';
 import { createInterface } from 'node:readline';
 import { InfraError, MissingDependencyError } from '../errors.js';
 import { track } from '../util/reaper.js';
@@ -45,7 +45,7 @@ export interface RunOptions {
 export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
   const shown = [cmd, ...args].join(' ');
   opts.log?.(`$ ${shown}`);
-  const result = await execa(cmd, args, {
+  const result = await (await loadExeca())(cmd, args, {
     cwd: opts.cwd,
     reject: false,
     all: true,
@@ -89,7 +89,7 @@ export interface ExecOptions {
 export async function runLong(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
   const shown = [cmd, ...args].join(' ');
   opts.log?.(`$ ${shown}${opts.cwd ? `   (in ${opts.cwd})` : ''}`);
-  const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args], {
+  const child = (await loadExeca())('setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args], {
     cwd: opts.cwd,
     reject: false,
     stdin: 'ignore',

@@ -1,7 +1,7 @@
 // For a kernel someone else built (--kernel BZIMAGE --modules DIR): find its .config and say which
 // options our fragments want that it lacks. The config comes from the modules dir (build/.config,
 // config) or, failing that, from the IKCONFIG blob inside the bzImage (what scripts/extract-ikconfig does).
-import { execa } from 'execa';
+import { loadExeca } from '../util/execa.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -92,7 +92,7 @@ export async function extractIkconfig(image: Buffer): Promise<string | null> {
   const codec = CODECS.find((c) => payload.subarray(0, c.magic.length).equals(c.magic));
   if (!codec) return null;
   // Decompressors complain about the trailing bytes after the stream; the output is still whole.
-  const r = await execa(codec.tool, codec.args, { input: payload, encoding: 'buffer', reject: false, maxBuffer: 1 << 30 });
+  const r = await (await loadExeca())(codec.tool, codec.args, { input: payload, encoding: 'buffer', reject: false, maxBuffer: 1 << 30 });
   if ((r as { code?: string }).code === 'ENOENT') throw new MissingDependencyError(`host tool ${codec.tool}`, `apt-get install -y ${codec.pkg}`);
   return ikconfigFromVmlinux(Buffer.from(r.stdout as Uint8Array));
 }

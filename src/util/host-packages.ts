@@ -1,6 +1,6 @@
 // Debian packages the host needs: images/host-packages.txt is the single list (bin/setup reads it too).
 import { readFileSync } from 'node:fs';
-import { execa } from 'execa';
+import { loadExeca } from './execa.js';
 import { projectPath } from './paths.js';
 
 export interface HostPackage {
@@ -21,7 +21,7 @@ function hostPackages(): HostPackage[] {
 
 /** Packages from the list that dpkg does not report as installed. */
 export async function missingHostPackages(pkgs: readonly HostPackage[] = hostPackages()): Promise<HostPackage[]> {
-  const r = await execa('dpkg-query', ['-W', '-f=${Package} ${Status}\\n', ...pkgs.map((p) => p.name)], { reject: false });
+  const r = await (await loadExeca())('dpkg-query', ['-W', '-f=${Package} ${Status}\\n', ...pkgs.map((p) => p.name)], { reject: false });
   const installed = new Set(
     r.stdout
       .split('\n')

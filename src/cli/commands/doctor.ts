@@ -1,6 +1,6 @@
 // `hotunplug-ci doctor`: what this host can do, and the exact line that fixes what it cannot.
 import { statfs, mkdir } from 'node:fs/promises';
-import { execa } from 'execa';
+import { loadExeca } from '../../util/execa.js';
 import { aptInstallLine, missingHostPackages } from '../../util/host-packages.js';
 import { cacheRoot } from '../../util/paths.js';
 import { chooseAccelerator } from '../../vm/accel.js';
@@ -87,10 +87,10 @@ export async function diagnose(): Promise<DoctorReport> {
 }
 
 async function qemuInfo(): Promise<DoctorReport['qemu']> {
-  const which = await execa('sh', ['-c', 'command -v qemu-system-x86_64'], { reject: false });
+  const which = await (await loadExeca())('sh', ['-c', 'command -v qemu-system-x86_64'], { reject: false });
   const path = which.exitCode === 0 ? which.stdout.trim() : null;
   if (!path) return { path: null, version: null };
-  const v = await execa(path, ['--version'], { reject: false });
+  const v = await (await loadExeca())(path, ['--version'], { reject: false });
   const m = /version\s+(\S+)/.exec(v.stdout);
   return { path, version: m?.[1] ?? null };
 }
