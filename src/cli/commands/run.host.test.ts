@@ -103,6 +103,32 @@ describe('run command', () => {
     });
   }
 
+  const olderWays: Array<[string, string, string, RegExp]> = [
+    [
+      'a blocked-evidence bound that is not a number',
+      'HUCI_BLOCKED_EVIDENCE_MS',
+      'soon',
+      /HUCI_BLOCKED_EVIDENCE_MS: "soon" is neither a number of ms above 0 nor "off"/,
+    ],
+    ['a blocked-evidence bound of 0', 'HUCI_BLOCKED_EVIDENCE_MS', '0', /HUCI_BLOCKED_EVIDENCE_MS: "0"/],
+    ['an unknown settle', 'HUCI_SETTLE', 'slow', /HUCI_SETTLE: "slow" is neither "flush" nor "quiet"/],
+  ];
+  for (const [name, key, value, re] of olderWays) {
+    it(`usage error, the bench's older ways: ${name}`, async () => {
+      const h = harness(SUITE);
+      const before = process.env[key];
+      process.env[key] = value;
+      try {
+        await expect(runCommand({ suite: 'demo' }, h.deps)).rejects.toThrow(UsageError);
+        await expect(runCommand({ suite: 'demo' }, h.deps)).rejects.toThrow(re);
+      } finally {
+        if (before === undefined) delete process.env[key];
+        else process.env[key] = before;
+      }
+      expect(h.sessions.booted).toHaveLength(0);
+    });
+  }
+
   it('runs, writes after every case, prints the summary table, exits 0 when nothing fails', async () => {
     const h = harness(SUITE);
     const code = await runCommand({ suite: 'demo' }, h.deps);

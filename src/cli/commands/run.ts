@@ -97,8 +97,16 @@ const BLOCKED_EVIDENCE_MS = 1000;
 
 function blockedEvidence(env: string | undefined): { blockedEvidenceMs?: number } {
   if (env === 'off') return {};
-  const ms = env ? Number(env) : BLOCKED_EVIDENCE_MS;
-  return Number.isFinite(ms) && ms > 0 ? { blockedEvidenceMs: ms } : { blockedEvidenceMs: BLOCKED_EVIDENCE_MS };
+  if (env === undefined || env === '') return { blockedEvidenceMs: BLOCKED_EVIDENCE_MS };
+  const ms = Number(env);
+  if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`HUCI_BLOCKED_EVIDENCE_MS: "${env}" is neither a number of ms above 0 nor "off"`);
+  return { blockedEvidenceMs: ms };
+}
+
+function settleWay(env: string | undefined): { settle?: 'quiet' } {
+  if (env === undefined || env === '' || env === 'flush') return {};
+  if (env === 'quiet') return { settle: 'quiet' };
+  throw new UsageError(`HUCI_SETTLE: "${env}" is neither "flush" nor "quiet"`);
 }
 
 export function defaultRunDeps(): RunDeps {
@@ -184,6 +192,9 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
   const kernelChoices = [opts.image?.length ? '--image' : '', opts.kernel ? '--kernel/--modules' : '', opts.kernelSrc ? '--kernel-src' : ''].filter(Boolean);
   if (kernelChoices.length > 1) throw new UsageError(`give one of --image, --kernel/--modules and --kernel-src, not ${kernelChoices.join(' and ')}`);
   if (!opts.kernelSrc && (opts.recipe || opts.fragment?.length)) throw new UsageError('--recipe and --fragment go with --kernel-src');
+  // the bench's side-by-side figures of the older ways (not user options): the settle by console
+  // quiet, and a blocked removal waited out to its bound (HUCI_BLOCKED_EVIDENCE_MS=off)
+  const olderWays = { ...settleWay(process.env.HUCI_SETTLE), ...blockedEvidence(process.env.HUCI_BLOCKED_EVIDENCE_MS) };
   const stressWorkers =
     opts.stress === undefined || opts.stress === false ? 0 : opts.stress === true ? DEFAULT_STRESS_WORKERS : positiveInt(opts.stress, '--stress', 2);
   if (stressWorkers > 8) throw new UsageError(`--stress ${stressWorkers}: at most 8 workers per op`);
@@ -241,10 +252,7 @@ export async function prepareRun(opts: RunCommandOptions, deps: RunDeps, argv: r
     images,
     jobs,
     bootAttempts,
-    // the bench's side-by-side figures of the older ways (not user options): the settle by console
-    // quiet, and a blocked removal waited out to its bound (HUCI_BLOCKED_EVIDENCE_MS=off)
-    ...(process.env.HUCI_SETTLE === 'quiet' ? { settle: 'quiet' as const } : {}),
-    ...blockedEvidence(process.env.HUCI_BLOCKED_EVIDENCE_MS),
+    ...olderWays,
     version: deps.version,
     repro: (c, image) => reproCommand(c, image, custom ? customFlags(custom) : undefined),
     onCase: (r, done, total) => progress.update(`[${done}/${total}] ${r.id} (${r.image}): ${r.verdict} — ${r.reason}`),
