@@ -195,6 +195,9 @@ const CASE_SETS = [
   { suite: 'gpio', glob: 'gpio/sim-unbind-chip-*' },
   { suite: 'canary', glob: 'canary/fixed-unbind-*' },
 ];
+// on the default image only: a suite may name others too (canary: kasan-6.12-heavy), and a machine
+// without them would build one first (a kernel: a quarter of an hour) inside a figure
+const CASE_IMAGE = ['--image', 'kasan-6.12'];
 // the older way beside the new one, measured in the same run: every VM booted, the settle by
 // console quiet, a blocked removal waited out to its bound
 const OLD = { env: { HUCI_SETTLE: 'quiet', HUCI_BLOCKED_EVIDENCE_MS: 'off' }, args: ['--no-snapshots'] };
@@ -206,9 +209,9 @@ if (!skip.has('cases')) {
   let reusedWall = 0;
   for (const set of CASE_SETS) {
     // --no-controls: the per-case cost, without the canary controls a run adds on KASAN images
-    const old = await cliRun(['--suite', set.suite, '--case', set.glob, '--no-controls', ...OLD.args], { env: OLD.env });
+    const old = await cliRun(['--suite', set.suite, '--case', set.glob, ...CASE_IMAGE, '--no-controls', ...OLD.args], { env: OLD.env });
     for (const c of old.run.cases.filter((x) => x.id.startsWith(`${set.suite}/`) && x.verdict !== 'skipped')) reusedOld.push(c.timings.durationMs / 1000);
-    const r = await cliRun(['--suite', set.suite, '--case', set.glob, '--no-controls']);
+    const r = await cliRun(['--suite', set.suite, '--case', set.glob, ...CASE_IMAGE, '--no-controls']);
     reusedWall += r.wallSeconds;
     // only the selected cases: a run may add its calibration (canary) controls
     const mine = r.run.cases.filter((c) => c.id.startsWith(`${set.suite}/`) && c.verdict !== 'skipped');
@@ -223,7 +226,7 @@ if (!skip.has('cases')) {
   const freshIds = quick ? [ids[0], ids[ids.length - 1]].filter(Boolean) : ids;
   const fresh = [];
   for (const c of freshIds) {
-    const r = await cliRun(['--suite', c.suite, '--case', c.id, '--no-controls']);
+    const r = await cliRun(['--suite', c.suite, '--case', c.id, ...CASE_IMAGE, '--no-controls']);
     fresh.push(r.wallSeconds);
     log(`cases  fresh VM:  ${c.id}: ${r.wallSeconds.toFixed(1)} s wall (boot + case + shutdown)`);
   }
