@@ -67,11 +67,12 @@ async function checkToolchain(pathEnv: string): Promise<{ gcc: string; make: str
   if (!gcc) throw new MissingDependencyError('gcc (to build the static guest agent)', AGENT_INSTALL_LINE);
   if (!make) throw new MissingDependencyError('make (to build the static guest agent)', AGENT_INSTALL_LINE);
   // gcc prints the bare name back when it has no static libc to link against.
-  const { stdout } = await (await loadExeca())(gcc, ['-print-file-name=libc.a'], { reject: false });
+  const execa = await loadExeca();
+  const { stdout } = await execa(gcc, ['-print-file-name=libc.a'], { reject: false });
   if (!stdout.trim().startsWith('/')) {
     throw new MissingDependencyError('static libc (libc.a, for the guest agent)', AGENT_INSTALL_LINE);
   }
-  const hdr = await (await loadExeca())(gcc, ['-E', '-x', 'c', '-'], { input: '#include <linux/gpio.h>\n', reject: false });
+  const hdr = await execa(gcc, ['-E', '-x', 'c', '-'], { input: '#include <linux/gpio.h>\n', reject: false });
   if (hdr.exitCode !== 0) {
     throw new MissingDependencyError('kernel UAPI headers (linux/gpio.h, for the guest agent)', AGENT_INSTALL_LINE);
   }

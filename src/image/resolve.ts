@@ -65,7 +65,7 @@ export interface ImageInputs {
 }
 
 /** A file's sha256, read synchronously in 1 MiB pieces: a stream's 64 KiB reads are a thread-pool trip each. */
-async function sha256File(path: string): Promise<string> {
+function sha256File(path: string): string {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(1 << 20);
   const fd = openSync(path, 'r');
@@ -80,10 +80,10 @@ async function sha256File(path: string): Promise<string> {
 async function commonInputs(log: BuildLog): Promise<{ packages: Record<string, string>; agent: NonNullable<ImageInputs['agent']>; parts: object }> {
   const packages = await hostPackageVersions(USERLAND_PACKAGES);
   const agentPath = await locateAgent(log);
-  const agent = { path: agentPath, sha256: await sha256File(agentPath) };
+  const agent = { path: agentPath, sha256: sha256File(agentPath) };
   const parts = {
     format: INITRAMFS_FORMAT,
-    init: await sha256File(INIT_SCRIPT),
+    init: sha256File(INIT_SCRIPT),
     userland: packages,
     agent: agent.sha256,
   };
@@ -103,7 +103,7 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
     for (const f of def.fragments) {
       const path = resolvePath(IMAGES_DIR, f);
       if (!existsSync(path)) throw new ConfigError(join(IMAGES_DIR, `${def.name}.json`), 'fragments', `no such file ${path}`);
-      fragments[f] = await sha256File(path);
+      fragments[f] = sha256File(path);
     }
     // Out-of-tree module sources and the compiler also change the kernel build's output.
     const extra: Record<string, string> = {};
@@ -112,7 +112,7 @@ export async function imageInputs(def: ImageDef, log: BuildLog = () => {}): Prom
       if (!existsSync(dir)) throw new ConfigError(join(IMAGES_DIR, `${def.name}.json`), 'extraModules', `no such directory ${dir}`);
       for (const f of readdirSync(dir, { recursive: true }).map(String).sort()) {
         const path = join(dir, f);
-        if (!f.startsWith('build') && statSync(path).isFile()) extra[join(d, f)] = await sha256File(path);
+        if (!f.startsWith('build') && statSync(path).isFile()) extra[join(d, f)] = sha256File(path);
       }
     }
     const compiler = await compilerIdentity().catch(() => 'no gcc');
@@ -337,7 +337,7 @@ export async function resolveUserKernel(opts: UserKernelOptions): Promise<ImageA
   const common = await commonInputs(() => {});
   const hash = hashInputs({
     ...common.parts,
-    user: { kernel: await sha256File(kernel), modulesDep: await sha256File(depFile), config: configFile ? await sha256File(configFile) : null, modules },
+    user: { kernel: sha256File(kernel), modulesDep: sha256File(depFile), config: configFile ? sha256File(configFile) : null, modules },
   });
   const name = `user-${id.release.replace(/[^a-z0-9.-]/gi, '-').toLowerCase()}`;
   const inputs: ImageInputs = { hash, dir: imageDirFor(name, hash), packages: common.packages, agent: common.agent };

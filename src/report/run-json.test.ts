@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { runJsonBytes, type CaseJsonMemo } from './run-json.js';
+import { runJsonParts, type CaseJsonMemo } from './run-json.js';
+
+const runJsonBytes = (...a: Parameters<typeof runJsonParts>): Buffer => Buffer.concat(runJsonParts(...a));
 import type { RunResult } from '../model/run.js';
 import { loadFixture } from './testing/fixtures.js';
 
-describe('runJsonBytes', () => {
+describe('runJsonParts', () => {
   const full = loadFixture('run-two-images');
   const table: Array<{ name: string; run: RunResult }> = [
     { name: 'a finished run with many cases', run: full },

@@ -42,7 +42,3 @@ export function runJsonParts(run: RunResult, memo?: CaseJsonMemo): Buffer[] {
   parts.push(Buffer.from(`${outer.slice(at + CASES_MARK_JSON.length)}\n`));
   return parts;
 }
-
-export function runJsonBytes(run: RunResult, memo?: CaseJsonMemo): Buffer {
-  return Buffer.concat(runJsonParts(run, memo));
-}

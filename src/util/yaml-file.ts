@@ -3,12 +3,12 @@
 // Parsing the YAML is most of what loading the suites costs, paid by every command: a file's data
 // is kept in the cache under its text's hash, and the document is parsed again only to find a line.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { tmpName } from './files.js';
+import { writeFileAtomicSync } from './files.js';
 import { cacheRoot } from './paths.js';
 
 export interface LocatedDoc {
@@ -21,11 +21,13 @@ export interface LocatedDoc {
   error(path: readonly (string | number)[], message: string): ConfigError;
 }
 
+// not `require`: the bundle declares that name in every chunk
+const requireHere = createRequire(import.meta.url);
 type Yaml = typeof import('yaml');
 let yamlModule: Yaml | null = null;
 /** The YAML parser, loaded on first use: with every file's data kept, most commands never parse. */
 function yaml(): Yaml {
-  return (yamlModule ??= createRequire(import.meta.url)('yaml') as Yaml);
+  return (yamlModule ??= requireHere('yaml') as Yaml);
 }
 
 export function parseLocated(text: string, file: string): LocatedDoc {
@@ -83,7 +85,7 @@ export function readLocated(file: string): LocatedDoc {
   };
 }
 
-const YAML_VERSION: string = createRequire(import.meta.url)('yaml/package.json').version;
+const YAML_VERSION: string = requireHere('yaml/package.json').version;
 
 /** Where the data of a YAML text is kept: by the hash of the text and of the parser's version. */
 function parsedCacheFile(text: string): string {
@@ -103,13 +105,11 @@ function readKept(file: string): unknown {
 function keep(file: string, data: unknown): void {
   const json = JSON.stringify(data);
   if (json === undefined || !isDeepStrictEqual(JSON.parse(json), data)) return;
-  const tmp = tmpName(file);
   try {
     mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(tmp, json);
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, json);
   } catch {
-    rmSync(tmp, { force: true });
+    // not kept: the next start parses the file again
   }
 }
 

@@ -87,10 +87,11 @@ export async function diagnose(): Promise<DoctorReport> {
 }
 
 async function qemuInfo(): Promise<DoctorReport['qemu']> {
-  const which = await (await loadExeca())('sh', ['-c', 'command -v qemu-system-x86_64'], { reject: false });
+  const execa = await loadExeca();
+  const which = await execa('sh', ['-c', 'command -v qemu-system-x86_64'], { reject: false });
   const path = which.exitCode === 0 ? which.stdout.trim() : null;
   if (!path) return { path: null, version: null };
-  const v = await (await loadExeca())(path, ['--version'], { reject: false });
+  const v = await execa(path, ['--version'], { reject: false });
   const m = /version\s+(\S+)/.exec(v.stdout);
   return { path, version: m?.[1] ?? null };
 }
