@@ -1,6 +1,6 @@
 // The shape of one kernel report found in a console log. zod is the single source of the type;
 // the run report schema imports FindingSchema from here.
-import { z } from 'zod';
+import { z } from '../zod.js';
 
 /** Closed, sorted list of crash kinds. Adding one is a deliberate schema change. */
 export const CRASH_KINDS = [

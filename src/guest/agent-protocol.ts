@@ -1,7 +1,7 @@
 // The guest agent's wire protocol (images/agent/README.md) as zod schemas: the single source of
 // the request and reply types. Requests are what the client sends (without `id`, which the client
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
-import { z } from 'zod';
+import { z } from '../zod.js';
 
 export const PROTOCOL_VERSION = 7;
 

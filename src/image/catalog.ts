@@ -2,7 +2,7 @@
 // *what* the guest is (which kernel, which modules); how it boots belongs to the vm layer.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { ConfigError } from '../errors.js';
 import { projectPath } from '../util/paths.js';
 

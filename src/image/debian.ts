@@ -5,9 +5,13 @@ import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { InfraError } from '../errors.js';
+import { keptWhileSame } from '../util/kept-while-same.js';
 import { cacheDir } from './cache.js';
 import type { DebianImageDef } from './catalog.js';
 import { run, type BuildLog } from './exec.js';
+
+/** dpkg's database of installed packages */
+const DPKG_STATUS = '/var/lib/dpkg/status';
 
 function debsDir(): string {
   return join(cacheDir(), 'debs');
@@ -15,6 +19,11 @@ function debsDir(): string {
 
 /** Installed versions of host packages (busybox-static, dropbear-bin), asked of dpkg at once; a missing one throws with the install line. */
 export async function hostPackageVersions(pkgs: readonly string[]): Promise<Record<string, string>> {
+  // dpkg's database changes whenever a package does: while it is the same file, so are the answers
+  return keptWhileSame('host-packages', DPKG_STATUS, pkgs.join(' '), () => askDpkg(pkgs));
+}
+
+async function askDpkg(pkgs: readonly string[]): Promise<Record<string, string>> {
   // one dpkg-query for all: it lists the installed ones and exits 1 when any is unknown
   const stdout = await new Promise<string>((resolve) =>
     execFile('dpkg-query', ['-W', '-f=${Package}\t${Status}\t${Version}\n', ...pkgs], (_e, out) => resolve(String(out ?? ''))),

@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InfraError, MissingDependencyError } from '../errors.js';
 import { killAll } from '../util/reaper.js';
 import { runLong } from './exec.js';
@@ -60,5 +61,32 @@ describe('runLong', () => {
     expect(await settled).toBeInstanceOf(InfraError);
     for (let i = 0; i < 40 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 25));
     expect(alive(grandchild)).toBe(false);
+  });
+});
+
+describe('compilerIdentity', () => {
+  const fresh = async (): Promise<typeof import('./exec.js')> => {
+    vi.resetModules();
+    return import('./exec.js');
+  };
+
+  it('asks gcc once, then answers from the cache while the gcc binary is the same file', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'huci-cc-'));
+    vi.stubEnv('XDG_CACHE_HOME', cache);
+    try {
+      const asked = execFileSync('gcc', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+      expect(await (await fresh()).compilerIdentity()).toBe(asked);
+      const memo = join(cache, 'hotunplug-ci', 'compiler.json');
+      const kept = JSON.parse(readFileSync(memo, 'utf8')) as { key: string; value: string };
+      expect(kept.value).toBe(asked);
+      // what is kept under the binary's key is the answer (gcc is not asked again)
+      writeFileSync(memo, JSON.stringify({ key: kept.key, value: 'gcc (kept)' }));
+      expect(await (await fresh()).compilerIdentity()).toBe('gcc (kept)');
+      // another binary (a changed file): gcc is asked again
+      writeFileSync(memo, JSON.stringify({ key: `${kept.key}x`, value: 'gcc (kept)' }));
+      expect(await (await fresh()).compilerIdentity()).toBe(asked);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -5,8 +5,11 @@
 // under `setpriv --pdeathsig KILL`, registered with the reaper as the whole group, so Ctrl-C or an
 // error kills every cc1, not just make.
 import { loadExeca } from '../util/execa.js';
+import { realpathSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { InfraError, MissingDependencyError } from '../errors.js';
+import { keptWhileSame } from '../util/kept-while-same.js';
 import { track } from '../util/reaper.js';
 
 export type BuildLog = (line: string) => void;
@@ -65,12 +68,32 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
 }
 
 let compiler: Promise<string> | null = null;
-/** The compiler's identity in cache keys (kernel build and image inputs alike): `gcc --version`'s first line. */
+/**
+ * The compiler's identity in cache keys (kernel build and image inputs alike): `gcc --version`'s
+ * first line. Kept in the cache by the gcc binary's path, inode, size and mtime: asking gcc costs a
+ * process (and loading execa) at every start, while a new gcc is a new file.
+ */
 export function compilerIdentity(): Promise<string> {
-  compiler ??= run('gcc', ['--version']).then((out) => out.split('\n')[0] ?? 'gcc');
+  const bin = gccBinary();
+  const ask = async (): Promise<string> => (await run('gcc', ['--version'])).split('\n')[0] ?? 'gcc';
+  compiler ??= bin ? keptWhileSame('compiler', bin, 'gcc --version', ask) : ask();
   // a failure (no gcc) is not remembered: the caller reports it, a later call may find gcc installed
   compiler.catch(() => (compiler = null));
   return compiler;
+}
+
+/** The file `gcc` runs as (PATH searched, symlinks followed), or null when there is none. */
+function gccBinary(): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      const real = realpathSync(join(dir, 'gcc'));
+      if (statSync(real).isFile()) return real;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
 }
 
 /** Runs a bash pipeline with pipefail (cpio | gzip), so a failure anywhere fails the whole. */

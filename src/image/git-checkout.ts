@@ -1,6 +1,6 @@
 // What a kernel tree given with --kernel-src was checked out from, when it is a git tree: the
 // commit, its `git describe` name, the branch and the remote — what KCIDB's checkout object names.
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { runLong } from './exec.js';
 
 export const GitCheckoutSchema = z.strictObject({

@@ -3,7 +3,7 @@
 // are the single source of their types; one that does not parse means a broken cache entry.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { InfraError } from '../errors.js';
 import { GitCheckoutSchema } from './git-checkout.js';
 

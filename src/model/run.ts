@@ -2,7 +2,7 @@
 // produces it, classify fills in verdicts, and every report (HTML, JUnit, KCIDB, compare) is a pure
 // function of it. Bump RUN_SCHEMA_VERSION on any
 // incompatible change and keep the reader accepting the versions it can migrate.
-import { z } from 'zod';
+import { z } from '../zod.js';
 
 export const RUN_SCHEMA_VERSION = 1;
 

@@ -1,6 +1,6 @@
 // The JSON Schema of run.json, generated from the zod schema (the single source) and committed as
 // run.schema.json beside this file for consumers that do not run TypeScript; a test keeps it current.
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { RUN_SCHEMA_VERSION, RunResultSchema } from '../model/run.js';
 
 export const RUN_JSON_SCHEMA_FILE = 'run.schema.json';

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, utimesSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { writeFileAtomic } from '../util/files.js';
 import type { SshKey } from '../guest/ssh.js';
 import { qemuArgv } from '../vm/qemu-argv.js';

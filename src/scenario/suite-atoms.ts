@@ -1,6 +1,6 @@
 // The small schemas suite files and step/removal kinds share (names, errnos, flags, ioctl requests,
 // QEMU devices), apart from suite-schema.ts so kind modules can use them without a cycle.
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { ERRNO_NAMES } from './errno.js';
 
 export const Name = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lower-case letters, digits, "-" or "_"');

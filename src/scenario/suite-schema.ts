@@ -1,7 +1,7 @@
 // Suite files (suites/*.yaml): what to remove from under which held fds, and what counts as handled.
 // The raw file schema is strict (unknown keys are errors); `matrix:` and `use:` are expanded by
 // load-suites.ts into fully resolved cases (ResolvedCase) that the engine runs.
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { DeviceChecked, Errno, IdPart, IoctlArgs, IoctlRequest, KernelOption, Ms, Name, PollFlag, type DeviceDecl } from './suite-atoms.js';
 import { HolderSchema, RemovalSchema, StepSchema, type Holder, type Removal, type Step } from './kinds/registry.js';
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { UsageError, errorMessage } from '../errors.js';
 import { cacheRoot } from '../util/paths.js';
 import { qemuVersion } from './host-tools.js';

@@ -1,6 +1,6 @@
 // The one description of a guest machine: zod schemas are the source of the types, and
 // qemu-argv.ts turns a parsed spec into QEMU's argv. Nothing here names QEMU flags.
-import { z } from 'zod';
+import { z } from '../zod.js';
 
 // QEMU ids: letters first, then letters, digits, '-', '_', '.' (QEMU's id_wellformed rule).
 const QemuId = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'must be a QEMU id: a letter, then letters, digits, "-", "_", "."');

@@ -1,6 +1,6 @@
 // A vocabulary file (suites/vocabulary/*.yaml): the constants, flag sets, structs and ioctls suites
 // may name, in the kernel's own names. zod checks the shape; load.ts resolves names and layouts.
-import { z } from 'zod';
+import { z } from '../zod.js';
 
 const CName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a C identifier');
 const Integer = z.union([z.number().int(), z.string().regex(/^(0x[0-9a-fA-F]+|\d+)$/, 'a number (decimal or 0x…)')]);

@@ -1,7 +1,7 @@
 // Steps and removals through an fd the agent holds: `hold` opens one for the whole case (/dev/uinput,
 // /dev/uhid), `ioctl` runs a vocabulary ioctl on it (UI_DEV_SETUP, UI_DEV_DESTROY), `send` writes a
 // vocabulary struct to it (a uhid event), `close` closes it (a creator's fd: the device goes).
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import type { AgentCall } from '../port.js';
 import { AgentIoctl, AgentSend, Name, OpenFlag } from '../suite-atoms.js';
 import { lostReason, type KindContext, type RemovalEnd, removalKind, stepKind, type StepResult } from './kind.js';

@@ -1,5 +1,5 @@
 // `device_add: ID | {device}`: a QEMU device plugged in over QMP (a declared one by id, or one given here).
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { errorMessage } from '../../errors.js';
 import { GuestLostError } from '../port.js';
 import { DeviceChecked } from '../suite-atoms.js';

@@ -1,5 +1,5 @@
 // `qmp-device-del: {device}`: QEMU unplugs a declared device; done at DEVICE_DELETED.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { errorMessage } from '../../errors.js';
 import { GuestLostError } from '../port.js';
 import { Name } from '../suite-atoms.js';

@@ -1,5 +1,5 @@
 // `mkdir: PATH` / `rmdir: PATH`: configfs items (gpio-sim chips, banks, lines) and the like.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { opStep, stepKind } from './kind.js';
 
 export const mkdirStep = stepKind({

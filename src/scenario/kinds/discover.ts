@@ -1,6 +1,6 @@
 // `discover: {var, glob|file, …}`: a value the case needs, found in the guest at run time (never
 // hard-coded) and waited for (bounded): device nodes come and go asynchronously.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { Ms } from '../suite-atoms.js';
 import { stepKind } from './kind.js';
 

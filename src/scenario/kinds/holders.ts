@@ -1,7 +1,7 @@
 // Holder kinds: how the agent gets an fd it holds for the whole case. `open` a path, `socket(2)`
 // then bind/connect/setsockopt on vocabulary structs, or an `ioctl` on an fd already held that
 // returns a new one (a gpio line request, an iio event fd).
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import type { AgentCall } from '../port.js';
 import { IoctlArgs, IoctlRequest, Name, NumberOrConstant, OpenFlag, StructValue } from '../suite-atoms.js';
 import { requestName } from './agent-call.js';

@@ -1,6 +1,6 @@
 // i2c clients instantiated and deleted from user space (Documentation/i2c/instantiating-devices):
 // `new_device` / `delete_device` steps and the `i2c-delete-device` removal share the adapter's files.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import type { GuestOp } from '../../guest/guest-ops.js';
 import { endOf, opStep, type KindContext, removalKind, stepKind } from './kind.js';
 

@@ -1,5 +1,5 @@
 // `modprobe: NAME` with optional `params: {key: value}`: load a module in the guest.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { opStep, stepKind } from './kind.js';
 
 export const modprobeStep = stepKind({

@@ -1,6 +1,6 @@
 // Every holder, step and removal kind a suite may use, and the schemas they make up.
 // A new kind is a module in this folder and one line in a list here; the engine dispatches by the key present.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { closeRemoval, holdStep, ioctlRemoval, ioctlStep, sendRemoval, sendStep } from './agent-call.js';
 import { deviceAddStep } from './device-add.js';
 import { deviceDelRemoval } from './device-del.js';

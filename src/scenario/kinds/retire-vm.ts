@@ -1,6 +1,6 @@
 // `retire-vm: WHY`: a restore that cannot be done in this QEMU (a device it cannot plug in again):
 // the case keeps its verdict, and the next case boots a fresh VM instead of reusing this one.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { stepKind } from './kind.js';
 
 export const retireVmStep = stepKind({

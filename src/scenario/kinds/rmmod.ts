@@ -1,6 +1,6 @@
 // `rmmod`: unload a module — a step (`rmmod: NAME`) or a removal (`rmmod: {module}`; refused with
 // EBUSY while a held fd pins it, which the suite's `refused:` may count as handled).
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { endOf, opStep, removalKind, stepKind } from './kind.js';
 
 export const rmmodStep = stepKind({

@@ -1,7 +1,7 @@
 // `steps: [...]`: a removal that is several steps in order (gpio-sim's selftest takes a chip down with
 // live = 0, then removes its configfs items). It completes when the last step has; the first step
 // that fails ends it with that step's errno.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { GuestLostError } from '../port.js';
 import { removalKind, type KindContext, type RemovalEnd, type StepResult } from './kind.js';
 

@@ -1,6 +1,6 @@
 // `shell: TEXT`: the suite's own guest shell command, run as written ("${var}" filled in). For checks
 // and set-up no other kind says; exit 0 is success.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { opStep, stepKind } from './kind.js';
 
 export const shellStep = stepKind({

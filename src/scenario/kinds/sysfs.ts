@@ -1,5 +1,5 @@
 // Driver-model removals through sysfs: unbind a device from its driver, or remove a (PCI) device.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { endOf, removalKind } from './kind.js';
 
 /** driver directory (/sys/bus/X/drivers/Y) and the device name written to its `unbind` */

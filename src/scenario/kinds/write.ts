@@ -1,6 +1,6 @@
 // `write: {path, value}`: a sysfs/configfs file written whole — a step, or a removal (gpio-sim's
 // `live` = 0, a driver's `unbind`, any file whose write takes the device away).
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { endOf, opStep, removalKind, stepKind } from './kind.js';
 
 const Write = z.strictObject({ path: z.string(), value: z.union([z.string(), z.number()]) });

@@ -1,6 +1,6 @@
 // QMP wire messages (server → client), validated with zod. QMP sends one JSON object per line.
 // Unknown keys are allowed: newer QEMUs add fields, and a client must not break on them.
-import { z } from 'zod';
+import { z } from '../../zod.js';
 
 const QmpGreetingSchema = z.object({
   QMP: z.object({
