@@ -78,6 +78,25 @@ describe('AgentClient with a fake agent', () => {
     expect(f.client.transcript.map((e) => e.dir)).toEqual(['send', 'timeout', 'late']);
   });
 
+  it('times out each pending request at its own bound, whatever came and went before it', async () => {
+    const f = fakeAgent();
+    const t0 = performance.now();
+    const long = f.client.read(1, 16, { timeoutMs: 400 });
+    const answered = f.client.read(2, 16, { timeoutMs: 60 });
+    const short = f.client.read(3, 16, { timeoutMs: 80 });
+    await f.nextRequests(3);
+    f.reply({ id: 2, ok: true, errno: null, ms: 1, n: 0, hex: '' });
+    expect(await answered).toMatchObject({ ok: true });
+    expect(await short).toMatchObject({ id: 3, timedOut: true });
+    const shortAt = performance.now() - t0;
+    expect(await long).toMatchObject({ id: 1, timedOut: true });
+    const longAt = performance.now() - t0;
+    expect(shortAt).toBeGreaterThanOrEqual(75);
+    expect(shortAt).toBeLessThan(350);
+    expect(longAt).toBeGreaterThanOrEqual(395);
+    expect(f.client.transcript.filter((e) => e.dir === 'timeout').map((e) => e.id)).toEqual([3, 1]);
+  });
+
   it('waits poll timeout plus the default bound before giving up on a poll', async () => {
     const f = fakeAgent({ defaultTimeoutMs: 30 });
     const p = f.client.poll(1, ['POLLIN'], 60);

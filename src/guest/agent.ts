@@ -57,14 +57,22 @@ interface Pending {
   id: number;
   op: Op;
   sentMs: number;
+  /** performance.now() after which the request has timed out (the timer's clock, not opts.now) */
+  deadline: number;
+  timeoutMs: number;
   resolve: (r: unknown) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
 }
 
 export class AgentClient {
   readonly transcript: TranscriptEntry[] = [];
   private readonly pending = new Map<number, Pending>();
+  /**
+   * One timer for every pending request, due at the earliest deadline or before: a reply then
+   * touches no timer (a timer per request was set and cleared a thousand times a run).
+   */
+  private timer: NodeJS.Timeout | null = null;
+  private timerDue = Infinity;
   private readonly listeners = new Set<(e: TranscriptEntry) => void>();
   private readonly opts: Required<AgentClientOptions>;
   private readonly decoder = new StringDecoder('utf8');
@@ -129,8 +137,9 @@ export class AgentClient {
     const timeoutMs = opts.timeoutMs ?? this.opts.defaultTimeoutMs;
     return new Promise((resolve, reject) => {
       const sentMs = this.opts.now();
-      const timer = setTimeout(() => this.timeOut(id, timeoutMs), timeoutMs);
-      this.pending.set(id, { id, op: req.op, sentMs, resolve: resolve as (r: unknown) => void, reject, timer });
+      const deadline = performance.now() + timeoutMs;
+      this.pending.set(id, { id, op: req.op, sentMs, deadline, timeoutMs, resolve: resolve as (r: unknown) => void, reject });
+      if (deadline < this.timerDue) this.armTimer(deadline);
       this.record('send', id, line);
       this.stdin.write(`${line}\n`);
     });
@@ -236,7 +245,6 @@ export class AgentClient {
       return;
     }
     this.pending.delete(p.id);
-    clearTimeout(p.timer);
     this.record('recv', p.id, line);
     const reply = ReplySchemas[p.op].safeParse(json);
     if (reply.success) {
@@ -247,19 +255,37 @@ export class AgentClient {
     }
   }
 
-  private timeOut(id: number, timeoutMs: number): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
+  private armTimer(due: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(this.onTimer, Math.max(0, due - performance.now()));
+    // a pending request's stream holds the process open; the timer alone must not
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.timerDue = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const p of [...this.pending.values()]) {
+      if (p.deadline <= now) this.timeOut(p);
+      else next = Math.min(next, p.deadline);
+    }
+    if (next < Infinity) this.armTimer(next);
+  };
+
+  private timeOut(p: Pending): void {
+    this.pending.delete(p.id);
     const reply: TimedOutReply = {
-      id,
+      id: p.id,
       ok: false,
       errno: HARNESS_TIMEOUT,
       timedOut: true,
       ms: this.opts.now() - p.sentMs,
-      error: `no reply to ${p.op} within ${timeoutMs} ms`,
+      error: `no reply to ${p.op} within ${p.timeoutMs} ms`,
     };
-    this.record('timeout', id, JSON.stringify(reply));
+    this.record('timeout', p.id, JSON.stringify(reply));
     p.resolve(reply);
   }
 
@@ -270,10 +296,10 @@ export class AgentClient {
     if (rest.trim()) this.onLine(rest);
     this.buffered = '';
     this.record('closed', null, reason);
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(this.deadError(`${p.op} (id ${p.id}) got no reply`));
-    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDue = Infinity;
+    for (const p of this.pending.values()) p.reject(this.deadError(`${p.op} (id ${p.id}) got no reply`));
     this.pending.clear();
     this.markEnded();
   }

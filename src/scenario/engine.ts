@@ -72,6 +72,8 @@ const QUIET_MS = 1000;
 /** console quiet that ends the settle window when no report is open in the detector */
 const QUIET_IDLE_MS = 500;
 const SETTLE_POLL_MS = 100;
+/** Why a bound's sleep is cancelled: what it bounded ended first (or the bound fired). */
+const BOUND_DONE = 'bound done';
 
 export async function runCase(c: ResolvedCase, ctx: CaseContext): Promise<CaseRun> {
   return new CaseExecution(c, ctx).run();
@@ -649,7 +651,8 @@ class CaseExecution {
       const r = await Promise.race([p, sleep]);
       return timer ? undefined : r;
     } finally {
-      ac.abort();
+      // with a reason: abort() without one builds a DOMException (a stack capture) per bound
+      ac.abort(BOUND_DONE);
     }
   }
 
