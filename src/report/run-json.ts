@@ -9,8 +9,9 @@ export type CaseJsonMemo = WeakMap<CaseResult, Buffer>;
 
 const CASES_MARK = '\u0000cases\u0000';
 const CASES_MARK_JSON = JSON.stringify(CASES_MARK);
-/** cases are array items two levels down: `{ "cases": [ <here> ] }` */
-const ITEM_INDENT = '    ';
+/** cases are array items two levels down, `{ "cases": [ <here> ] }`, as in `[[ <here> ]]` */
+const NESTED_OPEN = '[\n  [\n';
+const NESTED_CLOSE = '\n  ]\n]';
 const OPEN = Buffer.from('[\n');
 const BETWEEN = Buffer.from(',\n');
 const CLOSE = Buffer.from('\n  ]');
@@ -18,7 +19,9 @@ const CLOSE = Buffer.from('\n  ]');
 function caseJson(c: CaseResult, memo: CaseJsonMemo | undefined): Buffer {
   let bytes = memo?.get(c);
   if (bytes === undefined) {
-    bytes = Buffer.from(ITEM_INDENT + JSON.stringify(c, null, 2).replaceAll('\n', `\n${ITEM_INDENT}`));
+    // stringified two levels down, it comes indented as it stands in run.json: no re-indenting copy
+    const nested = JSON.stringify([[c]], null, 2);
+    bytes = Buffer.from(nested.slice(NESTED_OPEN.length, nested.length - NESTED_CLOSE.length));
     memo?.set(c, bytes);
   }
   return bytes;
