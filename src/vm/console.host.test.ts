@@ -132,6 +132,32 @@ describe('ConsoleCapture', () => {
     await c.closed;
   });
 
+  it('reads a short burst that ends at a line end when its change is seen, and reads no more after it', async () => {
+    const file = path.join(dir, 'qemu-console.log');
+    fs.writeFileSync(file, 'boot\n');
+    const c = new ConsoleCapture(file, { linesFile: path.join(dir, 'console.jsonl'), writeRaw: false }).follow();
+    const seen: ConsoleLine[] = [];
+    c.on('line', (l: ConsoleLine) => seen.push(l));
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    const reads = vi.spyOn(fs, 'readSync');
+    fs.appendFileSync(file, 'huci: end x\n');
+    for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(seen.map((l) => l.text)).toEqual(['boot', 'huci: end x']);
+    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    // the read that found the line, and none after it (the old way: a follow read FOLLOW_MS later)
+    expect(reads).toHaveBeenCalledTimes(1);
+    reads.mockRestore();
+    expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).map((l) => l.text)).toEqual(['boot', 'huci: end x']);
+    // a line that comes in pieces is still read whole
+    fs.appendFileSync(file, 'half');
+    await new Promise((r) => setTimeout(r, 5));
+    fs.appendFileSync(file, ' and the rest\n');
+    for (let i = 0; i < 200 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(seen.map((l) => l.text)).toEqual(['boot', 'huci: end x', 'half and the rest']);
+    c.end();
+    await c.closed;
+  });
+
   it('once a watch fired, an idle file is not looked at every IDLE_CHECK_MS (wake-ups are dear)', async () => {
     const file = path.join(dir, 'qemu-console.log');
     fs.writeFileSync(file, 'boot\n');

@@ -1,7 +1,7 @@
 // The guest's serial console. QEMU writes it to `console.log` itself (a file chardev) and we follow
 // the file every FOLLOW_MS while bytes come: a pipe would wake us for every few bytes the UART hands
-// QEMU. Once a read finds nothing new we sleep on an inotify watch of the file instead: wake-ups are
-// dear on a PVM host, and an idle console should cost none. Streams can be attached too (tests).
+// QEMU. Once a read finds nothing new, or ends a short burst at a line's end, we sleep on an inotify
+// watch of the file instead: wake-ups are dear on a PVM host, and an idle console should cost none. Streams can be attached too (tests).
 //  - `console.log`: the raw bytes, exactly as they came (the file stays in runDir after QEMU exits);
 //  - `console.jsonl`: one {"lineNo","hostMs","text"} per line, so host timestamps survive the run;
 //  - live lines (event 'line' and lines()) with host timestamps, '\r' stripped;
@@ -27,6 +27,8 @@ export interface ConsoleLine {
 
 /** How often a followed console file is read while bytes come (a line's host time is at most this late). */
 export const FOLLOW_MS = 25;
+/** Bytes in one follow read that mean a flood (an oops, a storm of messages): keep reading every FOLLOW_MS. */
+const BURST_BYTES = 4096;
 /** How often an idle followed file is read anyway: a watch that never fires must not freeze the console. */
 export const IDLE_CHECK_MS = 1000;
 /** The same once a watch of this file has fired: its file system gives inotify events, the look is a spare. */
@@ -61,6 +63,8 @@ export class ConsoleCapture extends EventEmitter {
   private idleCheck: NodeJS.Timeout | null = null;
   /** A watch of the followed file has fired: the file system tells us of QEMU's writes. */
   private watchProven = false;
+  /** when a watch event last read the file (now()) */
+  private lastWatchReadMs = -Infinity;
   private lastFlushMs = 0;
   private readonly followBuf = Buffer.allocUnsafe(64 * 1024);
   /** console.jsonl's fd; null once closed or after a write failed */
@@ -114,7 +118,11 @@ export class ConsoleCapture extends EventEmitter {
   private readonly followTick = (): void => {
     this.followTimer = null;
     if (this.ended) return;
-    if (this.readNew() > 0) {
+    const n = this.readNew();
+    // a read that ended mid-line, or a flood, has more coming: look again soon. One that ended at
+    // a line's end usually took the whole burst (a marker, a probe's messages): sleep on the watch
+    // at once rather than after one more empty read
+    if (n > 0 && (this.partial !== '' || n >= BURST_BYTES)) {
       if (this.now() - this.lastFlushMs >= FLUSH_MS) this.flush();
       this.followTimer = setTimeout(this.followTick, FOLLOW_MS);
       return;
@@ -122,10 +130,7 @@ export class ConsoleCapture extends EventEmitter {
     // idle: what is pending goes to the files now, then nothing runs until the file changes
     this.flush();
     try {
-      this.followWatch = fs.watch(this.file, () => {
-        this.watchProven = true;
-        this.wakeFollow();
-      });
+      this.followWatch = fs.watch(this.file, this.onWatchEvent);
       this.followWatch.on('error', () => this.wakeFollow());
     } catch {
       // no inotify (or no watch left): keep polling
@@ -135,6 +140,28 @@ export class ConsoleCapture extends EventEmitter {
     this.idleCheck = setTimeout(this.idleTick, this.idleCheckMs);
     // bytes written between the empty read and the watch would wait for the next write: look again
     if (this.readNew() > 0) this.wakeFollow();
+  };
+
+  /**
+   * The idle file changed. A short burst that ends at a line's end (a marker, a probe's message) is
+   * read here and the watch stays: one wake-up. A line still coming, a flood, or changes closer
+   * together than FOLLOW_MS: read every FOLLOW_MS until quiet (the watch would wake us per write).
+   */
+  private readonly onWatchEvent = (): void => {
+    const firstProof = !this.watchProven;
+    this.watchProven = true;
+    if (this.ended || this.followTimer || this.followWatch === null) return;
+    if (firstProof && this.idleCheck) {
+      // the spare look can wait longer now that the file system is known to tell us
+      clearTimeout(this.idleCheck);
+      this.idleCheck = setTimeout(this.idleTick, this.idleCheckMs);
+    }
+    const now = this.now();
+    const soon = now - this.lastWatchReadMs < FOLLOW_MS;
+    this.lastWatchReadMs = now;
+    const n = this.readNew();
+    if (soon || this.partial !== '' || n >= BURST_BYTES) this.wakeFollow();
+    else this.flush();
   };
 
   /** A slow look while idle, in case the file system gives no inotify events for QEMU's writes. */
