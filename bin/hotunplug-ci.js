@@ -1,21 +1,70 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (npm run build). dist/bundle/ (bin/bundle) is the
-// same code in a few files, quicker to load; it is used only when at least as new as tsc's output.
-import { statSync } from 'node:fs';
+// Thin launcher: the compiled CLI lives in dist/ (npm run build). dist/bundle/main.cjs (bin/bundle)
+// is the same code in one file; it is used only when at least as new as tsc's output, and run
+// through V8's code cache, kept in the user's cache by command, the bundle's identity and node's
+// version: what a command compiled (most of a run's functions) is read back by the next one instead
+// of compiled again. A cache V8 refuses (another build, another node) is written anew after it.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
 
-const mtime = (rel) => {
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bundle = join(root, 'dist', 'bundle', 'main.cjs');
+
+const stat = (file) => {
   try {
-    return statSync(new URL(rel, import.meta.url)).mtimeMs;
+    return statSync(file);
   } catch {
-    return -1;
+    return null;
   }
 };
-const bundled = mtime('../dist/bundle/main.js');
-const entry = bundled >= 0 && bundled >= mtime('../dist/cli/main.js') ? '../dist/bundle/main.js' : '../dist/cli/main.js';
-const { main } = await import(entry);
+
+/** The bundle's main, and what to do once it returned (keep the code it compiled). */
+function loadBundle(st) {
+  // as src/util/paths.ts cacheRoot()
+  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hotunplug-ci', 'code-cache');
+  const build = `${st.ino}-${st.size}-${Math.round(st.mtimeMs)}-${process.version}-${process.arch}`;
+  // one per command: a cache holds what its first command compiled (`list` compiles little of `run`)
+  const command = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
+  const name = `${command}-${build}.bin`;
+  let cachedData;
+  try {
+    cachedData = readFileSync(join(dir, name));
+  } catch {
+    // none yet: this command compiles, and keeps what it compiled
+  }
+  const source = readFileSync(bundle, 'utf8');
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, cachedData });
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  const keep = (code) => {
+    // a command that ended early (bad input: exit 2, a fault: 3) compiled too little to keep
+    if ((cachedData && !script.cachedDataRejected) || code > 1) return;
+    try {
+      mkdirSync(dir, { recursive: true });
+      // another build's or node's cache is of no use any more
+      for (const old of readdirSync(dir)) if (!old.endsWith(`-${build}.bin`)) rmSync(join(dir, old), { force: true });
+      const tmp = join(dir, `.${name}.${process.pid}`);
+      writeFileSync(tmp, script.createCachedData());
+      renameSync(tmp, join(dir, name));
+    } catch {
+      // without a cache the next command compiles again, nothing else
+    }
+  };
+  return { main: module.exports.main, keep };
+}
+
+const bundled = stat(bundle);
+const compiled = stat(join(root, 'dist', 'cli', 'main.js'));
+const { main, keep } =
+  bundled && bundled.mtimeMs >= (compiled?.mtimeMs ?? -1) ? loadBundle(bundled) : { main: (await import('../dist/cli/main.js')).main, keep: () => undefined };
 
 main(process.argv.slice(2)).then(
   (code) => {
+    keep(code);
     process.exitCode = code;
   },
   (e) => {

@@ -128,8 +128,9 @@ export class AgentClient {
   /** Sends one request; resolves with its reply, a kernel error reply, or a timed-out reply. */
   request<R extends AgentRequest>(req: R, opts: RequestOptions = {}): Promise<ReplyFor<R['op']>> {
     // Not parsed against RequestSchema here: requests are typed where they are built, suite data was
-    // checked when its suite loaded, and the agent refuses what it cannot read (EINVAL); a zod parse
-    // per request was a fifth of this client's CPU in a run.
+    // checked when its suite loaded, every engine test holds them to the schema (testing/fake-guest),
+    // and the agent refuses what it cannot read (EINVAL); a parse per request was a fifth of this
+    // client's CPU in a run.
     if (this.deadReason !== null) return Promise.reject(this.deadError(`cannot send ${req.op}`));
     if (this.shuttingDown) return Promise.reject(new InfraError(`guest agent is shutting down: cannot send ${req.op}`, this.lastLines()));
     const id = this.nextId++;

@@ -21,7 +21,7 @@ export interface LocatedDoc {
   error(path: readonly (string | number)[], message: string): ConfigError;
 }
 
-// not `require`: the bundle declares that name in every chunk
+// createRequire: dist/ is ESM, without a `require` of its own
 const requireHere = createRequire(import.meta.url);
 type Yaml = typeof import('yaml');
 let yamlModule: Yaml | null = null;

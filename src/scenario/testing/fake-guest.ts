@@ -11,6 +11,7 @@ import {
   type SessionFactory,
   type VmConfig,
 } from '../port.js';
+import { RequestSchema } from '../../guest/agent-protocol.js';
 import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
 import type { GuestStart, VmInfo } from '../../model/run.js';
 
@@ -152,6 +153,10 @@ export class FakeGuest implements GuestPort {
   }
 
   async agent(call: AgentCall, timeoutMs: number): Promise<AgentAnswer> {
+    // the client sends requests as typed (src/guest/agent.ts): what the engine builds is held to the
+    // protocol's schema here, in every engine test
+    const valid = RequestSchema.safeParse(call);
+    if (!valid.success) throw new Error(`the engine built a request the protocol refuses: ${valid.error.message} in ${JSON.stringify(call)}`);
     this.calls.push(`agent ${call.op}`);
     if (this.lost) throw new GuestLostError(this.lost);
     const ok = (extra: Record<string, unknown> = {}): AgentAnswer => ({ ok: true, errno: null, ms: 0.2, ...extra });
