@@ -677,8 +677,8 @@ describe('huci-agent: sh (shell commands on the agent channel)', () => {
 
   it('refuses a request without a command (EINVAL, no process)', async () => {
     const { client } = startAgent();
-    const r = await client.request({ op: 'sh' } as never, { timeoutMs: 5000 }).catch((e: unknown) => e);
-    // the client validates requests before sending: a missing command never reaches the agent
-    expect(String(r)).toMatch(/command/);
+    // the client sends requests as typed: the agent itself refuses one it cannot read
+    const r = await client.request({ op: 'sh' } as never, { timeoutMs: 5000 });
+    expect(r).toMatchObject({ ok: false, errno: 'EINVAL', error: expect.stringMatching(/command/) });
   });
 });
