@@ -110,13 +110,19 @@ describe('ConsoleCapture', () => {
     expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).length).toBe(seen.length);
   });
 
-  it('does not read an idle followed file again until it changes, then sees the write at once', async () => {
+  /** A capture following a file that QEMU wrote 'boot\n' to, once it has gone idle. */
+  const followedIdle = async () => {
     const file = path.join(dir, 'qemu-console.log');
     fs.writeFileSync(file, 'boot\n');
     const c = new ConsoleCapture(file, { linesFile: path.join(dir, 'console.jsonl'), writeRaw: false }).follow();
     const seen: ConsoleLine[] = [];
     c.on('line', (l: ConsoleLine) => seen.push(l));
     await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    return { file, c, seen };
+  };
+
+  it('does not read an idle followed file again until it changes, then sees the write at once', async () => {
+    const { file, c, seen } = await followedIdle();
     expect(seen.map((l) => l.text)).toEqual(['boot']);
     // idle: what was read is in console.jsonl already, and nothing polls the file
     expect((await readConsoleLines(path.join(dir, 'console.jsonl'))).map((l) => l.text)).toEqual(['boot']);
@@ -133,12 +139,7 @@ describe('ConsoleCapture', () => {
   });
 
   it('reads a short burst that ends at a line end when its change is seen, and reads no more after it', async () => {
-    const file = path.join(dir, 'qemu-console.log');
-    fs.writeFileSync(file, 'boot\n');
-    const c = new ConsoleCapture(file, { linesFile: path.join(dir, 'console.jsonl'), writeRaw: false }).follow();
-    const seen: ConsoleLine[] = [];
-    c.on('line', (l: ConsoleLine) => seen.push(l));
-    await new Promise((r) => setTimeout(r, FOLLOW_MS * 4));
+    const { file, c, seen } = await followedIdle();
     const reads = vi.spyOn(fs, 'readSync');
     fs.appendFileSync(file, 'huci: end x\n');
     for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
