@@ -269,7 +269,8 @@ export class AgentClient {
     this.timerDue = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const p of [...this.pending.values()]) {
+    // deleting the entry being visited is safe in a Map's iteration
+    for (const p of this.pending.values()) {
       if (p.deadline <= now) this.timeOut(p);
       else next = Math.min(next, p.deadline);
     }

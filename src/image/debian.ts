@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { InfraError } from '../errors.js';
+import { installedVersions } from '../util/host-packages.js';
 import { keptWhileSame } from '../util/kept-while-same.js';
 import { cacheDir } from './cache.js';
 import type { DebianImageDef } from './catalog.js';
@@ -24,15 +24,7 @@ export async function hostPackageVersions(pkgs: readonly string[]): Promise<Reco
 }
 
 async function askDpkg(pkgs: readonly string[]): Promise<Record<string, string>> {
-  // one dpkg-query for all: it lists the installed ones and exits 1 when any is unknown
-  const stdout = await new Promise<string>((resolve) =>
-    execFile('dpkg-query', ['-W', '-f=${Package}\t${Status}\t${Version}\n', ...pkgs], (_e, out) => resolve(String(out ?? ''))),
-  );
-  const versions: Record<string, string> = {};
-  for (const line of stdout.split('\n')) {
-    const [name, status, version] = line.split('\t');
-    if (name && version && status?.includes('install ok installed')) versions[name.replace(/:.*$/, '')] = version;
-  }
+  const versions = await installedVersions(pkgs);
   const missing = pkgs.filter((p) => versions[p] === undefined);
   if (missing.length > 0) {
     throw new InfraError(`Debian package${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing; install with: apt-get install -y ${missing.join(' ')}`);

@@ -5,12 +5,12 @@
 // under `setpriv --pdeathsig KILL`, registered with the reaper as the whole group, so Ctrl-C or an
 // error kills every cc1, not just make.
 import { loadExeca } from '../util/execa.js';
-import { realpathSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InfraError, MissingDependencyError } from '../errors.js';
 import { keptWhileSame } from '../util/kept-while-same.js';
 import { track } from '../util/reaper.js';
+import { findInPath } from '../vm/host-tools.js';
 
 export type BuildLog = (line: string) => void;
 
@@ -74,26 +74,15 @@ let compiler: Promise<string> | null = null;
  * process (and loading execa) at every start, while a new gcc is a new file.
  */
 export function compilerIdentity(): Promise<string> {
-  const bin = gccBinary();
-  const ask = async (): Promise<string> => (await run('gcc', ['--version'])).split('\n')[0] ?? 'gcc';
-  compiler ??= bin ? keptWhileSame('compiler', bin, 'gcc --version', ask) : ask();
+  if (!compiler) {
+    const gcc = findInPath('gcc');
+    const ask = async (): Promise<string> => (await run('gcc', ['--version'])).split('\n')[0] ?? 'gcc';
+    // the file it runs as (symlinks followed: /usr/bin/gcc → gcc-12) is what a new gcc changes
+    compiler = gcc ? keptWhileSame('compiler', realpathSync(gcc), 'gcc --version', ask) : ask();
+  }
   // a failure (no gcc) is not remembered: the caller reports it, a later call may find gcc installed
   compiler.catch(() => (compiler = null));
   return compiler;
-}
-
-/** The file `gcc` runs as (PATH searched, symlinks followed), or null when there is none. */
-function gccBinary(): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      const real = realpathSync(join(dir, 'gcc'));
-      if (statSync(real).isFile()) return real;
-    } catch {
-      // not in this directory
-    }
-  }
-  return null;
 }
 
 /** Runs a bash pipeline with pipefail (cpio | gzip), so a failure anywhere fails the whole. */

@@ -1,7 +1,8 @@
 // The guest's serial console. QEMU writes it to `console.log` itself (a file chardev) and we follow
 // the file every FOLLOW_MS while bytes come: a pipe would wake us for every few bytes the UART hands
 // QEMU. Once a read finds nothing new, or ends a short burst at a line's end, we sleep on an inotify
-// watch of the file instead: wake-ups are dear on a PVM host, and an idle console should cost none. Streams can be attached too (tests).
+// watch of the file instead: wake-ups are dear on a PVM host, and an idle console should cost none.
+// Streams can be attached too (tests).
 //  - `console.log`: the raw bytes, exactly as they came (the file stays in runDir after QEMU exits);
 //  - `console.jsonl`: one {"lineNo","hostMs","text"} per line, so host timestamps survive the run;
 //  - live lines (event 'line' and lines()) with host timestamps, '\r' stripped;
@@ -119,10 +120,9 @@ export class ConsoleCapture extends EventEmitter {
     this.followTimer = null;
     if (this.ended) return;
     const n = this.readNew();
-    // a read that ended mid-line, or a flood, has more coming: look again soon. One that ended at
-    // a line's end usually took the whole burst (a marker, a probe's messages): sleep on the watch
-    // at once rather than after one more empty read
-    if (n > 0 && (this.partial !== '' || n >= BURST_BYTES)) {
+    // one that ended at a line's end usually took the whole burst (a marker, a probe's messages):
+    // sleep on the watch at once rather than after one more empty read
+    if (n > 0 && this.moreComing(n)) {
       if (this.now() - this.lastFlushMs >= FLUSH_MS) this.flush();
       this.followTimer = setTimeout(this.followTick, FOLLOW_MS);
       return;
@@ -160,9 +160,14 @@ export class ConsoleCapture extends EventEmitter {
     const soon = now - this.lastWatchReadMs < FOLLOW_MS;
     this.lastWatchReadMs = now;
     const n = this.readNew();
-    if (soon || this.partial !== '' || n >= BURST_BYTES) this.wakeFollow();
+    if (soon || this.moreComing(n)) this.wakeFollow();
     else this.flush();
   };
+
+  /** A read of n bytes that ended mid-line, or a flood, has more coming: look again soon. */
+  private moreComing(n: number): boolean {
+    return this.partial !== '' || n >= BURST_BYTES;
+  }
 
   /** A slow look while idle, in case the file system gives no inotify events for QEMU's writes. */
   private readonly idleTick = (): void => {
