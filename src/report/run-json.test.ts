@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { runJsonParts, type CaseJsonMemo } from './run-json.js';
-
-const runJsonBytes = (...a: Parameters<typeof runJsonParts>): Buffer => Buffer.concat(runJsonParts(...a));
 import type { RunResult } from '../model/run.js';
 import { loadFixture } from './testing/fixtures.js';
+
+/** run.json's parts joined, as the writev writes them */
+const runJsonBytes = (...a: Parameters<typeof runJsonParts>): Buffer => Buffer.concat(runJsonParts(...a));
 
 describe('runJsonParts', () => {
   const full = loadFixture('run-two-images');
