@@ -75,4 +75,20 @@ describe('guest operations as shell text', () => {
     const cmd = shellFor({ op: 'dmesgFrom', marker: 'huci: begin a' }).replace(/^dmesg \|/, `cat ${log} |`);
     expect(execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8' })).toBe('huci: begin a\nnew 1\nnew 2\n');
   });
+
+  it("a mark with dmesgFrom writes the mark, then reads the log from the marker on, the mark's line last", () => {
+    const log = path.join(dir, 'kmsg');
+    writeFileSync(log, ['boot', "huci: begin 'a'", 'old', "huci: begin 'a'", 'new 1', ''].join('\n'));
+    const cmd = shellFor({ op: 'mark', text: "huci: end 'a'", dmesgFrom: "huci: begin 'a'" })
+      .replace('> /dev/kmsg', `>> ${log}`)
+      .replace('dmesg |', `cat ${log} |`);
+    expect(execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8' })).toBe("huci: begin 'a'\nnew 1\nhuci: end 'a'\n");
+    // no log read when the mark cannot be written
+    const unwritable = shellFor({ op: 'mark', text: 'x', dmesgFrom: 'x' })
+      .replace('> /dev/kmsg', `> ${path.join(dir, 'no', 'such')}`)
+      .replace('dmesg |', `cat ${log} |`);
+    const r = spawnSync('/bin/sh', ['-c', unwritable], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe('');
+  });
 });

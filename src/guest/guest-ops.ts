@@ -16,8 +16,12 @@ export type GuestOp =
   | { op: 'find'; glob?: string; file?: string; contentEquals?: string; timeoutMs: number }
   /** returns once `path` no longer exists */
   | { op: 'gone'; path: string }
-  /** a line in the kernel log (console and dmesg) */
-  | { op: 'mark'; text: string }
+  /**
+   * a line in the kernel log (console and dmesg); with `dmesgFrom`, then the kernel log from the
+   * last line containing it on, read by the same command (`out`): what a dmesgFrom would return
+   * next, up to and including the mark
+   */
+  | { op: 'mark'; text: string; dmesgFrom?: string }
   /** the kernel log from the last line containing `marker` on (empty when it is absent) */
   | { op: 'dmesgFrom'; marker: string }
   /** a suite's own shell text (`shell:` steps), run as written */
@@ -27,7 +31,7 @@ export interface OpResult {
   ok: boolean;
   /** the errno the guest reported for a failure, when it can be named */
   errno: string | null;
-  /** what the guest said: stdout of a find/dmesgFrom, otherwise stderr of a failure */
+  /** what the guest said: stdout of a find/dmesgFrom (or a mark's dmesgFrom), otherwise stderr of a failure */
   out: string;
   ms: number;
   timedOut: boolean;
@@ -36,6 +40,8 @@ export interface OpResult {
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 /** awk: the lines from the last one containing $B on */
 const FROM_MARKER = 'index($0, ENVIRON["B"]) { buf = ""; keep = 1 } keep { buf = buf $0 "\\n" } END { printf "%s", buf }';
+// only this part leaves the guest: the whole log was most of what a case read back
+const dmesgFrom = (marker: string): string => `dmesg | B=${shq(marker)} awk ${shq(FROM_MARKER)}`;
 
 /** The guest shell command that performs `op` (busybox sh; exits non-zero on failure, the kernel's strerror on stderr). */
 export function shellFor(op: GuestOp): string {
@@ -54,12 +60,13 @@ export function shellFor(op: GuestOp): string {
       return findCommand(op);
     case 'gone':
       return `while [ -e ${shq(op.path)} ]; do sleep 0.02; done`;
-    case 'mark':
+    case 'mark': {
       // printf's newline ends the printk record
-      return `printf '%s\\n' ${shq(op.text)} > /dev/kmsg`;
+      const mark = `printf '%s\\n' ${shq(op.text)} > /dev/kmsg`;
+      return op.dmesgFrom === undefined ? mark : `${mark} && ${dmesgFrom(op.dmesgFrom)}`;
+    }
     case 'dmesgFrom':
-      // only this part leaves the guest: the whole log was most of what a case read back
-      return `dmesg | B=${shq(op.marker)} awk ${shq(FROM_MARKER)}`;
+      return dmesgFrom(op.marker);
     case 'sh':
       return op.command;
   }
@@ -97,7 +104,7 @@ export function describeOp(op: GuestOp): string {
     case 'find':
       return `find ${op.file ?? op.glob}`;
     case 'mark':
-      return `mark ${op.text}`;
+      return `mark ${op.text}${op.dmesgFrom === undefined ? '' : ', then dmesg'}`;
     case 'dmesgFrom':
       return 'dmesg';
     case 'sh':

@@ -294,6 +294,18 @@ describe('engine + classifier on a fake guest', () => {
     expect(silent.r.record.guestLost).not.toBeNull();
   });
 
+  it("reads the case's kernel log with its end marker: no read of its own, and a report only in dmesg is found", async () => {
+    const onlyInDmesg = kasan.slice(1, 30).map((l) => l.replace(/^\[[^\]]*\]\[[^\]]*\] /, ''));
+    const { r, guest } = await run('fake/fake-unbind-chip-read', { removal: 'completes', zombie: 'enodev', dmesgOnlyOnProbe: onlyInDmesg });
+    expect(guest.calls.filter((x) => x.startsWith('dmesgFrom '))).toEqual([]);
+    expect(guest.calls.filter((x) => x.startsWith('mark ')).at(-1)).toMatch(/^mark \{"op":"mark","text":"huci: end [^"]*","dmes/);
+    expect(r.findings.map((f) => f.title)).toEqual([expect.stringMatching(/KASAN: slab-use-after-free/)]);
+    expect(r.timeline.map((e) => e.label)).toContain('dmesg harvested');
+    // the reproducer writes the end marker; the read is the harness's
+    const shell = r.replay.flatMap((a) => (a.kind === 'agent' && typeof a.request.command === 'string' ? [a.request.command] : []));
+    expect(shell.at(-1)).toMatch(/^printf .*huci: end .*> \/dev\/kmsg$/);
+  });
+
   it('does not probe live fds when the removal was refused', async () => {
     const { r, guest } = await run('fake/fake-rmmod-chip-read', { removal: 'refuses-ebusy', zombie: 'no-reply' });
     expect(r.record.probes).toEqual([]);

@@ -219,15 +219,16 @@ class CaseExecution {
       }
     }
     const flushing = (this.ctx.settle ?? 'flush') === 'flush';
-    // the end marker the guest wrote is as good a sign of life as a ping: one round trip, not two
-    const marked =
+    // The end marker the guest wrote is as good a sign of life as a ping, and the command that
+    // writes it reads the case's kernel log, which ends at that marker: one round trip for three.
+    const ended =
       this.record.guestLost === null && flushing
-        ? await this.mark(endMarker).then(
-            (r) => r.ok && !r.timedOut,
-            () => false,
+        ? await this.port.run({ op: 'mark', text: endMarker, dmesgFrom: begin }, 3000).then(
+            (r) => (r.ok && !r.timedOut ? r : null),
+            () => null,
           )
-        : false;
-    if (this.record.guestLost === null && !marked) {
+        : null;
+    if (this.record.guestLost === null && ended === null) {
       const lost = await this.alive();
       if (lost !== null) {
         this.record.guestLost = lost;
@@ -236,8 +237,8 @@ class CaseExecution {
     }
     let dmesg: string[] = [];
     if (this.record.guestLost === null && flushing) {
-      await (marked ? this.flush(live) : this.settle(live));
-      dmesg = await this.harvestDmesg();
+      await (ended ? this.flush(live) : this.settle(live));
+      dmesg = ended ? this.caseLog(ended.out) : await this.harvestDmesg();
     } else {
       await this.settle(live);
       if (this.record.guestLost === null) {
@@ -729,13 +730,16 @@ class CaseExecution {
       // Only this case's part leaves the guest (from the last begin marker on): the whole log,
       // every boot message and every earlier case, was most of what a case read back.
       const r = await this.port.run({ op: 'dmesgFrom', marker: this.beginMarker }, 15000);
-      if (!r.ok) return [];
-      const lines = r.out.split('\n');
-      const slice = sliceBetween(lines, this.beginMarker, this.endMarker);
-      this.note('shell', 'dmesg harvested', slice ? `${slice.length} lines in the case` : 'begin marker not found; console only');
-      return slice ?? [];
+      return r.ok ? this.caseLog(r.out) : [];
     } catch {
       return [];
     }
+  }
+
+  /** The case's lines of a kernel log read from its begin marker on. */
+  private caseLog(out: string): string[] {
+    const slice = sliceBetween(out.split('\n'), this.beginMarker, this.endMarker);
+    this.note('shell', 'dmesg harvested', slice ? `${slice.length} lines in the case` : 'begin marker not found; console only');
+    return slice ?? [];
   }
 }

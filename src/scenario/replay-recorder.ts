@@ -1,6 +1,6 @@
 // A GuestPort that notes everything a case does to its guest — agent requests with their replies,
 // QMP commands, waits for QMP events — for the stand-alone reproducer (src/report/repro/). The
-// kernel-log harvest (dmesgFrom) is ours, not the case's, and is left out.
+// kernel-log harvest (dmesgFrom, also a mark's) is ours, not the case's, and is left out.
 import type { ReplayAction } from '../model/run.js';
 import { shellFor } from '../guest/guest-ops.js';
 import type { AgentAnswer, Clock, GuestPort } from './port.js';
@@ -39,7 +39,8 @@ export function recordingPort(port: GuestPort, clock: Clock, t0: number, actions
       ),
     run: (op, timeoutMs) => {
       if (op.op === 'dmesgFrom') return port.run(op, timeoutMs);
-      const request = { op: 'sh', command: shellFor(op), timeoutMs };
+      // a case's end marker reads the kernel log too: the marker is the case's, the read ours
+      const request = { op: 'sh', command: shellFor(op.op === 'mark' ? { op: 'mark', text: op.text } : op), timeoutMs };
       return track<Of<'agent'>, OpResult>({ kind: 'agent', startMs: rel(), endMs: null, request, reply: null }, port.run(op, timeoutMs), (a, r) => {
         a.reply = r.timedOut ? null : { ok: r.ok, errno: r.errno, ...(r.out ? { out: r.out.slice(0, 500) } : {}) };
       });

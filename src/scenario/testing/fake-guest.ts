@@ -263,6 +263,11 @@ export class FakeGuest implements GuestPort {
     return /\/(unbind|remove|delete_device)$/.test(op.path) || (op.path.endsWith('/live') && op.value === '0');
   }
 
+  private dmesgFrom(marker: string): string {
+    const at = this.dmesgLines.findLastIndex((l) => l.includes(marker));
+    return at < 0 ? '' : `${this.dmesgLines.slice(at).join('\n')}\n`;
+  }
+
   async run(op: GuestOp, timeoutMs: number): Promise<OpResult> {
     this.calls.push(`${op.op} ${JSON.stringify(op).slice(0, 80)}`);
     if (this.lost) throw new GuestLostError(this.lost);
@@ -271,11 +276,9 @@ export class FakeGuest implements GuestPort {
     switch (op.op) {
       case 'mark':
         this.printk(op.text);
-        return done();
-      case 'dmesgFrom': {
-        const at = this.dmesgLines.findLastIndex((l) => l.includes(op.marker));
-        return done(at < 0 ? '' : `${this.dmesgLines.slice(at).join('\n')}\n`);
-      }
+        return done(op.dmesgFrom === undefined ? '' : this.dmesgFrom(op.dmesgFrom));
+      case 'dmesgFrom':
+        return done(this.dmesgFrom(op.marker));
       case 'find':
         return done(op.file !== undefined && this.b.files?.[op.file] !== undefined ? `${this.b.files[op.file]}\n` : '/sys/fake/devices/fake0\n');
       case 'gone':
