@@ -27,7 +27,7 @@
 #include "shell.h"
 #include "tasks.h"
 
-#define PROTOCOL_VERSION 7
+#define PROTOCOL_VERSION 8
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {
@@ -320,7 +320,50 @@ static int op_sh(struct request *r)
 		return refuse(r, "sh needs a string command");
 	if (json_get(r->root, "timeoutMs") && (!json_get_num(r->root, "timeoutMs", &timeout) || timeout < 0))
 		return refuse(r, "timeoutMs must be a non-negative number");
-	return shell_run(command, timeout, &r->fields, r->error, sizeof(r->error));
+	return shell_run(command, timeout, &r->fields, NULL, r->error, sizeof(r->error));
+}
+
+#define SEQ_MAX 16
+
+/* seq (protocol 8): shell commands one after the other, each as sh runs it, in one request: the
+ * host's set-up steps cost one round trip, not one each. It stops after a command that failed
+ * (exit status not 0, killed, timed out) and says stopOnFailure; `results` has one entry per
+ * command that ran, with its own `ms`. */
+static int op_seq(struct request *r)
+{
+	const struct jnode *steps = json_get(r->root, "steps");
+	if (!steps || steps->type != J_ARR || steps->len == 0 || steps->len > SEQ_MAX)
+		return refuse(r, "seq needs steps: an array of 1 to 16 commands");
+	for (const struct jnode *s = steps->kids; s; s = s->next) {
+		double t;
+		const struct jnode *stop = s->type == J_OBJ ? json_get(s, "stopOnFailure") : NULL;
+		if (s->type != J_OBJ || !json_get_str(s, "command"))
+			return refuse(r, "each seq step needs a string command");
+		if (json_get(s, "timeoutMs") && (!json_get_num(s, "timeoutMs", &t) || t < 0))
+			return refuse(r, "a seq step's timeoutMs must be a non-negative number");
+		if (stop && stop->type != J_BOOL)
+			return refuse(r, "a seq step's stopOnFailure must be a boolean");
+	}
+	sb_puts(&r->fields, ",\"results\":[");
+	for (const struct jnode *s = steps->kids; s; s = s->next) {
+		double timeout = 60000, t0 = now_ms();
+		const struct jnode *stop = json_get(s, "stopOnFailure");
+		bool succeeded;
+		struct sbuf one;
+		json_get_num(s, "timeoutMs", &timeout);
+		sb_init(&one);
+		int err = shell_run(json_get_str(s, "command"), timeout, &one, &succeeded, r->error, sizeof(r->error));
+		if (err) {
+			sb_free(&one);
+			return err;
+		}
+		sb_printf(&r->fields, "%s{\"ms\":%.3f%s}", s == steps->kids ? "" : ",", now_ms() - t0, one.p);
+		sb_free(&one);
+		if (!succeeded && stop && stop->b)
+			break;
+	}
+	sb_putc(&r->fields, ']');
+	return 0;
 }
 
 static const struct op {
@@ -329,7 +372,7 @@ static const struct op {
 } ops[] = {
 	{ "ping", op_ping }, { "open", op_open }, { "socket", op_socket }, { "close", op_close },
 	{ "spawn", op_spawn }, { "stop", op_stop }, { "loops", op_loops },
-	{ "sh", op_sh }, { "tasks", op_tasks },
+	{ "sh", op_sh }, { "seq", op_seq }, { "tasks", op_tasks },
 };
 
 static int dispatch(struct request *r)

@@ -98,8 +98,10 @@ static int spawn_shell(const char *command, int out_w, int err_w, pid_t *pid)
 	return rc;
 }
 
-int shell_run(const char *command, double timeout_ms, struct sbuf *out, char *err, size_t errlen)
+int shell_run(const char *command, double timeout_ms, struct sbuf *out, bool *succeeded, char *err, size_t errlen)
 {
+	if (succeeded)
+		*succeeded = false;
 	int po[2], pe[2];
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return errno;
@@ -185,6 +187,8 @@ int shell_run(const char *command, double timeout_ms, struct sbuf *out, char *er
 
 	if (reaped && WIFEXITED(status)) {
 		sb_printf(out, ",\"code\":%d,\"signal\":null", WEXITSTATUS(status));
+		if (succeeded)
+			*succeeded = WEXITSTATUS(status) == 0 && !timed_out && !interrupted;
 	} else if (reaped && WIFSIGNALED(status)) {
 		/* named as SSH names exit signals: KILL, TERM, ... (a number when unnamed) */
 		const char *name = sigabbrev_np(WTERMSIG(status));

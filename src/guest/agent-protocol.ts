@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from '../zod.js';
 
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -104,6 +104,8 @@ const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollO
 export type LoopOp = z.infer<typeof LoopOpSchema>;
 
 const withHandle = { handle };
+/** Commands in one `seq` request, at most. */
+export const SEQ_MAX = 16;
 const SocketCallSchema = z.discriminatedUnion('call', [
   z.strictObject({ call: z.literal('bind'), hex }),
   z.strictObject({ call: z.literal('connect'), hex }),
@@ -138,6 +140,14 @@ export const RequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('sh'), command: z.string().min(1), timeoutMs: z.number().nonnegative().optional() }),
   // tasks asleep in the kernel (D) and the agent's own shell commands, with where they wait (protocol 7)
   z.strictObject({ op: z.literal('tasks') }),
+  // shell commands one after the other in one request (protocol 8); it stops after a failed one that says so
+  z.strictObject({
+    op: z.literal('seq'),
+    steps: z
+      .array(z.strictObject({ command: z.string().min(1), timeoutMs: z.number().nonnegative().optional(), stopOnFailure: z.boolean().optional() }))
+      .min(1)
+      .max(SEQ_MAX),
+  }),
 ]);
 export type AgentRequest = z.infer<typeof RequestSchema>;
 export type Op = AgentRequest['op'];
@@ -201,6 +211,16 @@ const ioctlReplyFields = {
   fd: uint.optional(),
 };
 
+/** how a shell command ended, and what it printed */
+const shellFields = {
+  code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  timedOut: z.boolean(),
+  truncated: z.boolean(),
+};
+
 export const ReplySchemas = {
   ping: reply({ pid: uint, protocol: uint }),
   open: reply({ handle, fd: uint }),
@@ -216,14 +236,9 @@ export const ReplySchemas = {
   spawn: reply({ loop: uint }),
   stop: reply({ ...LoopStatsSchema.shape, interrupted: z.boolean(), stuck: z.boolean() }),
   loops: reply({ loops: z.array(LoopStatsSchema) }),
-  sh: reply({
-    code: z.number().int().nullable(),
-    signal: z.string().nullable(),
-    stdout: z.string(),
-    stderr: z.string(),
-    timedOut: z.boolean(),
-    truncated: z.boolean(),
-  }),
+  sh: reply(shellFields),
+  /** one result per command that ran, in order, each with its own `ms` */
+  seq: reply({ results: z.array(z.strictObject({ ms: z.number(), ...shellFields })) }),
   tasks: reply({ tasks: z.array(TaskSchema) }),
 } as const satisfies Record<Op, z.ZodType>;
 

@@ -681,4 +681,33 @@ describe('huci-agent: sh (shell commands on the agent channel)', () => {
     const r = await client.request({ op: 'sh' } as never, { timeoutMs: 5000 });
     expect(r).toMatchObject({ ok: false, errno: 'EINVAL', error: expect.stringMatching(/command/) });
   });
+
+  it('seq runs commands one after the other in one request; it goes on after a failure that may fail and stops at one that may not', async () => {
+    const { client } = startAgent();
+    const r = ok(
+      await client.request(
+        {
+          op: 'seq',
+          steps: [
+            { command: 'echo one', stopOnFailure: true },
+            { command: 'echo two >&2; exit 3', stopOnFailure: false },
+            { command: 'sleep 5', timeoutMs: 100, stopOnFailure: true },
+            { command: 'echo never' },
+          ],
+        },
+        { timeoutMs: 10_000 },
+      ),
+    );
+    expect(r.results).toEqual([
+      expect.objectContaining({ code: 0, stdout: 'one\n', timedOut: false }),
+      expect.objectContaining({ code: 3, stderr: 'two\n', timedOut: false }),
+      expect.objectContaining({ code: null, timedOut: true }),
+    ]);
+    expect(r.results[2]!.ms).toBeGreaterThanOrEqual(90);
+    expect(r.results[2]!.ms).toBeLessThan(2000);
+    for (const steps of [[], [{ cmd: 'true' }], [{ command: 'true', stopOnFailure: 1 }], Array.from({ length: 17 }, () => ({ command: 'true' }))]) {
+      const refused = await client.request({ op: 'seq', steps } as never, { timeoutMs: 5000 });
+      expect(refused).toMatchObject({ ok: false, errno: 'EINVAL' });
+    }
+  });
 });

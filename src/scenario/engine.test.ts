@@ -618,3 +618,83 @@ describe('flush: the end marker on the console, then a short grace', () => {
     expect(classifyCase(r.record).verdict).toBe('handled');
   });
 });
+
+describe('plain steps in one request', () => {
+  const withSteps = (prepare: string, restore: string) =>
+    parseSuiteText(
+      SUITE.replace(
+        `    prepare:
+      - { modprobe: fake }
+      - { discover: { var: chip, glob: "/sys/fake/devices/fake*" } }
+    restore:
+      - { shell: "echo fake.0 > /sys/bus/platform/drivers/fake/bind" }`,
+        `    prepare:\n${prepare}\n    restore:\n${restore}`,
+      ),
+      'fake.yaml',
+    ).cases.find((c) => c.id === 'fake/fake-unbind-chip-read')!;
+  const prepare = `      - { modprobe: fake }
+      - { mkdir: /sys/kernel/config/fake/a }
+      - { write: { path: /sys/kernel/config/fake/a/live, value: 1 } }
+      - { discover: { var: chip, glob: "/sys/fake/devices/fake*" } }
+      - { write: { path: "/sys/fake/\${chip}/x", value: 1 } }
+      - { shell: "true" }`;
+  const optionalFirst = `      - { write: { path: /sys/kernel/config/fake/a/live, value: 0 }, optional: true }
+      - { rmdir: /sys/kernel/config/fake/a, optional: true }
+      - { shell: "echo fake.0 > /sys/bus/platform/drivers/fake/bind" }`;
+  const runOn = async (c: ResolvedCase, b: FakeBehaviour, seq = true) => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest(b, clock);
+    // the same guest, seen through a port that runs one operation per request
+    const port = seq ? guest : Object.assign(Object.create(guest) as FakeGuest, { runSeq: undefined });
+    const r = await runCase(c, { port, detector: realDetector, iteration: 1, clock });
+    return { r, guest };
+  };
+  const ops = (calls: readonly string[]) => calls.filter((x) => /^(seq|modprobe|mkdir|rmdir|write|sh|find) /.test(x)).map((x) => x.split(' {')[0]!);
+
+  it('sends each run of plain steps as one request, in order, a discovery between them on its own; every step is on the timeline', async () => {
+    const { r, guest } = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev' });
+    expect(ops(guest.calls)).toEqual(['seq 3', 'modprobe', 'mkdir', 'write', 'find', 'seq 2', 'write', 'sh', 'write', 'seq 3', 'write', 'rmdir', 'sh']);
+    expect(guest.calls).toContain(`write {"op":"write","path":"/sys/fake/fake0/x","value":"1"}`);
+    const labels = r.timeline.filter((e) => e.kind === 'shell' && /^(prepare|restore):/.test(e.label)).map((e) => e.label);
+    expect(labels).toEqual([
+      'prepare: modprobe',
+      'prepare: mkdir',
+      'prepare: write',
+      'prepare: find',
+      'prepare: write',
+      'prepare: sh',
+      'restore: write',
+      'restore: rmdir',
+      'restore: sh',
+    ]);
+    expect(r.record.restore).toEqual({ ok: true });
+    expect(classifyCase(r.record).verdict).toBe('handled');
+  });
+
+  it('goes on after an optional step that failed; stops at a required one, which fails the restore by name', async () => {
+    const goesOn = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev', restoreFails: true });
+    expect(ops(goesOn.guest.calls).slice(-4)).toEqual(['seq 3', 'write', 'rmdir', 'sh']);
+    expect(goesOn.r.record.restore).toEqual({
+      ok: false,
+      detail: expect.stringMatching(/^restore step "echo fake\.0 > \/sys\/bus\/platform\/drivers\/fake\/bind" failed \(ENODEV\)/),
+    });
+    const requiredFirst = `      - { write: { path: /sys/kernel/config/fake/a/live, value: 0 } }
+      - { rmdir: /sys/kernel/config/fake/a, optional: true }`;
+    const stops = await runOn(withSteps(prepare, requiredFirst), { removal: 'completes', zombie: 'enodev', restoreFails: true });
+    expect(ops(stops.guest.calls).slice(-2)).toEqual(['seq 2', 'write']);
+    expect(stops.r.record.restore).toEqual({
+      ok: false,
+      detail: expect.stringMatching(/^restore step "write 0 > \/sys\/kernel\/config\/fake\/a\/live" failed \(ENODEV\)/),
+    });
+  });
+
+  it('a port without seq runs the same steps one by one, with the same results', async () => {
+    const one = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev', restoreFails: true }, false);
+    const seq = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev', restoreFails: true });
+    expect(ops(one.guest.calls).filter((x) => !x.startsWith('seq'))).toEqual(ops(seq.guest.calls).filter((x) => !x.startsWith('seq')));
+    expect(one.guest.calls.some((x) => x.startsWith('seq'))).toBe(false);
+    const shells = (t: typeof one.r.timeline) => t.filter((e) => e.kind === 'shell').map((e) => `${e.label} ${e.detail}`);
+    expect(shells(one.r.timeline)).toEqual(shells(seq.r.timeline));
+    expect(one.r.record.restore).toEqual(seq.r.record.restore);
+  });
+});

@@ -7,13 +7,13 @@ import { errorMessage } from '../errors.js';
 import type { ReplayAction, TimelineEvent } from '../model/run.js';
 import { probeAccepted } from '../classify/accept.js';
 import type { CaseRecord, LoopOutcome, ProbeOutcome, RemovalOutcome } from '../classify/record.js';
-import type { GuestTask } from '../guest/agent-protocol.js';
+import { SEQ_MAX, type GuestTask } from '../guest/agent-protocol.js';
 import { describeOp, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { mergeKernelLog, sliceBetween } from './kernel-log.js';
 import { GuestLostError, realClock, type AgentAnswer, type AgentCall, type Clock, type DetectorPort, type FindingLike, type GuestPort } from './port.js';
 import type { Holder, Loop, Probe, ResolvedCase } from './suite-schema.js';
-import { HarnessFailure, type KindContext, type Phase, type RemovalEnd } from './kinds/kind.js';
-import { holderKindOf, removalKindOf, runStep, type Step } from './kinds/registry.js';
+import { HarnessFailure, opStepResult, type KindContext, type Phase, type RemovalEnd } from './kinds/kind.js';
+import { holderKindOf, removalKindOf, runStep, stepOp, type Step } from './kinds/registry.js';
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
@@ -181,7 +181,7 @@ class CaseExecution {
     let pendingRemoval: Promise<RemovalEnd> | null = null;
     try {
       await this.mark(begin);
-      for (const s of this.c.prepare) await this.step(s, 'prepare');
+      await this.steps(this.c.prepare, 'prepare');
       for (const h of this.c.holders) await this.hold(h);
       for (const l of this.c.loops) await this.spawn(l);
       await this.spawnStress();
@@ -291,9 +291,13 @@ class CaseExecution {
 
   private async guest(op: GuestOp, timeoutMs: number, label: string): Promise<OpResult> {
     const r = await this.port.run(op, timeoutMs);
+    this.noteOp(op, r, label);
+    return r;
+  }
+
+  private noteOp(op: GuestOp, r: OpResult, label: string): void {
     const what = r.timedOut ? 'timed out' : r.ok ? 'ok' : `failed${r.errno ? ` (${r.errno})` : ''}`;
     this.note('shell', label, `${describeOp(op)} → ${what}${!r.ok && r.out.trim() ? `: ${r.out.trim()}` : ''}`);
-    return r;
   }
 
   /** null when the guest answers (agent ping, else SSH), otherwise why not. */
@@ -358,6 +362,50 @@ class CaseExecution {
         this.note('note', 'VM retired after this case', why);
       },
     };
+  }
+
+  /**
+   * A phase's steps in order. Consecutive steps that are each one guest operation go to the guest
+   * in one request (a round trip, not one each; the guest stops at a failed step that is not optional).
+   */
+  private async steps(list: readonly Step[], phase: 'prepare' | 'restore'): Promise<void> {
+    const ctx = this.kindContext(phase);
+    for (let i = 0; i < list.length; ) {
+      const seq = this.port.runSeq ? this.seqFrom(list, i, ctx) : [];
+      if (seq.length < 2) {
+        await this.step(list[i]!, phase);
+        i++;
+        continue;
+      }
+      const results = await this.port.runSeq!(seq.map((x) => ({ op: x.op, timeoutMs: x.timeoutMs, stopOnFailure: !x.step.optional })));
+      if (results.length === 0) throw new HarnessFailure(`${phase}: the guest ran none of ${seq.length} steps`);
+      this.note('step', `${phase}: ${results.length} steps in one request`);
+      for (const [k, r] of results.entries()) {
+        const { step, op, timeoutMs } = seq[k]!;
+        this.noteOp(op, r, `${phase}: ${op.op}`);
+        const res = opStepResult(phase, op, r, timeoutMs);
+        if (!res.ok && !step.optional) throw new HarnessFailure(res.message);
+      }
+      i += results.length;
+    }
+  }
+
+  /** From list[i] on, the steps that are each one guest operation, with their operations. */
+  private seqFrom(list: readonly Step[], i: number, ctx: KindContext): Array<{ step: Step; op: GuestOp; timeoutMs: number }> {
+    const seq: Array<{ step: Step; op: GuestOp; timeoutMs: number }> = [];
+    for (let j = i; j < list.length && seq.length < SEQ_MAX; j++) {
+      let op: GuestOp | null;
+      try {
+        op = stepOp(list[j]!, ctx);
+      } catch (e) {
+        // a variable the step needs is not discovered (yet): it runs on its own and says so
+        if (e instanceof HarnessFailure) break;
+        throw e;
+      }
+      if (op === null) break;
+      seq.push({ step: list[j]!, op, timeoutMs: list[j]!.timeoutMs ?? this.c.timeouts.stepMs });
+    }
+    return seq;
   }
 
   private async step(s: Step, phase: 'prepare' | 'restore'): Promise<void> {
@@ -661,7 +709,7 @@ class CaseExecution {
 
   private async restore(): Promise<void> {
     try {
-      for (const s of this.c.restore) await this.step(s, 'restore');
+      await this.steps(this.c.restore, 'restore');
       this.record.restore = { ok: true };
     } catch (e) {
       if (e instanceof GuestLostError) throw e;

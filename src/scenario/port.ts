@@ -35,6 +35,13 @@ export class GuestLostError extends Error {
   }
 }
 
+/** One operation of GuestPort.runSeq. */
+export interface SeqOp {
+  op: GuestOp;
+  timeoutMs: number;
+  stopOnFailure: boolean;
+}
+
 export interface GuestPort {
   readonly vm: VmInfo;
   /** One agent request. Never rejects for kernel errors; rejects with GuestLostError if the agent's channel is gone. */
@@ -44,6 +51,12 @@ export interface GuestPort {
    * Resolves with timedOut on timeout; rejects with GuestLostError when the guest's channel is gone.
    */
   run(op: GuestOp, timeoutMs: number): Promise<OpResult>;
+  /**
+   * Operations one after the other in one request (a phase's plain set-up steps): a result for each
+   * that ran, in order; it stops after a failed one that has stopOnFailure. Rejects as run() does.
+   * A port without it runs them one by one.
+   */
+  runSeq?(ops: readonly SeqOp[]): Promise<OpResult[]>;
   /**
    * Whether the guest answers on a channel of its own (SSH), apart from the agent: a second opinion
    * when the agent is silent. false: no answer within timeoutMs; rejects with GuestLostError.

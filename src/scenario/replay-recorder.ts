@@ -8,6 +8,9 @@ import type { OpResult } from '../guest/guest-ops.js';
 
 type Of<K extends ReplayAction['kind']> = Extract<ReplayAction, { kind: K }>;
 
+/** What the reproducer keeps of an operation's result (null: it timed out). */
+const replyOf = (r: OpResult): Of<'agent'>['reply'] => (r.timedOut ? null : { ok: r.ok, errno: r.errno, ...(r.out ? { out: r.out.slice(0, 500) } : {}) });
+
 export function recordingPort(port: GuestPort, clock: Clock, t0: number, actions: ReplayAction[]): GuestPort {
   const rel = (): number => clock.now() - t0;
   const track = <A extends ReplayAction, R>(action: A, p: Promise<R>, done: (a: A, r: R) => void): Promise<R> => {
@@ -42,9 +45,33 @@ export function recordingPort(port: GuestPort, clock: Clock, t0: number, actions
       // a case's end marker reads the kernel log too: the marker is the case's, the read ours
       const request = { op: 'sh', command: shellFor(op.op === 'mark' ? { op: 'mark', text: op.text } : op), timeoutMs };
       return track<Of<'agent'>, OpResult>({ kind: 'agent', startMs: rel(), endMs: null, request, reply: null }, port.run(op, timeoutMs), (a, r) => {
-        a.reply = r.timedOut ? null : { ok: r.ok, errno: r.errno, ...(r.out ? { out: r.out.slice(0, 500) } : {}) };
+        a.reply = replyOf(r);
       });
     },
+    // each op of a seq is an action of its own: the reproducer runs them one by one
+    runSeq: port.runSeq
+      ? async (ops) => {
+          const noted = ops.map(
+            (o): Of<'agent'> => ({
+              kind: 'agent',
+              startMs: rel(),
+              endMs: null,
+              request: { op: 'sh', command: shellFor(o.op), timeoutMs: o.timeoutMs },
+              reply: null,
+            }),
+          );
+          actions.push(...noted);
+          const results = await port.runSeq!(ops).finally(() => {
+            for (const a of noted) a.endMs = rel();
+          });
+          results.forEach((r, i) => {
+            noted[i]!.reply = replyOf(r);
+          });
+          // those that did not run are not the case's
+          for (const a of noted.slice(results.length)) actions.splice(actions.indexOf(a), 1);
+          return results;
+        }
+      : undefined,
     qmp: (command, args, timeoutMs) =>
       track({ kind: 'qmp', startMs: rel(), endMs: null, command, ...(args ? { args } : {}) }, port.qmp(command, args, timeoutMs), () => {}).catch(
         (e: unknown) => {

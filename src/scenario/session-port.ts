@@ -10,13 +10,25 @@ import { QmpClosedError, QmpTimeoutError } from '../vm/qmp/errors.js';
 import type { ConsoleLine } from '../vm/console.js';
 import type { QemuExitPort } from './run-loop.js';
 import { bootGuest, type GuestSession } from './vm-session.js';
-import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type GuestPort, type SessionFactory, type VmConfig } from './port.js';
+import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type GuestPort, type SeqOp, type SessionFactory, type VmConfig } from './port.js';
 import { shellFor, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { errnoFromMessage } from './errno.js';
 import { machineDevices } from './vm-config.js';
 import { runFiles } from '../vm/machine-spec.js';
 import { bootArgv } from '../vm/qemu-argv.js';
 import { checkoutOf } from '../image/index.js';
+
+/** An OpResult from how the guest's shell command ended. */
+function shellResult(r: { code: number | null; stdout: string; stderr: string; timedOut: boolean; ms: number }): OpResult {
+  const ok = r.code === 0 && !r.timedOut;
+  return {
+    ok,
+    errno: ok || r.timedOut ? null : (errnoFromMessage(r.stderr) ?? `EXIT${r.code}`),
+    out: ok ? r.stdout : r.stderr,
+    ms: r.ms,
+    timedOut: r.timedOut,
+  };
+}
 
 export function portFromSession(s: GuestSession, image: string): GuestPort & QemuExitPort {
   const lost = (e: unknown): GuestLostError => new GuestLostError(errorMessage(e));
@@ -61,14 +73,24 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
         throw e;
       }
       if (!r.ok) return { ok: false, errno: null, out: r.error ?? r.errno, ms: r.ms, timedOut: 'timedOut' in r && r.timedOut === true };
-      const ok = r.code === 0 && !r.timedOut;
-      return {
-        ok,
-        errno: ok || r.timedOut ? null : (errnoFromMessage(r.stderr) ?? `EXIT${r.code}`),
-        out: ok ? r.stdout : r.stderr,
-        ms: r.ms,
-        timedOut: r.timedOut,
-      };
+      return shellResult(r);
+    },
+    async runSeq(ops: readonly SeqOp[]): Promise<OpResult[]> {
+      const steps = ops.map((o) => ({ command: shellFor(o.op), timeoutMs: o.timeoutMs, stopOnFailure: o.stopOnFailure }));
+      let r;
+      try {
+        // the agent bounds each command; the extra second covers the reply's trip
+        r = await s.agent.request({ op: 'seq', steps }, { timeoutMs: ops.reduce((sum, o) => sum + o.timeoutMs, 1000) });
+      } catch (e) {
+        if (e instanceof InfraError) throw lost(e);
+        throw e;
+      }
+      if (!r.ok) {
+        // nothing ran (the agent refused the request, or no reply came): the first op says why
+        const timedOut = 'timedOut' in r && r.timedOut === true;
+        return [{ ok: false, errno: null, out: r.error ?? r.errno, ms: r.ms, timedOut }];
+      }
+      return r.results.map(shellResult);
     },
     async answersApart(timeoutMs: number): Promise<boolean> {
       try {

@@ -63,10 +63,24 @@ export interface StepKind<F extends z.ZodRawShape> {
   /** the timeline's name for the step */
   label(step: FieldsOf<F>): string;
   run(step: FieldsOf<F>, ctx: KindContext, timeoutMs: number): Promise<StepResult>;
+  /**
+   * A step that is one guest operation and nothing else says which ("${var}" filled in; throws
+   * HarnessFailure for a variable nothing discovered yet): the engine may then run it together with
+   * its neighbours in one request (GuestPort.runSeq).
+   */
+  op?(step: FieldsOf<F>, ctx: KindContext): GuestOp;
 }
 
 /** A step kind, its callbacks typed from its fields. */
 export const stepKind = <F extends z.ZodRawShape>(k: StepKind<F>): StepKind<F> => k;
+
+/** A step kind that is one guest operation: `run` does what `op` says. */
+export const opStepKind = <F extends z.ZodRawShape>(
+  k: Omit<StepKind<F>, 'run' | 'op'> & { op(step: FieldsOf<F>, ctx: KindContext): GuestOp },
+): StepKind<F> => ({
+  ...k,
+  run: (s, ctx, timeoutMs) => opStep(ctx, k.op(s, ctx), timeoutMs),
+});
 
 /** When a removal ended (engine-clock ms), and how. */
 export interface RemovalEnd {
@@ -113,8 +127,12 @@ export function lostReason(e: unknown): string {
 
 /** A step that is one guest operation. */
 export async function opStep(ctx: KindContext, op: GuestOp, timeoutMs: number): Promise<StepResult> {
-  const r = await ctx.guest(op, timeoutMs);
+  return opStepResult(ctx.phase, op, await ctx.guest(op, timeoutMs), timeoutMs);
+}
+
+/** A step's result from its one operation's. */
+export function opStepResult(phase: Phase, op: GuestOp, r: OpResult, timeoutMs: number): StepResult {
   if (r.ok) return { ok: true };
   const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `failed${r.errno ? ` (${r.errno})` : ''}`;
-  return { ok: false, errno: r.errno, message: `${ctx.phase} step "${describeOp(op)}" ${why}${r.out.trim() ? `: ${r.out.trim()}` : ''}` };
+  return { ok: false, errno: r.errno, message: `${phase} step "${describeOp(op)}" ${why}${r.out.trim() ? `: ${r.out.trim()}` : ''}` };
 }

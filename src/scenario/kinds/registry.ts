@@ -9,6 +9,7 @@ import { discoverStep } from './discover.js';
 import { ioctlHolder, openHolder, socketHolder, type HolderKind } from './holders.js';
 import { deleteDeviceStep, i2cDeleteDeviceRemoval, newDeviceStep } from './i2c-device.js';
 import type { KindContext, RemovalKind, StepKind, StepResult } from './kind.js';
+import type { GuestOp } from '../../guest/guest-ops.js';
 import { modprobeStep } from './modprobe.js';
 import { retireVmStep } from './retire-vm.js';
 import { rmmodRemoval, rmmodStep } from './rmmod.js';
@@ -75,6 +76,12 @@ function stepKindOf(s: Step): AnyStep {
 
 export async function runStep(s: Step, ctx: KindContext, timeoutMs: number): Promise<StepResult> {
   return stepKindOf(s).run(s, ctx, timeoutMs);
+}
+
+/** The step as one guest operation when its kind is just that, else null; HarnessFailure for an unknown ${var}. */
+export function stepOp(s: Step, ctx: KindContext): GuestOp | null {
+  const k = stepKindOf(s);
+  return k.op ? k.op(s, ctx) : null;
 }
 
 const stepsRemoval = sequenceRemoval(StepSchema, runStep);

@@ -1,13 +1,13 @@
 // `rmmod`: unload a module — a step (`rmmod: NAME`) or a removal (`rmmod: {module}`; refused with
 // EBUSY while a held fd pins it, which the suite's `refused:` may count as handled).
 import { z } from '../../zod.js';
-import { endOf, opStep, removalKind, stepKind } from './kind.js';
+import { endOf, opStepKind, removalKind } from './kind.js';
 
-export const rmmodStep = stepKind({
+export const rmmodStep = opStepKind({
   key: 'rmmod',
   fields: { rmmod: z.string().optional() },
   label: (s) => `rmmod ${s.rmmod}`,
-  run: (s, ctx, timeoutMs) => opStep(ctx, { op: 'rmmod', module: ctx.sub(s.rmmod!) }, timeoutMs),
+  op: (s, ctx) => ({ op: 'rmmod', module: ctx.sub(s.rmmod!) }),
 });
 
 export const rmmodRemoval = removalKind({

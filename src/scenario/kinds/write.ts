@@ -1,15 +1,15 @@
 // `write: {path, value}`: a sysfs/configfs file written whole — a step, or a removal (gpio-sim's
 // `live` = 0, a driver's `unbind`, any file whose write takes the device away).
 import { z } from '../../zod.js';
-import { endOf, opStep, removalKind, stepKind } from './kind.js';
+import { endOf, opStepKind, removalKind } from './kind.js';
 
 const Write = z.strictObject({ path: z.string(), value: z.union([z.string(), z.number()]) });
 
-export const writeStep = stepKind({
+export const writeStep = opStepKind({
   key: 'write',
   fields: { write: Write.optional() },
   label: (s) => `write ${s.write!.path}`,
-  run: (s, ctx, timeoutMs) => opStep(ctx, { op: 'write', path: ctx.sub(s.write!.path), value: ctx.sub(String(s.write!.value)) }, timeoutMs),
+  op: (s, ctx) => ({ op: 'write', path: ctx.sub(s.write!.path), value: ctx.sub(String(s.write!.value)) }),
 });
 
 export const writeRemoval = removalKind({

@@ -8,6 +8,7 @@ import {
   type Clock,
   type GuestPort,
   type PortConsoleLine,
+  type SeqOp,
   type SessionFactory,
   type VmConfig,
 } from '../port.js';
@@ -261,6 +262,18 @@ export class FakeGuest implements GuestPort {
     if (op.op !== 'write') return false;
     // sysfs: a driver's unbind, a device's remove, an adapter's delete_device; configfs: live = 0
     return /\/(unbind|remove|delete_device)$/.test(op.path) || (op.path.endsWith('/live') && op.value === '0');
+  }
+
+  /** As the agent's seq: each op as run() does it, stopping after a failed one that says so. */
+  async runSeq(ops: readonly SeqOp[]): Promise<OpResult[]> {
+    this.calls.push(`seq ${ops.length}`);
+    const results: OpResult[] = [];
+    for (const o of ops) {
+      const r = await this.run(o.op, o.timeoutMs);
+      results.push(r);
+      if (!r.ok && o.stopOnFailure) break;
+    }
+    return results;
   }
 
   private dmesgFrom(marker: string): string {
