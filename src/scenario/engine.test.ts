@@ -636,6 +636,7 @@ describe('plain steps in one request', () => {
       - { mkdir: /sys/kernel/config/fake/a }
       - { write: { path: /sys/kernel/config/fake/a/live, value: 1 } }
       - { discover: { var: chip, glob: "/sys/fake/devices/fake*" } }
+      - { discover: { var: other, file: /sys/fake/other } }
       - { write: { path: "/sys/fake/\${chip}/x", value: 1 } }
       - { shell: "true" }`;
   const optionalFirst = `      - { write: { path: /sys/kernel/config/fake/a/live, value: 0 }, optional: true }
@@ -651,9 +652,9 @@ describe('plain steps in one request', () => {
   };
   const ops = (calls: readonly string[]) => calls.filter((x) => /^(seq|modprobe|mkdir|rmdir|write|sh|find) /.test(x)).map((x) => x.split(' {')[0]!);
 
-  it('sends each run of plain steps as one request, in order, a discovery between them on its own; every step is on the timeline', async () => {
+  it('sends each run of one-operation steps as one request, in order; a step that needs what one of them discovers starts the next; every step is on the timeline', async () => {
     const { r, guest } = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev' });
-    expect(ops(guest.calls)).toEqual(['seq 3', 'modprobe', 'mkdir', 'write', 'find', 'seq 2', 'write', 'sh', 'write', 'seq 3', 'write', 'rmdir', 'sh']);
+    expect(ops(guest.calls)).toEqual(['seq 5', 'modprobe', 'mkdir', 'write', 'find', 'find', 'seq 2', 'write', 'sh', 'write', 'seq 3', 'write', 'rmdir', 'sh']);
     expect(guest.calls).toContain(`write {"op":"write","path":"/sys/fake/fake0/x","value":"1"}`);
     const labels = r.timeline.filter((e) => e.kind === 'shell' && /^(prepare|restore):/.test(e.label)).map((e) => e.label);
     expect(labels).toEqual([
@@ -661,12 +662,14 @@ describe('plain steps in one request', () => {
       'prepare: mkdir',
       'prepare: write',
       'prepare: find',
+      'prepare: find',
       'prepare: write',
       'prepare: sh',
       'restore: write',
       'restore: rmdir',
       'restore: sh',
     ]);
+    expect(r.timeline.map((e) => e.label)).toEqual(expect.arrayContaining(['prepare: chip = fake0', 'prepare: other = /sys/fake/devices/fake0']));
     expect(r.record.restore).toEqual({ ok: true });
     expect(classifyCase(r.record).verdict).toBe('handled');
   });

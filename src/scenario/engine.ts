@@ -12,11 +12,14 @@ import { describeOp, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { mergeKernelLog, sliceBetween } from './kernel-log.js';
 import { GuestLostError, realClock, type AgentAnswer, type AgentCall, type Clock, type DetectorPort, type FindingLike, type GuestPort } from './port.js';
 import type { Holder, Loop, Probe, ResolvedCase } from './suite-schema.js';
-import { HarnessFailure, opStepResult, type KindContext, type Phase, type RemovalEnd } from './kinds/kind.js';
-import { holderKindOf, removalKindOf, runStep, stepOp, type Step } from './kinds/registry.js';
+import { HarnessFailure, oneResult, type KindContext, type OneOp, type Phase, type RemovalEnd } from './kinds/kind.js';
+import { holderKindOf, removalKindOf, runStep, stepOne, type Step } from './kinds/registry.js';
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
+
+/** "${name}" in suite text: a variable a step discovered */
+const VAR = /\$\{([a-z][a-z0-9_]*)\}/g;
 import { mapStrings } from '../vocabulary/substitute.js';
 
 export interface CaseContext {
@@ -326,7 +329,7 @@ class CaseExecution {
   }
 
   private sub(s: string): string {
-    return s.replace(/\$\{([a-z][a-z0-9_]*)\}/g, (_, name: string) => {
+    return s.replace(VAR, (_, name: string) => {
       const v = this.vars.get(name);
       if (v === undefined) throw new HarnessFailure(`variable \${${name}} is not discovered (have: ${[...this.vars.keys()].join(', ') || 'none'})`);
       return v;
@@ -381,29 +384,41 @@ class CaseExecution {
       if (results.length === 0) throw new HarnessFailure(`${phase}: the guest ran none of ${seq.length} steps`);
       this.note('step', `${phase}: ${results.length} steps in one request`);
       for (const [k, r] of results.entries()) {
-        const { step, op, timeoutMs } = seq[k]!;
+        const { step, one, op, timeoutMs } = seq[k]!;
         this.noteOp(op, r, `${phase}: ${op.op}`);
-        const res = opStepResult(phase, op, r, timeoutMs);
+        const res = oneResult(one, step, op, r, ctx, timeoutMs);
         if (!res.ok && !step.optional) throw new HarnessFailure(res.message);
       }
       i += results.length;
     }
   }
 
-  /** From list[i] on, the steps that are each one guest operation, with their operations. */
-  private seqFrom(list: readonly Step[], i: number, ctx: KindContext): Array<{ step: Step; op: GuestOp; timeoutMs: number }> {
-    const seq: Array<{ step: Step; op: GuestOp; timeoutMs: number }> = [];
+  /** From list[i] on, the steps that are each one guest operation and need nothing an earlier one of them finds. */
+  private seqFrom(list: readonly Step[], i: number, ctx: KindContext): Array<{ step: Step; one: OneOp<Step>; op: GuestOp; timeoutMs: number }> {
+    const seq: Array<{ step: Step; one: OneOp<Step>; op: GuestOp; timeoutMs: number }> = [];
+    // variables steps of this request set: a step that uses one waits for the result
+    const setting = new Set<string>();
+    const sub = (str: string): string => {
+      for (const m of str.matchAll(VAR)) if (setting.has(m[1]!)) throw new HarnessFailure(`\${${m[1]}} is found by a step before`);
+      return ctx.sub(str);
+    };
+    const planning: KindContext = { ...ctx, sub, subArgs: (v) => mapStrings(v, sub) };
     for (let j = i; j < list.length && seq.length < SEQ_MAX; j++) {
-      let op: GuestOp | null;
+      const step = list[j]!;
+      const one = stepOne(step);
+      if (one === null) break;
+      let op: GuestOp;
       try {
-        op = stepOp(list[j]!, ctx);
+        op = one.op(step, planning);
       } catch (e) {
-        // a variable the step needs is not discovered (yet): it runs on its own and says so
+        // a variable the step needs is not discovered yet: it waits for a request of its own
         if (e instanceof HarnessFailure) break;
         throw e;
       }
-      if (op === null) break;
-      seq.push({ step: list[j]!, op, timeoutMs: list[j]!.timeoutMs ?? this.c.timeouts.stepMs });
+      const stepMs = step.timeoutMs ?? this.c.timeouts.stepMs;
+      seq.push({ step, one, op, timeoutMs: one.timeoutMs?.(step, stepMs) ?? stepMs });
+      const sets = one.sets?.(step);
+      if (sets !== undefined) setting.add(sets);
     }
     return seq;
   }

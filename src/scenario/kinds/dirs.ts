@@ -6,12 +6,12 @@ export const mkdirStep = opStepKind({
   key: 'mkdir',
   fields: { mkdir: z.string().optional() },
   label: (s) => `mkdir ${s.mkdir}`,
-  op: (s, ctx) => ({ op: 'mkdir', path: ctx.sub(s.mkdir!) }),
+  one: { op: (s, ctx) => ({ op: 'mkdir', path: ctx.sub(s.mkdir!) }) },
 });
 
 export const rmdirStep = opStepKind({
   key: 'rmdir',
   fields: { rmdir: z.string().optional() },
   label: (s) => `rmdir ${s.rmdir}`,
-  op: (s, ctx) => ({ op: 'rmdir', path: ctx.sub(s.rmdir!) }),
+  one: { op: (s, ctx) => ({ op: 'rmdir', path: ctx.sub(s.rmdir!) }) },
 });

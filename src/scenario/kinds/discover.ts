@@ -2,7 +2,7 @@
 // hard-coded) and waited for (bounded): device nodes come and go asynchronously.
 import { z } from '../../zod.js';
 import { Ms } from '../suite-atoms.js';
-import { stepKind } from './kind.js';
+import { opStepKind } from './kind.js';
 
 /** How a value the case needs is found in the guest at run time (never hard-coded). */
 const DiscoverSchema = z
@@ -21,25 +21,33 @@ const DiscoverSchema = z
   .refine((d) => (d.glob ? 1 : 0) + (d.file ? 1 : 0) === 1, 'give exactly one of glob, file')
   .refine((d) => !d.contentEquals || d.glob, 'contentEquals needs glob');
 
-export const discoverStep = stepKind({
+export const discoverStep = opStepKind({
   key: 'discover',
   fields: { discover: DiscoverSchema.optional() },
   label: (s) => `discover ${s.discover!.var}`,
-  run: async (s, ctx) => {
-    const d = s.discover!;
-    const where =
-      d.file !== undefined
-        ? { file: ctx.sub(d.file) }
-        : { glob: ctx.sub(d.glob!), ...(d.contentEquals !== undefined ? { contentEquals: d.contentEquals } : {}) };
-    const r = await ctx.guest({ op: 'find', ...where, timeoutMs: d.timeoutMs }, d.timeoutMs + 10000);
-    const out = r.ok ? (r.out.trim().split('\n')[0] ?? '') : '';
-    if (out === '') {
-      const what = `${d.file ?? d.glob}${d.contentEquals !== undefined ? ` with content "${d.contentEquals}"` : ''}`;
-      return { ok: false, message: `${ctx.phase}: discover ${d.var}: nothing matched ${what} within ${d.timeoutMs} ms` };
-    }
-    const value = d.file !== undefined || d.take === 'path' ? out : out.slice(out.lastIndexOf('/') + 1);
-    ctx.setVar(d.var, value);
-    ctx.note('step', `${ctx.phase}: ${d.var} = ${value}`);
-    return { ok: true };
+  one: {
+    op: (s, ctx) => {
+      const d = s.discover!;
+      const where =
+        d.file !== undefined
+          ? { file: ctx.sub(d.file) }
+          : { glob: ctx.sub(d.glob!), ...(d.contentEquals !== undefined ? { contentEquals: d.contentEquals } : {}) };
+      return { op: 'find', ...where, timeoutMs: d.timeoutMs };
+    },
+    // the guest waits up to the discovery's own bound; the rest covers a slow guest
+    timeoutMs: (s) => s.discover!.timeoutMs + 10000,
+    result: (s, r, ctx) => {
+      const d = s.discover!;
+      const out = r.ok ? (r.out.trim().split('\n')[0] ?? '') : '';
+      if (out === '') {
+        const what = `${d.file ?? d.glob}${d.contentEquals !== undefined ? ` with content "${d.contentEquals}"` : ''}`;
+        return { ok: false, message: `${ctx.phase}: discover ${d.var}: nothing matched ${what} within ${d.timeoutMs} ms` };
+      }
+      const value = d.file !== undefined || d.take === 'path' ? out : out.slice(out.lastIndexOf('/') + 1);
+      ctx.setVar(d.var, value);
+      ctx.note('step', `${ctx.phase}: ${d.var} = ${value}`);
+      return { ok: true };
+    },
+    sets: (s) => s.discover!.var,
   },
 });

@@ -63,24 +63,39 @@ export interface StepKind<F extends z.ZodRawShape> {
   /** the timeline's name for the step */
   label(step: FieldsOf<F>): string;
   run(step: FieldsOf<F>, ctx: KindContext, timeoutMs: number): Promise<StepResult>;
-  /**
-   * A step that is one guest operation and nothing else says which ("${var}" filled in; throws
-   * HarnessFailure for a variable nothing discovered yet): the engine may then run it together with
-   * its neighbours in one request (GuestPort.runSeq).
-   */
-  op?(step: FieldsOf<F>, ctx: KindContext): GuestOp;
+  /** Set by opStepKind: the step is one guest operation, which the engine may send with its neighbours (GuestPort.runSeq). */
+  one?: OneOp<FieldsOf<F>>;
+}
+
+/** A step that is one guest operation. */
+export interface OneOp<S> {
+  /** the operation, "${var}" filled in (HarnessFailure for a variable nothing discovered yet) */
+  op(step: S, ctx: KindContext): GuestOp;
+  /** the operation's bound, from the step's (default: the step's) */
+  timeoutMs?(step: S, stepTimeoutMs: number): number;
+  /** what the operation's result makes of the step (default: it succeeded or failed with it) */
+  result?(step: S, r: OpResult, ctx: KindContext, timeoutMs: number): StepResult;
+  /** the variable the step sets: a step that uses it must wait for its result */
+  sets?(step: S): string;
 }
 
 /** A step kind, its callbacks typed from its fields. */
 export const stepKind = <F extends z.ZodRawShape>(k: StepKind<F>): StepKind<F> => k;
 
-/** A step kind that is one guest operation: `run` does what `op` says. */
-export const opStepKind = <F extends z.ZodRawShape>(
-  k: Omit<StepKind<F>, 'run' | 'op'> & { op(step: FieldsOf<F>, ctx: KindContext): GuestOp },
-): StepKind<F> => ({
+/** A step kind that is one guest operation: `run` does what `one` says, and so may the engine for several at once. */
+export const opStepKind = <F extends z.ZodRawShape>(k: Omit<StepKind<F>, 'run' | 'one'> & { one: OneOp<FieldsOf<F>> }): StepKind<F> => ({
   ...k,
-  run: (s, ctx, timeoutMs) => opStep(ctx, k.op(s, ctx), timeoutMs),
+  run: async (s, ctx, stepTimeoutMs) => {
+    const op = k.one.op(s, ctx);
+    const timeoutMs = k.one.timeoutMs?.(s, stepTimeoutMs) ?? stepTimeoutMs;
+    return oneResult(k.one, s, op, await ctx.guest(op, timeoutMs), ctx, timeoutMs);
+  },
 });
+
+/** A one-operation step's result from its operation's. */
+export function oneResult<S>(one: OneOp<S>, step: S, op: GuestOp, r: OpResult, ctx: KindContext, timeoutMs: number): StepResult {
+  return one.result ? one.result(step, r, ctx, timeoutMs) : opStepResult(ctx.phase, op, r, timeoutMs);
+}
 
 /** When a removal ended (engine-clock ms), and how. */
 export interface RemovalEnd {

@@ -6,9 +6,11 @@ export const modprobeStep = opStepKind({
   key: 'modprobe',
   fields: { modprobe: z.string().optional(), params: z.record(z.string(), z.union([z.string(), z.number()])).optional() },
   label: (s) => `modprobe ${s.modprobe}`,
-  op: (s, ctx) => ({
-    op: 'modprobe',
-    module: ctx.sub(s.modprobe!),
-    params: Object.fromEntries(Object.entries(s.params ?? {}).map(([k, v]) => [k, ctx.sub(String(v))])),
-  }),
+  one: {
+    op: (s, ctx) => ({
+      op: 'modprobe',
+      module: ctx.sub(s.modprobe!),
+      params: Object.fromEntries(Object.entries(s.params ?? {}).map(([k, v]) => [k, ctx.sub(String(v))])),
+    }),
+  },
 });

@@ -8,8 +8,7 @@ import { mkdirStep, rmdirStep } from './dirs.js';
 import { discoverStep } from './discover.js';
 import { ioctlHolder, openHolder, socketHolder, type HolderKind } from './holders.js';
 import { deleteDeviceStep, i2cDeleteDeviceRemoval, newDeviceStep } from './i2c-device.js';
-import type { KindContext, RemovalKind, StepKind, StepResult } from './kind.js';
-import type { GuestOp } from '../../guest/guest-ops.js';
+import type { KindContext, OneOp, RemovalKind, StepKind, StepResult } from './kind.js';
 import { modprobeStep } from './modprobe.js';
 import { retireVmStep } from './retire-vm.js';
 import { rmmodRemoval, rmmodStep } from './rmmod.js';
@@ -78,10 +77,9 @@ export async function runStep(s: Step, ctx: KindContext, timeoutMs: number): Pro
   return stepKindOf(s).run(s, ctx, timeoutMs);
 }
 
-/** The step as one guest operation when its kind is just that, else null; HarnessFailure for an unknown ${var}. */
-export function stepOp(s: Step, ctx: KindContext): GuestOp | null {
-  const k = stepKindOf(s);
-  return k.op ? k.op(s, ctx) : null;
+/** How the step is one guest operation, when its kind is just that (else null). */
+export function stepOne(s: Step): OneOp<Step> | null {
+  return (stepKindOf(s).one as OneOp<Step> | undefined) ?? null;
 }
 
 const stepsRemoval = sequenceRemoval(StepSchema, runStep);

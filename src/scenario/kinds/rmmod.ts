@@ -7,7 +7,7 @@ export const rmmodStep = opStepKind({
   key: 'rmmod',
   fields: { rmmod: z.string().optional() },
   label: (s) => `rmmod ${s.rmmod}`,
-  op: (s, ctx) => ({ op: 'rmmod', module: ctx.sub(s.rmmod!) }),
+  one: { op: (s, ctx) => ({ op: 'rmmod', module: ctx.sub(s.rmmod!) }) },
 });
 
 export const rmmodRemoval = removalKind({

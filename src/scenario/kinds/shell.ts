@@ -7,5 +7,5 @@ export const shellStep = opStepKind({
   key: 'shell',
   fields: { shell: z.string().optional() },
   label: () => 'shell',
-  op: (s, ctx) => ({ op: 'sh', command: ctx.sub(s.shell!) }),
+  one: { op: (s, ctx) => ({ op: 'sh', command: ctx.sub(s.shell!) }) },
 });

@@ -9,7 +9,7 @@ export const writeStep = opStepKind({
   key: 'write',
   fields: { write: Write.optional() },
   label: (s) => `write ${s.write!.path}`,
-  op: (s, ctx) => ({ op: 'write', path: ctx.sub(s.write!.path), value: ctx.sub(String(s.write!.value)) }),
+  one: { op: (s, ctx) => ({ op: 'write', path: ctx.sub(s.write!.path), value: ctx.sub(String(s.write!.value)) }) },
 });
 
 export const writeRemoval = removalKind({
