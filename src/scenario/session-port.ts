@@ -30,6 +30,11 @@ function shellResult(r: { code: number | null; stdout: string; stderr: string; t
   };
 }
 
+/** An OpResult for a request the agent refused, or that got no reply in time. */
+function unanswered(r: { errno: string; error?: string | undefined; ms: number; timedOut?: boolean }): OpResult {
+  return { ok: false, errno: null, out: r.error ?? r.errno, ms: r.ms, timedOut: r.timedOut === true };
+}
+
 export function portFromSession(s: GuestSession, image: string): GuestPort & QemuExitPort {
   const lost = (e: unknown): GuestLostError => new GuestLostError(errorMessage(e));
   /** QEMU gone: the guest is lost. QEMU still running: only our monitor connection broke (harness fault). */
@@ -72,8 +77,7 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
         if (e instanceof InfraError) throw lost(e);
         throw e;
       }
-      if (!r.ok) return { ok: false, errno: null, out: r.error ?? r.errno, ms: r.ms, timedOut: 'timedOut' in r && r.timedOut === true };
-      return shellResult(r);
+      return r.ok ? shellResult(r) : unanswered(r);
     },
     async runSeq(ops: readonly SeqOp[]): Promise<OpResult[]> {
       const steps = ops.map((o) => ({ command: shellFor(o.op), timeoutMs: o.timeoutMs, stopOnFailure: o.stopOnFailure }));
@@ -85,12 +89,8 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
         if (e instanceof InfraError) throw lost(e);
         throw e;
       }
-      if (!r.ok) {
-        // nothing ran (the agent refused the request, or no reply came): the first op says why
-        const timedOut = 'timedOut' in r && r.timedOut === true;
-        return [{ ok: false, errno: null, out: r.error ?? r.errno, ms: r.ms, timedOut }];
-      }
-      return r.results.map(shellResult);
+      // nothing ran (the agent refused the request, or no reply came): the first op says why
+      return r.ok ? r.results.map(shellResult) : [unanswered(r)];
     },
     async answersApart(timeoutMs: number): Promise<boolean> {
       try {
