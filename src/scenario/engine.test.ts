@@ -10,6 +10,7 @@ import { realClock, type DetectorPort } from './port.js';
 import { runLoop, planCases, type RunLoopOptions } from './run-loop.js';
 import type { ResolvedCase } from './suite-schema.js';
 import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testing/fake-guest.js';
+import type { GuestOp } from '../guest/guest-ops.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const kasan = readFileSync(path.join(here, 'testdata/kasan-canary-read.log'), 'utf8').trimEnd().split('\n');
@@ -584,18 +585,14 @@ describe('flush: the end marker on the console, then a short grace', () => {
 
   it('lines from before the begin marker are the previous case’s preamble, not this case’s', async () => {
     const clock = new FakeClock();
-    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
-    const port = new Proxy(guest, {
-      get(t, k, recv) {
-        const v = Reflect.get(t, k, recv) as unknown;
-        if (k !== 'run' || typeof v !== 'function') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-        return async (op: { op: string; text?: string }, ms: number) => {
-          // the console still delivers the end of the previous case's report as this case begins
-          if (op.op === 'mark' && op.text?.startsWith('huci: begin')) kasan.forEach((l) => t.printk(l.replace(/^\[[ 0-9.]+\] /, '')));
-          return (v as (o: unknown, m: number) => Promise<unknown>).call(t, op, ms);
-        };
-      },
-    });
+    // the console still delivers the end of the previous case's report as this case begins
+    class LateConsole extends FakeGuest {
+      override async run(op: GuestOp, ms: number) {
+        if (op.op === 'mark' && op.text.startsWith('huci: begin')) for (const l of kasan) this.printk(l.replace(/^\[[ 0-9.]+\] /, ''));
+        return super.run(op, ms);
+      }
+    }
+    const port = new LateConsole({ removal: 'completes', zombie: 'enodev' }, clock);
     const r = await runCase(unbindRead, { port, detector: realDetector, iteration: 1, clock });
     expect(r.preamble.length).toBe(kasan.length);
     expect(r.findings).toEqual([]);
@@ -654,7 +651,10 @@ describe('plain steps in one request', () => {
 
   it('sends each run of one-operation steps as one request, in order; a step that needs what one of them discovers starts the next; every step is on the timeline', async () => {
     const { r, guest } = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev' });
-    expect(ops(guest.calls)).toEqual(['seq 5', 'modprobe', 'mkdir', 'write', 'find', 'find', 'seq 2', 'write', 'sh', 'write', 'seq 3', 'write', 'rmdir', 'sh']);
+    // the case's begin marker rides in the first request, ahead of the steps
+    expect(ops(guest.calls)).toEqual(['seq 6', 'modprobe', 'mkdir', 'write', 'find', 'find', 'seq 2', 'write', 'sh', 'write', 'seq 3', 'write', 'rmdir', 'sh']);
+    expect(guest.calls[guest.calls.indexOf('seq 6') + 1]).toMatch(/^mark \{"op":"mark","text":"huci: begin /);
+    expect(guest.calls.filter((x) => x.startsWith('mark '))).toHaveLength(2);
     expect(guest.calls).toContain(`write {"op":"write","path":"/sys/fake/fake0/x","value":"1"}`);
     const labels = r.timeline.filter((e) => e.kind === 'shell' && /^(prepare|restore):/.test(e.label)).map((e) => e.label);
     expect(labels).toEqual([

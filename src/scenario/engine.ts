@@ -18,6 +18,8 @@ import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
 
+/** The bound on writing a case marker into the kernel log. */
+const MARK_MS = 3000;
 /** "${name}" in suite text: a variable a step discovered */
 const VAR = /\$\{([a-z][a-z0-9_]*)\}/g;
 import { mapStrings } from '../vocabulary/substitute.js';
@@ -183,8 +185,7 @@ class CaseExecution {
     });
     let pendingRemoval: Promise<RemovalEnd> | null = null;
     try {
-      await this.mark(begin);
-      await this.steps(this.c.prepare, 'prepare');
+      await this.steps(this.c.prepare, 'prepare', begin);
       for (const h of this.c.holders) await this.hold(h);
       for (const l of this.c.loops) await this.spawn(l);
       await this.spawnStress();
@@ -226,7 +227,7 @@ class CaseExecution {
     // writes it reads the case's kernel log, which ends at that marker: one round trip for three.
     const ended =
       this.record.guestLost === null && flushing
-        ? await this.port.run({ op: 'mark', text: endMarker, dmesgFrom: begin }, 3000).then(
+        ? await this.port.run({ op: 'mark', text: endMarker, dmesgFrom: begin }, MARK_MS).then(
             (r) => (r.ok && !r.timedOut ? r : null),
             () => null,
           )
@@ -323,9 +324,9 @@ class CaseExecution {
 
   /** A marker in the kernel log (console and dmesg) that delimits this case. */
   private mark(text: string): Promise<OpResult> {
-    // one guest command, not open/write/close on the agent: three round trips per marker, two
-    // markers per case
-    return this.port.run({ op: 'mark', text }, 3000);
+    // one guest command, not open/write/close on the agent (three round trips); the begin marker
+    // usually rides in the first set-up request, the end marker reads the case's log
+    return this.port.run({ op: 'mark', text }, MARK_MS);
   }
 
   private sub(s: string): string {
@@ -369,18 +370,31 @@ class CaseExecution {
 
   /**
    * A phase's steps in order. Consecutive steps that are each one guest operation go to the guest
-   * in one request (a round trip, not one each; the guest stops at a failed step that is not optional).
+   * in one request (a round trip, not one each; the guest stops at a failed step that is not
+   * optional). `marker`: the case's begin marker, written first (in the first request when it can).
    */
-  private async steps(list: readonly Step[], phase: 'prepare' | 'restore'): Promise<void> {
+  private async steps(list: readonly Step[], phase: 'prepare' | 'restore', marker?: string): Promise<void> {
     const ctx = this.kindContext(phase);
+    let lead = marker;
     for (let i = 0; i < list.length; ) {
       const seq = this.port.runSeq ? this.seqFrom(list, i, ctx) : [];
-      if (seq.length < 2) {
+      if (seq.length === 0 || seq.length + (lead === undefined ? 0 : 1) < 2) {
+        if (lead !== undefined) await this.mark(lead);
+        lead = undefined;
         await this.step(list[i]!, phase);
         i++;
         continue;
       }
-      const results = await this.port.runSeq!(seq.map((x) => ({ op: x.op, timeoutMs: x.timeoutMs, stopOnFailure: !x.step.optional })));
+      const ops = seq.map((x) => ({ op: x.op, timeoutMs: x.timeoutMs, stopOnFailure: !x.step.optional }));
+      // the marker's result is not judged (as when it goes alone)
+      if (lead !== undefined) ops.unshift({ op: { op: 'mark', text: lead }, timeoutMs: MARK_MS, stopOnFailure: false });
+      const results = await this.port.runSeq!(ops);
+      if (lead !== undefined) {
+        results.shift();
+        lead = undefined;
+        // the request ran none of the steps (no reply in time, or refused): they go again, as they can
+        if (results.length === 0) continue;
+      }
       if (results.length === 0) throw new HarnessFailure(`${phase}: the guest ran none of ${seq.length} steps`);
       this.note('step', `${phase}: ${results.length} steps in one request`);
       for (const [k, r] of results.entries()) {
@@ -391,6 +405,7 @@ class CaseExecution {
       }
       i += results.length;
     }
+    if (lead !== undefined) await this.mark(lead);
   }
 
   /** From list[i] on, the steps that are each one guest operation and need nothing an earlier one of them finds. */
