@@ -146,7 +146,7 @@ export async function opStep(ctx: KindContext, op: GuestOp, timeoutMs: number): 
 }
 
 /** A step's result from its one operation's. */
-export function opStepResult(phase: Phase, op: GuestOp, r: OpResult, timeoutMs: number): StepResult {
+function opStepResult(phase: Phase, op: GuestOp, r: OpResult, timeoutMs: number): StepResult {
   if (r.ok) return { ok: true };
   const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `failed${r.errno ? ` (${r.errno})` : ''}`;
   return { ok: false, errno: r.errno, message: `${phase} step "${describeOp(op)}" ${why}${r.out.trim() ? `: ${r.out.trim()}` : ''}` };

@@ -208,7 +208,8 @@ export class FakeGuest implements GuestPort {
         return ok({ loop: call.loop, iterations: 3, counts: woken ? { OK: 2, ENODEV: 1 } : { OK: 2 }, stuck: !woken && this.removed, interrupted: false });
       }
       case 'sh':
-        // the engine's guest operations come through run(), never as agent shell text
+      case 'seq':
+        // the engine's guest operations come through run() and runSeq(), never as agent shell text
         return fail('ENOSYS');
       default:
         break;
