@@ -17,12 +17,12 @@ import { holderKindOf, removalKindOf, runStep, stepOne, type Step } from './kind
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
+import { mapStrings } from '../vocabulary/substitute.js';
 
 /** The bound on writing a case marker into the kernel log. */
 const MARK_MS = 3000;
 /** "${name}" in suite text: a variable a step discovered */
 const VAR = /\$\{([a-z][a-z0-9_]*)\}/g;
-import { mapStrings } from '../vocabulary/substitute.js';
 
 export interface CaseContext {
   port: GuestPort;
@@ -378,16 +378,18 @@ class CaseExecution {
     let lead = marker;
     for (let i = 0; i < list.length; ) {
       const seq = this.port.runSeq ? this.seqFrom(list, i, ctx) : [];
-      if (seq.length === 0 || seq.length + (lead === undefined ? 0 : 1) < 2) {
+      // the marker's result is not judged (as when it goes alone)
+      const ops = [
+        ...(lead === undefined ? [] : [{ op: { op: 'mark', text: lead } as const, timeoutMs: MARK_MS, stopOnFailure: false }]),
+        ...seq.map((x) => ({ op: x.op, timeoutMs: x.timeoutMs, stopOnFailure: !x.step.optional })),
+      ];
+      if (seq.length === 0 || ops.length < 2) {
         if (lead !== undefined) await this.mark(lead);
         lead = undefined;
         await this.step(list[i]!, phase);
         i++;
         continue;
       }
-      const ops = seq.map((x) => ({ op: x.op, timeoutMs: x.timeoutMs, stopOnFailure: !x.step.optional }));
-      // the marker's result is not judged (as when it goes alone)
-      if (lead !== undefined) ops.unshift({ op: { op: 'mark', text: lead }, timeoutMs: MARK_MS, stopOnFailure: false });
       const results = await this.port.runSeq!(ops);
       if (lead !== undefined) {
         results.shift();

@@ -2,7 +2,7 @@
 // `new_device` / `delete_device` steps and the `i2c-delete-device` removal share the adapter's files.
 import { z } from '../../zod.js';
 import type { GuestOp } from '../../guest/guest-ops.js';
-import { endOf, opStep, type KindContext, removalKind, stepKind } from './kind.js';
+import { endOf, opStepKind, type KindContext, removalKind } from './kind.js';
 
 const Addr = z.number().int().min(0).max(0x7f);
 const Client = z.strictObject({ adapter: z.string(), addr: Addr });
@@ -12,21 +12,23 @@ const adapterFile = (ctx: KindContext, adapter: string, file: string): string =>
 const hex = (addr: number): string => `0x${addr.toString(16)}`;
 const deleteOp = (ctx: KindContext, c: Client): GuestOp => ({ op: 'write', path: adapterFile(ctx, c.adapter, 'delete_device'), value: hex(c.addr) });
 
-export const newDeviceStep = stepKind({
+export const newDeviceStep = opStepKind({
   key: 'new_device',
   fields: { new_device: z.strictObject({ adapter: z.string(), name: z.string(), addr: Addr }).optional() },
   label: (s) => `new_device ${s.new_device!.name} ${hex(s.new_device!.addr)}`,
-  run: (s, ctx, timeoutMs) => {
-    const d = s.new_device!;
-    return opStep(ctx, { op: 'write', path: adapterFile(ctx, d.adapter, 'new_device'), value: `${ctx.sub(d.name)} ${hex(d.addr)}` }, timeoutMs);
+  one: {
+    op: (s, ctx) => {
+      const d = s.new_device!;
+      return { op: 'write', path: adapterFile(ctx, d.adapter, 'new_device'), value: `${ctx.sub(d.name)} ${hex(d.addr)}` };
+    },
   },
 });
 
-export const deleteDeviceStep = stepKind({
+export const deleteDeviceStep = opStepKind({
   key: 'delete_device',
   fields: { delete_device: Client.optional() },
   label: (s) => `delete_device ${hex(s.delete_device!.addr)}`,
-  run: (s, ctx, timeoutMs) => opStep(ctx, deleteOp(ctx, s.delete_device!), timeoutMs),
+  one: { op: (s, ctx) => deleteOp(ctx, s.delete_device!) },
 });
 
 export const i2cDeleteDeviceRemoval = removalKind({

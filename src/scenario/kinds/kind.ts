@@ -140,11 +140,6 @@ export function lostReason(e: unknown): string {
   return e instanceof GuestLostError ? e.reason : e instanceof Error ? e.message : String(e);
 }
 
-/** A step that is one guest operation. */
-export async function opStep(ctx: KindContext, op: GuestOp, timeoutMs: number): Promise<StepResult> {
-  return opStepResult(ctx.phase, op, await ctx.guest(op, timeoutMs), timeoutMs);
-}
-
 /** A step's result from its one operation's. */
 function opStepResult(phase: Phase, op: GuestOp, r: OpResult, timeoutMs: number): StepResult {
   if (r.ok) return { ok: true };
