@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "errnames.h"
+#include "files.h"
 #include "handles.h"
 #include "ioctls.h"
 #include "json.h"
@@ -27,7 +28,7 @@
 #include "shell.h"
 #include "tasks.h"
 
-#define PROTOCOL_VERSION 8
+#define PROTOCOL_VERSION 9
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {
@@ -111,32 +112,44 @@ static void write_all(const char *p, size_t len)
 	}
 }
 
+/* ,"ok","errno" of an outcome; ,"error" goes after the fields (outcome_error) */
+static void outcome_head(struct sbuf *b, int err)
+{
+	char buf[16];
+	if (err) {
+		sb_puts(b, ",\"ok\":false,\"errno\":");
+		const char *name = errno_name(err, buf, sizeof(buf));
+		sb_json_str(b, name, strlen(name));
+	} else {
+		sb_puts(b, ",\"ok\":true,\"errno\":null");
+	}
+}
+
+static void outcome_error(struct sbuf *b, int err, const char *msg)
+{
+	char ebuf[128];
+	if (!err)
+		return;
+	if (!msg || !msg[0])
+		msg = strerror_r(err, ebuf, sizeof(ebuf));
+	sb_puts(b, ",\"error\":");
+	sb_json_str(b, msg, strlen(msg));
+}
+
 static void reply(struct request *r, int err)
 {
 	struct sbuf b;
-	char buf[16];
 	sb_init(&b);
 	sb_puts(&b, "{\"id\":");
 	if (r->id)
 		sb_json_node(&b, r->id);
 	else
 		sb_puts(&b, "null");
-	if (err) {
-		sb_puts(&b, ",\"ok\":false,\"errno\":");
-		const char *name = errno_name(err, buf, sizeof(buf));
-		sb_json_str(&b, name, strlen(name));
-	} else {
-		sb_puts(&b, ",\"ok\":true,\"errno\":null");
-	}
+	outcome_head(&b, err);
 	sb_printf(&b, ",\"ms\":%.3f", now_ms() - r->t0);
 	if (r->fields.p)
 		sb_puts(&b, r->fields.p);
-	if (err) {
-		char ebuf[128];
-		const char *msg = r->error[0] ? r->error : strerror_r(err, ebuf, sizeof(ebuf));
-		sb_puts(&b, ",\"error\":");
-		sb_json_str(&b, msg, strlen(msg));
-	}
+	outcome_error(&b, err, r->error);
 	sb_puts(&b, "}\n");
 	pthread_mutex_lock(&out_lock);
 	write_all(b.p, b.len);
@@ -323,42 +336,71 @@ static int op_sh(struct request *r)
 	return shell_run(command, timeout, &r->fields, NULL, r->error, sizeof(r->error));
 }
 
+static int op_file(struct request *r)
+{
+	return file_op(json_get_str(r->root, "op"), r->root, &r->fields, r->error, sizeof(r->error));
+}
+
 #define SEQ_MAX 16
 
-/* seq (protocol 8): shell commands one after the other, each as sh runs it, in one request: the
- * host's set-up steps cost one round trip, not one each. It stops after a command that failed
- * (exit status not 0, killed, timed out) and says stopOnFailure; `results` has one entry per
- * command that ran, with its own `ms`. */
+/* A seq step: sh (its command) or a file op (its fields); the reason it cannot run, or NULL. */
+static const char *seq_step_invalid(const struct jnode *s)
+{
+	double t;
+	if (s->type != J_OBJ)
+		return "each seq step is an object";
+	const char *op = json_get_str(s, "op");
+	const struct jnode *stop = json_get(s, "stopOnFailure");
+	if (!op || (strcmp(op, "sh") != 0 && !file_op_known(op)))
+		return "a seq step's op is sh, writefile, mkdir, rmdir, find or klog";
+	if (strcmp(op, "sh") == 0 && !json_get_str(s, "command"))
+		return "a seq sh step needs a string command";
+	if (json_get(s, "timeoutMs") && (!json_get_num(s, "timeoutMs", &t) || t < 0))
+		return "a seq step's timeoutMs must be a non-negative number";
+	if (stop && stop->type != J_BOOL)
+		return "a seq step's stopOnFailure must be a boolean";
+	return NULL;
+}
+
+/* seq (protocol 8; file ops since 9): steps one after the other in one request, so the host's
+ * set-up steps cost one round trip, not one each. Each result is the step's op, its own `ms` and
+ * outcome and its fields. It stops after a step that failed (a file op's errno; a command that
+ * could not start, exited non-zero, was killed or timed out) and says stopOnFailure. */
 static int op_seq(struct request *r)
 {
 	const struct jnode *steps = json_get(r->root, "steps");
 	if (!steps || steps->type != J_ARR || steps->len == 0 || steps->len > SEQ_MAX)
-		return refuse(r, "seq needs steps: an array of 1 to 16 commands");
+		return refuse(r, "seq needs steps: an array of 1 to 16 steps");
 	for (const struct jnode *s = steps->kids; s; s = s->next) {
-		double t;
-		const struct jnode *stop = s->type == J_OBJ ? json_get(s, "stopOnFailure") : NULL;
-		if (s->type != J_OBJ || !json_get_str(s, "command"))
-			return refuse(r, "each seq step needs a string command");
-		if (json_get(s, "timeoutMs") && (!json_get_num(s, "timeoutMs", &t) || t < 0))
-			return refuse(r, "a seq step's timeoutMs must be a non-negative number");
-		if (stop && stop->type != J_BOOL)
-			return refuse(r, "a seq step's stopOnFailure must be a boolean");
+		const char *why = seq_step_invalid(s);
+		if (why)
+			return refuse(r, why);
 	}
 	sb_puts(&r->fields, ",\"results\":[");
 	for (const struct jnode *s = steps->kids; s; s = s->next) {
-		double timeout = 60000, t0 = now_ms();
+		const char *op = json_get_str(s, "op");
 		const struct jnode *stop = json_get(s, "stopOnFailure");
-		bool succeeded;
-		struct sbuf one;
+		double timeout = 60000, t0 = now_ms();
+		bool succeeded = false;
+		char why[200] = "";
+		struct sbuf fields;
+		sb_init(&fields);
 		json_get_num(s, "timeoutMs", &timeout);
-		sb_init(&one);
-		int err = shell_run(json_get_str(s, "command"), timeout, &one, &succeeded, r->error, sizeof(r->error));
-		if (err) {
-			sb_free(&one);
-			return err;
-		}
-		sb_printf(&r->fields, "%s{\"ms\":%.3f%s}", s == steps->kids ? "" : ",", now_ms() - t0, one.p);
-		sb_free(&one);
+		int err = strcmp(op, "sh") == 0 ? shell_run(json_get_str(s, "command"), timeout, &fields, &succeeded, why, sizeof(why))
+						: file_op(op, s, &fields, why, sizeof(why));
+		if (err)
+			succeeded = false;
+		else if (strcmp(op, "sh") != 0)
+			succeeded = true;
+		sb_puts(&r->fields, s == steps->kids ? "{\"op\":" : ",{\"op\":");
+		sb_json_str(&r->fields, op, strlen(op));
+		sb_printf(&r->fields, ",\"ms\":%.3f", now_ms() - t0);
+		outcome_head(&r->fields, err);
+		if (fields.p)
+			sb_puts(&r->fields, fields.p);
+		outcome_error(&r->fields, err, why);
+		sb_putc(&r->fields, '}');
+		sb_free(&fields);
 		if (!succeeded && stop && stop->b)
 			break;
 	}
@@ -385,6 +427,8 @@ static int dispatch(struct request *r)
 			return ops[i].run(r);
 	if (fd_op_known(op))
 		return op_fd(r, op);
+	if (file_op_known(op))
+		return op_file(r);
 	snprintf(r->error, sizeof(r->error), "unknown op %.64s", op);
 	return EINVAL;
 }

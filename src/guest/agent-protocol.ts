@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from '../zod.js';
 
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -104,13 +104,36 @@ const LoopOpSchema = z.discriminatedUnion('op', [readOp, preadOp, writeOp, pollO
 export type LoopOp = z.infer<typeof LoopOpSchema>;
 
 const withHandle = { handle };
-/** Commands in one `seq` request, at most. */
+/** Steps in one `seq` request, at most. */
 export const SEQ_MAX = 16;
 const SocketCallSchema = z.discriminatedUnion('call', [
   z.strictObject({ call: z.literal('bind'), hex }),
   z.strictObject({ call: z.literal('connect'), hex }),
   z.strictObject({ call: z.literal('setsockopt'), level: uint, name: uint, hex }),
 ]);
+const path = z.string().min(1);
+// a shell command (protocol 2): replaces an SSH exec channel per command
+const shOp = z.strictObject({ op: z.literal('sh'), command: z.string().min(1), timeoutMs: z.number().nonnegative().optional() });
+// file operations the agent does itself (protocol 9): a set-up step or a marker without a shell
+const fileOps = [
+  /** as `echo text > path`: created if absent, truncated, the text and a newline in one write */
+  z.strictObject({ op: z.literal('writefile'), path, text: z.string() }),
+  z.strictObject({ op: z.literal('mkdir'), path }),
+  z.strictObject({ op: z.literal('rmdir'), path }),
+  /** a file's content, or the first (sorted) match of a glob — with contentEquals, the directory of the first whose content equals it — looked for again until waitMs */
+  z.strictObject({
+    op: z.literal('find'),
+    glob: path.optional(),
+    file: path.optional(),
+    contentEquals: z.string().optional(),
+    waitMs: z.number().nonnegative().optional(),
+  }),
+  /** a line written to the kernel log (`mark`), then the log as dmesg prints it from the last line containing `from` on */
+  z.strictObject({ op: z.literal('klog'), mark: z.string().optional(), from: z.string().optional() }),
+] as const;
+/** What one step of a `seq` does: a shell command or a file operation. */
+export type SeqStep = z.infer<typeof shOp> | z.infer<(typeof fileOps)[number]>;
+const seqStepOpts = { timeoutMs: z.number().nonnegative().optional(), stopOnFailure: z.boolean().optional() };
 export const RequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('ping') }),
   z.strictObject({
@@ -136,15 +159,15 @@ export const RequestSchema = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('stop'), loop: uint, timeoutMs: z.number().nonnegative().optional() }),
   z.strictObject({ op: z.literal('loops') }),
-  // a shell command (protocol 2): replaces an SSH exec channel per command
-  z.strictObject({ op: z.literal('sh'), command: z.string().min(1), timeoutMs: z.number().nonnegative().optional() }),
+  shOp,
+  ...fileOps,
   // tasks asleep in the kernel (D) and the agent's own shell commands, with where they wait (protocol 7)
   z.strictObject({ op: z.literal('tasks') }),
-  // shell commands one after the other in one request (protocol 8); it stops after a failed one that says so
+  // steps one after the other in one request (protocol 8; file ops since 9); it stops after a failed one that says so
   z.strictObject({
     op: z.literal('seq'),
     steps: z
-      .array(z.strictObject({ command: z.string().min(1), timeoutMs: z.number().nonnegative().optional(), stopOnFailure: z.boolean().optional() }))
+      .array(z.discriminatedUnion('op', [shOp.extend(seqStepOpts), ...fileOps.map((o) => o.extend(seqStepOpts))]))
       .min(1)
       .max(SEQ_MAX),
   }),
@@ -221,6 +244,33 @@ const shellFields = {
   truncated: z.boolean(),
 };
 
+/** what a file op found or read */
+const fileFields = {
+  writefile: {},
+  mkdir: {},
+  rmdir: {},
+  find: { found: z.string() },
+  klog: { log: z.string().optional() },
+} as const;
+
+/** One step's result in a `seq`: its op, its own `ms`, its outcome and its op's fields. */
+function stepResult<O extends string, S extends z.core.$ZodLooseShape>(op: O, fields: S) {
+  const base = { op: z.literal(op), ms: z.number() };
+  return z.discriminatedUnion('ok', [
+    z.strictObject({ ...base, ok: z.literal(true), errno: z.null(), ...fields }),
+    z.strictObject({ ...base, ok: z.literal(false), errno: ErrnoNameSchema, error: z.string().optional() }),
+  ]);
+}
+const SeqResultSchema = z.union([
+  stepResult('sh', shellFields),
+  stepResult('writefile', fileFields.writefile),
+  stepResult('mkdir', fileFields.mkdir),
+  stepResult('rmdir', fileFields.rmdir),
+  stepResult('find', fileFields.find),
+  stepResult('klog', fileFields.klog),
+]);
+export type SeqResult = z.infer<typeof SeqResultSchema>;
+
 export const ReplySchemas = {
   ping: reply({ pid: uint, protocol: uint }),
   open: reply({ handle, fd: uint }),
@@ -237,8 +287,13 @@ export const ReplySchemas = {
   stop: reply({ ...LoopStatsSchema.shape, interrupted: z.boolean(), stuck: z.boolean() }),
   loops: reply({ loops: z.array(LoopStatsSchema) }),
   sh: reply(shellFields),
-  /** one result per command that ran, in order, each with its own `ms` */
-  seq: reply({ results: z.array(z.strictObject({ ms: z.number(), ...shellFields })) }),
+  writefile: reply(fileFields.writefile),
+  mkdir: reply(fileFields.mkdir),
+  rmdir: reply(fileFields.rmdir),
+  find: reply(fileFields.find),
+  klog: reply(fileFields.klog),
+  /** one result per step that ran, in order */
+  seq: reply({ results: z.array(SeqResultSchema) }),
   tasks: reply({ tasks: z.array(TaskSchema) }),
 } as const satisfies Record<Op, z.ZodType>;
 

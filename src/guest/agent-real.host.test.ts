@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { unlinkSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -689,25 +689,165 @@ describe('huci-agent: sh (shell commands on the agent channel)', () => {
         {
           op: 'seq',
           steps: [
-            { command: 'echo one', stopOnFailure: true },
-            { command: 'echo two >&2; exit 3', stopOnFailure: false },
-            { command: 'sleep 5', timeoutMs: 100, stopOnFailure: true },
-            { command: 'echo never' },
+            { op: 'sh', command: 'echo one', stopOnFailure: true },
+            { op: 'sh', command: 'echo two >&2; exit 3', stopOnFailure: false },
+            { op: 'sh', command: 'sleep 5', timeoutMs: 100, stopOnFailure: true },
+            { op: 'sh', command: 'echo never' },
           ],
         },
         { timeoutMs: 10_000 },
       ),
     );
     expect(r.results).toEqual([
-      expect.objectContaining({ code: 0, stdout: 'one\n', timedOut: false }),
-      expect.objectContaining({ code: 3, stderr: 'two\n', timedOut: false }),
-      expect.objectContaining({ code: null, timedOut: true }),
+      expect.objectContaining({ op: 'sh', ok: true, code: 0, stdout: 'one\n', timedOut: false }),
+      expect.objectContaining({ op: 'sh', ok: true, code: 3, stderr: 'two\n', timedOut: false }),
+      expect.objectContaining({ op: 'sh', ok: true, code: null, timedOut: true }),
     ]);
     expect(r.results[2]!.ms).toBeGreaterThanOrEqual(90);
     expect(r.results[2]!.ms).toBeLessThan(2000);
-    for (const steps of [[], [{ cmd: 'true' }], [{ command: 'true', stopOnFailure: 1 }], Array.from({ length: 17 }, () => ({ command: 'true' }))]) {
+    for (const steps of [
+      [],
+      [{ command: 'true' }],
+      [{ op: 'sh', cmd: 'true' }],
+      [{ op: 'open', path: '/dev/null' }],
+      [{ op: 'sh', command: 'true', stopOnFailure: 1 }],
+      Array.from({ length: 17 }, () => ({ op: 'sh', command: 'true' })),
+    ]) {
       const refused = await client.request({ op: 'seq', steps } as never, { timeoutMs: 5000 });
       expect(refused).toMatchObject({ ok: false, errno: 'EINVAL' });
     }
   });
+});
+
+describe('huci-agent: file operations (set-up steps and markers without a shell)', () => {
+  it('writefile writes the text and a newline as echo > does (created, truncated); a missing directory is ENOENT naming the path', async () => {
+    const { client } = startAgent();
+    const p = join(dir, 'written');
+    await writeFile(p, 'a much longer old content\n');
+    ok(await client.request({ op: 'writefile', path: p, text: '1' }, { timeoutMs: 5000 }));
+    expect(await readFile(p, 'utf8')).toBe('1\n');
+    const missing = join(dir, 'no-such-dir', 'x');
+    expect(await client.request({ op: 'writefile', path: missing, text: '1' }, { timeoutMs: 5000 })).toMatchObject({
+      ok: false,
+      errno: 'ENOENT',
+      error: `open ${missing}: No such file or directory`,
+    });
+  });
+
+  it.each([
+    ['mkdir makes a directory', [{ op: 'mkdir', name: 'd' }], [null]],
+    [
+      'mkdir of one that exists is EEXIST',
+      [
+        { op: 'mkdir', name: 'd' },
+        { op: 'mkdir', name: 'd' },
+      ],
+      [null, 'EEXIST'],
+    ],
+    [
+      'rmdir removes it again',
+      [
+        { op: 'mkdir', name: 'd' },
+        { op: 'rmdir', name: 'd' },
+        { op: 'rmdir', name: 'd' },
+      ],
+      [null, null, 'ENOENT'],
+    ],
+    [
+      'rmdir of a directory with something in it is ENOTEMPTY',
+      [
+        { op: 'mkdir', name: 'd' },
+        { op: 'mkdir', name: 'd/e' },
+        { op: 'rmdir', name: 'd' },
+      ],
+      [null, null, 'ENOTEMPTY'],
+    ],
+  ] as const)('%s', async (_name, calls, errnos) => {
+    const { client } = startAgent();
+    const base = await mkdtemp(join(dir, 'dirs-'));
+    const got = [];
+    for (const c of calls) got.push((await client.request({ op: c.op, path: join(base, c.name) }, { timeoutMs: 5000 })).errno);
+    expect(got).toEqual(errnos);
+  });
+
+  it("find: a file's content (its trailing newlines dropped), the first match of a glob in order, the directory of the one whose content equals", async () => {
+    const { client } = startAgent();
+    const base = await mkdtemp(join(dir, 'find-'));
+    for (const [d, name] of [
+      ['b', 'beta'],
+      ['a', 'alpha'],
+      ['c', 'gamma'],
+    ] as const) {
+      await mkdir(join(base, d));
+      await writeFile(join(base, d, 'name'), `${name}\n\n`);
+    }
+    const find = async (args: Record<string, unknown>) => client.request({ op: 'find', ...args } as never, { timeoutMs: 5000 });
+    expect(await find({ file: join(base, 'b', 'name') })).toMatchObject({ ok: true, found: 'beta' });
+    expect(await find({ glob: join(base, '*', 'name') })).toMatchObject({ ok: true, found: join(base, 'a', 'name') });
+    expect(await find({ glob: join(base, '*', 'name'), contentEquals: 'gamma' })).toMatchObject({ ok: true, found: join(base, 'c') });
+    expect(await find({ glob: join(base, '[ab]') })).toMatchObject({ ok: true, found: join(base, 'a') });
+    for (const bad of [{}, { glob: 'x', file: 'y' }, { file: 'y', contentEquals: 'z' }, { glob: 'x', waitMs: -1 }]) {
+      expect(await find(bad)).toMatchObject({ ok: false, errno: 'EINVAL' });
+    }
+  });
+
+  it('find waits for a path that appears later, and gives up with ENOENT at its bound', async () => {
+    const { client } = startAgent();
+    const base = await mkdtemp(join(dir, 'wait-'));
+    setTimeout(() => void writeFile(join(base, 'late0'), 'x'), 150);
+    const r = await client.request({ op: 'find', glob: join(base, 'late*'), waitMs: 5000 }, { timeoutMs: 10_000 });
+    expect(r).toMatchObject({ ok: true, found: join(base, 'late0') });
+    expect(r.ms).toBeGreaterThanOrEqual(100);
+    const none = await client.request({ op: 'find', glob: join(base, 'never*'), waitMs: 200 }, { timeoutMs: 10_000 });
+    expect(none).toMatchObject({ ok: false, errno: 'ENOENT', error: expect.stringMatching(/nothing matched .*never\* within 200 ms/) });
+    expect(none.ms).toBeGreaterThanOrEqual(190);
+    expect(none.ms).toBeLessThan(2000);
+  });
+
+  it('seq runs file operations and commands together, each result with its op, and stops at a failed one that may not fail', async () => {
+    const { client } = startAgent();
+    const base = await mkdtemp(join(dir, 'seq-'));
+    const d = join(base, 'd');
+    const r = ok(
+      await client.request(
+        {
+          op: 'seq',
+          steps: [
+            { op: 'mkdir', path: d, stopOnFailure: true },
+            { op: 'writefile', path: join(d, 'f'), text: 'x y', stopOnFailure: true },
+            { op: 'find', file: join(d, 'f'), stopOnFailure: true },
+            { op: 'sh', command: `cat ${join(d, 'f')}`, stopOnFailure: true },
+            { op: 'rmdir', path: d, stopOnFailure: false },
+            { op: 'mkdir', path: d, stopOnFailure: true },
+            { op: 'sh', command: 'echo never' },
+          ],
+        },
+        { timeoutMs: 10_000 },
+      ),
+    );
+    expect(r.results.map((x) => [x.op, x.errno])).toEqual([
+      ['mkdir', null],
+      ['writefile', null],
+      ['find', null],
+      ['sh', null],
+      ['rmdir', 'ENOTEMPTY'],
+      ['mkdir', 'EEXIST'],
+    ]);
+    expect(r.results[2]).toMatchObject({ found: 'x y' });
+    expect(r.results[3]).toMatchObject({ stdout: 'x y\n' });
+    expect(r.results[4]).toMatchObject({ ok: false, error: `rmdir ${d}: Directory not empty` });
+  });
+
+  // the host's own kernel log stands in for the guest's: one line written to it
+  it.skipIf(process.getuid?.() !== 0)(
+    'klog writes a line to the kernel log and reads the log as dmesg prints it from the last line containing a text on',
+    async () => {
+      const { client } = startAgent();
+      const mark = `huci-agent-test ${process.pid}-${Date.now()}`;
+      const r = await client.request({ op: 'klog', mark, from: mark }, { timeoutMs: 5000 });
+      expect(r).toMatchObject({ ok: true, log: expect.stringMatching(new RegExp(`^\\[[ 0-9.]+\\] ${mark}\n$`)) });
+      expect(await client.request({ op: 'klog', from: `${mark} never written` }, { timeoutMs: 5000 })).toMatchObject({ ok: true, log: '' });
+      expect(await client.request({ op: 'klog' } as never, { timeoutMs: 5000 })).toMatchObject({ ok: false, errno: 'EINVAL' });
+    },
+  );
 });

@@ -1,9 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { shellFor, type GuestOp } from './guest-ops.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAgent } from '../image/agent-binary.js';
+import { AgentClient } from './agent.js';
+import { agentStepFor, shellFor, type GuestOp } from './guest-ops.js';
 
 /** Runs an op's command in a POSIX shell, as the guest's shell would. */
 const sh = (op: GuestOp): { code: number; stdout: string; stderr: string } => {
@@ -90,5 +92,80 @@ describe('guest operations as shell text', () => {
     const r = spawnSync('/bin/sh', ['-c', unwritable], { encoding: 'utf8' });
     expect(r.status).not.toBe(0);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe("the agent's own file operations", () => {
+  it.each<[string, GuestOp, boolean, unknown]>([
+    ['write', { op: 'write', path: '/sys/x/unbind', value: 'd.0' }, false, { op: 'writefile', path: '/sys/x/unbind', text: 'd.0' }],
+    ['mkdir', { op: 'mkdir', path: '/c/g' }, false, { op: 'mkdir', path: '/c/g' }],
+    ['find a file', { op: 'find', file: '/c/g/name', timeoutMs: 500 }, false, { op: 'find', file: '/c/g/name', waitMs: 500 }],
+    [
+      'find by content',
+      { op: 'find', glob: '/s/i2c-*/name', contentEquals: 'stub', timeoutMs: 9 },
+      false,
+      { op: 'find', glob: '/s/i2c-*/name', contentEquals: 'stub', waitMs: 9 },
+    ],
+    ['a mark', { op: 'mark', text: 'huci: begin a' }, false, { op: 'klog', mark: 'huci: begin a' }],
+    [
+      'a mark that reads the log',
+      { op: 'mark', text: 'huci: end a', dmesgFrom: 'huci: begin a' },
+      false,
+      { op: 'klog', mark: 'huci: end a', from: 'huci: begin a' },
+    ],
+    ['the log', { op: 'dmesgFrom', marker: 'huci: begin a' }, false, { op: 'klog', from: 'huci: begin a' }],
+    ['a module stays a command', { op: 'modprobe', module: 'm', params: {} }, false, { op: 'sh', command: "modprobe 'm'" }],
+    [
+      "a removal's write in a process of its own",
+      { op: 'write', path: '/sys/x/unbind', value: 'd.0' },
+      true,
+      { op: 'sh', command: "echo 'd.0' > '/sys/x/unbind'" },
+    ],
+  ])('%s', (_, op, ownProcess, step) => {
+    expect(agentStepFor(op, ownProcess)).toEqual(step);
+  });
+
+  describe('do what the shell text does: the same outcome and the same files, step by step', () => {
+    let agent: { client: AgentClient; kill: () => void };
+    const roots = [mkdtempSync(path.join(tmpdir(), 'huci-sh-')), mkdtempSync(path.join(tmpdir(), 'huci-agent-'))] as const;
+    beforeAll(async () => {
+      const child = spawn(await buildAgent(), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+      agent = { client: new AgentClient(child.stdin, child.stdout), kill: () => child.kill('SIGKILL') };
+    }, 120_000);
+    afterAll(() => agent.kill());
+    for (const root of roots) {
+      mkdirSync(path.join(root, 'i2c-0'));
+      mkdirSync(path.join(root, 'i2c-1'));
+      writeFileSync(path.join(root, 'i2c-0', 'name'), 'SMBus I801 adapter\n');
+      writeFileSync(path.join(root, 'i2c-1', 'name'), 'i2c-stub\n');
+    }
+    const steps: Array<(root: string) => GuestOp> = [
+      (r) => ({ op: 'mkdir', path: path.join(r, 'g') }),
+      (r) => ({ op: 'mkdir', path: path.join(r, 'g') }),
+      (r) => ({ op: 'write', path: path.join(r, 'g', 'live'), value: '1' }),
+      (r) => ({ op: 'write', path: path.join(r, 'g', 'live'), value: "it's $x" }),
+      (r) => ({ op: 'write', path: path.join(r, 'none', 'live'), value: '1' }),
+      (r) => ({ op: 'find', file: path.join(r, 'g', 'live'), timeoutMs: 1000 }),
+      (r) => ({ op: 'find', glob: path.join(r, 'i2c-*'), timeoutMs: 1000 }),
+      (r) => ({ op: 'find', glob: path.join(r, 'i2c-*', 'name'), contentEquals: 'i2c-stub', timeoutMs: 1000 }),
+      (r) => ({ op: 'find', glob: path.join(r, 'nothing-*'), timeoutMs: 1000 }),
+      (r) => ({ op: 'rmdir', path: path.join(r, 'g') }),
+      (r) => ({ op: 'rmdir', path: path.join(r, 'i2c-9') }),
+    ];
+    const tree = (root: string): string =>
+      execFileSync('sh', ['-c', 'find . | sort | while read -r f; do [ -f "$f" ] && echo "$f: $(cat "$f")" || echo "$f"; done'], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+    it.each(steps.map((f, i) => [i, f(roots[0]).op, f] as const))('step %i (%s)', async (_i, _what, f) => {
+      const bySh = sh(f(roots[0]));
+      const byAgent = await agent.client.request(agentStepFor(f(roots[1])) as never, { timeoutMs: 10_000 });
+      const found = byAgent.ok && 'found' in byAgent ? String(byAgent.found) : '';
+      expect({ ok: byAgent.ok, out: found.replaceAll(roots[1], '<root>') }).toEqual({
+        ok: bySh.code === 0,
+        out: bySh.stdout.trim().replaceAll(roots[0], '<root>'),
+      });
+      expect(tree(roots[1])).toBe(tree(roots[0]));
+    });
   });
 });

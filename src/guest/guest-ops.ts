@@ -1,6 +1,8 @@
 // The domain operations the scenario layer asks of a guest (write a sysfs file, load a module, find a
-// device node, mark the kernel log…), and the one place that turns them into guest shell text.
-// The engine and the step and removal kinds speak only these; engine tests answer them with a model.
+// device node, mark the kernel log…), and the one place that turns them into guest shell text or
+// into the agent's own file operations. The engine and the step and removal kinds speak only these;
+// engine tests answer them with a model.
+import type { SeqStep } from './agent-protocol.js';
 
 export type GuestOp =
   /** a sysfs/configfs/procfs file, written whole (a trailing newline, as echo does) */
@@ -70,6 +72,38 @@ export function shellFor(op: GuestOp): string {
     case 'sh':
       return op.command;
   }
+}
+
+/**
+ * The agent's step for `op`: a file operation the agent does itself where it has one (a shell is a
+ * fork and exec of busybox per operation, more guest time than the operation under TCG), else the
+ * shell command. `ownProcess`: the shell command always — a removal's operation, whose task the
+ * blocked evidence watches and whose time the case measures, as it always has.
+ */
+export function agentStepFor(op: GuestOp, ownProcess = false): SeqStep {
+  if (!ownProcess) {
+    switch (op.op) {
+      case 'write':
+        return { op: 'writefile', path: op.path, text: op.value };
+      case 'mkdir':
+      case 'rmdir':
+        return { op: op.op, path: op.path };
+      case 'find':
+        return {
+          op: 'find',
+          ...(op.file !== undefined ? { file: op.file } : { glob: op.glob ?? '' }),
+          ...(op.contentEquals !== undefined ? { contentEquals: op.contentEquals } : {}),
+          waitMs: op.timeoutMs,
+        };
+      case 'mark':
+        return { op: 'klog', mark: op.text, ...(op.dmesgFrom !== undefined ? { from: op.dmesgFrom } : {}) };
+      case 'dmesgFrom':
+        return { op: 'klog', from: op.marker };
+      default:
+        break;
+    }
+  }
+  return { op: 'sh', command: shellFor(op) };
 }
 
 function findCommand(op: Extract<GuestOp, { op: 'find' }>): string {

@@ -674,6 +674,11 @@ describe('plain steps in one request', () => {
     expect(classifyCase(r.record).verdict).toBe('handled');
   });
 
+  it("asks for a process of its own for the removal's operation only (the blocked evidence watches its task); set-up steps and markers may run in the agent", async () => {
+    const { guest } = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev' });
+    expect(guest.ownProcess).toEqual(['write fake.0 > /sys/bus/platform/drivers/fake/unbind']);
+  });
+
   it('goes on after an optional step that failed; stops at a required one, which fails the restore by name', async () => {
     const goesOn = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev', restoreFails: true });
     expect(ops(goesOn.guest.calls).slice(-4)).toEqual(['seq 3', 'write', 'rmdir', 'sh']);

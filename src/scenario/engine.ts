@@ -10,7 +10,17 @@ import type { CaseRecord, LoopOutcome, ProbeOutcome, RemovalOutcome } from '../c
 import { SEQ_MAX, type GuestTask } from '../guest/agent-protocol.js';
 import { describeOp, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import { mergeKernelLog, sliceBetween } from './kernel-log.js';
-import { GuestLostError, realClock, type AgentAnswer, type AgentCall, type Clock, type DetectorPort, type FindingLike, type GuestPort } from './port.js';
+import {
+  GuestLostError,
+  realClock,
+  type AgentAnswer,
+  type AgentCall,
+  type Clock,
+  type DetectorPort,
+  type FindingLike,
+  type GuestPort,
+  type RunHow,
+} from './port.js';
 import type { Holder, Loop, Probe, ResolvedCase } from './suite-schema.js';
 import { HarnessFailure, oneResult, type KindContext, type OneOp, type Phase, type RemovalEnd } from './kinds/kind.js';
 import { holderKindOf, removalKindOf, runStep, stepOne, type Step } from './kinds/registry.js';
@@ -293,8 +303,8 @@ class CaseExecution {
     return r;
   }
 
-  private async guest(op: GuestOp, timeoutMs: number, label: string): Promise<OpResult> {
-    const r = await this.port.run(op, timeoutMs);
+  private async guest(op: GuestOp, timeoutMs: number, label: string, how?: RunHow): Promise<OpResult> {
+    const r = await this.port.run(op, timeoutMs, how);
     this.noteOp(op, r, label);
     return r;
   }
@@ -347,7 +357,8 @@ class CaseExecution {
       clock: this.clock,
       sub: (str) => this.sub(str),
       subArgs: (v) => this.subArgs(v),
-      guest: (op, timeoutMs) => this.guest(op, timeoutMs, `${phase}: ${op.op}`),
+      // a removal's operations in a process of their own: the blocked evidence watches its task
+      guest: (op, timeoutMs) => this.guest(op, timeoutMs, `${phase}: ${op.op}`, phase === 'removal' ? { ownProcess: true } : undefined),
       agent: (call, label, timeoutMs) => this.agent(call, label, timeoutMs),
       note: (kind, label, detail) => this.note(kind, label, detail),
       device: (id) => this.c.devices.find((d) => d.id === id),

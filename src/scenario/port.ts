@@ -35,6 +35,15 @@ export class GuestLostError extends Error {
   }
 }
 
+/** How GuestPort.run runs an operation. */
+export interface RunHow {
+  /**
+   * In a guest process of its own (a shell command the agent starts), never in the agent: a
+   * removal's operation, whose task the blocked evidence finds among the agent's children.
+   */
+  ownProcess?: boolean;
+}
+
 /** One operation of GuestPort.runSeq. */
 export interface SeqOp {
   op: GuestOp;
@@ -50,7 +59,7 @@ export interface GuestPort {
    * One domain operation in the guest (a sysfs write, a module load, a kernel-log marker…).
    * Resolves with timedOut on timeout; rejects with GuestLostError when the guest's channel is gone.
    */
-  run(op: GuestOp, timeoutMs: number): Promise<OpResult>;
+  run(op: GuestOp, timeoutMs: number, how?: RunHow): Promise<OpResult>;
   /**
    * Operations one after the other in one request (a phase's plain set-up steps): a result for each
    * that ran, in order; it stops after a failed one that has stopOnFailure. Rejects as run() does.

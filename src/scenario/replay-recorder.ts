@@ -40,11 +40,11 @@ export function recordingPort(port: GuestPort, clock: Clock, t0: number, actions
           a.reply = r.timedOut ? null : { ...r };
         },
       ),
-    run: (op, timeoutMs) => {
-      if (op.op === 'dmesgFrom') return port.run(op, timeoutMs);
+    run: (op, timeoutMs, how) => {
+      if (op.op === 'dmesgFrom') return port.run(op, timeoutMs, how);
       // a case's end marker reads the kernel log too: the marker is the case's, the read ours
       const request = { op: 'sh', command: shellFor(op.op === 'mark' ? { op: 'mark', text: op.text } : op), timeoutMs };
-      return track<Of<'agent'>, OpResult>({ kind: 'agent', startMs: rel(), endMs: null, request, reply: null }, port.run(op, timeoutMs), (a, r) => {
+      return track<Of<'agent'>, OpResult>({ kind: 'agent', startMs: rel(), endMs: null, request, reply: null }, port.run(op, timeoutMs, how), (a, r) => {
         a.reply = replyOf(r);
       });
     },

@@ -10,8 +10,19 @@ import { QmpClosedError, QmpTimeoutError } from '../vm/qmp/errors.js';
 import type { ConsoleLine } from '../vm/console.js';
 import type { QemuExitPort } from './run-loop.js';
 import { bootGuest, type GuestSession } from './vm-session.js';
-import { GuestLostError, type AgentAnswer, type AgentCall, type BootHooks, type GuestPort, type SeqOp, type SessionFactory, type VmConfig } from './port.js';
-import { shellFor, type GuestOp, type OpResult } from '../guest/guest-ops.js';
+import {
+  GuestLostError,
+  type AgentAnswer,
+  type AgentCall,
+  type BootHooks,
+  type GuestPort,
+  type RunHow,
+  type SeqOp,
+  type SessionFactory,
+  type VmConfig,
+} from './port.js';
+import { agentStepFor, type GuestOp, type OpResult } from '../guest/guest-ops.js';
+import type { SeqResult, SeqStep } from '../guest/agent-protocol.js';
 import { errnoFromMessage } from './errno.js';
 import { machineDevices } from './vm-config.js';
 import { runFiles } from '../vm/machine-spec.js';
@@ -30,6 +41,14 @@ function shellResult(r: { code: number | null; stdout: string; stderr: string; t
   };
 }
 
+/** An OpResult from one step of a seq: a shell command's end, or a file op's outcome (found or read: `out`). */
+function stepResult(r: SeqResult): OpResult {
+  if (!r.ok) return { ok: false, errno: r.errno, out: r.error ?? r.errno, ms: r.ms, timedOut: false };
+  if (r.op === 'sh') return shellResult(r);
+  const out = r.op === 'find' ? r.found : r.op === 'klog' ? (r.log ?? '') : '';
+  return { ok: true, errno: null, out, ms: r.ms, timedOut: false };
+}
+
 /** An OpResult for a request the agent refused, or that got no reply in time. */
 function unanswered(r: { errno: string; error?: string | undefined; ms: number; timedOut?: boolean }): OpResult {
   return { ok: false, errno: null, out: r.error ?? r.errno, ms: r.ms, timedOut: r.timedOut === true };
@@ -42,6 +61,22 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
     const exited = s.machine.exitStatus ?? (await Promise.race([s.machine.exited, new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())]));
     if (exited) return lost(e);
     return new InfraError(`the QMP connection to QEMU (pid ${s.machine.pid}) closed while QEMU still runs: ${errorMessage(e)}`);
+  };
+  /**
+   * Steps in one request on the agent's channel (not an SSH exec channel each: a fraction of the
+   * host CPU per operation, and a case runs a dozen). The agent bounds each step itself; the extra
+   * second covers the reply's trip. Nothing ran (refused, or no reply in time): the first says why.
+   */
+  const runSteps = async (steps: Array<SeqStep & { timeoutMs: number; stopOnFailure: boolean }>, boundMs: number): Promise<OpResult[]> => {
+    let r;
+    try {
+      r = await s.agent.request({ op: 'seq', steps }, { timeoutMs: boundMs + 1000 });
+    } catch (e) {
+      // as agent(): a dead channel is a lost guest; a request the protocol refuses is our bug
+      if (e instanceof InfraError) throw lost(e);
+      throw e;
+    }
+    return r.ok ? r.results.map(stepResult) : [unanswered(r)];
   };
   return {
     vm: {
@@ -65,33 +100,14 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
         throw e;
       }
     },
-    async run(op: GuestOp, timeoutMs: number): Promise<OpResult> {
-      // On the agent's channel, not an SSH exec channel of its own: a fraction of the host CPU per
-      // operation (a case runs a dozen), and the same guest shell. The agent bounds the command
-      // itself; the extra second covers the reply's trip.
-      let r;
-      try {
-        r = await s.agent.request({ op: 'sh', command: shellFor(op), timeoutMs }, { timeoutMs: timeoutMs + 1000 });
-      } catch (e) {
-        // as agent(): a dead channel is a lost guest; a request the protocol refuses is our bug
-        if (e instanceof InfraError) throw lost(e);
-        throw e;
-      }
-      return r.ok ? shellResult(r) : unanswered(r);
+    async run(op: GuestOp, timeoutMs: number, how?: RunHow): Promise<OpResult> {
+      return (await runSteps([{ ...agentStepFor(op, how?.ownProcess), timeoutMs, stopOnFailure: false }], timeoutMs))[0]!;
     },
-    async runSeq(ops: readonly SeqOp[]): Promise<OpResult[]> {
-      const steps = ops.map((o) => ({ command: shellFor(o.op), timeoutMs: o.timeoutMs, stopOnFailure: o.stopOnFailure }));
-      let r;
-      try {
-        // the agent bounds each command; the extra second covers the reply's trip
-        r = await s.agent.request({ op: 'seq', steps }, { timeoutMs: ops.reduce((sum, o) => sum + o.timeoutMs, 1000) });
-      } catch (e) {
-        if (e instanceof InfraError) throw lost(e);
-        throw e;
-      }
-      // nothing ran (the agent refused the request, or no reply came): the first op says why
-      return r.ok ? r.results.map(shellResult) : [unanswered(r)];
-    },
+    runSeq: (ops: readonly SeqOp[]): Promise<OpResult[]> =>
+      runSteps(
+        ops.map((o) => ({ ...agentStepFor(o.op), timeoutMs: o.timeoutMs, stopOnFailure: o.stopOnFailure })),
+        ops.reduce((sum, o) => sum + o.timeoutMs, 0),
+      ),
     async answersApart(timeoutMs: number): Promise<boolean> {
       try {
         // connected on demand (the agent does not need SSH): the connect counts against timeoutMs

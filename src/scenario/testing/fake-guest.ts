@@ -8,12 +8,13 @@ import {
   type Clock,
   type GuestPort,
   type PortConsoleLine,
+  type RunHow,
   type SeqOp,
   type SessionFactory,
   type VmConfig,
 } from '../port.js';
 import { RequestSchema } from '../../guest/agent-protocol.js';
-import type { GuestOp, OpResult } from '../../guest/guest-ops.js';
+import { describeOp, type GuestOp, type OpResult } from '../../guest/guest-ops.js';
 import type { GuestStart, VmInfo } from '../../model/run.js';
 
 export interface FakeBehaviour {
@@ -71,6 +72,8 @@ export class FakeGuest implements GuestPort {
   readonly vm: VmInfo = { image: 'fake-img', kernelRelease: '6.12.0-fake', kernelVersion: '#1', accelerator: 'tcg', qemuArgv: ['qemu-system-x86_64'] };
   readonly consoleFile = null;
   readonly calls: string[] = [];
+  /** the operations the engine asked to run in a guest process of their own */
+  readonly ownProcess: string[] = [];
   readonly dmesgLines: string[] = [];
   /** the socket requests the agent got, as sent */
   readonly sockets: Array<Extract<AgentCall, { op: 'socket' }>> = [];
@@ -209,7 +212,12 @@ export class FakeGuest implements GuestPort {
       }
       case 'sh':
       case 'seq':
-        // the engine's guest operations come through run() and runSeq(), never as agent shell text
+      case 'writefile':
+      case 'mkdir':
+      case 'rmdir':
+      case 'find':
+      case 'klog':
+        // the engine's guest operations come through run() and runSeq(), never as agent requests
         return fail('ENOSYS');
       default:
         break;
@@ -282,8 +290,9 @@ export class FakeGuest implements GuestPort {
     return at < 0 ? '' : `${this.dmesgLines.slice(at).join('\n')}\n`;
   }
 
-  async run(op: GuestOp, timeoutMs: number): Promise<OpResult> {
+  async run(op: GuestOp, timeoutMs: number, how?: RunHow): Promise<OpResult> {
     this.calls.push(`${op.op} ${JSON.stringify(op).slice(0, 80)}`);
+    if (how?.ownProcess) this.ownProcess.push(describeOp(op));
     if (this.lost) throw new GuestLostError(this.lost);
     const done = (out = ''): OpResult => ({ ok: true, errno: null, out, ms: 1, timedOut: false });
     const fail = (errno: string, out: string): OpResult => ({ ok: false, errno, out, ms: 1, timedOut: false });
