@@ -261,7 +261,8 @@ function stepResult<O extends string, S extends z.core.$ZodLooseShape>(op: O, fi
     z.strictObject({ ...base, ok: z.literal(false), errno: ErrnoNameSchema, error: z.string().optional() }),
   ]);
 }
-const SeqResultSchema = z.union([
+// by op, then by outcome: a union would try each shape in turn
+const SeqResultSchema = z.discriminatedUnion('op', [
   stepResult('sh', shellFields),
   stepResult('writefile', fileFields.writefile),
   stepResult('mkdir', fileFields.mkdir),

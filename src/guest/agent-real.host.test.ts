@@ -570,6 +570,8 @@ describe('huci-agent: concurrency and loops', () => {
     const rd = await openOk(client, path, ['O_RDWR', 'O_NONBLOCK']);
     const wr = await openOk(client, path, ['O_WRONLY']);
     const { loop } = ok(await client.spawn(rd, { op: 'poll', events: ['POLLIN'], timeoutMs: 0 }, { intervalMs: 1 }));
+    // its first result before the first write (on a busy host the write could come first)
+    await waitForLoop(client, loop, (s) => s.transitions.length > 0);
     for (let i = 0; i < 25; i++) {
       ok(await client.write(wr, 'x'));
       await waitForLoop(client, loop, (s) => s.transitions.at(-1)?.key === 'POLLIN');
