@@ -12,7 +12,7 @@ import type { GuestStart } from '../model/run.js';
 import { qemuVersion } from '../vm/host-tools.js';
 import type { Machine } from '../vm/machine.js';
 import { runFiles } from '../vm/machine-spec.js';
-import { loadMachineState, saveMachineState } from '../vm/machine-state.js';
+import { loadMachineState, resumeAfterSave, saveMachineState } from '../vm/machine-state.js';
 import { watchBoot } from './boot-watch.js';
 import { SnapshotStore, snapshotKey, sshKeyMeta, type GuestSnapshot } from './guest-snapshots.js';
 import {
@@ -60,8 +60,10 @@ export async function saveSnapshot(session: GuestSession, slot: SnapshotSlot, pr
   } catch (e) {
     const why = errorMessage(e);
     progress(`saving the guest failed: ${why}`);
-    // a guest left paused by a failed save is of no use
-    await session.machine.qmp.execute('cont').catch(() => undefined);
+    // a guest left paused by a failed save is of no use: it runs again, or this start fails
+    await resumeAfterSave(session.machine.qmp).catch(() => undefined);
+    const status = (await session.machine.qmp.execute('query-status').catch(() => null)) as { status?: string } | null;
+    if (status?.status !== 'running') throw new InfraError(`the guest stays ${status?.status ?? 'unknown'} after a failed save (${why})`);
     // QEMU refuses to migrate some devices (7.2: usb-serial): every VM of this machine boots
     const blocker = NOT_MIGRATABLE.exec(why);
     if (blocker) await slot.store.markUnsavable(slot.key, `QEMU cannot save this machine: ${blocker[0]}`).catch(() => undefined);

@@ -55,7 +55,13 @@ export async function bootGuest(opts: BootOptions): Promise<GuestSession> {
     }
   }
   const session = await coldBoot(ctx, { how: 'boot', ...(slot ? { snapshot: slot.key } : {}), ...(restoreFailed ? { restoreFailed } : {}) });
-  if (slot) session.start.saved = await saveSnapshot(session, slot, progress);
+  try {
+    if (slot) session.start.saved = await saveSnapshot(session, slot, progress);
+  } catch (e) {
+    // the guest cannot run on (left paused): this start failed, its QEMU goes
+    await session.stop().catch(() => undefined);
+    throw e;
+  }
   return session;
 }
 

@@ -40,11 +40,30 @@ export async function saveMachineState(qmp: QmpClient, file: string, opts: { res
     const info = await ended;
     await rename(tmp, file);
     const ms = performance.now() - t0;
-    if (opts.resume) await qmp.execute('cont');
+    if (opts.resume) await resumeAfterSave(qmp);
     return { bytes: info.ram?.transferred ?? 0, ms };
   } catch (e) {
     await rm(tmp, { force: true });
     throw new InfraError(`saving the machine state to ${file}: ${errorMessage(e)}`, [], { cause: e });
+  }
+}
+
+// QEMU sends the stream's "completed" before its run state leaves finish-migrate: a `cont` in
+// between is refused, and a guest left paused looks hung to every case after it
+const NOT_FINALIZED = /Migration is not finalized yet/;
+const RESUME_RETRY_MS = 10;
+
+/** `cont` after a save, again while QEMU says the migration is not finalized (bounded). */
+export async function resumeAfterSave(qmp: QmpClient, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      await qmp.execute('cont');
+      return;
+    } catch (e) {
+      if (!NOT_FINALIZED.test(errorMessage(e)) || performance.now() >= deadline) throw e;
+    }
+    await new Promise((r) => setTimeout(r, RESUME_RETRY_MS));
   }
 }
 
