@@ -6,7 +6,7 @@ import { classifyCase } from '../classify/verdict.js';
 import { RunResultSchema, type RunResult } from '../model/run.js';
 import { LATE_GRACE_MS, runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
-import { realClock, type DetectorPort } from './port.js';
+import { realClock, type DetectorPort, type SeqOp } from './port.js';
 import { runLoop, planCases, type RunLoopOptions } from './run-loop.js';
 import type { ResolvedCase } from './suite-schema.js';
 import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testing/fake-guest.js';
@@ -677,6 +677,30 @@ describe('plain steps in one request', () => {
   it("asks for a process of its own for the removal's operation only (the blocked evidence watches its task); set-up steps and markers may run in the agent", async () => {
     const { guest } = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev' });
     expect(guest.ownProcess).toEqual(['write fake.0 > /sys/bus/platform/drivers/fake/unbind']);
+  });
+
+  it('places each step of a request on the timeline when it ended in the guest, and what it found with it', async () => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    // a guest whose k-th step of a request takes 10·k ms, and a reply that comes when the last ends
+    const port = Object.assign(Object.create(guest) as FakeGuest, {
+      runSeq: async (ops: readonly SeqOp[]) => {
+        const rs = (await guest.runSeq(ops)).map((r, k) => ({ ...r, ms: 10 * (k + 1) }));
+        clock.t += rs.reduce((sum, r) => sum + r.ms, 0);
+        return rs;
+      },
+    });
+    const r = await runCase(withSteps(prepare, optionalFirst), { port, detector: realDetector, iteration: 1, clock });
+    const at = (label: string, nth = 0) => r.timeline.filter((e) => e.label === label)[nth]!.relMs;
+    const sent = at('prepare: 5 steps in one request');
+    // the begin marker took 10 ms ahead of the steps
+    expect([at('prepare: modprobe'), at('prepare: mkdir'), at('prepare: write'), at('prepare: find'), at('prepare: find', 1)].map((t) => t - sent)).toEqual([
+      30, 60, 100, 150, 210,
+    ]);
+    expect(at('prepare: chip = fake0')).toBe(at('prepare: find'));
+    expect(at('prepare: other = /sys/fake/devices/fake0')).toBe(at('prepare: find', 1));
+    const times = r.timeline.map((e) => e.relMs);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
   it('goes on after an optional step that failed; stops at a required one, which fails the restore by name', async () => {

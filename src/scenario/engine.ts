@@ -130,6 +130,8 @@ class CaseExecution {
   private readonly port: GuestPort;
   private readonly t0: number;
   private readonly timeline: TimelineEvent[] = [];
+  /** while a request's steps are noted: the time the one being noted ended */
+  private stepAtMs: number | undefined;
   private readonly vars = new Map<string, string>();
   private readonly handles = new Map<string, number>();
   private readonly loopIds: Array<{ decl: Loop; id: number; stress?: true }> = [];
@@ -169,8 +171,9 @@ class CaseExecution {
     return `huci: end ${this.tag}`;
   }
 
-  private note(kind: TimelineEvent['kind'], label: string, detail?: string): void {
-    const hostMs = this.clock.now();
+  /** `atMs`: when it happened, when that was before now; else the step being noted's time, if any */
+  private note(kind: TimelineEvent['kind'], label: string, detail?: string, atMs?: number): void {
+    const hostMs = atMs ?? this.stepAtMs ?? this.clock.now();
     this.timeline.push({ hostMs, relMs: hostMs - this.t0, kind, label, ...(detail !== undefined ? { detail: detail.slice(0, 2000) } : {}) });
   }
 
@@ -401,7 +404,9 @@ class CaseExecution {
         i++;
         continue;
       }
+      const sentMs = this.clock.now();
       const results = await this.port.runSeq!(ops);
+      const replyMs = this.clock.now();
       if (lead !== undefined) {
         results.shift();
         lead = undefined;
@@ -409,12 +414,21 @@ class CaseExecution {
         if (results.length === 0) continue;
       }
       if (results.length === 0) throw new HarnessFailure(`${phase}: the guest ran none of ${seq.length} steps`);
-      this.note('step', `${phase}: ${results.length} steps in one request`);
-      for (const [k, r] of results.entries()) {
-        const { step, one, op, timeoutMs } = seq[k]!;
-        this.noteOp(op, r, `${phase}: ${op.op}`);
-        const res = oneResult(one, step, op, r, ctx, timeoutMs);
-        if (!res.ok && !step.optional) throw new HarnessFailure(res.message);
+      this.note('step', `${phase}: ${results.length} steps in one request`, undefined, sentMs);
+      // each step on the timeline when it ended (what it notes too): the reply's time less the
+      // guest's time for the steps after it
+      let after = results.reduce((sum, r) => sum + r.ms, 0);
+      try {
+        for (const [k, r] of results.entries()) {
+          const { step, one, op, timeoutMs } = seq[k]!;
+          after -= r.ms;
+          this.stepAtMs = Math.max(sentMs, replyMs - after);
+          this.noteOp(op, r, `${phase}: ${op.op}`);
+          const res = oneResult(one, step, op, r, ctx, timeoutMs);
+          if (!res.ok && !step.optional) throw new HarnessFailure(res.message);
+        }
+      } finally {
+        this.stepAtMs = undefined;
       }
       i += results.length;
     }
