@@ -276,9 +276,14 @@ if (!skip.has('suite') && !quick) {
     `suite  ${results.suite.command}: ${r.run.cases.length} cases on ${results.suite.vms} VMs in ${results.suiteWallSeconds} s wall (exit ${r.code}); ` +
       `slowest ${slow.map((c) => `${c.id}@${c.image} ${(c.timings.durationMs / 1000).toFixed(1)} s`).join(', ')}; VM starts ${describeStarts(results.suite.vmStarts)}`,
   );
+  // per case too: node's share moves with QEMU's CPU for the same cases, which the host's hour and
+  // the guest's own work decide, while node's CPU is per request
+  const perCase = (sec) => Math.round((sec * 1000) / Math.max(1, r.run.cases.length));
+  results.suite.nodeCpuMsPerCase = perCase(r.cpu.nodeCpuSeconds);
+  results.suite.qemuCpuMsPerCase = perCase(r.cpu.qemuCpuSeconds);
   log(
     `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes): ` +
-      `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %`,
+      `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
   );
   if (!skip.has('old')) {
     const o = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs, ...OLD.args], { sampleCpu: true, env: OLD.env });
