@@ -11,6 +11,7 @@ import { runLoop, planCases, type RunLoopOptions } from './run-loop.js';
 import type { ResolvedCase } from './suite-schema.js';
 import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testing/fake-guest.js';
 import type { GuestOp } from '../guest/guest-ops.js';
+import { SEQ_MAX } from '../guest/agent-protocol.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const kasan = readFileSync(path.join(here, 'testdata/kasan-canary-read.log'), 'utf8').trimEnd().split('\n');
@@ -701,6 +702,30 @@ describe('plain steps in one request', () => {
     expect(at('prepare: other = /sys/fake/devices/fake0')).toBe(at('prepare: find', 1));
     const times = r.timeline.map((e) => e.relMs);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('a request holds at most SEQ_MAX operations with the begin marker among them; a request that ran nothing leaves the marker to go alone', async () => {
+    const many = Array.from({ length: 20 }, (_, k) => `      - { write: { path: /sys/kernel/config/fake/v${k}, value: 1 } }`).join('\n');
+    const { guest } = await runOn(withSteps(many, optionalFirst), { removal: 'completes', zombie: 'enodev' });
+    expect(
+      ops(guest.calls)
+        .filter((x) => x.startsWith('seq'))
+        .slice(0, 2),
+    ).toEqual([`seq ${SEQ_MAX}`, `seq ${20 - (SEQ_MAX - 1)}`]);
+    expect(guest.calls.filter((x) => x.startsWith('write {"op":"write","path":"/sys/kernel/config/fake/v'))).toHaveLength(20);
+    expect(guest.calls.filter((x) => x.startsWith('mark {"op":"mark","text":"huci: begin '))).toHaveLength(1);
+    // a first request that ran nothing (here: any with a marker in it is refused): the marker goes alone, the steps again
+    const clock = new FakeClock();
+    const refusing = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const port = Object.assign(Object.create(refusing) as FakeGuest, {
+      runSeq: async (o: readonly SeqOp[]) =>
+        o.some((x) => x.op.op === 'mark') ? [{ ok: false, errno: null, out: 'refused', ms: 0, timedOut: false }] : refusing.runSeq(o),
+    });
+    const r = await runCase(withSteps(prepare, optionalFirst), { port, detector: realDetector, iteration: 1, clock });
+    expect(refusing.calls.filter((x) => x.startsWith('mark {"op":"mark","text":"huci: begin '))).toHaveLength(1);
+    expect(ops(refusing.calls).slice(0, 2)).toEqual(['seq 5', 'modprobe']);
+    expect(r.timeline.filter((e) => /^prepare: (modprobe|mkdir|write|find|sh)$/.test(e.label))).toHaveLength(7);
+    expect(r.record.restore).toEqual({ ok: true });
   });
 
   it('goes on after an optional step that failed; stops at a required one, which fails the restore by name', async () => {

@@ -29,6 +29,14 @@ import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
 import { mapStrings } from '../vocabulary/substitute.js';
 
+/** A step that is one guest operation, planned for a request with its neighbours. */
+interface PlannedOp {
+  step: Step;
+  one: OneOp<Step>;
+  op: GuestOp;
+  timeoutMs: number;
+}
+
 /** The bound on writing a case marker into the kernel log. */
 const MARK_MS = 3000;
 /** "${name}" in suite text: a variable a step discovered */
@@ -391,7 +399,8 @@ class CaseExecution {
     const ctx = this.kindContext(phase);
     let lead = marker;
     for (let i = 0; i < list.length; ) {
-      const seq = this.port.runSeq ? this.seqFrom(list, i, ctx) : [];
+      // the marker is one of the request's operations too
+      const seq = this.port.runSeq ? this.seqFrom(list, i, ctx, SEQ_MAX - (lead === undefined ? 0 : 1)) : [];
       // the marker's result is not judged (as when it goes alone)
       const ops = [
         ...(lead === undefined ? [] : [{ op: { op: 'mark', text: lead } as const, timeoutMs: MARK_MS, stopOnFailure: false }]),
@@ -408,10 +417,15 @@ class CaseExecution {
       const results = await this.port.runSeq!(ops);
       const replyMs = this.clock.now();
       if (lead !== undefined) {
-        results.shift();
+        const marker = lead;
         lead = undefined;
-        // the request ran none of the steps (no reply in time, or refused): they go again, as they can
-        if (results.length === 0) continue;
+        // a request that ran nothing (no reply in time, or refused) answers once for all: the
+        // marker goes alone and the steps again, as they can
+        if (results.length < 2) {
+          await this.mark(marker);
+          continue;
+        }
+        results.shift();
       }
       if (results.length === 0) throw new HarnessFailure(`${phase}: the guest ran none of ${seq.length} steps`);
       this.note('step', `${phase}: ${results.length} steps in one request`, undefined, sentMs);
@@ -435,9 +449,9 @@ class CaseExecution {
     if (lead !== undefined) await this.mark(lead);
   }
 
-  /** From list[i] on, the steps that are each one guest operation and need nothing an earlier one of them finds. */
-  private seqFrom(list: readonly Step[], i: number, ctx: KindContext): Array<{ step: Step; one: OneOp<Step>; op: GuestOp; timeoutMs: number }> {
-    const seq: Array<{ step: Step; one: OneOp<Step>; op: GuestOp; timeoutMs: number }> = [];
+  /** From list[i] on, at most `max` steps that are each one guest operation and need nothing an earlier one of them finds. */
+  private seqFrom(list: readonly Step[], i: number, ctx: KindContext, max: number): PlannedOp[] {
+    const seq: PlannedOp[] = [];
     // variables steps of this request set: a step that uses one waits for the result
     const setting = new Set<string>();
     const sub = (str: string): string => {
@@ -445,7 +459,7 @@ class CaseExecution {
       return ctx.sub(str);
     };
     const planning: KindContext = { ...ctx, sub, subArgs: (v) => mapStrings(v, sub) };
-    for (let j = i; j < list.length && seq.length < SEQ_MAX; j++) {
+    for (let j = i; j < list.length && seq.length < max; j++) {
       const step = list[j]!;
       const one = stepOne(step);
       if (one === null) break;

@@ -13,7 +13,7 @@ import {
   type SessionFactory,
   type VmConfig,
 } from '../port.js';
-import { RequestSchema } from '../../guest/agent-protocol.js';
+import { RequestSchema, SEQ_MAX } from '../../guest/agent-protocol.js';
 import { describeOp, type GuestOp, type OpResult } from '../../guest/guest-ops.js';
 import type { GuestStart, VmInfo } from '../../model/run.js';
 
@@ -276,6 +276,8 @@ export class FakeGuest implements GuestPort {
   /** As the agent's seq: each op as run() does it, stopping after a failed one that says so. */
   async runSeq(ops: readonly SeqOp[]): Promise<OpResult[]> {
     this.calls.push(`seq ${ops.length}`);
+    // the agent refuses a longer request: one answer, nothing ran
+    if (ops.length > SEQ_MAX) return [{ ok: false, errno: null, out: `seq needs steps: an array of 1 to ${SEQ_MAX} steps`, ms: 0, timedOut: false }];
     const results: OpResult[] = [];
     for (const o of ops) {
       const r = await this.run(o.op, o.timeoutMs);
