@@ -2,11 +2,19 @@
 // QMP commands, waits for QMP events — for the stand-alone reproducer (src/report/repro/). The
 // kernel-log harvest (dmesgFrom, also a mark's) is ours, not the case's, and is left out.
 import type { ReplayAction } from '../model/run.js';
-import { shellFor } from '../guest/guest-ops.js';
+import { shellFor, type GuestOp, type OpResult } from '../guest/guest-ops.js';
 import type { AgentAnswer, Clock, GuestPort } from './port.js';
-import type { OpResult } from '../guest/guest-ops.js';
 
 type Of<K extends ReplayAction['kind']> = Extract<ReplayAction, { kind: K }>;
+
+/** An operation as the reproducer runs it: its shell command (a case's end marker without the log read, which is ours). */
+const actionOf = (op: GuestOp, timeoutMs: number, startMs: number): Of<'agent'> => ({
+  kind: 'agent',
+  startMs,
+  endMs: null,
+  request: { op: 'sh', command: shellFor(op.op === 'mark' ? { op: 'mark', text: op.text } : op), timeoutMs },
+  reply: null,
+});
 
 /** What the reproducer keeps of an operation's result (null: it timed out). */
 const replyOf = (r: OpResult): Of<'agent'>['reply'] => (r.timedOut ? null : { ok: r.ok, errno: r.errno, ...(r.out ? { out: r.out.slice(0, 500) } : {}) });
@@ -42,24 +50,14 @@ export function recordingPort(port: GuestPort, clock: Clock, t0: number, actions
       ),
     run: (op, timeoutMs, how) => {
       if (op.op === 'dmesgFrom') return port.run(op, timeoutMs, how);
-      // a case's end marker reads the kernel log too: the marker is the case's, the read ours
-      const request = { op: 'sh', command: shellFor(op.op === 'mark' ? { op: 'mark', text: op.text } : op), timeoutMs };
-      return track<Of<'agent'>, OpResult>({ kind: 'agent', startMs: rel(), endMs: null, request, reply: null }, port.run(op, timeoutMs, how), (a, r) => {
+      return track<Of<'agent'>, OpResult>(actionOf(op, timeoutMs, rel()), port.run(op, timeoutMs, how), (a, r) => {
         a.reply = replyOf(r);
       });
     },
     // each op of a seq is an action of its own: the reproducer runs them one by one
     runSeq: port.runSeq
       ? async (ops) => {
-          const noted = ops.map(
-            (o): Of<'agent'> => ({
-              kind: 'agent',
-              startMs: rel(),
-              endMs: null,
-              request: { op: 'sh', command: shellFor(o.op), timeoutMs: o.timeoutMs },
-              reply: null,
-            }),
-          );
+          const noted = ops.map((o) => actionOf(o.op, o.timeoutMs, rel()));
           actions.push(...noted);
           const results = await port.runSeq!(ops).finally(() => {
             for (const a of noted) a.endMs = rel();
