@@ -28,7 +28,7 @@
 #include "shell.h"
 #include "tasks.h"
 
-#define PROTOCOL_VERSION 9
+#define PROTOCOL_VERSION 10
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {

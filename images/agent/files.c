@@ -141,30 +141,55 @@ static bool find_once(const struct jnode *a, struct sbuf *found)
 	return hit;
 }
 
+/* With `node`: the found name (a match's basename, or the file's content) as a device node in that
+ * directory. A device's sysfs directory appears before devtmpfs makes its node (device_add), so a
+ * name found in sysfs is not yet a node to open. */
+static bool node_exists(const char *dir, const struct sbuf *found, struct sbuf *node)
+{
+	const char *name = found->p ? found->p : "";
+	const char *slash = strrchr(name, '/');
+	struct stat st;
+	node->len = 0;
+	sb_puts(node, dir);
+	sb_putc(node, '/');
+	sb_puts(node, slash ? slash + 1 : name);
+	return stat(node->p, &st) == 0;
+}
+
 /* Device nodes and sysfs entries come and go asynchronously: looks again until waitMs. */
 static int op_find(const struct jnode *a, struct sbuf *out, char *err, size_t errlen)
 {
-	const char *file = json_get_str(a, "file"), *pattern = json_get_str(a, "glob");
+	const char *file = json_get_str(a, "file"), *pattern = json_get_str(a, "glob"), *dir = json_get_str(a, "node");
 	double wait = 0;
 	if ((file != NULL) == (pattern != NULL) || (file && !*file) || (pattern && !*pattern))
 		return refuse(err, errlen, "find needs exactly one of glob and file");
 	if (json_get(a, "contentEquals") && (!pattern || !json_get_str(a, "contentEquals")))
 		return refuse(err, errlen, "find's contentEquals is a string and needs a glob");
+	if (json_get(a, "node") && (!dir || !*dir))
+		return refuse(err, errlen, "find's node is a directory");
 	if (json_get(a, "waitMs") && (!json_get_num(a, "waitMs", &wait) || wait < 0))
 		return refuse(err, errlen, "find's waitMs must be a non-negative number");
 	double deadline = now_ms() + wait;
+	struct sbuf node;
+	sb_init(&node);
 	for (;;) {
 		struct sbuf found;
 		sb_init(&found);
-		if (find_once(a, &found)) {
+		bool hit = find_once(a, &found);
+		if (hit && (!dir || node_exists(dir, &found, &node))) {
 			sb_puts(out, ",\"found\":");
 			sb_json_str(out, found.p ? found.p : "", found.len);
 			sb_free(&found);
+			sb_free(&node);
 			return 0;
 		}
 		sb_free(&found);
 		if (now_ms() >= deadline) {
-			snprintf(err, errlen, "nothing matched %.150s within %.0f ms", file ? file : pattern, wait);
+			if (hit)
+				snprintf(err, errlen, "%.150s matched but its node %.150s did not appear within %.0f ms", file ? file : pattern, node.p, wait);
+			else
+				snprintf(err, errlen, "nothing matched %.150s within %.0f ms", file ? file : pattern, wait);
+			sb_free(&node);
 			return ENOENT;
 		}
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = FIND_POLL_MS * 1000 * 1000 };

@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from '../zod.js';
 
-export const PROTOCOL_VERSION = 9;
+export const PROTOCOL_VERSION = 10;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -120,12 +120,17 @@ const fileOps = [
   z.strictObject({ op: z.literal('writefile'), path, text: z.string() }),
   z.strictObject({ op: z.literal('mkdir'), path }),
   z.strictObject({ op: z.literal('rmdir'), path }),
-  /** a file's content, or the first (sorted) match of a glob — with contentEquals, the directory of the first whose content equals it — looked for again until waitMs */
+  /**
+   * a file's content, or the first (sorted) match of a glob — with contentEquals, the directory of
+   * the first whose content equals it — looked for again until waitMs; with node (protocol 10), until
+   * the found name is also a device node in that directory
+   */
   z.strictObject({
     op: z.literal('find'),
     glob: path.optional(),
     file: path.optional(),
     contentEquals: z.string().optional(),
+    node: path.optional(),
     waitMs: z.number().nonnegative().optional(),
   }),
   /** a line written to the kernel log (`mark`), then the log as dmesg prints it from the last line containing `from` on */

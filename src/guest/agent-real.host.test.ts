@@ -806,6 +806,31 @@ describe('huci-agent: file operations (set-up steps and markers without a shell)
     expect(none.ms).toBeLessThan(2000);
   });
 
+  it('find with a node directory: a name found in "sysfs" counts once it is a node in that directory too', async () => {
+    const { client } = startAgent();
+    const sys = await mkdtemp(join(dir, 'sys-'));
+    const dev = await mkdtemp(join(dir, 'dev-'));
+    await mkdir(join(sys, 'hidraw3'));
+    await writeFile(join(sys, 'chip_name'), 'gpiochip2\n');
+    // devtmpfs makes the node after the sysfs entry exists
+    setTimeout(() => void writeFile(join(dev, 'hidraw3'), ''), 150);
+    const late = await client.request({ op: 'find', glob: join(sys, 'hidraw*'), node: dev, waitMs: 5000 }, { timeoutMs: 10_000 });
+    expect(late).toMatchObject({ ok: true, found: join(sys, 'hidraw3') });
+    expect(late.ms).toBeGreaterThanOrEqual(100);
+    const none = await client.request({ op: 'find', file: join(sys, 'chip_name'), node: dev, waitMs: 200 }, { timeoutMs: 10_000 });
+    expect(none).toMatchObject({
+      ok: false,
+      errno: 'ENOENT',
+      error: `${join(sys, 'chip_name')} matched but its node ${join(dev, 'gpiochip2')} did not appear within 200 ms`,
+    });
+    await writeFile(join(dev, 'gpiochip2'), '');
+    expect(await client.request({ op: 'find', file: join(sys, 'chip_name'), node: dev }, { timeoutMs: 10_000 })).toMatchObject({
+      ok: true,
+      found: 'gpiochip2',
+    });
+    expect(await client.request({ op: 'find', glob: join(sys, 'x'), node: '' } as never, { timeoutMs: 10_000 })).toMatchObject({ ok: false, errno: 'EINVAL' });
+  });
+
   it('seq runs file operations and commands together, each result with its op, and stops at a failed one that may not fail', async () => {
     const { client } = startAgent();
     const base = await mkdtemp(join(dir, 'seq-'));

@@ -106,6 +106,12 @@ describe("the agent's own file operations", () => {
       false,
       { op: 'find', glob: '/s/i2c-*/name', contentEquals: 'stub', waitMs: 9 },
     ],
+    [
+      'find with its node',
+      { op: 'find', glob: '/s/hidraw/hidraw*', node: '/dev', timeoutMs: 9 },
+      false,
+      { op: 'find', glob: '/s/hidraw/hidraw*', node: '/dev', waitMs: 9 },
+    ],
     ['a mark', { op: 'mark', text: 'huci: begin a' }, false, { op: 'klog', mark: 'huci: begin a' }],
     [
       'a mark that reads the log',
@@ -138,6 +144,9 @@ describe("the agent's own file operations", () => {
       mkdirSync(path.join(root, 'i2c-1'));
       writeFileSync(path.join(root, 'i2c-0', 'name'), 'SMBus I801 adapter\n');
       writeFileSync(path.join(root, 'i2c-1', 'name'), 'i2c-stub\n');
+      // a "/dev" with i2c-1's node only
+      mkdirSync(path.join(root, 'dev'));
+      writeFileSync(path.join(root, 'dev', 'i2c-1'), '');
     }
     const steps: Array<(root: string) => GuestOp> = [
       (r) => ({ op: 'mkdir', path: path.join(r, 'g') }),
@@ -149,6 +158,11 @@ describe("the agent's own file operations", () => {
       (r) => ({ op: 'find', glob: path.join(r, 'i2c-*'), timeoutMs: 1000 }),
       (r) => ({ op: 'find', glob: path.join(r, 'i2c-*', 'name'), contentEquals: 'i2c-stub', timeoutMs: 1000 }),
       (r) => ({ op: 'find', glob: path.join(r, 'nothing-*'), timeoutMs: 1000 }),
+      (r) => ({ op: 'find', glob: path.join(r, 'i2c-*', 'name'), contentEquals: 'i2c-stub', node: path.join(r, 'dev'), timeoutMs: 1000 }),
+      (r) => ({ op: 'find', glob: path.join(r, 'i2c-*'), node: path.join(r, 'dev'), timeoutMs: 1000 }),
+      (r) => ({ op: 'write', path: path.join(r, 'g', 'chip'), value: 'i2c-1' }),
+      (r) => ({ op: 'find', file: path.join(r, 'g', 'chip'), node: path.join(r, 'dev'), timeoutMs: 1000 }),
+      (r) => ({ op: 'find', file: path.join(r, 'g', 'live'), node: path.join(r, 'dev'), timeoutMs: 1000 }),
       (r) => ({ op: 'rmdir', path: path.join(r, 'g') }),
       (r) => ({ op: 'rmdir', path: path.join(r, 'i2c-9') }),
     ];

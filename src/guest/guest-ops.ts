@@ -13,9 +13,10 @@ export type GuestOp =
   | { op: 'rmmod'; module: string }
   /**
    * the first path matching `glob` (optionally: whose content equals `contentEquals`, yielding its
-   * directory), or the trimmed content of `file`; waits up to timeoutMs for it to appear
+   * directory), or the trimmed content of `file`; waits up to timeoutMs for it to appear — with
+   * `node`, until the found name (basename or content) exists in that directory too
    */
-  | { op: 'find'; glob?: string; file?: string; contentEquals?: string; timeoutMs: number }
+  | { op: 'find'; glob?: string; file?: string; contentEquals?: string; node?: string; timeoutMs: number }
   /** returns once `path` no longer exists */
   | { op: 'gone'; path: string }
   /**
@@ -93,6 +94,7 @@ export function agentStepFor(op: GuestOp, ownProcess = false): SeqStep {
           op: 'find',
           ...(op.file !== undefined ? { file: op.file } : { glob: op.glob ?? '' }),
           ...(op.contentEquals !== undefined ? { contentEquals: op.contentEquals } : {}),
+          ...(op.node !== undefined ? { node: op.node } : {}),
           waitMs: op.timeoutMs,
         };
       case 'mark':
@@ -110,14 +112,17 @@ function findCommand(op: Extract<GuestOp, { op: 'find' }>): string {
   const secs = Math.max(1, Math.ceil(op.timeoutMs / 1000));
   // device nodes come and go asynchronously: poll until the bound
   const wait = (test: string): string => `end=$(( $(date +%s) + ${secs} )); while :; do ${test} [ "$(date +%s)" -ge "$end" ] && exit 1; sleep 0.1; done`;
+  // with a node directory: the found name must be a node there too (its sysfs entry comes first)
+  const node = (name: string): string => (op.node !== undefined ? `[ -e ${shq(op.node)}/"${name}" ] &&` : '');
   if (op.file !== undefined) {
     const f = shq(op.file);
-    return wait(`if [ -e ${f} ]; then cat ${f}; exit 0; fi;`);
+    return wait(`if [ -e ${f} ] && v=$(cat ${f}) && ${node('$v')} :; then echo "$v"; exit 0; fi;`);
   }
   // the glob stays unquoted so the guest shell expands it; everything else is escaped
   const glob = (op.glob ?? '').replace(/[^A-Za-z0-9_./*?:[\]-]/g, (ch) => `\\${ch}`);
   const want = op.contentEquals !== undefined ? `[ "$(cat "$f" 2>/dev/null)" = ${shq(op.contentEquals)} ] || continue; f=$(dirname "$f");` : '';
-  return wait(`for f in ${glob}; do [ -e "$f" ] || continue; ${want} echo "$f"; exit 0; done;`);
+  const stop = op.node !== undefined ? `${node('${f##*/}')} { echo "$f"; exit 0; }; break;` : 'echo "$f"; exit 0;';
+  return wait(`for f in ${glob}; do [ -e "$f" ] || continue; ${want} ${stop} done;`);
 }
 
 /** A short label for the timeline. */

@@ -14,6 +14,12 @@ const DiscoverSchema = z
     file: z.string().optional(),
     /** with glob: only a match whose file content equals this (e.g. an adapter's `name`); yields its dirname */
     contentEquals: z.string().optional(),
+    /**
+     * the /dev directory where the found name (the match's basename, or the file's content) is the
+     * device node the case opens, e.g. /dev or /dev/dri: the discovery waits for the node too — a
+     * device's sysfs entry appears before devtmpfs makes its node
+     */
+    node: z.string().startsWith('/', 'node is an absolute directory').optional(),
     /** what to keep of the match: its basename (default) or the whole path */
     take: z.enum(['basename', 'path']).default('basename'),
     timeoutMs: Ms.default(10000),
@@ -32,7 +38,7 @@ export const discoverStep = opStepKind({
         d.file !== undefined
           ? { file: ctx.sub(d.file) }
           : { glob: ctx.sub(d.glob!), ...(d.contentEquals !== undefined ? { contentEquals: d.contentEquals } : {}) };
-      return { op: 'find', ...where, timeoutMs: d.timeoutMs };
+      return { op: 'find', ...where, ...(d.node !== undefined ? { node: ctx.sub(d.node) } : {}), timeoutMs: d.timeoutMs };
     },
     // the guest waits up to the discovery's own bound; the rest covers a slow guest
     timeoutMs: (s) => s.discover!.timeoutMs + 10000,
@@ -40,7 +46,7 @@ export const discoverStep = opStepKind({
       const d = s.discover!;
       const out = r.ok ? (r.out.trim().split('\n')[0] ?? '') : '';
       if (out === '') {
-        const what = `${d.file ?? d.glob}${d.contentEquals !== undefined ? ` with content "${d.contentEquals}"` : ''}`;
+        const what = `${d.file ?? d.glob}${d.contentEquals !== undefined ? ` with content "${d.contentEquals}"` : ''}${d.node !== undefined ? ` with a node in ${d.node}` : ''}`;
         return { ok: false, message: `${ctx.phase}: discover ${d.var}: nothing matched ${what} within ${d.timeoutMs} ms` };
       }
       const value = d.file !== undefined || d.take === 'path' ? out : out.slice(out.lastIndexOf('/') + 1);

@@ -71,6 +71,11 @@ describe('step kinds: what each asks of the guest', () => {
       { discover: { var: 'chip', glob: '/sys/bus/gpio/devices/gpiochip*' } },
       [{ op: 'find', glob: '/sys/bus/gpio/devices/gpiochip*', timeoutMs: 10000 }],
     ],
+    [
+      'discover, waiting for its device node',
+      { discover: { var: 'hidraw', glob: '/sys/devices/virtual/misc/uhid/*/hidraw/hidraw*', node: '/dev', timeoutMs: 500 } },
+      [{ op: 'find', glob: '/sys/devices/virtual/misc/uhid/*/hidraw/hidraw*', node: '/dev', timeoutMs: 500 }],
+    ],
   ])('%s', async (_, raw, ops) => {
     const r = recording({ find: { out: '/sys/bus/gpio/devices/gpiochip1\n' } });
     const step = StepSchema.parse(raw);
@@ -86,6 +91,9 @@ describe('step kinds: what each asks of the guest', () => {
     const none = recording({ find: { ok: false, errno: 'EXIT1', out: '' } });
     const res = await runStep(StepSchema.parse({ discover: { var: 'chip', file: '/x/chip_name', timeoutMs: 500 } }), none.ctx, 1000);
     expect(res).toEqual({ ok: false, message: 'prepare: discover chip: nothing matched /x/chip_name within 500 ms' });
+    const noNode = await runStep(StepSchema.parse({ discover: { var: 'chip', file: '/x/chip_name', node: '/dev', timeoutMs: 500 } }), none.ctx, 1000);
+    expect(noNode).toEqual({ ok: false, message: 'prepare: discover chip: nothing matched /x/chip_name with a node in /dev within 500 ms' });
+    expect(() => StepSchema.parse({ discover: { var: 'chip', file: '/x/chip_name', node: 'dev' } })).toThrow(/node is an absolute directory/);
   });
 
   it('a failed operation is a failed step naming the operation, the errno and what the guest said', async () => {
