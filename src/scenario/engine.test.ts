@@ -652,9 +652,11 @@ describe('plain steps in one request', () => {
 
   it('sends each run of one-operation steps as one request, in order; a step that needs what one of them discovers starts the next; every step is on the timeline', async () => {
     const { r, guest } = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev' });
-    // the case's begin marker rides in the first request, ahead of the steps
-    expect(ops(guest.calls)).toEqual(['seq 6', 'modprobe', 'mkdir', 'write', 'find', 'find', 'seq 2', 'write', 'sh', 'write', 'seq 3', 'write', 'rmdir', 'sh']);
+    // the case's begin marker rides in the first request, ahead of the steps; its end marker in
+    // the restore's, after them (and reads the case's log): no request of its own
+    expect(ops(guest.calls)).toEqual(['seq 6', 'modprobe', 'mkdir', 'write', 'find', 'find', 'seq 2', 'write', 'sh', 'write', 'seq 4', 'write', 'rmdir', 'sh']);
     expect(guest.calls[guest.calls.indexOf('seq 6') + 1]).toMatch(/^mark \{"op":"mark","text":"huci: begin /);
+    expect(guest.calls.slice(-2)).toEqual([expect.stringMatching(/^sh /), expect.stringMatching(/^mark \{"op":"mark","text":"huci: end /)]);
     expect(guest.calls.filter((x) => x.startsWith('mark '))).toHaveLength(2);
     expect(guest.calls).toContain(`write {"op":"write","path":"/sys/fake/fake0/x","value":"1"}`);
     const labels = r.timeline.filter((e) => e.kind === 'shell' && /^(prepare|restore):/.test(e.label)).map((e) => e.label);
@@ -719,7 +721,9 @@ describe('plain steps in one request', () => {
     const refusing = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
     const port = Object.assign(Object.create(refusing) as FakeGuest, {
       runSeq: async (o: readonly SeqOp[]) =>
-        o.some((x) => x.op.op === 'mark') ? [{ ok: false, errno: null, out: 'refused', ms: 0, timedOut: false }] : refusing.runSeq(o),
+        o.some((x) => x.op.op === 'mark' && x.op.text.startsWith('huci: begin '))
+          ? [{ ok: false, errno: null, out: 'refused', ms: 0, timedOut: false }]
+          : refusing.runSeq(o),
     });
     const r = await runCase(withSteps(prepare, optionalFirst), { port, detector: realDetector, iteration: 1, clock });
     expect(refusing.calls.filter((x) => x.startsWith('mark {"op":"mark","text":"huci: begin '))).toHaveLength(1);
@@ -730,7 +734,9 @@ describe('plain steps in one request', () => {
 
   it('goes on after an optional step that failed; stops at a required one, which fails the restore by name', async () => {
     const goesOn = await runOn(withSteps(prepare, optionalFirst), { removal: 'completes', zombie: 'enodev', restoreFails: true });
-    expect(ops(goesOn.guest.calls).slice(-4)).toEqual(['seq 3', 'write', 'rmdir', 'sh']);
+    expect(ops(goesOn.guest.calls).slice(-4)).toEqual(['seq 4', 'write', 'rmdir', 'sh']);
+    // the guest stopped at the failed step, before the end marker: that goes alone
+    expect(goesOn.guest.calls.slice(-2)).toEqual([expect.stringMatching(/^sh /), expect.stringMatching(/^mark \{"op":"mark","text":"huci: end /)]);
     expect(goesOn.r.record.restore).toEqual({
       ok: false,
       detail: expect.stringMatching(/^restore step "echo fake\.0 > \/sys\/bus\/platform\/drivers\/fake\/bind" failed \(ENODEV\)/),
@@ -738,7 +744,7 @@ describe('plain steps in one request', () => {
     const requiredFirst = `      - { write: { path: /sys/kernel/config/fake/a/live, value: 0 } }
       - { rmdir: /sys/kernel/config/fake/a, optional: true }`;
     const stops = await runOn(withSteps(prepare, requiredFirst), { removal: 'completes', zombie: 'enodev', restoreFails: true });
-    expect(ops(stops.guest.calls).slice(-2)).toEqual(['seq 2', 'write']);
+    expect(ops(stops.guest.calls).slice(-2)).toEqual(['seq 3', 'write']);
     expect(stops.r.record.restore).toEqual({
       ok: false,
       detail: expect.stringMatching(/^restore step "write 0 > \/sys\/kernel\/config\/fake\/a\/live" failed \(ENODEV\)/),

@@ -140,6 +140,8 @@ class CaseExecution {
   private readonly timeline: TimelineEvent[] = [];
   /** while a request's steps are noted: the time the one being noted ended */
   private stepAtMs: number | undefined;
+  /** the result of an operation that rode after a phase's last step (steps' `trail`) */
+  private trailed: OpResult | undefined;
   private readonly vars = new Map<string, string>();
   private readonly handles = new Map<string, number>();
   private readonly loopIds: Array<{ decl: Loop; id: number; stress?: true }> = [];
@@ -205,6 +207,8 @@ class CaseExecution {
       for (const f of live.push(l.text, l.hostMs)) this.note('finding', f.title, f.kind);
     });
     let pendingRemoval: Promise<RemovalEnd> | null = null;
+    const flushing = (this.ctx.settle ?? 'flush') === 'flush';
+    const endMark: GuestOp = { op: 'mark', text: endMarker, dmesgFrom: begin };
     try {
       await this.steps(this.c.prepare, 'prepare', begin);
       for (const h of this.c.holders) await this.hold(h);
@@ -232,7 +236,8 @@ class CaseExecution {
           this.note('step', 'removal never completed', `not within ${this.c.removal.closeWaitMs} ms after the fds were closed`);
         }
       }
-      if (rm.completed || rm.completedAfterCloseMs !== null) await this.restore();
+      // the end marker rides in the restore's last request when it can
+      if (rm.completed || rm.completedAfterCloseMs !== null) await this.restore(flushing ? endMark : undefined);
     } catch (e) {
       if (e instanceof GuestLostError) {
         this.record.guestLost = e.reason;
@@ -243,15 +248,17 @@ class CaseExecution {
         await this.cleanup();
       }
     }
-    const flushing = (this.ctx.settle ?? 'flush') === 'flush';
     // The end marker the guest wrote is as good a sign of life as a ping, and the command that
-    // writes it reads the case's kernel log, which ends at that marker: one round trip for three.
+    // writes it reads the case's kernel log, which ends at that marker: one round trip for three
+    // (none of its own when it rode with the restore).
+    const usable = (r: OpResult | undefined): OpResult | null => (r?.ok && !r.timedOut ? r : null);
     const ended =
       this.record.guestLost === null && flushing
-        ? await this.port.run({ op: 'mark', text: endMarker, dmesgFrom: begin }, MARK_MS).then(
-            (r) => (r.ok && !r.timedOut ? r : null),
+        ? (usable(this.trailed) ??
+          (await this.port.run(endMark, MARK_MS).then(
+            (r) => usable(r),
             () => null,
-          )
+          )))
         : null;
     if (this.record.guestLost === null && ended === null) {
       const lost = await this.alive();
@@ -394,17 +401,22 @@ class CaseExecution {
    * A phase's steps in order. Consecutive steps that are each one guest operation go to the guest
    * in one request (a round trip, not one each; the guest stops at a failed step that is not
    * optional). `marker`: the case's begin marker, written first (in the first request when it can).
+   * `trail`: an operation for after the last step (the case's end marker, which reads the case's
+   * log), in the last request when the steps' last one goes in a request and all of them ran; its
+   * result is `trailed` (else it is not done: the caller does it alone).
    */
-  private async steps(list: readonly Step[], phase: 'prepare' | 'restore', marker?: string): Promise<void> {
+  private async steps(list: readonly Step[], phase: 'prepare' | 'restore', marker?: string, trail?: GuestOp): Promise<void> {
     const ctx = this.kindContext(phase);
     let lead = marker;
     for (let i = 0; i < list.length; ) {
-      // the marker is one of the request's operations too
-      const seq = this.port.runSeq ? this.seqFrom(list, i, ctx, SEQ_MAX - (lead === undefined ? 0 : 1)) : [];
-      // the marker's result is not judged (as when it goes alone)
+      // the markers are the request's operations too
+      const seq = this.port.runSeq ? this.seqFrom(list, i, ctx, SEQ_MAX - (lead === undefined ? 0 : 1) - (trail === undefined ? 0 : 1)) : [];
+      const last = trail !== undefined && seq.length > 0 && i + seq.length === list.length;
+      // the markers' results are not judged (as when they go alone)
       const ops = [
         ...(lead === undefined ? [] : [{ op: { op: 'mark', text: lead } as const, timeoutMs: MARK_MS, stopOnFailure: false }]),
         ...seq.map((x) => ({ op: x.op, timeoutMs: x.timeoutMs, stopOnFailure: !x.step.optional })),
+        ...(last ? [{ op: trail, timeoutMs: MARK_MS, stopOnFailure: false }] : []),
       ];
       if (seq.length === 0 || ops.length < 2) {
         if (lead !== undefined) await this.mark(lead);
@@ -428,10 +440,12 @@ class CaseExecution {
         results.shift();
       }
       if (results.length === 0) throw new HarnessFailure(`${phase}: the guest ran none of ${seq.length} steps`);
+      const trailed = last && results.length > seq.length ? results.pop() : undefined;
+      this.trailed = trailed;
       this.note('step', `${phase}: ${results.length} steps in one request`, undefined, sentMs);
       // each step on the timeline when it ended (what it notes too): the reply's time less the
       // guest's time for the steps after it
-      let after = results.reduce((sum, r) => sum + r.ms, 0);
+      let after = results.reduce((sum, r) => sum + r.ms, trailed?.ms ?? 0);
       try {
         for (const [k, r] of results.entries()) {
           const { step, one, op, timeoutMs } = seq[k]!;
@@ -778,9 +792,10 @@ class CaseExecution {
 
   // ---- restore, settle, harvest ----
 
-  private async restore(): Promise<void> {
+  /** `trail`: done after the restore's steps in their last request when it can be (`trailed`). */
+  private async restore(trail?: GuestOp): Promise<void> {
     try {
-      await this.steps(this.c.restore, 'restore');
+      await this.steps(this.c.restore, 'restore', undefined, trail);
       this.record.restore = { ok: true };
     } catch (e) {
       if (e instanceof GuestLostError) throw e;

@@ -160,7 +160,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     // A case is never changed once appended, so a shallow copy is a snapshot (and lets the report
     // writer keep each case's run.json text instead of stringifying every case after every case).
     const snapshot: RunResult = { ...run, cases: [...run.cases] };
-    const vms = [...consoles].sort((a, b) => a.vm.localeCompare(b.vm, 'en', { numeric: true }));
+    const vms = [...consoles].sort((a, b) => byNumber.compare(a.vm, b.vm));
     writing = writing.then(() => o.write(snapshot, vms, { full }));
     return writing;
   };
@@ -418,6 +418,9 @@ function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'findings'>
  * share), and a nightly run still gets a fresh view every 5 minutes.
  */
 const RENDER_EVERY_MS = 300_000;
+
+/** vm-2 before vm-10; one collator (localeCompare with options makes one per call, after every case) */
+const byNumber = new Intl.Collator('en', { numeric: true });
 
 /** Bytes of console excerpt a case keeps in run.json (the whole console is in consoles/). */
 const EXCERPT_MAX_BYTES = 256 * 1024;
