@@ -138,6 +138,7 @@ const fileOps = [
 ] as const;
 /** What one step of a `seq` does: a shell command or a file operation. */
 export type SeqStep = z.infer<typeof shOp> | z.infer<(typeof fileOps)[number]>;
+type FileOp = z.infer<(typeof fileOps)[number]>['op'];
 const seqStepOpts = { timeoutMs: z.number().nonnegative().optional(), stopOnFailure: z.boolean().optional() };
 export const RequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('ping') }),
@@ -249,14 +250,14 @@ const shellFields = {
   truncated: z.boolean(),
 };
 
-/** what a file op found or read */
+/** what a file op found or read (every file op has its entry: the compiler checks) */
 const fileFields = {
   writefile: {},
   mkdir: {},
   rmdir: {},
   find: { found: z.string() },
   klog: { log: z.string().optional() },
-} as const;
+} as const satisfies Record<FileOp, z.core.$ZodLooseShape>;
 
 /** One step's result in a `seq`: its op, its own `ms`, its outcome and its op's fields. */
 function stepResult<O extends string, S extends z.core.$ZodLooseShape>(op: O, fields: S) {
@@ -266,15 +267,16 @@ function stepResult<O extends string, S extends z.core.$ZodLooseShape>(op: O, fi
     z.strictObject({ ...base, ok: z.literal(false), errno: ErrnoNameSchema, error: z.string().optional() }),
   ]);
 }
-// by op, then by outcome: a union would try each shape in turn
-const SeqResultSchema = z.discriminatedUnion('op', [
-  stepResult('sh', shellFields),
-  stepResult('writefile', fileFields.writefile),
-  stepResult('mkdir', fileFields.mkdir),
-  stepResult('rmdir', fileFields.rmdir),
-  stepResult('find', fileFields.find),
-  stepResult('klog', fileFields.klog),
-]);
+// by op, then by outcome: a union would try each shape in turn; every step op has its entry
+const seqResultByOp = {
+  sh: stepResult('sh', shellFields),
+  writefile: stepResult('writefile', fileFields.writefile),
+  mkdir: stepResult('mkdir', fileFields.mkdir),
+  rmdir: stepResult('rmdir', fileFields.rmdir),
+  find: stepResult('find', fileFields.find),
+  klog: stepResult('klog', fileFields.klog),
+} as const satisfies Record<SeqStep['op'], z.ZodType>;
+const SeqResultSchema = z.discriminatedUnion('op', Object.values(seqResultByOp) as [(typeof seqResultByOp)[keyof typeof seqResultByOp]]);
 export type SeqResult = z.infer<typeof SeqResultSchema>;
 
 export const ReplySchemas = {
