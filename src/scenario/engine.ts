@@ -71,8 +71,6 @@ export interface CaseRun {
   needsRestart: boolean;
   /** what the case did to the guest, in order (the reproducer's script) */
   replay: ReplayAction[];
-  /** console lines that came before this case's begin marker: the previous case's late output */
-  preamble: string[];
   /** the console's line number of the last line this case saw (0: none); later lines are not its */
   lastConsoleLineNo: number;
 }
@@ -113,7 +111,6 @@ export function skippedRun(c: ResolvedCase, missing: string[], now = Date.now())
     findings: [],
     needsRestart: false,
     replay: [],
-    preamble: [],
     lastConsoleLineNo: 0,
   };
 }
@@ -307,7 +304,6 @@ class CaseExecution {
       findings,
       needsRestart,
       replay: this.replay,
-      preamble: this.preamble,
       lastConsoleLineNo: this.lastLineNo,
     };
   }
