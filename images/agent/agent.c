@@ -28,7 +28,7 @@
 #include "shell.h"
 #include "tasks.h"
 
-#define PROTOCOL_VERSION 10
+#define PROTOCOL_VERSION 11
 #define STOP_TIMEOUT_MS 2000.0
 
 struct request {
@@ -352,7 +352,7 @@ static const char *seq_step_invalid(const struct jnode *s)
 	const char *op = json_get_str(s, "op");
 	const struct jnode *stop = json_get(s, "stopOnFailure");
 	if (!op || (strcmp(op, "sh") != 0 && !file_op_known(op)))
-		return "a seq step's op is sh, writefile, mkdir, rmdir, find or klog";
+		return "a seq step's op is sh, writefile, mkdir, rmdir, find, klog or refresh";
 	if (strcmp(op, "sh") == 0 && !json_get_str(s, "command"))
 		return "a seq sh step needs a string command";
 	if (json_get(s, "timeoutMs") && (!json_get_num(s, "timeoutMs", &t) || t < 0))

@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/random.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ioctls.h"
 #include "loops.h"
 
 #define FIND_POLL_MS 20
@@ -268,7 +271,55 @@ static int op_klog(const struct jnode *a, struct sbuf *out, char *err, size_t er
 	return from ? klog_from(from, out, err, errlen) : 0;
 }
 
-static const char *const names[] = { "writefile", "mkdir", "rmdir", "find", "klog" };
+/* What a guest restored from a saved state must not keep from the guest that was saved: the wall
+ * clock (`unixMs`: it stood still while the state was on disk) and the CRNG's key (`seedHex`:
+ * bytes mixed into the input pool, then a reseed now — every guest restored from one state would
+ * draw the same numbers). It was a shell's `date -s` and four requests on /dev/urandom: a fork and
+ * exec in a guest whose translated code is cold. */
+static int op_refresh(const struct jnode *a, char *err, size_t errlen)
+{
+	double ms = 0;
+	const char *seed = json_get_str(a, "seedHex");
+	if (json_get(a, "unixMs") && (!json_get_num(a, "unixMs", &ms) || ms < 0))
+		return refuse(err, errlen, "refresh's unixMs must be a non-negative number");
+	if (json_get(a, "seedHex") && !seed)
+		return refuse(err, errlen, "refresh's seedHex must be a hex string");
+	if (!json_get(a, "unixMs") && !seed)
+		return refuse(err, errlen, "refresh needs unixMs, seedHex or both");
+	unsigned char *bytes = NULL;
+	size_t n = 0;
+	if (seed && !hex_decode(seed, &bytes, &n))
+		return refuse(err, errlen, "refresh's seedHex must be a hex string");
+	if (json_get(a, "unixMs")) {
+		struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6) };
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0) {
+			free(bytes);
+			return fail(errno, err, errlen, "clock_settime", "CLOCK_REALTIME");
+		}
+	}
+	if (!seed)
+		return 0;
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(bytes);
+		return fail(errno, err, errlen, "open", "/dev/urandom");
+	}
+	int e = write_all_fd(fd, (const char *)bytes, n);
+	free(bytes);
+	if (e) {
+		close(fd);
+		return fail(e, err, errlen, "write", "/dev/urandom");
+	}
+	if (ioctl(fd, RNDRESEEDCRNG, 0) < 0) {
+		e = errno;
+		close(fd);
+		return fail(e, err, errlen, "ioctl RNDRESEEDCRNG", "/dev/urandom");
+	}
+	close(fd);
+	return 0;
+}
+
+static const char *const names[] = { "writefile", "mkdir", "rmdir", "find", "klog", "refresh" };
 
 bool file_op_known(const char *op)
 {
@@ -288,5 +339,7 @@ int file_op(const char *op, const struct jnode *args, struct sbuf *out, char *er
 		return op_find(args, out, err, errlen);
 	if (strcmp(op, "klog") == 0)
 		return op_klog(args, out, err, errlen);
+	if (strcmp(op, "refresh") == 0)
+		return op_refresh(args, err, errlen);
 	return refuse(err, errlen, "unknown file op");
 }

@@ -1,5 +1,6 @@
 /* File operations of the host's set-up steps and the case markers, done by the agent itself
- * (protocol 9): writefile, mkdir, rmdir, find, klog. */
+ * (protocol 9): writefile, mkdir, rmdir, find, klog; refresh (protocol 11): a restored guest's
+ * clock and CRNG. */
 #ifndef HUCI_FILES_H
 #define HUCI_FILES_H
 

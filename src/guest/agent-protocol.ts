@@ -3,7 +3,7 @@
 // assigns); replies are validated per op so a protocol drift shows up as an error, not as undefined.
 import { z } from '../zod.js';
 
-export const PROTOCOL_VERSION = 10;
+export const PROTOCOL_VERSION = 11;
 
 /** The errno a timed-out request resolves with: the harness gave up, the kernel said nothing. */
 export const HARNESS_TIMEOUT = 'ETIMEDOUT_HARNESS';
@@ -135,6 +135,8 @@ const fileOps = [
   }),
   /** a line written to the kernel log (`mark`), then the log as dmesg prints it from the last line containing `from` on */
   z.strictObject({ op: z.literal('klog'), mark: z.string().optional(), from: z.string().optional() }),
+  /** (protocol 11) a restored guest's wall clock set (`unixMs`), its CRNG given `seedHex` and reseeded */
+  z.strictObject({ op: z.literal('refresh'), unixMs: z.number().nonnegative().optional(), seedHex: hex.optional() }),
 ] as const;
 /** What one step of a `seq` does: a shell command or a file operation. */
 export type SeqStep = z.infer<typeof shOp> | z.infer<(typeof fileOps)[number]>;
@@ -257,6 +259,7 @@ const fileFields = {
   rmdir: {},
   find: { found: z.string() },
   klog: { log: z.string().optional() },
+  refresh: {},
 } as const satisfies Record<FileOp, z.core.$ZodLooseShape>;
 
 /** One step's result in a `seq`: its op, its own `ms`, its outcome and its op's fields. */
@@ -275,6 +278,7 @@ const seqResultByOp = {
   rmdir: stepResult('rmdir', fileFields.rmdir),
   find: stepResult('find', fileFields.find),
   klog: stepResult('klog', fileFields.klog),
+  refresh: stepResult('refresh', fileFields.refresh),
 } as const satisfies Record<SeqStep['op'], z.ZodType>;
 const SeqResultSchema = z.discriminatedUnion('op', Object.values(seqResultByOp) as [(typeof seqResultByOp)[keyof typeof seqResultByOp]]);
 export type SeqResult = z.infer<typeof SeqResultSchema>;
@@ -300,6 +304,7 @@ export const ReplySchemas = {
   rmdir: reply(fileFields.rmdir),
   find: reply(fileFields.find),
   klog: reply(fileFields.klog),
+  refresh: reply(fileFields.refresh),
   /** one result per step that ran, in order */
   seq: reply({ results: z.array(SeqResultSchema) }),
   tasks: reply({ tasks: z.array(TaskSchema) }),

@@ -806,6 +806,18 @@ describe('huci-agent: file operations (set-up steps and markers without a shell)
     expect(none.ms).toBeLessThan(2000);
   });
 
+  it("refresh: sets the wall clock and reseeds the CRNG (here the host's own, as root: the clock to what it already is); refuses what it cannot use", async () => {
+    const { client } = startAgent();
+    const before = Date.now();
+    const r = await client.request({ op: 'refresh', unixMs: Date.now(), seedHex: 'ab'.repeat(64) }, { timeoutMs: 5000 });
+    expect(r).toMatchObject({ ok: true, errno: null });
+    expect(Math.abs(Date.now() - before)).toBeLessThan(2000);
+    expect(await client.request({ op: 'refresh', seedHex: '00ff' }, { timeoutMs: 5000 })).toMatchObject({ ok: true });
+    for (const bad of [{}, { unixMs: -1 }, { seedHex: 'xyz' }, { seedHex: 5 }]) {
+      expect(await client.request({ op: 'refresh', ...bad } as never, { timeoutMs: 5000 })).toMatchObject({ ok: false, errno: 'EINVAL' });
+    }
+  });
+
   it('find with a node directory: a name found in "sysfs" counts once it is a node in that directory too', async () => {
     const { client } = startAgent();
     const sys = await mkdtemp(join(dir, 'sys-'));

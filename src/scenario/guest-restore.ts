@@ -122,30 +122,29 @@ export async function restoreGuest(ctx: StartContext, snap: GuestSnapshot): Prom
 
 const RESTORE_FAILED_CONSOLE = 'console.restore-failed.log';
 
-// ioctl(2) RNDRESEEDCRNG, _IO('R', 0x07): the CRNG takes a new key from the input pool now
-const RNDRESEEDCRNG = 0x5207;
-
 /**
  * What a restored guest must not keep from the guest it was saved from: the wall clock (it stood
  * still while the state was on disk) and the CRNG's key (every guest restored from one state
- * would draw the same numbers). Then a line through /dev/kmsg must reach the console.
+ * would draw the same numbers): the agent's `refresh`, one request with the line through
+ * /dev/kmsg that must then reach the console.
  */
 async function refreshRestored(agent: AgentClient, m: Machine, snapshot: string): Promise<void> {
   const marker = `huci: restored ${snapshot}`;
   const seen = m.console.waitForLine(new RegExp(`${marker}$`), { timeoutMs: 5000 });
   seen.catch(() => undefined);
-  // the shell (a fork and exec in a guest whose translated code is cold) runs while the CRNG is reseeded
-  const clock = setGuestClock(agent, `echo '${marker}' > /dev/kmsg`);
-  clock.catch(() => undefined);
-  const fd = await agent.request({ op: 'open', path: '/dev/urandom', flags: ['O_WRONLY'] }, { timeoutMs: 5000 });
-  if (!fd.ok) throw new InfraError(`opening /dev/urandom in the restored guest: ${fd.errno}`);
-  try {
-    const mixed = await agent.request({ op: 'write', handle: fd.handle, hex: randomBytes(64).toString('hex') }, { timeoutMs: 5000 });
-    const reseeded = await agent.request({ op: 'ioctl', handle: fd.handle, request: { number: RNDRESEEDCRNG, arg: 0 } }, { timeoutMs: 5000 });
-    if (!mixed.ok || !reseeded.ok) throw new InfraError(`reseeding the restored guest's CRNG: ${mixed.errno ?? reseeded.errno}`);
-  } finally {
-    await agent.request({ op: 'close', handle: fd.handle }, { timeoutMs: 5000 });
-  }
-  await clock;
+  const r = await agent.request(
+    {
+      op: 'seq',
+      steps: [
+        { op: 'refresh', unixMs: Date.now(), seedHex: randomBytes(64).toString('hex'), stopOnFailure: true },
+        { op: 'klog', mark: marker },
+      ],
+    },
+    { timeoutMs: 5000 },
+  );
+  const why = !r.ok
+    ? r.errno
+    : (r.results.map((x) => (x.ok ? null : `${x.op}: ${x.error ?? x.errno}`)).find((x) => x !== null) ?? (r.results.length < 2 ? 'not every step ran' : null));
+  if (why) throw new InfraError(`refreshing the restored guest (its clock and CRNG): ${why}`);
   await seen;
 }

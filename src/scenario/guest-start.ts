@@ -186,11 +186,10 @@ export function makeSession(ctx: StartContext, p: SessionParts): GuestSession {
   };
 }
 
-/** The guest's wall clock set to the host's (to the second), then `then` in the same shell. */
-export async function setGuestClock(agent: AgentClient, then?: string): Promise<void> {
-  const command = `date -u -s @${Math.round(Date.now() / 1000)} >/dev/null${then ? ` && ${then}` : ''}`;
-  const r = await agent.request({ op: 'sh', command, timeoutMs: 5000 }, { timeoutMs: 6000 });
-  if (!r.ok || r.code !== 0) throw new InfraError(`setting the guest's clock: ${r.ok ? `exit ${r.code}: ${r.stderr.trim()}` : r.errno}`);
+/** The guest's wall clock set to the host's (the agent's `refresh`: no shell). */
+export async function setGuestClock(agent: AgentClient): Promise<void> {
+  const r = await agent.request({ op: 'refresh', unixMs: Date.now() }, { timeoutMs: 5000 });
+  if (!r.ok) throw new InfraError(`setting the guest's clock: ${r.errno}${r.error ? `: ${r.error}` : ''}`);
 }
 
 /** A connected unix socket (QEMU's chardev server listens once QMP is up). */

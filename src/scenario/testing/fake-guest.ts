@@ -217,6 +217,7 @@ export class FakeGuest implements GuestPort {
       case 'rmdir':
       case 'find':
       case 'klog':
+      case 'refresh':
         // the engine's guest operations come through run() and runSeq(), never as agent requests
         return fail('ENOSYS');
       default:
