@@ -220,6 +220,8 @@ describe('ConsoleCapture', () => {
     src.write('after1\nafter2\n');
     src.end('last');
     await done;
+    // the capture's files are written and closed before the directory goes (afterEach)
+    await c.closed;
     expect(got).toEqual(['after1', 'after2', 'last']);
   });
 
@@ -238,6 +240,7 @@ describe('ConsoleCapture', () => {
     c.end();
     await expect(ended).rejects.toBeInstanceOf(InfraError);
     await expect(c.waitForLine(/never/, { timeoutMs: 1000 })).rejects.toThrow(/console ended/);
+    await c.closed;
   });
 });
 
