@@ -142,9 +142,9 @@ async function refreshRestored(agent: AgentClient, m: Machine, snapshot: string)
     },
     { timeoutMs: 5000 },
   );
-  const why = !r.ok
-    ? r.errno
-    : (r.results.map((x) => (x.ok ? null : `${x.op}: ${x.error ?? x.errno}`)).find((x) => x !== null) ?? (r.results.length < 2 ? 'not every step ran' : null));
-  if (why) throw new InfraError(`refreshing the restored guest (its clock and CRNG): ${why}`);
+  const failing = (why: string): InfraError => new InfraError(`refreshing the restored guest (its clock and CRNG): ${why}`);
+  if (!r.ok) throw failing(r.errno);
+  for (const x of r.results) if (!x.ok) throw failing(`${x.op}: ${x.error ?? x.errno}`);
+  if (r.results.length < 2) throw failing('not every step ran');
   await seen;
 }
