@@ -60,30 +60,55 @@ export function raw(html: string): Html {
 function renderChild(c: Child): string {
   if (c === null || c === undefined || c === false || c === true) return '';
   if (c instanceof Html) return c.html;
-  if (Array.isArray(c)) return (c as readonly Child[]).map(renderChild).join('');
+  if (Array.isArray(c)) return renderChildren(c as readonly Child[]);
   return escapeHtml(String(c));
+}
+
+// a report renders tens of thousands of elements, once, mostly before V8 optimises this: plain
+// loops and concatenation instead of map/join and entries, and each name checked once
+function renderChildren(children: readonly Child[]): string {
+  let out = '';
+  for (let i = 0; i < children.length; i++) out += renderChild(children[i]);
+  return out;
+}
+
+const checkedTags = new Set<string>();
+const checkedAttrs = new Set<string>();
+
+function checkAttr(k: string): void {
+  if (checkedAttrs.has(k)) return;
+  if (!ATTR.test(k) || FORBIDDEN_ATTR.test(k)) throw new Error(`html-builder: attribute ${JSON.stringify(k)} not allowed`);
+  checkedAttrs.add(k);
 }
 
 /** h('td', { class: 'v-crashed', 'data-x': guest }, 'text', h('b', null, more)) → escaped markup. */
 export function h(tag: string, attrs?: Readonly<Record<string, AttrValue>> | null, ...children: Child[]): Html {
-  if (!NAME.test(tag)) throw new Error(`html-builder: bad tag name ${JSON.stringify(tag)}`);
+  if (!checkedTags.has(tag)) {
+    if (!NAME.test(tag)) throw new Error(`html-builder: bad tag name ${JSON.stringify(tag)}`);
+    checkedTags.add(tag);
+  }
   let out = `<${tag}`;
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (!ATTR.test(k) || FORBIDDEN_ATTR.test(k)) throw new Error(`html-builder: attribute ${JSON.stringify(k)} not allowed`);
-    if (v === null || v === undefined || v === false) continue;
-    if (k.toLowerCase() === 'href' && !(typeof v === 'string' && isSafeHref(v))) {
-      throw new Error(`html-builder: href ${JSON.stringify(v)} is not an anchor or a relative path`);
+  if (attrs) {
+    const keys = Object.keys(attrs);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      checkAttr(k);
+      const v = attrs[k];
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'href' || (k.length === 4 && k.toLowerCase() === 'href')) {
+        if (!(typeof v === 'string' && isSafeHref(v))) throw new Error(`html-builder: href ${JSON.stringify(v)} is not an anchor or a relative path`);
+      }
+      out += v === true ? ` ${k}` : ` ${k}="${escapeHtml(String(v))}"`;
     }
-    out += v === true ? ` ${k}` : ` ${k}="${escapeHtml(String(v))}"`;
   }
   out += '>';
   if (VOID.has(tag)) {
     if (children.length > 0) throw new Error(`html-builder: <${tag}> takes no children`);
     return Html.trusted(out);
   }
-  return Html.trusted(`${out}${children.map(renderChild).join('')}</${tag}>`);
+  return Html.trusted(`${out}${renderChildren(children)}</${tag}>`);
 }
 
 export function fragment(...children: Child[]): Html {
-  return Html.trusted(children.map(renderChild).join(''));
+  return Html.trusted(renderChildren(children));
 }

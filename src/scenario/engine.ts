@@ -13,6 +13,7 @@ import { mergeKernelLog, sliceBetween } from './kernel-log.js';
 import {
   GuestLostError,
   realClock,
+  SleepCancel,
   type AgentAnswer,
   type AgentCall,
   type Clock,
@@ -94,7 +95,6 @@ const QUIET_MS = 1000;
 const QUIET_IDLE_MS = 500;
 const SETTLE_POLL_MS = 100;
 /** Why a bound's sleep is cancelled: what it bounded ended first (or the bound fired). */
-const BOUND_DONE = 'bound done';
 
 export async function runCase(c: ResolvedCase, ctx: CaseContext): Promise<CaseRun> {
   return new CaseExecution(c, ctx).run();
@@ -772,17 +772,16 @@ class CaseExecution {
   private async within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
     let timer = false;
     // cancelled when p wins: a pending 15 s bound would otherwise hold the CLI open after the run
-    const ac = new AbortController();
-    const sleep = this.clock.sleep(ms, ac.signal).then(() => {
-      timer = !ac.signal.aborted;
+    const cancel = new SleepCancel();
+    const sleep = this.clock.sleep(ms, cancel).then(() => {
+      timer = !cancel.cancelled;
       return undefined;
     });
     try {
       const r = await Promise.race([p, sleep]);
       return timer ? undefined : r;
     } finally {
-      // with a reason: abort() without one builds a DOMException (a stack capture) per bound
-      ac.abort(BOUND_DONE);
+      cancel.cancel();
     }
   }
 

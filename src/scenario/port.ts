@@ -141,18 +141,42 @@ export interface FindingLike {
   comm?: string;
 }
 
+/**
+ * Ends a sleep early (it resolves): a bound that lost its race must not keep the process alive.
+ * Not an AbortSignal: the engine bounds several waits per case, and an EventTarget per bound cost
+ * more than the rest of the bound.
+ */
+export class SleepCancel {
+  #cancelled = false;
+  #stop: (() => void) | undefined;
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+  /** the clock's: how to end the sleep this cancels (one sleep per cancel) */
+  onCancel(stop: () => void): void {
+    if (this.#cancelled) stop();
+    else this.#stop = stop;
+  }
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#stop?.();
+    this.#stop = undefined;
+  }
+}
+
 /** The clock and sleep the engine uses, injectable so tests need not wait. */
 export interface Clock {
   now(): number;
-  /** `signal` ends the sleep early (resolves): a bound that lost its race must not keep the process alive */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** `cancel` ends the sleep early (it resolves) */
+  sleep(ms: number, cancel?: SleepCancel): Promise<void>;
 }
 export const realClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
+  sleep: (ms, cancel) =>
     new Promise((r) => {
-      if (signal?.aborted) return r();
+      if (cancel?.cancelled) return r();
       const t = setTimeout(r, ms);
-      signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+      cancel?.onCancel(() => (clearTimeout(t), r()));
     }),
 };

@@ -9,6 +9,7 @@ import {
   type GuestPort,
   type PortConsoleLine,
   type RunHow,
+  type SleepCancel,
   type SeqOp,
   type SessionFactory,
   type VmConfig,
@@ -55,11 +56,11 @@ export class FakeClock implements Clock {
   now(): number {
     return this.t;
   }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  sleep(ms: number, cancel?: SleepCancel): Promise<void> {
     return new Promise((r) =>
       setImmediate(() => {
         // a sleep cancelled before it ran (a bound that lost its race) takes no time
-        if (!signal?.aborted) this.t += ms;
+        if (!cancel?.cancelled) this.t += ms;
         r();
       }),
     );
