@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { copyFile, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
-import { tmpName, writeFileAtomicSync } from '../util/files.js';
+import { tmpName, writeFileAtomicSync, writeNewFileSync } from '../util/files.js';
 import { DEFAULT_FAIL_ON } from './fail-on.js';
 import { renderHtml } from './html.js';
 import { renderKtap } from './ktap.js';
@@ -77,7 +77,10 @@ async function copyFileAtomic(from: string, to: string): Promise<boolean> {
   }
 }
 
+/** True when `file` holds `data`; false too when there is no such file (no exception thrown for it). */
 function sameContent(file: string, data: string): boolean {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st === undefined || st.size !== Buffer.byteLength(data)) return false;
   try {
     return fs.readFileSync(file, 'utf8') === data;
   } catch {
@@ -107,7 +110,10 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
     // Called again and again during a run: files of earlier cases are unchanged, and skipping them
     // saves a write each (and, with opts.memo, reading them back).
     const known = opts.memo?.files.get(file);
-    if (known !== data && (known !== undefined || !sameContent(file, data))) writeFileAtomicSync(file, data, mode);
+    if (known === undefined) {
+      // not written by this process: a new file (most of a final render), or one an earlier render left
+      if (!sameContent(file, data) && !writeNewFileSync(file, data, mode)) writeFileAtomicSync(file, data, mode);
+    } else if (known !== data) writeFileAtomicSync(file, data, mode);
     opts.memo?.files.set(file, data);
     written.push(rel);
   };

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomicSync } from './files.js';
+import { writeFileAtomicSync, writeNewFileSync } from './files.js';
 
 describe('writeFileAtomicSync', () => {
   let dir: string;
@@ -41,5 +41,38 @@ describe('writeFileAtomicSync', () => {
 
   it('names the file when it cannot write', () => {
     expect(() => writeFileAtomicSync(path.join(dir, 'no', 'such', 'dir.json'), 'x')).toThrow(/cannot write .*dir\.json/);
+  });
+});
+
+describe('writeNewFileSync', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'huci-files-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates a file that was not there, with the mode asked for whatever the umask, and no temp file', () => {
+    const before = process.umask(0o077);
+    try {
+      expect(writeNewFileSync(path.join(dir, 'repro.sh'), '#!/bin/sh\n', 0o755)).toBe(true);
+      expect(writeNewFileSync(path.join(dir, 'case.json'), '{}\n')).toBe(true);
+    } finally {
+      process.umask(before);
+    }
+    expect(readFileSync(path.join(dir, 'repro.sh'), 'utf8')).toBe('#!/bin/sh\n');
+    expect(statSync(path.join(dir, 'repro.sh')).mode & 0o777).toBe(0o755);
+    expect(statSync(path.join(dir, 'case.json')).mode & 0o777).toBe(0o644);
+    expect(readdirSync(dir).sort()).toEqual(['case.json', 'repro.sh']);
+  });
+
+  it('leaves a file that is there alone and says so', () => {
+    const f = path.join(dir, 'case.json');
+    writeFileAtomicSync(f, 'kept');
+    expect(writeNewFileSync(f, 'new')).toBe(false);
+    expect(readFileSync(f, 'utf8')).toBe('kept');
+  });
+
+  it('names the file when it cannot write', () => {
+    expect(() => writeNewFileSync(path.join(dir, 'no', 'such', 'dir.json'), 'x')).toThrow(/cannot write .*dir\.json/);
   });
 });

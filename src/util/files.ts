@@ -77,6 +77,32 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 }
 
 /**
+ * Creates `file` with `data` when no file has that name, synchronously; false (nothing written) when
+ * one has. For a report's files that did not exist yet: no temp file and rename, which a final
+ * render of hundreds of new files paid for each.
+ */
+export function writeNewFileSync(file: string, data: string, mode = 0o644): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
+  }
+  try {
+    fs.writeFileSync(fd, data);
+    // the mode open(2) gave is masked by the umask
+    fs.fchmodSync(fd, mode);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw new InfraError(`cannot write ${file}: ${errorMessage(e)}`, [], { cause: e });
+  }
+  fs.closeSync(fd);
+  return true;
+}
+
+/**
  * Replaces `file` atomically with `data` (its parts written in order, not joined first), synchronously
  * and without fsync: for reports, which must survive the harness dying (the rename does that), not
  * the machine. Sync because each async fs call is a trip through libuv's thread pool and two
