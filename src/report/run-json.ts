@@ -1,4 +1,4 @@
-// run.json's bytes. A run saves run.json after every case; building and encoding the whole text each
+// run.json's bytes. A run saves run.json again and again as its cases come in; building and encoding the whole text each
 // time grows as n². A case never changes once it is in the run, so its bytes are made once and kept,
 // and a save only joins them between the run's own (small) fields.
 // The output is byte-for-byte `JSON.stringify(run, null, 2)` plus a newline, as UTF-8.

@@ -1,7 +1,7 @@
 // Writing a run's reports to disk: reports/<run-id>/{run.json,index.html,junit.xml,kcidb.json,results.ktap,
-// consoles/,cases/<case>/} and the reports/latest symlink. Called after every case during a run,
-// so each file is replaced atomically (temp file + rename, no fsync: the harness may die, the
-// machine is not ours to guard): a run that dies part-way leaves a complete, readable report of
+// consoles/,cases/<case>/} and the reports/latest symlink. Called again and again during a run, so
+// a file that is there is replaced atomically (temp file + rename, no fsync: the harness may die,
+// the machine is not ours to guard): a run that dies part-way leaves a complete, readable report of
 // what was measured. Files are written synchronously (util/files.ts says why).
 import fs from 'node:fs';
 import { copyFile, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
@@ -34,9 +34,9 @@ export interface ReportOptions {
   /** verdicts that fail (JUnit <failure>, KCIDB FAIL); default crashed,hung */
   failOn?: readonly Verdict[];
   /**
-   * false: write run.json and the consoles only. A run persists after every case, and re-rendering
-   * every case dir, junit, kcidb and index.html each time grows as n²; the run loop renders fully
-   * every few seconds and at the end. Without render, run.json is not re-validated and consoles
+   * false: write run.json and the consoles only. A run persists as its cases come in, and
+   * re-rendering every case dir, junit, kcidb and index.html each time grows as n²; the run loop
+   * renders fully after the first case, every few minutes and at the end. Without render, run.json is not re-validated and consoles
    * are not copied (those already in the report stay listed).
    */
   render?: boolean;

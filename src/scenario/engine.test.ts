@@ -8,6 +8,7 @@ import { LATE_GRACE_MS, runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
 import { realClock, SleepCancel, type DetectorPort, type SeqOp } from './port.js';
 import { runLoop, planCases, type RunLoopOptions } from './run-loop.js';
+import { executeRun } from './run-job.js';
 import type { ResolvedCase } from './suite-schema.js';
 import { FakeClock, FakeGuest, FakeSessions, type FakeBehaviour } from './testing/fake-guest.js';
 import type { GuestOp } from '../guest/guest-ops.js';
@@ -763,5 +764,66 @@ describe('plain steps in one request', () => {
     const shells = (t: typeof one.r.timeline) => t.filter((e) => e.kind === 'shell').map((e) => `${e.label} ${e.detail}`);
     expect(shells(one.r.timeline)).toEqual(shells(seq.r.timeline));
     expect(one.r.record.restore).toEqual(seq.r.record.restore);
+  });
+});
+
+describe('run job: run.json while the run goes on', () => {
+  const config = new Map([
+    ['CONFIG_FAKE', 'y'],
+    ['CONFIG_FAKE_CHIP', 'm'],
+  ]);
+  /** the cases each write held, and whether it rendered every view */
+  async function job(saveEveryMs: number, failAt?: number) {
+    const clock = new FakeClock();
+    const writes: Array<{ cases: number; full: boolean; complete: boolean }> = [];
+    const plan = planCases([suite], { images: [], iterations: 1, caseGlob: 'fake/fake-unbind-*' });
+    const run = executeRun(
+      {
+        suites: [suite],
+        plan,
+        sessions: new FakeSessions([{ removal: 'completes', zombie: 'enodev' }], clock),
+        detector: realDetector,
+        kernelConfig: async () => config,
+        runId: 'job',
+        command: ['run'],
+        images: ['fake-img'],
+        jobs: 1,
+        clock,
+        version: '0.0.0-test',
+        onCase: (_r, done) => {
+          if (done === failAt) throw new Error('the run broke');
+        },
+        writeReports: async (r, _c, full) => {
+          writes.push({ cases: r.cases.length, full, complete: r.complete });
+          return '/reports/job';
+        },
+      },
+      saveEveryMs,
+    );
+    return { run, writes, cases: plan.length };
+  }
+  it('saves after every case when the interval has passed each time', async () => {
+    const { run, writes, cases } = await job(0);
+    await run;
+    expect(writes.map((w) => w.cases)).toEqual([...Array.from({ length: cases }, (_, i) => i + 1), cases]);
+    expect(writes.map((w) => w.full)).toEqual([true, ...Array.from({ length: cases - 1 }, () => false), true]);
+  });
+  it('within the interval, only the first case’s render and the end; the end holds every case', async () => {
+    const { run, writes, cases } = await job(60_000);
+    expect((await run).dir).toBe('/reports/job');
+    expect(cases).toBeGreaterThan(3);
+    expect(writes).toEqual([
+      { cases: 1, full: true, complete: false },
+      { cases, full: true, complete: true },
+    ]);
+  });
+  it('a run that fails between saves still writes what it measured since the last one', async () => {
+    // the third case breaks the run in its progress line, before the loop hands it over
+    const { run, writes } = await job(60_000, 3);
+    await expect(run).rejects.toThrow('the run broke');
+    expect(writes).toEqual([
+      { cases: 1, full: true, complete: false },
+      { cases: 2, full: false, complete: false },
+    ]);
   });
 });

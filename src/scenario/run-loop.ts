@@ -81,7 +81,7 @@ export interface RunLoopOptions {
   detector: DetectorPort;
   /** the image's parsed .config (null: unknown, options not checked) */
   kernelConfig(image: string): Promise<ReadonlyMap<string, string> | null>;
-  /** called with the run after every case and at the end */
+  /** called with the run after every case and at the end (the run job decides which it saves) */
   /** `full`: render every report (html, junit, kcidb, case dirs), not only run.json and consoles */
   write(run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>, opts: { full: boolean }): Promise<void>;
   runId: string;
@@ -147,7 +147,8 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
 
   let writing: Promise<void> = Promise.resolve();
   let lastFull = -Infinity;
-  // run.json after every case; the rendered reports at most every RENDER_EVERY_MS and at the end
+  // the run after every case (saved at most every SAVE_EVERY_MS, run-job.ts); the rendered reports
+  // at most every RENDER_EVERY_MS and at the end
   const persist = (final = false): Promise<void> => {
     const now = Date.now();
     const full = final || now - lastFull >= RENDER_EVERY_MS;
@@ -413,7 +414,7 @@ function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'findings'>
 /**
  * How often a running run re-renders html/junit/kcidb/case dirs and copies consoles (also after
  * the first case, at the end and on SIGINT/SIGTERM). run.json, which holds every measurement, is
- * written after every case (`hotunplug-ci report DIR` renders from it at any time); the rendered
+ * at most SAVE_EVERY_MS behind (`hotunplug-ci report DIR` renders from it at any time); the rendered
  * views may lag this much: a render's CPU grows with the run (npm run bench shows the harness's
  * share), and a nightly run still gets a fresh view every 5 minutes.
  */
