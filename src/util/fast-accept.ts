@@ -75,6 +75,13 @@ function kindOf(def: Def): Accept | null {
       const values = new Set(Object.values(def.entries as Record<string, unknown>));
       return (v) => values.has(v);
     }
+    case 'unknown':
+      return () => true;
+    case 'default': {
+      // an absent value zod fills in: not the value given
+      const inner = fastAccept(def.innerType);
+      return (v) => v !== undefined && inner(v);
+    }
     case 'optional': {
       const inner = fastAccept(def.innerType);
       return (v) => v === undefined || inner(v);
