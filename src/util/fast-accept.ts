@@ -92,7 +92,11 @@ function kindOf(def: Def): Accept | null {
     }
     case 'array': {
       const element = fastAccept(def.element);
-      return (v) => Array.isArray(v) && v.every(element);
+      return (v) => {
+        if (!Array.isArray(v)) return false;
+        for (let i = 0; i < v.length; i++) if (!element(v[i])) return false;
+        return true;
+      };
     }
     case 'record': {
       const key = fastAccept(def.keyType);
@@ -102,13 +106,22 @@ function kindOf(def: Def): Accept | null {
     case 'union': {
       // a discriminated union routes by its key to the one option that has it: any that accepts is it
       const options = (def.options as readonly unknown[]).map(fastAccept);
-      return (v) => options.some((o) => o(v));
+      return (v) => {
+        for (let i = 0; i < options.length; i++) if (options[i]!(v)) return true;
+        return false;
+      };
     }
     case 'object': {
-      const shape = Object.entries(def.shape as Record<string, unknown>).map(([k, s]) => [k, fastAccept(s)] as const);
-      const known = new Set(shape.map(([k]) => k));
-      // a key the shape lacks: a strict object refuses it, any other drops it (an unequal value)
-      return (v) => isRecord(v) && shape.every(([k, accept]) => accept(v[k])) && Object.keys(v).every((k) => known.has(k));
+      const keys = Object.keys(def.shape as Record<string, unknown>);
+      const accepts = keys.map((k) => fastAccept((def.shape as Record<string, unknown>)[k]));
+      const known = new Set(keys);
+      return (v) => {
+        if (!isRecord(v)) return false;
+        for (let i = 0; i < keys.length; i++) if (!accepts[i]!(v[keys[i]!])) return false;
+        // a key the shape lacks: a strict object refuses it, any other drops it (an unequal value)
+        for (const k in v) if (!known.has(k)) return false;
+        return true;
+      };
     }
     default:
       return null;
