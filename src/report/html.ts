@@ -20,6 +20,7 @@ import {
   subsystemVerdict,
 } from './model.js';
 import { VERDICT_SEVERITY, VERDICTS, type CaseResult, type RunResult, type TimelineEvent, type Verdict, type VmInfo } from '../model/run.js';
+import { byText } from '../util/compare.js';
 
 export const VERDICT_COLOURS: Readonly<Record<Verdict, string>> = {
   handled: '#1a7f37',
@@ -440,7 +441,7 @@ function casesSection(run: RunResult, opts: HtmlOptions): Html {
   const ordered = [...run.cases].sort(
     (a, b) =>
       VERDICT_SEVERITY.indexOf(a.verdict) - VERDICT_SEVERITY.indexOf(b.verdict) ||
-      a.id.localeCompare(b.id) ||
+      byText(a.id, b.id) ||
       images.indexOf(caseImage(run, a)) - images.indexOf(caseImage(run, b)) ||
       a.iteration - b.iteration,
   );

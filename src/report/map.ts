@@ -4,6 +4,7 @@
 // verdicts across the runs is marked flaky in its cell.
 import { BEHAVIOUR_SEVERITY, caseBehaviour, type Behaviour, type BehaviourKind } from '../classify/behaviour.js';
 import { worstVerdict, type CaseResult, type RunResult, type Verdict } from '../model/run.js';
+import { byText } from '../util/compare.js';
 
 interface MapCase {
   id: string;
@@ -93,7 +94,7 @@ export function buildMap(runs: readonly RunResult[]): UnplugMap {
     };
   });
   const rows = [...new Map(cells.map((c) => [`${c.subsystem}\u0000${c.method}`, { subsystem: c.subsystem, method: c.method }])).values()].sort(
-    (a, b) => a.subsystem.localeCompare(b.subsystem) || a.method.localeCompare(b.method),
+    (a, b) => byText(a.subsystem, b.subsystem) || byText(a.method, b.method),
   );
   return { images, rows, cells, runs: runs.map((r) => r.runId) };
 }

@@ -25,6 +25,7 @@ import { realClock, type Clock, type DetectorPort, type GuestPort, type SessionF
 import type { ResolvedCase } from './suite-schema.js';
 import { shardCases, type Shard } from './shard.js';
 import { vmConfigFor, vmConfigKey } from './vm-config.js';
+import { byNumberInText } from '../util/compare.js';
 
 export interface PlannedCase {
   c: ResolvedCase;
@@ -161,7 +162,7 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     // A case is never changed once appended, so a shallow copy is a snapshot (and lets the report
     // writer keep each case's run.json text instead of stringifying every case after every case).
     const snapshot: RunResult = { ...run, cases: [...run.cases] };
-    const vms = [...consoles].sort((a, b) => byNumber.compare(a.vm, b.vm));
+    const vms = [...consoles].sort((a, b) => byNumberInText(a.vm, b.vm));
     writing = writing.then(() => o.write(snapshot, vms, { full }));
     return writing;
   };
@@ -419,9 +420,6 @@ function bootFailureRecord(e: unknown): Pick<BootRecord, 'failure' | 'findings'>
  * share), and a nightly run still gets a fresh view every 5 minutes.
  */
 const RENDER_EVERY_MS = 300_000;
-
-/** vm-2 before vm-10; one collator (localeCompare with options makes one per call, after every case) */
-const byNumber = new Intl.Collator('en', { numeric: true });
 
 /** Bytes of console excerpt a case keeps in run.json (the whole console is in consoles/). */
 const EXCERPT_MAX_BYTES = 256 * 1024;

@@ -5,6 +5,7 @@ import type { ChardevSpec, DeviceSpec } from '../vm/machine-spec.js';
 import { rootPortId } from '../vm/machine-spec.js';
 import type { DeviceDecl, ResolvedCase } from './suite-schema.js';
 import type { VmConfig } from './port.js';
+import { byText } from '../util/compare.js';
 
 const chardevId = (deviceId: string): string => `${deviceId}-chr`;
 const driveId = (deviceId: string): string => `${deviceId}-drive`;
@@ -47,7 +48,7 @@ export function vmConfigFor(c: ResolvedCase, image: string): VmConfig {
 
 /** Cases with equal keys can share one boot. */
 export function vmConfigKey(cfg: VmConfig): string {
-  const devices = [...cfg.devices].sort((a, b) => a.id.localeCompare(b.id)).map((d) => canonical(d));
+  const devices = [...cfg.devices].sort((a, b) => byText(a.id, b.id)).map((d) => canonical(d));
   return `${cfg.image}|${cfg.kernelArgs.join(' ')}|${cfg.spareRootPorts}|${devices.join(';')}`;
 }
 
