@@ -7,7 +7,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import { InfraError } from '../errors.js';
-import { fastAccept, type Accept } from '../util/fast-accept.js';
+import { fastAccept } from '../util/fast-accept.js';
 import {
   HARNESS_TIMEOUT,
   ReplySchemas,
@@ -21,14 +21,6 @@ import {
   type RequestFor,
   type TimedOutReply,
 } from './agent-protocol.js';
-
-const replyAccepts = new Map<Op, Accept>();
-/** The fast test of `op`'s reply schema, made at its first reply. */
-function acceptReply(op: Op): Accept {
-  let accept = replyAccepts.get(op);
-  if (accept === undefined) replyAccepts.set(op, (accept = fastAccept(ReplySchemas[op])));
-  return accept;
-}
 
 export type TranscriptDir =
   | 'send' // request written to the agent
@@ -257,7 +249,7 @@ export class AgentClient {
     this.pending.delete(p.id);
     this.record('recv', p.id, line);
     // most replies pass the fast test; the rest go to zod, which has the verdict and its words
-    if (acceptReply(p.op)(json)) {
+    if (fastAccept(ReplySchemas[p.op])(json)) {
       p.resolve(json);
       return;
     }

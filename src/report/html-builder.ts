@@ -73,12 +73,17 @@ function renderChildren(children: readonly Child[]): string {
 }
 
 const checkedTags = new Set<string>();
-const checkedAttrs = new Set<string>();
+/** attribute names allowed so far, and whether each is href (in any case) */
+const checkedAttrs = new Map<string, boolean>();
 
-function checkAttr(k: string): void {
-  if (checkedAttrs.has(k)) return;
-  if (!ATTR.test(k) || FORBIDDEN_ATTR.test(k)) throw new Error(`html-builder: attribute ${JSON.stringify(k)} not allowed`);
-  checkedAttrs.add(k);
+/** Throws for an attribute name h() refuses; true when it is href. */
+function checkAttr(k: string): boolean {
+  let href = checkedAttrs.get(k);
+  if (href === undefined) {
+    if (!ATTR.test(k) || FORBIDDEN_ATTR.test(k)) throw new Error(`html-builder: attribute ${JSON.stringify(k)} not allowed`);
+    checkedAttrs.set(k, (href = k.toLowerCase() === 'href'));
+  }
+  return href;
 }
 
 /** h('td', { class: 'v-crashed', 'data-x': guest }, 'text', h('b', null, more)) → escaped markup. */
@@ -92,11 +97,11 @@ export function h(tag: string, attrs?: Readonly<Record<string, AttrValue>> | nul
     const keys = Object.keys(attrs);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
-      checkAttr(k);
+      const href = checkAttr(k);
       const v = attrs[k];
       if (v === null || v === undefined || v === false) continue;
-      if (k === 'href' || (k.length === 4 && k.toLowerCase() === 'href')) {
-        if (!(typeof v === 'string' && isSafeHref(v))) throw new Error(`html-builder: href ${JSON.stringify(v)} is not an anchor or a relative path`);
+      if (href && !(typeof v === 'string' && isSafeHref(v))) {
+        throw new Error(`html-builder: href ${JSON.stringify(v)} is not an anchor or a relative path`);
       }
       out += v === true ? ` ${k}` : ` ${k}="${escapeHtml(String(v))}"`;
     }

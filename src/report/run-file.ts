@@ -32,12 +32,9 @@ function zodPath(issue: z.core.$ZodIssue): string {
 }
 
 /** Validates parsed JSON as a RunResult; `file` names it in the error. */
-let acceptRunOnce: ((v: unknown) => boolean) | null = null;
-const acceptRun = (v: unknown): boolean => (acceptRunOnce ??= fastAccept(RunResultSchema))(v);
-
 export function parseRun(data: unknown, file: string): RunResult {
   // a run as this version writes it (every render of a run in progress): no zod walk of it all
-  if (acceptRun(data)) return data as RunResult;
+  if (fastAccept(RunResultSchema)(data)) return data as RunResult;
   const r = RunResultSchema.safeParse(data);
   if (r.success) return r.data;
   const issue = r.error.issues[0];

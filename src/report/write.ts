@@ -36,8 +36,8 @@ export interface ReportOptions {
   /**
    * false: write run.json and the consoles only. A run persists as its cases come in, and
    * re-rendering every case dir, junit, kcidb and index.html each time grows as n²; the run loop
-   * renders fully after the first case, every few minutes and at the end. Without render, run.json is not re-validated and consoles
-   * are not copied (those already in the report stay listed).
+   * renders fully after the first case, every few minutes and at the end. Without render, run.json
+   * is not re-validated and consoles are not copied (those already in the report stay listed).
    */
   render?: boolean;
   /** What earlier writes of the same run made; see ReportMemo. */

@@ -94,7 +94,6 @@ const QUIET_MS = 1000;
 /** console quiet that ends the settle window when no report is open in the detector */
 const QUIET_IDLE_MS = 500;
 const SETTLE_POLL_MS = 100;
-/** Why a bound's sleep is cancelled: what it bounded ended first (or the bound fired). */
 
 export async function runCase(c: ResolvedCase, ctx: CaseContext): Promise<CaseRun> {
   return new CaseExecution(c, ctx).run();

@@ -47,10 +47,10 @@ export async function executeRun(job: RunJob, saveEveryMs = SAVE_EVERY_MS): Prom
   const offInterrupt = onInterrupt((signal) => {
     interrupted = true;
     if (later) clearTimeout(later);
+    later = null;
     if (!last) return;
     return job.writeReports({ ...last.run, complete: false, interruption: `interrupted by ${signal}` }, last.consoles, true);
   });
-  let ended = false;
   try {
     const run = await runLoop({
       ...job,
@@ -68,13 +68,12 @@ export async function executeRun(job: RunJob, saveEveryMs = SAVE_EVERY_MS): Prom
         );
       },
     });
-    ended = true;
     return { run, dir };
   } finally {
     offInterrupt();
-    // the run failed between saves: what it measured since the last one is still written
-    if (later && !ended && !interrupted) await save(false).catch(() => undefined);
-    if (later) clearTimeout(later);
+    // a save still due (the run's last write is a full one and saves at once): the run failed
+    // between saves, and what it measured since the last one is still written
+    if (later) await save(false).catch(() => undefined);
     await job.sessions.dispose?.();
   }
 }

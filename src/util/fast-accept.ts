@@ -128,8 +128,16 @@ function kindOf(def: Def): Accept | null {
   }
 }
 
-/** The fast test for `schema` (see the top of this file). */
+const made = new WeakMap<object, Accept>();
+
+/** The fast test for `schema` (see the top of this file), made at its first use and kept. */
 export function fastAccept(schema: z.ZodType | unknown): Accept {
+  let accept = made.get(schema as object);
+  if (accept === undefined) made.set(schema as object, (accept = make(schema)));
+  return accept;
+}
+
+function make(schema: unknown): Accept {
   const def = defOf(schema);
   const kind = kindOf(def);
   if (kind === null) return never;
