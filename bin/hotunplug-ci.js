@@ -20,6 +20,16 @@ v8.setFlagsFromString('--no-memory-reducer-for-small-heaps');
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist', 'bundle', 'main.cjs');
 
+/** A short name for a string (FNV-1a, 32 bits): node:crypto is not loaded for this. */
+function fnv1a(s) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
+/** code caches kept in all, each ~1.3 MB */
+const KEEP_CACHES = 8;
+
 const stat = (file) => {
   try {
     return statSync(file);
@@ -32,7 +42,9 @@ const stat = (file) => {
 function loadBundle(st) {
   // as src/util/paths.ts cacheRoot()
   const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hotunplug-ci', 'code-cache');
-  const build = `${st.ino}-${st.size}-${Math.round(st.mtimeMs)}-${process.version}-${process.arch}`;
+  // node's flags are part of V8's check too (a cache made under other flags is refused)
+  const flags = process.execArgv.length === 0 ? '' : `-${fnv1a(process.execArgv.join('\0'))}`;
+  const build = `${st.ino}-${st.size}-${Math.round(st.mtimeMs)}-${process.version}-${process.arch}${flags}`;
   // one per command: a cache holds what its first command compiled (`list` compiles little of `run`)
   const command = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
   const name = `${command}-${build}.bin`;
@@ -51,8 +63,12 @@ function loadBundle(st) {
     if ((cachedData && !script.cachedDataRejected) || code > 1) return;
     try {
       mkdirSync(dir, { recursive: true });
-      // another build's or node's cache is of no use any more
-      for (const old of readdirSync(dir)) if (!old.endsWith(`-${build}.bin`)) rmSync(join(dir, old), { force: true });
+      // the newest few builds' caches stay (two trees or two flag sets taking turns); older ones go
+      const others = readdirSync(dir)
+        .filter((f) => f.endsWith('.bin') && f !== name)
+        .map((f) => ({ f, mtimeMs: stat(join(dir, f))?.mtimeMs ?? 0 }))
+        .sort((a, b) => b.mtimeMs - a.mtimeMs);
+      for (const { f } of others.slice(KEEP_CACHES - 1)) rmSync(join(dir, f), { force: true });
       const tmp = join(dir, `.${name}.${process.pid}`);
       writeFileSync(tmp, script.createCachedData());
       renameSync(tmp, join(dir, name));
