@@ -6,7 +6,7 @@ import { classifyCase } from '../classify/verdict.js';
 import { RunResultSchema, type RunResult } from '../model/run.js';
 import { LATE_GRACE_MS, runCase } from './engine.js';
 import { parseSuiteText } from './load-suites.js';
-import { realClock, SleepCancel, type DetectorPort, type SeqOp } from './port.js';
+import { realClock, SleepCancel, type DetectorPort, type RunHow, type SeqOp } from './port.js';
 import { runLoop, planCases, type RunLoopOptions } from './run-loop.js';
 import { executeRun } from './run-job.js';
 import type { ResolvedCase } from './suite-schema.js';
@@ -545,6 +545,16 @@ describe('blocked from evidence: the removal asleep in one kernel wait', () => {
     expect(early.r.record.removal!.completedAfterCloseMs).toBe(bound.r.record.removal!.completedAfterCloseMs);
   });
 
+  it("asks the guest for its agent's pid once: a second blocked case on the same guest does not", async () => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'blocks-until-close', zombie: 'enodev' }, clock);
+    for (let k = 0; k < 2; k++) {
+      const r = await runCase(byId('fake/fake-unbind-chip-read'), { port: guest, detector: realDetector, iteration: k + 1, clock, blockedEvidenceMs: 1000 });
+      expect(r.record.removal!.blockedIn?.task).toBe('sh (pid 321)');
+    }
+    expect(guest.calls.filter((x) => x.startsWith('agent ping'))).toHaveLength(1);
+  });
+
   it('a removal that completes is never called blocked, whatever the samples saw before', async () => {
     const clock = new FakeClock();
     const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
@@ -764,6 +774,73 @@ describe('plain steps in one request', () => {
     const shells = (t: typeof one.r.timeline) => t.filter((e) => e.kind === 'shell').map((e) => `${e.label} ${e.detail}`);
     expect(shells(one.r.timeline)).toEqual(shells(seq.r.timeline));
     expect(one.r.record.restore).toEqual(seq.r.record.restore);
+  });
+
+  // gpio-sim's way down: live = 0, then its configfs items
+  const stepsRemoval = (first = '{ write: { path: /sys/kernel/config/fake/a/live, value: 0 } }') =>
+    parseSuiteText(
+      SUITE.replace(
+        '    removal: { sysfs-unbind: { driver: /sys/bus/platform/drivers/fake, device: fake.0 }, timeoutMs: 2000, closeWaitMs: 3000 }',
+        `    removal: { steps: [${first}, { rmdir: /sys/kernel/config/fake/a/bank0 }, { rmdir: /sys/kernel/config/fake/a }], timeoutMs: 2000, closeWaitMs: 3000 }`,
+      ),
+      'fake.yaml',
+    ).cases.find((c) => c.id === 'fake/fake-unbind-chip-read')!;
+
+  it("sends a removal's one-operation steps as one request, each in a guest process of its own; a port without seq sends them one by one", async () => {
+    for (const removal of ['completes', 'blocks-until-close'] as const) {
+      const clock = new FakeClock();
+      const guest = new FakeGuest({ removal, zombie: 'enodev' }, clock);
+      const r = await runCase(stepsRemoval(), { port: guest, detector: realDetector, iteration: 1, clock, blockedEvidenceMs: 1000 });
+      const at = guest.calls.findIndex((x) => x.startsWith('write {"op":"write","path":"/sys/kernel/config/fake/a/live"'));
+      expect(guest.calls[at - 1]).toBe('seq 3');
+      // in order, the rmdirs once the write has ended (here: after the close, when the removal blocks)
+      const rest = guest.calls.slice(at).filter((x) => x.startsWith('rmdir {"op":"rmdir","path":"/sys/kernel/config/fake/a'));
+      expect(rest.map((x) => x.split(' {')[0])).toEqual(['rmdir', 'rmdir']);
+      expect(guest.ownProcess).toEqual([
+        'write 0 > /sys/kernel/config/fake/a/live',
+        'rmdir /sys/kernel/config/fake/a/bank0',
+        'rmdir /sys/kernel/config/fake/a',
+      ]);
+      expect(classifyCase(r.record).verdict).toBe(removal === 'completes' ? 'handled' : 'blocked');
+      expect(r.timeline.filter((e) => /^removal: (write|rmdir)$/.test(e.label)).map((e) => e.label)).toEqual([
+        'removal: write',
+        'removal: rmdir',
+        'removal: rmdir',
+      ]);
+      const times = r.timeline.map((e) => e.relMs);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      // the reproducer sends the same request, beside the case's others while it blocks
+      const seqs = r.replay.filter((a) => a.kind === 'agent' && a.request.op === 'seq');
+      expect(seqs).toHaveLength(1);
+      expect(seqs[0]!.kind === 'agent' && seqs[0]!.request.steps).toEqual([
+        { op: 'sh', command: "echo '0' > '/sys/kernel/config/fake/a/live'", timeoutMs: expect.any(Number), stopOnFailure: true },
+        { op: 'sh', command: "rmdir '/sys/kernel/config/fake/a/bank0'", timeoutMs: expect.any(Number), stopOnFailure: true },
+        { op: 'sh', command: "rmdir '/sys/kernel/config/fake/a'", timeoutMs: expect.any(Number), stopOnFailure: true },
+      ]);
+    }
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const port = Object.assign(Object.create(guest) as FakeGuest, { runSeq: undefined });
+    const r = await runCase(stepsRemoval(), { port, detector: realDetector, iteration: 1, clock });
+    expect(guest.calls.some((x) => x.startsWith('seq'))).toBe(false);
+    expect(guest.ownProcess).toHaveLength(3);
+    expect(classifyCase(r.record).verdict).toBe('handled');
+  });
+
+  it("ends a removal's steps at the first that fails, with its errno (the guest runs none after it)", async () => {
+    const clock = new FakeClock();
+    const guest = new FakeGuest({ removal: 'completes', zombie: 'enodev' }, clock);
+    const failing = Object.assign(Object.create(guest) as FakeGuest, {
+      run: async (op: GuestOp, timeoutMs: number, how?: RunHow) =>
+        op.op === 'rmdir' && op.path.endsWith('/bank0')
+          ? { ok: false, errno: 'EBUSY', out: 'rmdir: Device or resource busy', ms: 1, timedOut: false }
+          : guest.run(op, timeoutMs, how),
+    });
+    failing.runSeq = FakeGuest.prototype.runSeq.bind(failing);
+    const r = await runCase(stepsRemoval(), { port: failing, detector: realDetector, iteration: 1, clock });
+    expect(r.record.removal).toMatchObject({ completed: true, errno: 'EBUSY' });
+    expect(r.timeline.filter((e) => /^removal: (write|rmdir)$/.test(e.label))).toHaveLength(2);
+    expect(guest.calls.filter((x) => x.startsWith('rmdir {"op":"rmdir","path":"/sys/kernel/config/fake/a"}'))).toHaveLength(0);
   });
 });
 

@@ -23,25 +23,19 @@ import {
   type RunHow,
 } from './port.js';
 import type { Holder, Loop, Probe, ResolvedCase } from './suite-schema.js';
-import { HarnessFailure, oneResult, type KindContext, type OneOp, type Phase, type RemovalEnd } from './kinds/kind.js';
+import { HarnessFailure, oneResult, type KindContext, type Phase, type RemovalEnd } from './kinds/kind.js';
 import { holderKindOf, removalKindOf, runStep, stepOne, type Step } from './kinds/registry.js';
 import { vocabulary } from './load-suites.js';
 import { agentCall } from '../vocabulary/load.js';
 import { encode } from '../vocabulary/codec.js';
 import { mapStrings } from '../vocabulary/substitute.js';
+import { planOneOps, VAR } from './kinds/one-op-batch.js';
 
-/** A step that is one guest operation, planned for a request with its neighbours. */
-interface PlannedOp {
-  step: Step;
-  one: OneOp<Step>;
-  op: GuestOp;
-  timeoutMs: number;
-}
+/** The agent's pid per guest, once a blocked wait asked for it: the same process for the guest's life. */
+const agentPids = new WeakMap<GuestPort, number>();
 
 /** The bound on writing a case marker into the kernel log. */
 const MARK_MS = 3000;
-/** "${name}" in suite text: a variable a step discovered */
-const VAR = /\$\{([a-z][a-z0-9_]*)\}/g;
 
 export interface CaseContext {
   port: GuestPort;
@@ -180,7 +174,10 @@ class CaseExecution {
   /** `atMs`: when it happened, when that was before now; else the step being noted's time, if any */
   private note(kind: TimelineEvent['kind'], label: string, detail?: string, atMs?: number): void {
     const hostMs = atMs ?? this.stepAtMs ?? this.clock.now();
-    this.timeline.push({ hostMs, relMs: hostMs - this.t0, kind, label, ...(detail !== undefined ? { detail: detail.slice(0, 2000) } : {}) });
+    // an event noted after the fact (the steps of a request, told by its reply) goes where it happened
+    let at = this.timeline.length;
+    while (at > 0 && this.timeline[at - 1]!.hostMs > hostMs) at--;
+    this.timeline.splice(at, 0, { hostMs, relMs: hostMs - this.t0, kind, label, ...(detail !== undefined ? { detail: detail.slice(0, 2000) } : {}) });
   }
 
   async run(): Promise<CaseRun> {
@@ -372,6 +369,14 @@ class CaseExecution {
       subArgs: (v) => this.subArgs(v),
       // a removal's operations in a process of their own: the blocked evidence watches its task
       guest: (op, timeoutMs) => this.guest(op, timeoutMs, `${phase}: ${op.op}`, phase === 'removal' ? { ownProcess: true } : undefined),
+      seq: this.port.runSeq
+        ? async (ops, each) => {
+            const sentMs = this.clock.now();
+            const results = await this.port.runSeq!(phase === 'removal' ? ops.map((o) => ({ ...o, ownProcess: true })) : ops);
+            this.atStepTimes(phase, ops, results, sentMs, this.clock.now(), (r, _o, k) => each(r, k));
+            return results;
+          }
+        : undefined,
       agent: (call, label, timeoutMs) => this.agent(call, label, timeoutMs),
       note: (kind, label, detail) => this.note(kind, label, detail),
       device: (id) => this.c.devices.find((d) => d.id === id),
@@ -405,7 +410,8 @@ class CaseExecution {
     let lead = marker;
     for (let i = 0; i < list.length; ) {
       // the markers are the request's operations too
-      const seq = this.port.runSeq ? this.seqFrom(list, i, ctx, SEQ_MAX - (lead === undefined ? 0 : 1) - (trail === undefined ? 0 : 1)) : [];
+      const max = SEQ_MAX - (lead === undefined ? 0 : 1) - (trail === undefined ? 0 : 1);
+      const seq = this.port.runSeq ? planOneOps(list, i, ctx, max, stepOne, (s) => s.timeoutMs ?? this.c.timeouts.stepMs) : [];
       const last = trail !== undefined && seq.length > 0 && i + seq.length === list.length;
       // the markers' results are not judged (as when they go alone)
       const ops = [
@@ -437,55 +443,40 @@ class CaseExecution {
       if (results.length === 0) throw new HarnessFailure(`${phase}: the guest ran none of ${seq.length} steps`);
       const trailed = last && results.length > seq.length ? results.pop() : undefined;
       this.trailed = trailed;
-      this.note('step', `${phase}: ${results.length} steps in one request`, undefined, sentMs);
-      // each step on the timeline when it ended (what it notes too): the reply's time less the
-      // guest's time for the steps after it
-      let after = results.reduce((sum, r) => sum + r.ms, trailed?.ms ?? 0);
-      try {
-        for (const [k, r] of results.entries()) {
-          const { step, one, op, timeoutMs } = seq[k]!;
-          after -= r.ms;
-          this.stepAtMs = Math.max(sentMs, replyMs - after);
-          this.noteOp(op, r, `${phase}: ${op.op}`);
-          const res = oneResult(one, step, op, r, ctx, timeoutMs);
-          if (!res.ok && !step.optional) throw new HarnessFailure(res.message);
-        }
-      } finally {
-        this.stepAtMs = undefined;
-      }
+      this.atStepTimes(phase, seq, results, sentMs, replyMs - (trailed?.ms ?? 0), (r, { step, one, op, timeoutMs }) => {
+        const res = oneResult(one, step, op, r, ctx, timeoutMs);
+        if (!res.ok && !step.optional) throw new HarnessFailure(res.message);
+      });
       i += results.length;
     }
     if (lead !== undefined) await this.mark(lead);
   }
 
-  /** From list[i] on, at most `max` steps that are each one guest operation and need nothing an earlier one of them finds. */
-  private seqFrom(list: readonly Step[], i: number, ctx: KindContext, max: number): PlannedOp[] {
-    const seq: PlannedOp[] = [];
-    // variables steps of this request set: a step that uses one waits for the result
-    const setting = new Set<string>();
-    const sub = (str: string): string => {
-      for (const m of str.matchAll(VAR)) if (setting.has(m[1]!)) throw new HarnessFailure(`\${${m[1]}} is found by a step before`);
-      return ctx.sub(str);
-    };
-    const planning: KindContext = { ...ctx, sub, subArgs: (v) => mapStrings(v, sub) };
-    for (let j = i; j < list.length && seq.length < max; j++) {
-      const step = list[j]!;
-      const one = stepOne(step);
-      if (one === null) break;
-      let op: GuestOp;
-      try {
-        op = one.op(step, planning);
-      } catch (e) {
-        // a variable the step needs is not discovered yet: it waits for a request of its own
-        if (e instanceof HarnessFailure) break;
-        throw e;
+  /**
+   * The results of operations that went in one request, each noted (and handed to `each`, which may
+   * note too) when it ended: `endMs` (the reply's time, less what the guest did after them) less
+   * the guest's time for the operations after it.
+   */
+  private atStepTimes<P extends { op: GuestOp }>(
+    phase: Phase,
+    ops: readonly P[],
+    results: readonly OpResult[],
+    sentMs: number,
+    endMs: number,
+    each: (r: OpResult, planned: P, k: number) => void,
+  ): void {
+    this.note('step', `${phase}: ${results.length} steps in one request`, undefined, sentMs);
+    let after = results.reduce((sum, r) => sum + r.ms, 0);
+    try {
+      for (const [k, r] of results.entries()) {
+        after -= r.ms;
+        this.stepAtMs = Math.max(sentMs, endMs - after);
+        this.noteOp(ops[k]!.op, r, `${phase}: ${ops[k]!.op.op}`);
+        each(r, ops[k]!, k);
       }
-      const stepMs = step.timeoutMs ?? this.c.timeouts.stepMs;
-      seq.push({ step, one, op, timeoutMs: one.timeoutMs?.(step, stepMs) ?? stepMs });
-      const sets = one.sets?.(step);
-      if (sets !== undefined) setting.add(sets);
+    } finally {
+      this.stepAtMs = undefined;
     }
-    return seq;
   }
 
   private async step(s: Step, phase: 'prepare' | 'restore'): Promise<void> {
@@ -730,7 +721,7 @@ class CaseExecution {
     const need = this.ctx.blockedEvidenceMs;
     if (need === undefined) return { end: await this.within(pending, boundMs) };
     const deadline = this.clock.now() + boundMs;
-    let agentPid: number | null = null;
+    let agentPid = agentPids.get(this.ctx.port) ?? null;
     const seen = new Map<string, { first: number; last: number; task: string; wait: string }>();
     for (;;) {
       const left = deadline - this.clock.now();
@@ -740,6 +731,7 @@ class CaseExecution {
       if (agentPid === null) {
         const ping = await this.port.agent({ op: 'ping' }, AGENT_MS);
         agentPid = ping.ok && typeof ping.pid === 'number' ? ping.pid : -1;
+        if (agentPid > 0) agentPids.set(this.ctx.port, agentPid);
       }
       const r = await this.port.agent({ op: 'tasks' }, AGENT_MS);
       if (!r.ok || !Array.isArray(r.tasks)) return { end: await this.within(pending, Math.max(0, deadline - this.clock.now())) };

@@ -49,6 +49,8 @@ export interface SeqOp {
   op: GuestOp;
   timeoutMs: number;
   stopOnFailure: boolean;
+  /** as RunHow's: a shell command of its own, never the agent's own operation */
+  ownProcess?: boolean;
 }
 
 export interface GuestPort {

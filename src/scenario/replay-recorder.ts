@@ -54,9 +54,21 @@ export function recordingPort(port: GuestPort, clock: Clock, t0: number, actions
         a.reply = replyOf(r);
       });
     },
-    // each op of a seq is an action of its own: the reproducer runs them one by one
+    // each op of a seq is an action of its own: the reproducer runs them one by one; a removal's
+    // (its ops in processes of their own) is one action, as it ran: beside the case's other
+    // requests while it blocks, its steps in order
     runSeq: port.runSeq
       ? async (ops) => {
+          if (ops.some((o) => o.ownProcess)) {
+            const steps = ops.map((o) => ({ ...actionOf(o.op, o.timeoutMs, 0).request, stopOnFailure: o.stopOnFailure }));
+            return track<Of<'agent'>, OpResult[]>(
+              { kind: 'agent', startMs: rel(), endMs: null, request: { op: 'seq', steps }, reply: null },
+              port.runSeq!(ops),
+              (a, results) => {
+                a.reply = { ok: true, results: results.map(replyOf) };
+              },
+            );
+          }
           const noted = ops.map((o) => actionOf(o.op, o.timeoutMs, rel()));
           actions.push(...noted);
           const results = await port.runSeq!(ops).finally(() => {

@@ -105,7 +105,7 @@ export function portFromSession(s: GuestSession, image: string): GuestPort & Qem
     },
     runSeq: (ops: readonly SeqOp[]): Promise<OpResult[]> =>
       runSteps(
-        ops.map((o) => ({ ...agentStepFor(o.op), timeoutMs: o.timeoutMs, stopOnFailure: o.stopOnFailure })),
+        ops.map((o) => ({ ...agentStepFor(o.op, o.ownProcess), timeoutMs: o.timeoutMs, stopOnFailure: o.stopOnFailure })),
         ops.reduce((sum, o) => sum + o.timeoutMs, 0),
       ),
     async answersApart(timeoutMs: number): Promise<boolean> {

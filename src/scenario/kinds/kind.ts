@@ -4,7 +4,7 @@
 // model of those operations (src/scenario/testing/fake-guest.ts), one per operation, not per kind.
 import type { z } from 'zod';
 import { describeOp, type GuestOp, type OpResult } from '../../guest/guest-ops.js';
-import { GuestLostError, type AgentAnswer, type AgentCall, type Clock, type GuestPort } from '../port.js';
+import { GuestLostError, type AgentAnswer, type AgentCall, type Clock, type GuestPort, type SeqOp } from '../port.js';
 import type { DeviceDecl } from '../suite-atoms.js';
 import type { TimelineEvent } from '../../model/run.js';
 
@@ -24,6 +24,12 @@ export interface KindContext {
   subArgs(v: unknown): unknown;
   /** one domain operation on the guest, noted in the timeline */
   guest(op: GuestOp, timeoutMs: number): Promise<OpResult>;
+  /**
+   * Operations one after the other in one request (GuestPort.runSeq), each noted in the timeline
+   * when it ended and handed to `each` then; in the removal phase each in a guest process of its
+   * own, as `guest` runs it. Absent when the port has no such request.
+   */
+  seq?(ops: readonly SeqOp[], each: (r: OpResult, k: number) => void): Promise<OpResult[]>;
   /** one agent request, noted in the timeline */
   agent(call: AgentCall, label: string, timeoutMs: number): Promise<AgentAnswer>;
   note(kind: TimelineEvent['kind'], label: string, detail?: string): void;

@@ -82,7 +82,7 @@ export function stepOne(s: Step): OneOp<Step> | null {
   return (stepKindOf(s).one as OneOp<Step> | undefined) ?? null;
 }
 
-const stepsRemoval = sequenceRemoval(StepSchema, runStep);
+const stepsRemoval = sequenceRemoval(StepSchema, runStep, stepOne);
 const removalKinds = [
   deviceDelRemoval,
   sysfsUnbindRemoval,

@@ -282,7 +282,7 @@ export class FakeGuest implements GuestPort {
     if (ops.length > SEQ_MAX) return [{ ok: false, errno: null, out: `seq needs steps: an array of 1 to ${SEQ_MAX} steps`, ms: 0, timedOut: false }];
     const results: OpResult[] = [];
     for (const o of ops) {
-      const r = await this.run(o.op, o.timeoutMs);
+      const r = await this.run(o.op, o.timeoutMs, o.ownProcess ? { ownProcess: true } : undefined);
       results.push(r);
       if (!r.ok && o.stopOnFailure) break;
     }
@@ -318,6 +318,8 @@ export class FakeGuest implements GuestPort {
       return r === 'done' ? done() : fail(r, 'rmmod: ERROR: Module fake is in use');
     }
     if (this.removed && this.b.restoreFails) return fail('ENODEV', 'sh: write error: No such device');
+    // the restore binds the device again: the next case finds it there
+    if (this.removed && op.op === 'sh' && /\/bind'?$/.test(op.command)) this.removed = false;
     void timeoutMs;
     return done();
   }
