@@ -1,5 +1,6 @@
 // bin/hotunplug-ci.js runs the bundle through V8's code cache: kept after a command that completed,
-// read back (not written again) by the next, written anew when V8 refuses it, never after bad input.
+// read back (not written again) by the next, written anew when V8 refuses it, never after bad input;
+// one per node flag set (V8 refuses a cache made under other flags), the newest eight kept.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,8 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'huci-code-cache-'));
 const dir = path.join(cache, 'hotunplug-ci', 'code-cache');
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ['bin/hotunplug-ci.js', ...args], { encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: cache } });
+const cliWith = (flags: string[], ...args: string[]) =>
+  spawnSync(process.execPath, [...flags, 'bin/hotunplug-ci.js', ...args], { encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: cache } });
+const cli = (...args: string[]) => cliWith([], ...args);
 const files = (): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
 
 beforeAll(async () => {
@@ -37,6 +39,29 @@ describe('the launcher’s code cache', () => {
     expect(third.status).toBe(0);
     expect(third.stdout).toBe(first.stdout);
     expect(fs.readFileSync(file).length).toBeGreaterThan(1000);
+  });
+
+  it('keeps one per node flag set, and the newest eight in all', () => {
+    const plain = files().filter((f) => f.startsWith('list-'));
+    expect(cliWith(['--no-opt'], 'list').status).toBe(0);
+    const flagged = files().filter((f) => f.startsWith('list-') && !plain.includes(f));
+    expect(flagged).toHaveLength(1);
+    expect(flagged[0]).toMatch(/^list-\d+-\d+-\d+-v[\d.]+-x64-[0-9a-f]+\.bin$/);
+    // read back under the same flags, and the plain one is still there for plain runs
+    const bytes = fs.readFileSync(path.join(dir, flagged[0]!));
+    expect(cliWith(['--no-opt'], 'list').status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, flagged[0]!)).equals(bytes)).toBe(true);
+    expect(files()).toEqual(expect.arrayContaining(plain));
+    // older builds' caches beyond the newest eight go when a new one is written
+    for (let k = 0; k < 10; k++) {
+      const old = path.join(dir, `list-old${k}.bin`);
+      fs.writeFileSync(old, 'x');
+      fs.utimesSync(old, new Date(2000, 0, 1 + k), new Date(2000, 0, 1 + k));
+    }
+    expect(cliWith(['--no-opt', '--stack-size=900'], 'list').status).toBe(0);
+    const left = files();
+    expect(left).toHaveLength(8);
+    expect(left.filter((f) => f.startsWith('list-old'))).toEqual(['list-old5.bin', 'list-old6.bin', 'list-old7.bin', 'list-old8.bin', 'list-old9.bin']);
   });
 
   it('keeps nothing for a command that ended on bad input', () => {
