@@ -3,7 +3,8 @@
 //   boot      QEMU start → agent ready per image, median of 3 (kasan-6.12 = default image, debian-6.12),
 //             booted vs restored from the saved ready guest
 //   cases     per-case wall on one reused VM vs a fresh VM (a CLI run) per case, same small case set
-//   suite     `run --suite gpio,i2c,nvmem` wall time, and orchestrator (node) CPU vs QEMU CPU from /proc
+//   suite     `run --suite gpio,i2c,nvmem` wall time, and orchestrator (node) CPU vs QEMU CPU from /proc;
+//             the same cut to one case, for what a further case costs each
 //   catalog   `run --suite all` (every suite on the images it declares) wall time, VMs at once as
 //             the CLI chooses them unless --jobs is given
 //   detect    detector throughput over the shared syzkaller corpus (else src/detect/testdata)
@@ -246,6 +247,8 @@ if (!skip.has('cases')) {
 }
 
 // ---- 3. the main job, with the orchestrator's CPU against QEMU's ----
+/** the main job's case the one-case run keeps (with the controls), for the cost of a further case */
+const ONE_CASE = 'nvmem/at24-unbind-nvmem-pread';
 /** The run's VM starts by how (boot/restore): how many, median seconds (asking for the VM → agent ready). */
 function vmStarts(run) {
   const by = {};
@@ -285,6 +288,24 @@ if (!skip.has('suite') && !quick) {
     `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes): ` +
       `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
   );
+  // what a further case costs: the same job cut to one case (the two canary controls run too) takes
+  // the start-up, the final render and a VM start; the slope between the two runs is per case
+  const one = await cliRun(['--suite', 'gpio,i2c,nvmem', '--case', ONE_CASE, '--jobs', suiteJobs], { sampleCpu: true });
+  const more = r.run.cases.length - one.run.cases.length;
+  if (more > 0) {
+    const node = (r.cpu.nodeCpuSeconds - one.cpu.nodeCpuSeconds) / more;
+    const qemu = (r.cpu.qemuCpuSeconds - one.cpu.qemuCpuSeconds) / more;
+    results.suite.marginal = {
+      fixedRun: { cases: one.run.cases.length, nodeCpuSeconds: one.cpu.nodeCpuSeconds, qemuCpuSeconds: one.cpu.qemuCpuSeconds },
+      nodeCpuMsPerCase: Math.round(node * 1000),
+      qemuCpuMsPerCase: Math.round(qemu * 1000),
+      ratio: qemu > 0 ? round(node / qemu, 4) : null,
+    };
+    log(
+      `cpu    per further case: orchestrator ${Math.round(node * 1000)} ms vs QEMU ${Math.round(qemu * 1000)} ms (${qemu > 0 ? ((node / qemu) * 100).toFixed(1) : '-'} %); ` +
+        `a run of ${one.run.cases.length} cases: ${one.cpu.nodeCpuSeconds.toFixed(2)} s vs ${one.cpu.qemuCpuSeconds.toFixed(1)} s`,
+    );
+  }
   if (!skip.has('old')) {
     const o = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs, ...OLD.args], { sampleCpu: true, env: OLD.env });
     results.suiteOld = { how: OLD_HOW, wallSeconds: round(o.wallSeconds, 1), exitCode: o.code, vmStarts: vmStarts(o.run), ...o.cpu };
