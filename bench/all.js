@@ -69,13 +69,14 @@ function selfAndChildren(pid) {
 }
 
 /**
- * CPU of the CLI (node) and of the QEMUs it starts, from /proc. The CLI reaps every QEMU it starts,
- * so its cutime+cstime is their whole CPU, to the last tick; QEMUs still running at a sample are
- * added from their own stat. Node's own total is exact too: once the CLI is reaped, this process's
- * cutime+cstime grew by the CLI plus everything it reaped. Sampling alone (each process's last
- * poll) missed up to `everyMs` of every QEMU's end and of node's final report writing.
+ * CPU of the CLI (node) and of the QEMUs it starts. Exact when the CLI says at its exit what its
+ * reaped descendants used (bench/exit-cpu.cjs, preloaded): the QEMUs and the helpers they ran (a
+ * restore's `exec:cat` of the saved state), to the last tick; node's own total is this process's
+ * cutime+cstime growth once the CLI is reaped, less that. Without the file (a CLI that died), from
+ * /proc samples: the CLI's cutime+cstime at the last sample plus the QEMUs still running then —
+ * which gives node the last half second of the last QEMU (its exit, its helpers): ~0.4 s a main job.
  */
-function cpuSampler(rootPid, everyMs = 500) {
+function cpuSampler(rootPid, exitFile, everyMs = 500) {
   const before = selfAndChildren('self');
   let reaped = 0; // the CLI's cutime+cstime at the last sample
   let liveAtLast = 0;
@@ -102,13 +103,18 @@ function cpuSampler(rootPid, everyMs = 500) {
       clearInterval(timer);
       const after = selfAndChildren('self');
       const cliAndDescendants = after.children - before.children;
-      // a QEMU still running at the last sample counts with what it had then (its last ticks go to
-      // node's side: the error, if any, is against the target)
-      const children = reaped + liveAtLast;
+      let atExit = null;
+      try {
+        atExit = JSON.parse(readFileSync(exitFile, 'utf8'));
+      } catch {
+        // no word from the CLI: the samples
+      }
+      const children = atExit ? atExit.children : reaped + liveAtLast;
       return {
         nodeCpuSeconds: (cliAndDescendants - children) / CLK_TCK,
         qemuCpuSeconds: children / CLK_TCK,
         qemuProcesses: qemus.size,
+        counted: atExit ? "at the CLI's exit" : 'from samples',
       };
     },
   };
@@ -121,8 +127,14 @@ async function cliRun(runArgs, { sampleCpu = false, env = {} } = {}) {
   const out = mkdtempSync(join(os.tmpdir(), 'huci-bench-'));
   const argv = [join(root, 'bin', 'hotunplug-ci.js'), 'run', ...runArgs, '--json', '--out', out];
   const t0 = performance.now();
-  const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const sampler = sampleCpu ? cpuSampler(child.pid) : null;
+  const exitFile = join(out, 'cpu-at-exit.json');
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --require ${join(root, 'bench', 'exit-cpu.cjs')}`.trim();
+  const child = spawn(process.execPath, argv, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env, ...(sampleCpu ? { NODE_OPTIONS: nodeOptions, HUCI_BENCH_CPU_FILE: exitFile } : {}) },
+  });
+  const sampler = sampleCpu ? cpuSampler(child.pid, exitFile) : null;
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -285,7 +297,7 @@ if (!skip.has('suite') && !quick) {
   results.suite.nodeCpuMsPerCase = perCase(r.cpu.nodeCpuSeconds);
   results.suite.qemuCpuMsPerCase = perCase(r.cpu.qemuCpuSeconds);
   log(
-    `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes): ` +
+    `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes; ${r.cpu.counted}): ` +
       `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
   );
   // what a further case costs: the same job cut to one case (the two canary controls run too) takes
