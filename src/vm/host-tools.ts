@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MissingDependencyError } from '../errors.js';
+import { keptWhileSame } from '../util/kept-while-same.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -40,9 +41,14 @@ export function setprivBinary(): string {
   return found;
 }
 
-/** `qemu-system-x86_64 --version`'s first line (a saved machine state loads only into the QEMU that wrote it). */
+/**
+ * `qemu-system-x86_64 --version`'s first line (a saved machine state loads only into the QEMU that
+ * wrote it), kept in the cache while the binary is the same file: a run's start spawns no QEMU for it.
+ */
 export function qemuVersion(): Promise<string> {
-  qemuVersionMemo ??= execFileAsync(qemuBinary(), ['--version']).then(({ stdout }) => stdout.split('\n')[0]?.trim() ?? '');
+  const bin = qemuBinary();
+  const ask = (): Promise<string> => execFileAsync(bin, ['--version']).then(({ stdout }) => stdout.split('\n')[0]?.trim() ?? '');
+  qemuVersionMemo ??= keptWhileSame('qemu-version', fs.realpathSync(bin), '--version', ask);
   qemuVersionMemo.catch(() => (qemuVersionMemo = null));
   return qemuVersionMemo;
 }
