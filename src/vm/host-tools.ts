@@ -46,9 +46,12 @@ export function setprivBinary(): string {
  * wrote it), kept in the cache while the binary is the same file: a run's start spawns no QEMU for it.
  */
 export function qemuVersion(): Promise<string> {
-  const bin = qemuBinary();
-  const ask = (): Promise<string> => execFileAsync(bin, ['--version']).then(({ stdout }) => stdout.split('\n')[0]?.trim() ?? '');
-  qemuVersionMemo ??= keptWhileSame('qemu-version', fs.realpathSync(bin), '--version', ask);
+  if (!qemuVersionMemo) {
+    // found and resolved once a process, not at every call
+    const bin = qemuBinary();
+    const ask = (): Promise<string> => execFileAsync(bin, ['--version']).then(({ stdout }) => stdout.split('\n')[0]?.trim() ?? '');
+    qemuVersionMemo = keptWhileSame('qemu-version', fs.realpathSync(bin), '--version', ask);
+  }
   qemuVersionMemo.catch(() => (qemuVersionMemo = null));
   return qemuVersionMemo;
 }
