@@ -128,7 +128,7 @@ async function cliRun(runArgs, { sampleCpu = false, env = {} } = {}) {
   const argv = [join(root, 'bin', 'hotunplug-ci.js'), 'run', ...runArgs, '--json', '--out', out];
   const t0 = performance.now();
   const exitFile = join(out, 'cpu-at-exit.json');
-  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --require ${join(root, 'bench', 'exit-cpu.cjs')}`.trim();
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(join(root, 'bench', 'exit-cpu.cjs'))}`.trim();
   const child = spawn(process.execPath, argv, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -304,7 +304,10 @@ if (!skip.has('suite') && !quick) {
   // the start-up, the final render and a VM start; the slope between the two runs is per case
   const one = await cliRun(['--suite', 'gpio,i2c,nvmem', '--case', ONE_CASE, '--jobs', suiteJobs], { sampleCpu: true });
   const more = r.run.cases.length - one.run.cases.length;
-  if (more > 0) {
+  // a case that did not run as in the job (error, skipped) would make the slope another job's
+  const unlike = one.run.cases.filter((c) => c.verdict === 'error' || c.verdict === 'skipped').map((c) => `${c.id}: ${c.verdict}`);
+  if (unlike.length > 0) log(`cpu    per further case: not measured (${unlike.join(', ')} in the one-case run)`);
+  else if (more > 0) {
     const node = (r.cpu.nodeCpuSeconds - one.cpu.nodeCpuSeconds) / more;
     const qemu = (r.cpu.qemuCpuSeconds - one.cpu.qemuCpuSeconds) / more;
     results.suite.marginal = {
