@@ -21,6 +21,12 @@ beforeAll(async () => {
 }, 300_000);
 
 describe('the launcher’s code cache', () => {
+  it('runs a pure ASCII bundle (V8 keeps it one byte a character; one ‘…’ made 1.6 MB two-byte)', () => {
+    const text = fs.readFileSync('dist/bundle/main.cjs', 'latin1');
+    expect(text.length).toBeGreaterThan(100_000);
+    expect(/[\u0080-\u00ff]/.test(text)).toBe(false);
+  });
+
   it('is kept by a command that completed, read back by the next, renewed when refused', () => {
     const first = cli('list');
     expect(first.status).toBe(0);
