@@ -155,6 +155,30 @@ describe('every suite on the default image (kasan-6.12)', () => {
       expect(c.verdict, got(c)).toBe('silent');
     }
   });
+
+  // A case must not lean on the cases before it on its guest: sharded CI hashes cases into shards,
+  // and `--case`, repro and bisect run one alone. nvmem once found its adapter only because the i2c
+  // cases before it had loaded i2c-dev; alone, every nvmem case was an error.
+  it("each suite's first case, alone on a fresh guest of each image, comes out as in the whole catalog", async () => {
+    const listed = await cli(['list', '--json']);
+    const suites = (JSON.parse(listed.stdout) as { suites: Array<{ name: string; cases: Array<{ id: string }> }> }).suites;
+    const inCatalog = new Map(o.run.cases.map((c) => [`${c.id}@${c.image}`, c] as const));
+    const differ: string[] = [];
+    for (const suite of suites) {
+      const first = suite.cases[0]!.id;
+      const alone = await runSuites(join(out, 'alone', suite.name), ['--suite', suite.name, '--case', first, '--no-controls']);
+      expect(alone.run.cases.length, `${first}: ${alone.output}`).toBeGreaterThan(0);
+      for (const c of alone.run.cases) {
+        const before = inCatalog.get(`${c.id}@${c.image}`);
+        if (before?.verdict === 'skipped') continue;
+        if (suite.name !== 'canary') expectEvidence(c);
+        if (c.verdict !== before?.verdict) differ.push(`${c.id}@${c.image}: ${before?.verdict} in the catalog, ${c.verdict} alone — ${c.reason}`);
+      }
+    }
+    // a verdict that flips between runs (its rates say so) may differ; an order dependence shows as
+    // an error, which expectEvidence refuses above
+    expect(differ.length, differ.join('\n')).toBeLessThanOrEqual(1);
+  });
 });
 
 describe("debian-6.12 (the known truth is stated for Debian's kernel): i2c", () => {
