@@ -167,7 +167,8 @@ const results = {
 const bundleStat = statSync(join(root, 'dist', 'bundle', 'main.cjs'), { throwIfNoEntry: false });
 const tscStat = statSync(join(root, 'dist', 'cli', 'main.js'), { throwIfNoEntry: false });
 results.cliFrom = bundleStat && bundleStat.mtimeMs >= (tscStat?.mtimeMs ?? -1) ? 'bundle' : 'dist';
-if (results.cliFrom === 'dist') log('cli    runs dist/, not the bundle (older than tsc\'s output, or none): figures are not what users get; run `npm run build`');
+if (results.cliFrom === 'dist')
+  log("cli    runs dist/, not the bundle (older than tsc's output, or none): figures are not what users get; run `npm run build`");
 
 // ---- 1. boot ----
 if (!skip.has('boot')) {
