@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshBundle } from '../bin/fresh-bundle.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -161,12 +162,10 @@ const results = {
   machine: { cpus: os.cpus().length, memGiB: round(os.totalmem() / 2 ** 30, 1), loadavg1: round(os.loadavg()[0]) },
 };
 
-// The launcher runs the bundle only when it is at least as new as tsc's output (never a stale one):
-// after a bare `tsc` (a full test's set-up does one) the CLI loads dist/ module by module, and every
-// figure below would be that slower start's. `npm run bench` builds both first.
-const bundleStat = statSync(join(root, 'dist', 'bundle', 'main.cjs'), { throwIfNoEntry: false });
-const tscStat = statSync(join(root, 'dist', 'cli', 'main.js'), { throwIfNoEntry: false });
-results.cliFrom = bundleStat && bundleStat.mtimeMs >= (tscStat?.mtimeMs ?? -1) ? 'bundle' : 'dist';
+// The launcher's choice (bin/fresh-bundle.js): after a bare `tsc` (a full test's set-up does one)
+// the CLI loads dist/ module by module, and every figure below would be that slower start's.
+// `npm run bench` builds both first.
+results.cliFrom = freshBundle(root) ? 'bundle' : 'dist';
 if (results.cliFrom === 'dist')
   log("cli    runs dist/, not the bundle (older than tsc's output, or none): figures are not what users get; run `npm run build`");
 

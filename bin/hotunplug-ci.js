@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { freshBundle } from './fresh-bundle.js';
 
 // V8's memory reducer runs up to three full collections once a small heap that grew goes quiet: a
 // run that waits on its guests looks quiet to it every few seconds, and the CLI exits soon anyway.
@@ -79,10 +80,8 @@ function loadBundle(st) {
   return { main: module.exports.main, keep };
 }
 
-const bundled = stat(bundle);
-const compiled = stat(join(root, 'dist', 'cli', 'main.js'));
-const { main, keep } =
-  bundled && bundled.mtimeMs >= (compiled?.mtimeMs ?? -1) ? loadBundle(bundled) : { main: (await import('../dist/cli/main.js')).main, keep: () => undefined };
+const bundled = freshBundle(root);
+const { main, keep } = bundled ? loadBundle(bundled) : { main: (await import('../dist/cli/main.js')).main, keep: () => undefined };
 
 main(process.argv.slice(2)).then(
   (code) => {
