@@ -55,8 +55,9 @@ function loadBundle(st) {
   } catch {
     // none yet: this command compiles, and keeps what it compiled
   }
-  const source = readFileSync(bundle, 'utf8');
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, cachedData });
+  // pure ASCII (bin/bundle): read as latin1, it is a one-byte string without a UTF-8 decode
+  const source = readFileSync(bundle, 'latin1');
+  const script = new vm.Script(source, { filename: bundle, cachedData });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
   const keep = (code) => {

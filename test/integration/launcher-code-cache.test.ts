@@ -25,6 +25,9 @@ describe('the launcher’s code cache', () => {
     const text = fs.readFileSync('dist/bundle/main.cjs', 'latin1');
     expect(text.length).toBeGreaterThan(100_000);
     expect(/[\u0080-\u00ff]/.test(text)).toBe(false);
+    // and already CommonJS's wrapper, strict: compiled as read, not joined to a wrapper at every start
+    expect(text.startsWith('(function (exports, require, module, __filename, __dirname) {"use strict";')).toBe(true);
+    expect(text.endsWith('\n})')).toBe(true);
   });
 
   it('is kept by a command that completed, read back by the next, renewed when refused', () => {
