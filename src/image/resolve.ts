@@ -64,10 +64,13 @@ export interface ImageInputs {
   agent: { path: string; sha256: string } | null;
 }
 
+/** sha256File's read buffer: one for all (each a MiB of its own was ~17 MiB of buffers at every start). */
+let hashBuf: Buffer | undefined;
+
 /** A file's sha256, read synchronously in 1 MiB pieces: a stream's 64 KiB reads are a thread-pool trip each. */
 function sha256File(path: string): string {
   const h = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 20);
+  const buf = (hashBuf ??= Buffer.allocUnsafe(1 << 20));
   const fd = openSync(path, 'r');
   try {
     for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
