@@ -159,6 +159,16 @@ describe('latest symlink', () => {
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(existsSync(path.join(link, 'index.html'))).toBe(true);
   });
+  it('reads the other run’s start from a run.json not laid out as ours (whole file, not its head)', async () => {
+    const root = tmp();
+    const newer = loadFixture('run-partial'); // 19:05
+    const older = loadFixture('run-two-images'); // 18:30
+    await writeRunReports(root, newer);
+    const file = path.join(root, 'reports', newer.runId, 'run.json');
+    writeFileSync(file, JSON.stringify({ filler: 'x'.repeat(10_000), ...JSON.parse(readFileSync(file, 'utf8')) }));
+    expect((await writeRunReports(root, older)).latest).toBe(false);
+    expect(readlinkSync(path.join(root, 'reports', 'latest'))).toBe(newer.runId);
+  });
   it('refuses to replace a real directory named latest', async () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'latest'));

@@ -4,7 +4,7 @@
 // the machine is not ours to guard): a run that dies part-way leaves a complete, readable report of
 // what was measured. Files are written synchronously (util/files.ts says why).
 import fs from 'node:fs';
-import { copyFile, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../errors.js';
 import { tmpName, writeFileAtomicSync, writeNewFileSync } from '../util/files.js';
@@ -151,9 +151,25 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
   return written;
 }
 
+/** run.json as we write it names its start in its first lines: this much is read before the whole file. */
+const HEAD_BYTES = 4096;
+const STARTED_AT = /^ {2}"startedAt": ("[^"\\]*"),?$/m;
+
 async function startedAtOf(dir: string): Promise<string | null> {
+  const file = path.join(dir, RUN_FILE);
   try {
-    const data = JSON.parse(await readFile(path.join(dir, RUN_FILE), 'utf8')) as { startedAt?: unknown };
+    // a long run's run.json is megabytes; reading and parsing it all for one field cost more than the rest of a small run's first save
+    const fh = await open(file, 'r');
+    let head: string;
+    try {
+      const buf = Buffer.alloc(HEAD_BYTES);
+      head = buf.toString('utf8', 0, (await fh.read(buf, 0, HEAD_BYTES, 0)).bytesRead);
+    } finally {
+      await fh.close();
+    }
+    const m = STARTED_AT.exec(head);
+    if (m) return JSON.parse(m[1]!) as string;
+    const data = JSON.parse(await readFile(file, 'utf8')) as { startedAt?: unknown };
     return typeof data.startedAt === 'string' ? data.startedAt : null;
   } catch {
     return null;
