@@ -25,7 +25,7 @@ const SAVE_EVERY_MS = 2000;
 /** Runs the job; resolves with the run and the directory its reports are in. */
 export async function executeRun(job: RunJob, saveEveryMs = SAVE_EVERY_MS): Promise<{ run: RunResult; dir: string }> {
   let dir = '';
-  let last: { run: RunResult; consoles: Consoles } | null = null;
+  let last: { run: () => RunResult; consoles: Consoles } | null = null;
   let savedAt = -Infinity;
   let saving: Promise<void> = Promise.resolve();
   let later: NodeJS.Timeout | null = null;
@@ -34,7 +34,8 @@ export async function executeRun(job: RunJob, saveEveryMs = SAVE_EVERY_MS): Prom
   const save = (full: boolean): Promise<void> => {
     if (later) clearTimeout(later);
     later = null;
-    const { run, consoles } = last!;
+    const { consoles } = last!;
+    const run = last!.run();
     savedAt = Date.now();
     saving = saving.then(async () => {
       dir = await job.writeReports(run, consoles, full);
@@ -49,7 +50,7 @@ export async function executeRun(job: RunJob, saveEveryMs = SAVE_EVERY_MS): Prom
     if (later) clearTimeout(later);
     later = null;
     if (!last) return;
-    return job.writeReports({ ...last.run, complete: false, interruption: `interrupted by ${signal}` }, last.consoles, true);
+    return job.writeReports({ ...last.run(), complete: false, interruption: `interrupted by ${signal}` }, last.consoles, true);
   });
   try {
     const run = await runLoop({

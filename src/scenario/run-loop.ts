@@ -82,9 +82,13 @@ export interface RunLoopOptions {
   detector: DetectorPort;
   /** the image's parsed .config (null: unknown, options not checked) */
   kernelConfig(image: string): Promise<ReadonlyMap<string, string> | null>;
-  /** called with the run after every case and at the end (the run job decides which it saves) */
-  /** `full`: render every report (html, junit, kcidb, case dirs), not only run.json and consoles */
-  write(run: RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>, opts: { full: boolean }): Promise<void>;
+  /**
+   * Called after every case and at the end (the run job decides which it saves) with `run`, which
+   * makes a snapshot of the run as it stands when called: most calls are not saved, and what a
+   * snapshot derives (rates, summaries, the controls) grows with the run.
+   * `full`: render every report (html, junit, kcidb, case dirs), not only run.json and consoles.
+   */
+  write(run: () => RunResult, consoles: ReadonlyArray<{ vm: string; image: string; file: string }>, opts: { full: boolean }): Promise<void>;
   runId: string;
   command: string[];
   images: string[];
@@ -154,16 +158,20 @@ export async function runLoop(o: RunLoopOptions): Promise<RunResult> {
     const now = Date.now();
     const full = final || now - lastFull >= RENDER_EVERY_MS;
     if (full) lastFull = now;
-    run.cases.sort((a, b) => resultIndex.get(a)! - resultIndex.get(b)!);
-    run.boots.sort((a, b) => bootOrder.get(a)! - bootOrder.get(b)!);
-    run.rates = caseRates(run.cases, (c) => c.image ?? c.vm?.image ?? '');
-    run.subsystems = summarise(run.cases, run.rates);
-    run.controls = controlsOf(o.plan, run.cases);
-    // A case is never changed once appended, so a shallow copy is a snapshot (and lets the report
-    // writer keep each case's run.json text instead of stringifying every case after every case).
-    const snapshot: RunResult = { ...run, cases: [...run.cases] };
+    const snapshot = (): RunResult => {
+      run.cases.sort((a, b) => resultIndex.get(a)! - resultIndex.get(b)!);
+      run.boots.sort((a, b) => bootOrder.get(a)! - bootOrder.get(b)!);
+      run.rates = caseRates(run.cases, (c) => c.image ?? c.vm?.image ?? '');
+      run.subsystems = summarise(run.cases, run.rates);
+      run.controls = controlsOf(o.plan, run.cases);
+      // A case is never changed once appended, so a shallow copy is a snapshot (and lets the report
+      // writer keep each case's run.json text instead of stringifying every case after every case).
+      return { ...run, cases: [...run.cases] };
+    };
+    // the last one is made at once: the run returned holds its rates and summaries whatever is saved
+    const finalSnapshot = final ? snapshot() : null;
     const vms = [...consoles].sort((a, b) => byNumberInText(a.vm, b.vm));
-    writing = writing.then(() => o.write(snapshot, vms, { full }));
+    writing = writing.then(() => o.write(finalSnapshot ? () => finalSnapshot : snapshot, vms, { full }));
     return writing;
   };
   let done = 0;

@@ -142,7 +142,7 @@ describe('a guest that crashes while booting', () => {
         sessions,
         detector,
         kernelConfig: async () => null,
-        write: async (r, consoles) => void (last = { run: r, consoles }),
+        write: async (r, consoles) => void (last = { run: r(), consoles }),
         runId: 'first-boot-crashes',
         command: ['test'],
         images: ['debian-6.12'],
