@@ -8,8 +8,10 @@
 //   catalog   `run --suite all` (every suite on the images it declares) wall time, VMs at once as
 //             the CLI chooses them unless --jobs is given
 //   detect    detector throughput over the shared syzkaller corpus (else src/detect/testdata)
-// Usage: node bench/all.js [--json] [--quick] [--skip boot,cases,suite,catalog,old,detect] [--jobs N]
+// Usage: node bench/all.js [--json] [--quick] [--skip boot,cases,suite,catalog,old,detect] [--jobs N] [--repeat N]
 //   --quick: one boot per image, two fresh cases, no suite run (minutes, not a quarter hour)
+//   --repeat N: the main job N times; the orchestrator's share is their median (one run's share
+//            moves by half a point with the host's speed from one run to the next)
 //   --json:  ONE JSON object on stdout; progress goes to stderr
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -34,6 +36,11 @@ for (const s of skip) {
   }
 }
 const suiteJobs = flagValue('--jobs') ?? '1';
+const repeat = Number(flagValue('--repeat') ?? '1');
+if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) {
+  console.error(`bench: --repeat: "${flagValue('--repeat')}" is not a whole number from 1 to 20`);
+  process.exit(2);
+}
 // the catalog runs as users run it (VMs at once from cores and memory) unless --jobs says otherwise
 const catalogJobs = flagValue('--jobs') ? ['--jobs', flagValue('--jobs')] : [];
 const log = (s) => (json ? process.stderr : process.stdout).write(`${s}\n`);
@@ -308,6 +315,20 @@ if (!skip.has('suite') && !quick) {
     `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes; ${r.cpu.counted}): ` +
       `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
   );
+  if (repeat > 1) {
+    const runs = [{ nodeCpuSeconds: r.cpu.nodeCpuSeconds, qemuCpuSeconds: r.cpu.qemuCpuSeconds }];
+    for (let i = 1; i < repeat; i++) {
+      const again = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs], { sampleCpu: true });
+      runs.push({ nodeCpuSeconds: again.cpu.nodeCpuSeconds, qemuCpuSeconds: again.cpu.qemuCpuSeconds });
+    }
+    const shares = runs.filter((x) => x.qemuCpuSeconds > 0).map((x) => x.nodeCpuSeconds / x.qemuCpuSeconds);
+    results.suite.cpuRuns = runs.map((x) => ({ ...x, ratio: x.qemuCpuSeconds > 0 ? round(x.nodeCpuSeconds / x.qemuCpuSeconds, 4) : null }));
+    results.orchestratorCpuRatio = round(median(shares), 4);
+    log(
+      `cpu    orchestrator over ${repeat} runs of the job: ${runs.map((x) => `${x.nodeCpuSeconds.toFixed(2)} s vs ${x.qemuCpuSeconds.toFixed(1)} s`).join(', ')}; ` +
+        `shares ${shares.map((x) => (x * 100).toFixed(2)).join(', ')} %, median ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(2)} %`,
+    );
+  }
   // what a further case costs: the same job cut to one case (the two canary controls run too) takes
   // the start-up, the final render and a VM start; the slope between the two runs is per case
   const one = await cliRun(['--suite', 'gpio,i2c,nvmem', '--case', ONE_CASE, '--jobs', suiteJobs], { sampleCpu: true });
