@@ -288,7 +288,9 @@ const describeStarts = (s) =>
     .join(', ') || 'none';
 
 if (!skip.has('suite') && !quick) {
-  const r = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs], { sampleCpu: true });
+  const MAIN_JOB = ['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs];
+  const share = (cpu) => (cpu.qemuCpuSeconds > 0 ? cpu.nodeCpuSeconds / cpu.qemuCpuSeconds : null);
+  const r = await cliRun(MAIN_JOB, { sampleCpu: true });
   const slow = [...r.run.cases].sort((a, b) => b.timings.durationMs - a.timings.durationMs).slice(0, 3);
   results.suiteWallSeconds = round(r.wallSeconds, 1);
   results.suite = {
@@ -301,7 +303,7 @@ if (!skip.has('suite') && !quick) {
     vmStarts: vmStarts(r.run),
     ...r.cpu,
   };
-  results.orchestratorCpuRatio = r.cpu.qemuCpuSeconds > 0 ? round(r.cpu.nodeCpuSeconds / r.cpu.qemuCpuSeconds, 4) : null;
+  results.orchestratorCpuRatio = round(share(r.cpu), 4);
   log(
     `suite  ${results.suite.command}: ${r.run.cases.length} cases on ${results.suite.vms} VMs in ${results.suiteWallSeconds} s wall (exit ${r.code}); ` +
       `slowest ${slow.map((c) => `${c.id}@${c.image} ${(c.timings.durationMs / 1000).toFixed(1)} s`).join(', ')}; VM starts ${describeStarts(results.suite.vmStarts)}`,
@@ -316,13 +318,10 @@ if (!skip.has('suite') && !quick) {
       `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
   );
   if (repeat > 1) {
-    const runs = [{ nodeCpuSeconds: r.cpu.nodeCpuSeconds, qemuCpuSeconds: r.cpu.qemuCpuSeconds }];
-    for (let i = 1; i < repeat; i++) {
-      const again = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs], { sampleCpu: true });
-      runs.push({ nodeCpuSeconds: again.cpu.nodeCpuSeconds, qemuCpuSeconds: again.cpu.qemuCpuSeconds });
-    }
-    const shares = runs.filter((x) => x.qemuCpuSeconds > 0).map((x) => x.nodeCpuSeconds / x.qemuCpuSeconds);
-    results.suite.cpuRuns = runs.map((x) => ({ ...x, ratio: x.qemuCpuSeconds > 0 ? round(x.nodeCpuSeconds / x.qemuCpuSeconds, 4) : null }));
+    const runs = [r.cpu];
+    for (let i = 1; i < repeat; i++) runs.push((await cliRun(MAIN_JOB, { sampleCpu: true })).cpu);
+    const shares = runs.map(share).filter((x) => x !== null);
+    results.suite.cpuRuns = runs.map((x) => ({ nodeCpuSeconds: x.nodeCpuSeconds, qemuCpuSeconds: x.qemuCpuSeconds, ratio: round(share(x), 4) }));
     results.orchestratorCpuRatio = round(median(shares), 4);
     log(
       `cpu    orchestrator over ${repeat} runs of the job: ${runs.map((x) => `${x.nodeCpuSeconds.toFixed(2)} s vs ${x.qemuCpuSeconds.toFixed(1)} s`).join(', ')}; ` +
@@ -331,7 +330,7 @@ if (!skip.has('suite') && !quick) {
   }
   // what a further case costs: the same job cut to one case (the two canary controls run too) takes
   // the start-up, the final render and a VM start; the slope between the two runs is per case
-  const one = await cliRun(['--suite', 'gpio,i2c,nvmem', '--case', ONE_CASE, '--jobs', suiteJobs], { sampleCpu: true });
+  const one = await cliRun([...MAIN_JOB, '--case', ONE_CASE], { sampleCpu: true });
   const more = r.run.cases.length - one.run.cases.length;
   // a case that did not run as in the job (error, skipped) would make the slope another job's
   const unlike = one.run.cases.filter((c) => c.verdict === 'error' || c.verdict === 'skipped').map((c) => `${c.id}: ${c.verdict}`);
@@ -351,11 +350,11 @@ if (!skip.has('suite') && !quick) {
     );
   }
   if (!skip.has('old')) {
-    const o = await cliRun(['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs, ...OLD.args], { sampleCpu: true, env: OLD.env });
+    const o = await cliRun([...MAIN_JOB, ...OLD.args], { sampleCpu: true, env: OLD.env });
     results.suiteOld = { how: OLD_HOW, wallSeconds: round(o.wallSeconds, 1), exitCode: o.code, vmStarts: vmStarts(o.run), ...o.cpu };
     log(
       `suite  the same the older way (${OLD_HOW}): ${round(o.wallSeconds, 1)} s wall vs ${results.suiteWallSeconds} s; orchestrator CPU ` +
-        `${((o.cpu.nodeCpuSeconds / o.cpu.qemuCpuSeconds) * 100).toFixed(1)} % vs ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; ` +
+        `${((share(o.cpu) ?? 0) * 100).toFixed(1)} % vs ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; ` +
         `VM starts ${describeStarts(results.suiteOld.vmStarts)} vs ${describeStarts(results.suite.vmStarts)}`,
     );
   }

@@ -170,8 +170,16 @@ export class RealSessions implements SessionFactory {
   private readonly dirs: string[] = [];
   // SIGINT/SIGTERM end the process from the reaper (src/util/reaper.ts) without dispose(): the
   // run dirs (console copies already in the reports) go on the way out, synchronously
+  // and at dispose(), synchronously too: fs.promises' rm walks a dir in a thread-pool trip per file
+  // (~80 for a run's VMs), two wake-ups each, where the run is over and has nothing else to do
   private readonly onExit = (): void => {
-    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    for (const d of this.dirs.splice(0)) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        // a run dir left in $TMPDIR, nothing else
+      }
+    }
   };
   constructor(private readonly opts: RealSessionOptions) {}
 
@@ -212,14 +220,6 @@ export class RealSessions implements SessionFactory {
 
   async dispose(): Promise<void> {
     process.off('exit', this.onExit);
-    // synchronously: fs.promises' rm walks a dir in a thread-pool trip per file (~80 for a run's VMs),
-    // two wake-ups each, where the run is over and has nothing else to do
-    for (const d of this.dirs.splice(0)) {
-      try {
-        rmSync(d, { recursive: true, force: true });
-      } catch {
-        // a run dir left in $TMPDIR, nothing else
-      }
-    }
+    this.onExit();
   }
 }

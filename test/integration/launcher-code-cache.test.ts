@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_HEAD, BUNDLE_TAIL } from '../../bin/fresh-bundle.js';
 
 const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'huci-code-cache-'));
 const dir = path.join(cache, 'hotunplug-ci', 'code-cache');
@@ -26,8 +27,9 @@ describe('the launcher’s code cache', () => {
     expect(text.length).toBeGreaterThan(100_000);
     expect(/[\u0080-\u00ff]/.test(text)).toBe(false);
     // and already CommonJS's wrapper, strict: compiled as read, not joined to a wrapper at every start
-    expect(text.startsWith('(function (exports, require, module, __filename, __dirname) {"use strict";')).toBe(true);
-    expect(text.endsWith('\n})')).toBe(true);
+    expect(BUNDLE_HEAD).toContain('"use strict";');
+    expect(text.startsWith(BUNDLE_HEAD)).toBe(true);
+    expect(text.endsWith(BUNDLE_TAIL)).toBe(true);
   });
 
   it('is kept by a command that completed, read back by the next, renewed when refused', () => {
