@@ -287,9 +287,12 @@ const describeStarts = (s) =>
     .map(([how, v]) => `${v.n} ${how === 'restore' ? 'restored' : 'booted'} (median ${v.medianSeconds} s)`)
     .join(', ') || 'none';
 
+/** node's CPU as a share of its QEMUs' (null when no QEMU ran) */
+const share = (cpu) => (cpu.qemuCpuSeconds > 0 ? cpu.nodeCpuSeconds / cpu.qemuCpuSeconds : null);
+const percent = (x) => (x === null ? '-' : `${(x * 100).toFixed(1)} %`);
+
 if (!skip.has('suite') && !quick) {
   const MAIN_JOB = ['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs];
-  const share = (cpu) => (cpu.qemuCpuSeconds > 0 ? cpu.nodeCpuSeconds / cpu.qemuCpuSeconds : null);
   const r = await cliRun(MAIN_JOB, { sampleCpu: true });
   const slow = [...r.run.cases].sort((a, b) => b.timings.durationMs - a.timings.durationMs).slice(0, 3);
   results.suiteWallSeconds = round(r.wallSeconds, 1);
@@ -315,7 +318,7 @@ if (!skip.has('suite') && !quick) {
   results.suite.qemuCpuMsPerCase = perCase(r.cpu.qemuCpuSeconds);
   log(
     `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes; ${r.cpu.counted}): ` +
-      `${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
+      `${percent(results.orchestratorCpuRatio)}; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
   );
   if (repeat > 1) {
     const runs = [r.cpu];
@@ -354,7 +357,7 @@ if (!skip.has('suite') && !quick) {
     results.suiteOld = { how: OLD_HOW, wallSeconds: round(o.wallSeconds, 1), exitCode: o.code, vmStarts: vmStarts(o.run), ...o.cpu };
     log(
       `suite  the same the older way (${OLD_HOW}): ${round(o.wallSeconds, 1)} s wall vs ${results.suiteWallSeconds} s; orchestrator CPU ` +
-        `${((share(o.cpu) ?? 0) * 100).toFixed(1)} % vs ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(1)} %; ` +
+        `${percent(share(o.cpu))} vs ${percent(results.orchestratorCpuRatio)}; ` +
         `VM starts ${describeStarts(results.suiteOld.vmStarts)} vs ${describeStarts(results.suite.vmStarts)}`,
     );
   }
@@ -362,7 +365,8 @@ if (!skip.has('suite') && !quick) {
 
 // ---- 4. the whole catalog ----
 if (!skip.has('catalog') && !quick) {
-  const r = await cliRun(['--suite', 'all', ...catalogJobs]);
+  // the orchestrator's share here too: the start and the final render are spread over ten times the cases
+  const r = await cliRun(['--suite', 'all', ...catalogJobs], { sampleCpu: true });
   const ran = r.run.cases.filter((c) => c.verdict !== 'skipped').length;
   results.catalog = {
     command: ['run --suite all', ...catalogJobs].join(' '),
@@ -370,16 +374,25 @@ if (!skip.has('catalog') && !quick) {
     ran,
     wallSeconds: round(r.wallSeconds, 1),
     vmStarts: vmStarts(r.run),
+    ...r.cpu,
+    orchestratorCpuRatio: round(share(r.cpu), 4),
   };
   results.catalogWallSeconds = results.catalog.wallSeconds;
   let old = '';
   if (!skip.has('old')) {
-    const o = await cliRun(['--suite', 'all', ...catalogJobs, ...OLD.args], { env: OLD.env });
-    results.catalogOld = { how: OLD_HOW, wallSeconds: round(o.wallSeconds, 1), vmStarts: vmStarts(o.run) };
-    old = `; the older way ${results.catalogOld.wallSeconds} s (VM starts ${describeStarts(results.catalogOld.vmStarts)})`;
+    const o = await cliRun(['--suite', 'all', ...catalogJobs, ...OLD.args], { sampleCpu: true, env: OLD.env });
+    results.catalogOld = {
+      how: OLD_HOW,
+      wallSeconds: round(o.wallSeconds, 1),
+      vmStarts: vmStarts(o.run),
+      ...o.cpu,
+      orchestratorCpuRatio: round(share(o.cpu), 4),
+    };
+    old = `; the older way ${results.catalogOld.wallSeconds} s (VM starts ${describeStarts(results.catalogOld.vmStarts)}; orchestrator CPU ${percent(share(o.cpu))})`;
   }
   log(
-    `catalog ${results.catalog.command}: ${r.run.cases.length} cases (${ran} ran) in ${results.catalog.wallSeconds} s wall (VM starts ${describeStarts(results.catalog.vmStarts)})${old}`,
+    `catalog ${results.catalog.command}: ${r.run.cases.length} cases (${ran} ran) in ${results.catalog.wallSeconds} s wall (VM starts ${describeStarts(results.catalog.vmStarts)}); ` +
+      `orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s: ${percent(share(r.cpu))}${old}`,
   );
 }
 
