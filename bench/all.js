@@ -118,11 +118,21 @@ function cpuSampler(rootPid, exitFile, everyMs = 500) {
         // no word from the CLI: the samples
       }
       const children = atExit ? atExit.children : reaped + liveAtLast;
+      // node's own CPU at its first child's spawn and its last child's exit (null without children)
+      const phases =
+        atExit?.firstSpawn != null && atExit.lastChildExit != null
+          ? {
+              toFirstChildSeconds: atExit.firstSpawn / CLK_TCK,
+              whileChildrenSeconds: (atExit.lastChildExit - atExit.firstSpawn) / CLK_TCK,
+              afterLastChildSeconds: (atExit.self - atExit.lastChildExit) / CLK_TCK,
+            }
+          : null;
       return {
         nodeCpuSeconds: (cliAndDescendants - children) / CLK_TCK,
         qemuCpuSeconds: children / CLK_TCK,
         qemuProcesses: qemus.size,
         counted: atExit ? "at the CLI's exit" : 'from samples',
+        phases,
       };
     },
   };
@@ -290,6 +300,12 @@ const describeStarts = (s) =>
 /** node's CPU as a share of its QEMUs' (null when no QEMU ran) */
 const share = (cpu) => (cpu.qemuCpuSeconds > 0 ? cpu.nodeCpuSeconds / cpu.qemuCpuSeconds : null);
 const percent = (x) => (x === null ? '-' : `${(x * 100).toFixed(1)} %`);
+/** node's CPU by phase: its start, while its guests ran (with its share of QEMU's then), after them */
+const describePhases = (cpu) =>
+  cpu.phases === null
+    ? 'no phases (no word from the CLI)'
+    : `node's CPU to its first QEMU ${cpu.phases.toFirstChildSeconds.toFixed(2)} s, while its QEMUs ran ${cpu.phases.whileChildrenSeconds.toFixed(2)} s ` +
+      `(${percent(share({ nodeCpuSeconds: cpu.phases.whileChildrenSeconds, qemuCpuSeconds: cpu.qemuCpuSeconds }))} of QEMU's), after the last ${cpu.phases.afterLastChildSeconds.toFixed(2)} s`;
 
 if (!skip.has('suite') && !quick) {
   const MAIN_JOB = ['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs];
@@ -318,17 +334,28 @@ if (!skip.has('suite') && !quick) {
   results.suite.qemuCpuMsPerCase = perCase(r.cpu.qemuCpuSeconds);
   log(
     `cpu    orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s (${r.cpu.qemuProcesses} processes; ${r.cpu.counted}): ` +
-      `${percent(results.orchestratorCpuRatio)}; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms`,
+      `${percent(results.orchestratorCpuRatio)}; per case ${results.suite.nodeCpuMsPerCase} ms vs ${results.suite.qemuCpuMsPerCase} ms; ${describePhases(r.cpu)}`,
   );
   if (repeat > 1) {
     const runs = [r.cpu];
     for (let i = 1; i < repeat; i++) runs.push((await cliRun(MAIN_JOB, { sampleCpu: true })).cpu);
     const shares = runs.map(share).filter((x) => x !== null);
-    results.suite.cpuRuns = runs.map((x) => ({ nodeCpuSeconds: x.nodeCpuSeconds, qemuCpuSeconds: x.qemuCpuSeconds, ratio: round(share(x), 4) }));
+    results.suite.cpuRuns = runs.map((x) => ({
+      nodeCpuSeconds: x.nodeCpuSeconds,
+      qemuCpuSeconds: x.qemuCpuSeconds,
+      ratio: round(share(x), 4),
+      phases: x.phases,
+    }));
     results.orchestratorCpuRatio = round(median(shares), 4);
+    // the share while the guests ran: the orchestration without node's start and the final reports
+    const running = runs
+      .filter((x) => x.phases !== null)
+      .map((x) => share({ nodeCpuSeconds: x.phases.whileChildrenSeconds, qemuCpuSeconds: x.qemuCpuSeconds }));
+    results.suite.whileGuestsRanCpuRatio = running.length > 0 ? round(median(running), 4) : null;
     log(
       `cpu    orchestrator over ${repeat} runs of the job: ${runs.map((x) => `${x.nodeCpuSeconds.toFixed(2)} s vs ${x.qemuCpuSeconds.toFixed(1)} s`).join(', ')}; ` +
-        `shares ${shares.map((x) => (x * 100).toFixed(2)).join(', ')} %, median ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(2)} %`,
+        `shares ${shares.map((x) => (x * 100).toFixed(2)).join(', ')} %, median ${((results.orchestratorCpuRatio ?? 0) * 100).toFixed(2)} %; ` +
+        `while the guests ran ${running.map((x) => (x * 100).toFixed(2)).join(', ')} %`,
     );
   }
   // what a further case costs: the same job cut to one case (the two canary controls run too) takes
@@ -392,7 +419,7 @@ if (!skip.has('catalog') && !quick) {
   }
   log(
     `catalog ${results.catalog.command}: ${r.run.cases.length} cases (${ran} ran) in ${results.catalog.wallSeconds} s wall (VM starts ${describeStarts(results.catalog.vmStarts)}); ` +
-      `orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s: ${percent(share(r.cpu))}${old}`,
+      `orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s: ${percent(share(r.cpu))}; ${describePhases(r.cpu)}${old}`,
   );
 }
 
