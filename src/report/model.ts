@@ -14,18 +14,50 @@ export function caseName(c: Pick<CaseResult, 'id' | 'subsystem'>): string {
   return c.id.startsWith(prefix) ? c.id.slice(prefix.length) : c.id;
 }
 
-/** Images of the run in run order, plus any image only named by cases (a run that died early). */
-export function runImages(run: RunResult): string[] {
+/** What the per-case views below need from all of a run's cases, made in one pass over them. */
+interface CasesIndex {
+  /** the cases' count and the run's images when it was made: a push or other images make it anew */
+  n: number;
+  images: readonly string[];
+  /** runImages' answer */
+  allImages: readonly string[];
+  /** cases by image and id (iterationKey) */
+  iterations: Map<string, number>;
+}
+
+/**
+ * By cases array: a report renders each case's dir name, iterations and the run's images, and a scan
+ * of every case for each was quadratic in the run (a catalog's final render spent ~60 ms on it). A
+ * run's snapshot copies its cases array and never changes it after, so an index made for the array
+ * holds; the count and images are checked anyway for callers that build a run by hand.
+ */
+const indexes = new WeakMap<readonly CaseResult[], CasesIndex>();
+
+const iterationKey = (image: string, id: string): string => `${image}\u0000${id}`;
+
+function casesIndex(run: Pick<RunResult, 'images' | 'cases'>): CasesIndex {
+  const known = indexes.get(run.cases);
+  if (known !== undefined && known.n === run.cases.length && known.images === run.images) return known;
   const seen = new Set(run.images);
-  const out = [...run.images];
+  const allImages = [...run.images];
+  const iterations = new Map<string, number>();
   for (const c of run.cases) {
     const img = caseImage(run, c);
     if (!seen.has(img)) {
       seen.add(img);
-      out.push(img);
+      allImages.push(img);
     }
+    const k = iterationKey(img, c.id);
+    iterations.set(k, (iterations.get(k) ?? 0) + 1);
   }
-  return out;
+  const index = { n: run.cases.length, images: run.images, allImages, iterations };
+  indexes.set(run.cases, index);
+  return index;
+}
+
+/** Images of the run in run order, plus any image only named by cases (a run that died early). */
+export function runImages(run: RunResult): string[] {
+  return [...casesIndex(run).allImages];
 }
 
 /** Subsystems in order of first appearance (cases first, then summaries without cases). */
@@ -44,15 +76,14 @@ export function slug(s: string): string {
 
 /** Directory name of a case under cases/ in the report directory. */
 export function caseDirName(run: RunResult, c: CaseResult): string {
-  const multiImage = runImages(run).length > 1;
+  const multiImage = casesIndex(run).allImages.length > 1;
   const parts = [multiImage ? slug(caseImage(run, c)) : null, slug(c.id.replace(/\//g, '.')), iterationsOf(run, c) > 1 ? `it${c.iteration}` : null];
   return parts.filter((p): p is string => p !== null).join('--');
 }
 
 /** How many iterations of this case (same image and id) the run holds. */
 export function iterationsOf(run: RunResult, c: CaseResult): number {
-  const img = caseImage(run, c);
-  return run.cases.filter((o) => o.id === c.id && caseImage(run, o) === img).length;
+  return casesIndex(run).iterations.get(iterationKey(caseImage(run, c), c.id)) ?? 0;
 }
 
 /** Summary for one subsystem on one image: the engine's if it wrote one, else the worst case verdict. */
