@@ -105,6 +105,8 @@ function findingsText(c: CaseResult): string {
 export async function renderRunDir(dir: string, run: RunResult, opts: ReportOptions = {}): Promise<string[]> {
   const failOn = opts.failOn ?? DEFAULT_FAIL_ON;
   const written: string[] = [];
+  /** case dirs this render created: nothing in them to compare with */
+  const made = new Set<string>();
   const put = (rel: string, data: string, mode?: number): void => {
     const file = path.join(dir, rel);
     // Called again and again during a run: files of earlier cases are unchanged, and skipping them
@@ -112,7 +114,8 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
     const known = opts.memo?.files.get(file);
     if (known === undefined) {
       // not written by this process: a new file (most of a final render), or one an earlier render left
-      if (!sameContent(file, data) && !writeNewFileSync(file, data, mode)) writeFileAtomicSync(file, data, mode);
+      const fresh = made.has(path.dirname(file)) || !sameContent(file, data);
+      if (fresh && !writeNewFileSync(file, data, mode)) writeFileAtomicSync(file, data, mode);
     } else if (known !== data) writeFileAtomicSync(file, data, mode);
     opts.memo?.files.set(file, data);
     written.push(rel);
@@ -127,7 +130,8 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
   const kcidb = renderKcidb(run, { origin: opts.origin ?? DEFAULT_KCIDB_ORIGIN, failOn });
   for (const c of run.cases) {
     const rel = path.join('cases', caseDirName(run, c));
-    fs.mkdirSync(path.join(dir, rel), { recursive: true });
+    // mkdir says whether it made any dir; if it did, it made the deepest, the case's
+    if (fs.mkdirSync(path.join(dir, rel), { recursive: true }) !== undefined) made.add(path.join(dir, rel));
     put(path.join(rel, 'case.json'), `${JSON.stringify(c, null, 2)}\n`);
     put(path.join(rel, 'timeline.txt'), timelineText(c));
     put(path.join(rel, 'console.txt'), c.consoleExcerpt.endsWith('\n') || c.consoleExcerpt === '' ? c.consoleExcerpt : `${c.consoleExcerpt}\n`);
@@ -135,7 +139,7 @@ export async function renderRunDir(dir: string, run: RunResult, opts: ReportOpti
     if (c.findings.length) put(path.join(rel, 'findings.txt'), findingsText(c));
     const repro = await reproducerOf(run, c, rel, caseImage(run, c));
     if (repro) {
-      fs.mkdirSync(path.join(dir, rel, REPRO_DIR), { recursive: true });
+      if (fs.mkdirSync(path.join(dir, rel, REPRO_DIR), { recursive: true }) !== undefined) made.add(path.join(dir, rel, REPRO_DIR));
       for (const f of repro.files) {
         if (typeof f.data === 'string') put(f.rel, f.data, f.mode);
         else putBytes(f.rel, f.data);
