@@ -300,12 +300,15 @@ const describeStarts = (s) =>
 /** node's CPU as a share of its QEMUs' (null when no QEMU ran) */
 const share = (cpu) => (cpu.qemuCpuSeconds > 0 ? cpu.nodeCpuSeconds / cpu.qemuCpuSeconds : null);
 const percent = (x) => (x === null ? '-' : `${(x * 100).toFixed(1)} %`);
-/** node's CPU by phase: its start, while its guests ran (with its share of QEMU's then), after them */
+/** node's share of QEMU's CPU while its QEMUs ran: the orchestration without its start and final reports */
+const shareWhileGuestsRan = (cpu) =>
+  cpu.phases === null ? null : share({ nodeCpuSeconds: cpu.phases.whileChildrenSeconds, qemuCpuSeconds: cpu.qemuCpuSeconds });
+/** node's CPU by phase: its start (to its first child, a QEMU in a warm run), while its QEMUs ran, after them */
 const describePhases = (cpu) =>
   cpu.phases === null
     ? 'no phases (no word from the CLI)'
-    : `node's CPU to its first QEMU ${cpu.phases.toFirstChildSeconds.toFixed(2)} s, while its QEMUs ran ${cpu.phases.whileChildrenSeconds.toFixed(2)} s ` +
-      `(${percent(share({ nodeCpuSeconds: cpu.phases.whileChildrenSeconds, qemuCpuSeconds: cpu.qemuCpuSeconds }))} of QEMU's), after the last ${cpu.phases.afterLastChildSeconds.toFixed(2)} s`;
+    : `node's CPU to its first child process ${cpu.phases.toFirstChildSeconds.toFixed(2)} s, while its QEMUs ran ${cpu.phases.whileChildrenSeconds.toFixed(2)} s ` +
+      `(${percent(shareWhileGuestsRan(cpu))} of QEMU's), after the last ${cpu.phases.afterLastChildSeconds.toFixed(2)} s`;
 
 if (!skip.has('suite') && !quick) {
   const MAIN_JOB = ['--suite', 'gpio,i2c,nvmem', '--jobs', suiteJobs];
@@ -347,10 +350,7 @@ if (!skip.has('suite') && !quick) {
       phases: x.phases,
     }));
     results.orchestratorCpuRatio = round(median(shares), 4);
-    // the share while the guests ran: the orchestration without node's start and the final reports
-    const running = runs
-      .filter((x) => x.phases !== null)
-      .map((x) => share({ nodeCpuSeconds: x.phases.whileChildrenSeconds, qemuCpuSeconds: x.qemuCpuSeconds }));
+    const running = runs.map(shareWhileGuestsRan).filter((x) => x !== null);
     results.suite.whileGuestsRanCpuRatio = running.length > 0 ? round(median(running), 4) : null;
     log(
       `cpu    orchestrator over ${repeat} runs of the job: ${runs.map((x) => `${x.nodeCpuSeconds.toFixed(2)} s vs ${x.qemuCpuSeconds.toFixed(1)} s`).join(', ')}; ` +

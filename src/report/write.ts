@@ -105,7 +105,7 @@ function findingsText(c: CaseResult): string {
 export async function renderRunDir(dir: string, run: RunResult, opts: ReportOptions = {}): Promise<string[]> {
   const failOn = opts.failOn ?? DEFAULT_FAIL_ON;
   const written: string[] = [];
-  /** case dirs this render created: nothing in them to compare with */
+  /** case and reproducer dirs this render made: nothing in them to compare with */
   const made = new Set<string>();
   const put = (rel: string, data: string, mode?: number): void => {
     const file = path.join(dir, rel);
