@@ -422,7 +422,7 @@ if (!skip.has('catalog') && !quick) {
   }
   log(
     `catalog ${results.catalog.command}: ${r.run.cases.length} cases (${ran} ran) in ${results.catalog.wallSeconds} s wall (VM starts ${describeStarts(results.catalog.vmStarts)}); ` +
-      `orchestrator ${r.cpu.nodeCpuSeconds.toFixed(1)} s vs QEMU ${r.cpu.qemuCpuSeconds.toFixed(1)} s: ${percent(share(r.cpu))}; ${describePhases(r.cpu)}${old}`,
+      `orchestrator CPU ${cpuPair(r.cpu)}; ${describePhases(r.cpu)}${old}`,
   );
 }
 
